@@ -1,0 +1,163 @@
+"""The one configuration object, read once from ``UNIONAID_*`` variables or a TOML file."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+WECHAT_API_BASE = "https://api.weixin.qq.com"
+ENV_PREFIX = "UNIONAID_"
+
+
+class ConfigError(Exception):
+    """A bad setting; the message is one line naming it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the service; see README.md for each."""
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    port: int = 8000
+    host: str = "127.0.0.1"
+    wechat_appid: str = "wx_sandbox_appid"
+    wechat_secret: str = "sandbox-secret"
+    wechat_api_base: str = WECHAT_API_BASE
+    wechat_timeout: float = 5.0
+    redis_url: str = ""
+    # Keys: base64 of 32 bytes; empty means "generate once into the data dir".
+    pii_key: str = ""
+    pii_key_id: str = ""
+    blind_index_key: str = ""
+    token_ttl: int = 7 * 24 * 3600
+    max_json_bytes: int = 64 * 1024
+    max_upload_bytes: int = 10 * 1024 * 1024
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_pool_recycle: int = 1800
+    db_pool_timeout: float = 10.0
+    behind_https: bool = False
+    log_level: str = "INFO"
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL; the embedded SQLite file in the data dir when none is set."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'unionaid.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    """Turn a raw TOML or environment value into the field's type, or raise ConfigError."""
+    setting = ENV_PREFIX + name.upper()
+    if kind in (int, "int"):
+        if isinstance(raw, bool):
+            raise ConfigError(f"{setting}: expected an integer, got {raw!r}")
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise ConfigError(f"{setting}: expected an integer, got {raw!r}") from None
+    if kind in (float, "float"):
+        try:
+            return float(str(raw).strip())
+        except ValueError:
+            raise ConfigError(f"{setting}: expected a number, got {raw!r}") from None
+    if kind in (bool, "bool"):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{setting}: expected true or false, got {raw!r}")
+    if kind in (Path, "Path"):
+        return Path(str(raw))
+    if not isinstance(raw, str):
+        raise ConfigError(f"{setting}: expected a string, got {raw!r}")
+    return raw.strip()
+
+
+def _validate(cfg: Config) -> None:
+    def bad(name: str, why: str) -> ConfigError:
+        return ConfigError(f"{ENV_PREFIX}{name.upper()}: {why}")
+
+    if not 1 <= cfg.port <= 65535:
+        raise bad("port", f"must be between 1 and 65535, got {cfg.port}")
+    url = cfg.effective_database_url
+    if not (url.startswith("sqlite+aiosqlite://") or url.startswith("mysql+aiomysql://")):
+        raise bad("database_url", "must start with mysql+aiomysql:// or sqlite+aiosqlite://")
+    base = urlsplit(cfg.wechat_api_base)
+    if base.scheme not in ("http", "https") or not base.netloc:
+        raise bad("wechat_api_base", f"must be an http(s) URL, got {cfg.wechat_api_base!r}")
+    if cfg.redis_url and urlsplit(cfg.redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise bad("redis_url", "must start with redis:// or rediss://")
+    if cfg.wechat_timeout <= 0 or cfg.wechat_timeout > 60:
+        raise bad("wechat_timeout", "must be between 0 and 60 seconds")
+    if cfg.token_ttl < 60:
+        raise bad("token_ttl", "must be at least 60 seconds")
+    for name in ("max_json_bytes", "max_upload_bytes", "db_pool_size", "db_pool_recycle"):
+        if getattr(cfg, name) <= 0:
+            raise bad(name, "must be positive")
+    if cfg.db_max_overflow < 0:
+        raise bad("db_max_overflow", "must not be negative")
+    if cfg.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise bad("log_level", "must be DEBUG, INFO, WARNING or ERROR")
+    if (cfg.wechat_appid == "" or cfg.wechat_secret == ""):
+        raise bad("wechat_appid" if not cfg.wechat_appid else "wechat_secret", "must not be empty")
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Config:
+    """Read the TOML file (if any), then ``UNIONAID_*`` variables, then overrides; validate."""
+    env = os.environ if env is None else env
+    known = {f.name: f for f in fields(Config) if f.name != "extra"}
+    values: dict[str, Any] = {}
+    if path is None and env.get(ENV_PREFIX + "CONFIG"):
+        path = env[ENV_PREFIX + "CONFIG"]
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"--config: no such file: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"--config: {path} is not valid TOML ({exc})") from None
+        for key, raw in data.items():
+            if key not in known:
+                raise ConfigError(f"{ENV_PREFIX}{key.upper()}: unknown setting in {path}")
+            values[key] = _coerce(key, known[key].type, raw)
+    for name, f in known.items():
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = _coerce(name, f.type, raw)
+    for name, raw in overrides.items():
+        if name not in known:
+            raise TypeError(f"unknown setting {name}")
+        if raw is not None:
+            values[name] = _coerce(name, known[name].type, raw) if isinstance(raw, str) else raw
+    if "wechat_api_base" in values:
+        values["wechat_api_base"] = str(values["wechat_api_base"]).rstrip("/")
+    cfg = Config(**values)
+    _validate(cfg)
+    return cfg
+
+
+def replace(cfg: Config, **changes: Any) -> Config:
+    """A copy of the config with some settings changed, validated again."""
+    new = dataclasses.replace(cfg, **changes)
+    _validate(new)
+    return new

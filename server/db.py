@@ -1,0 +1,62 @@
+"""Async SQLAlchemy engines for MySQL/MariaDB (aiomysql) and SQLite (aiosqlite)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from server.config import Config
+
+
+def make_engine(config: Config, **kwargs: Any) -> AsyncEngine:
+    """Create the engine for the configured database with pool settings fit for it."""
+    url = make_url(config.effective_database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": 30},
+            pool_pre_ping=False,
+            **kwargs,
+        )
+        _sqlite_pragmas(engine)
+        return engine
+    if "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_recycle=config.db_pool_recycle,
+        pool_size=config.db_pool_size,
+        max_overflow=config.db_max_overflow,
+        pool_timeout=config.db_pool_timeout,
+        pool_reset_on_return="rollback",
+        isolation_level="READ COMMITTED",
+        **kwargs,
+    )
+
+
+def _sqlite_pragmas(engine: AsyncEngine) -> None:
+    """WAL, foreign keys, and BEGIN IMMEDIATE so writers queue instead of failing on upgrade."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" event emit BEGIN
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_mysql(engine: AsyncEngine) -> bool:
+    return engine.dialect.name in ("mysql", "mariadb")

@@ -1,0 +1,150 @@
+"""Values several processes share (the WeChat access token), with a lease so one refreshes.
+
+Kept in the database by default, or in Redis when ``UNIONAID_REDIS_URL`` is set.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from models.tables import shared_cache
+from models.types import utcnow
+
+
+class SharedCache(Protocol):
+    """A small shared key-value store with expiring values and exclusive leases."""
+
+    async def get(self, name: str) -> str | None: ...
+
+    async def set(self, name: str, value: str, ttl: float) -> None: ...
+
+    async def delete(self, name: str) -> None: ...
+
+    async def acquire(self, name: str, ttl: float) -> str | None:
+        """Take the lease ``name`` for ``ttl`` seconds; returns a holder id, or None if held."""
+
+    async def release(self, name: str, holder: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class DatabaseCache:
+    """SharedCache on the ``shared_cache`` table; leases by a conditional UPDATE."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def get(self, name: str) -> str | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(shared_cache.c.value, shared_cache.c.expires_at).where(
+                        shared_cache.c.name == name
+                    )
+                )
+            ).first()
+        if row is None or row.value is None:
+            return None
+        if row.expires_at is not None and row.expires_at <= utcnow():
+            return None
+        return row.value
+
+    async def _ensure_row(self, name: str) -> None:
+        async with self.engine.begin() as conn:
+            exists = (
+                await conn.execute(sa.select(shared_cache.c.name).where(shared_cache.c.name == name))
+            ).first()
+            if exists:
+                return
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(shared_cache.insert().values(name=name))
+        except IntegrityError:
+            pass  # another process created it first
+
+    async def set(self, name: str, value: str, ttl: float) -> None:
+        await self._ensure_row(name)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                shared_cache.update()
+                .where(shared_cache.c.name == name)
+                .values(value=value, expires_at=utcnow() + timedelta(seconds=ttl))
+            )
+
+    async def delete(self, name: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                shared_cache.update().where(shared_cache.c.name == name).values(value=None, expires_at=None)
+            )
+
+    async def acquire(self, name: str, ttl: float) -> str | None:
+        lease = f"lease:{name}"
+        await self._ensure_row(lease)
+        holder = uuid.uuid4().hex
+        now: datetime = utcnow()
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                shared_cache.update()
+                .where(
+                    shared_cache.c.name == lease,
+                    sa.or_(shared_cache.c.lease_until.is_(None), shared_cache.c.lease_until < now),
+                )
+                .values(lease_owner=holder, lease_until=now + timedelta(seconds=ttl))
+            )
+        return holder if result.rowcount == 1 else None
+
+    async def release(self, name: str, holder: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                shared_cache.update()
+                .where(shared_cache.c.name == f"lease:{name}", shared_cache.c.lease_owner == holder)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisCache:
+    """SharedCache on Redis: values with TTL, leases with SET NX PX."""
+
+    def __init__(self, url: str, prefix: str = "unionaid:") -> None:
+        import redis.asyncio as redis
+
+        self.redis = redis.from_url(url, decode_responses=True)
+        self.prefix = prefix
+
+    async def get(self, name: str) -> str | None:
+        value: str | None = await self.redis.get(self.prefix + name)
+        return value
+
+    async def set(self, name: str, value: str, ttl: float) -> None:
+        await self.redis.set(self.prefix + name, value, px=max(1, int(ttl * 1000)))
+
+    async def delete(self, name: str) -> None:
+        await self.redis.delete(self.prefix + name)
+
+    async def acquire(self, name: str, ttl: float) -> str | None:
+        holder = uuid.uuid4().hex
+        ok = await self.redis.set(self.prefix + "lease:" + name, holder, nx=True, px=int(ttl * 1000))
+        return holder if ok else None
+
+    async def release(self, name: str, holder: str) -> None:
+        # Delete only our own lease (compare-and-delete in one step).
+        script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+        await self.redis.eval(script, 1, self.prefix + "lease:" + name, holder)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def make_cache(engine: AsyncEngine, redis_url: str = "") -> SharedCache:
+    """The configured shared cache: Redis when a URL is given, else the database."""
+    if redis_url:
+        return RedisCache(redis_url)
+    return DatabaseCache(engine)
