@@ -1,0 +1,61 @@
+"""Login and logout: workers through WeChat."""
+from __future__ import annotations
+
+from handlers.base import APIHandler
+from models import auth_tokens, users
+from server.openapi import ERROR_REF, obj, op, ref, string
+from server.wechat import WeChatGateway
+
+CODE = string(min_len=1, max_len=128, pattern=r"^\S+$")
+
+
+class WeChatLoginHandler(APIHandler):
+    """Exchange a wx.login code for a bearer token; a new person becomes a visitor."""
+
+    spec = {
+        "post": op(
+            "微信登录：用 wx.login 的 code 换取令牌",
+            auth=False,
+            tags=["workers"],
+            body=obj({"code": CODE}, ["code"]),
+            responses={200: ref("LoginResult"), 400: ERROR_REF, 502: ERROR_REF},
+            description="新用户以 visitor 角色登录，实名绑定会员后获得 member 角色。"
+            "code 无效或已使用返回 400；微信不可用返回 502 并带 Retry-After。",
+        )
+    }
+
+    async def post(self) -> None:
+        body = self.json_body()
+        gateway: WeChatGateway = self.settings["gateway"]
+        session = await gateway.code_to_session(body["code"])
+        async with self.engine.begin() as conn:
+            user = await users.login_wechat(
+                conn, self.cipher, openid=session.openid, unionid=session.unionid, session_key=session.session_key
+            )
+            issued = await auth_tokens.issue(conn, "user", user.id, ttl=self.config.token_ttl)
+        self.write_json({"token": issued.token, "expires_at": issued.expires_at, "user": user.view()})
+
+
+class LogoutHandler(APIHandler):
+    """Revoke the token the request carries."""
+
+    accepts = "none"
+    spec = {
+        "post": op("退出登录：吊销当前令牌", tags=["workers"],
+                   responses={200: obj({"revoked": {"type": "boolean"}}, ["revoked"])})
+    }
+
+    async def post(self) -> None:
+        if self.principal is None:
+            self.require("user")
+        token = self.bearer_token()
+        assert token is not None
+        async with self.engine.begin() as conn:
+            revoked = await auth_tokens.revoke(conn, token)
+        self.write_json({"revoked": revoked})
+
+
+routes = [
+    (r"/api/v1/auth/wechat", WeChatLoginHandler),
+    (r"/api/v1/auth/logout", LogoutHandler),
+]

@@ -1,0 +1,48 @@
+"""Liveness and readiness probes, and the OpenAPI document."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from handlers.base import APIHandler
+from server.openapi import op, string
+
+
+class HealthHandler(APIHandler):
+    """The process is up; touches nothing else."""
+
+    spec = {
+        "get": op("进程存活检查", auth=False, tags=["ops"],
+                  responses={200: {"type": "object", "properties": {"status": string()}, "required": ["status"]}})
+    }
+
+    async def get(self) -> None:
+        self.write_json({"status": "ok"})
+
+
+class ReadyHandler(APIHandler):
+    """The database answers; 503 otherwise."""
+
+    spec = {
+        "get": op("就绪检查（数据库可用）", auth=False, tags=["ops"],
+                  responses={200: {"type": "object", "properties": {"status": string(), "database": string()},
+                                   "required": ["status", "database"]}, 503: {"$ref": "#/components/responses/Error"}})
+    }
+
+    async def get(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        self.write_json({"status": "ok", "database": self.engine.dialect.name})
+
+
+class OpenAPIHandler(APIHandler):
+    spec = {"get": op("本 API 的 OpenAPI 3.1 文档", auth=False, tags=["ops"], responses={200: {"type": "object"}})}
+
+    async def get(self) -> None:
+        self.write_json(self.settings["openapi"])
+
+
+routes = [
+    (r"/healthz", HealthHandler),
+    (r"/readyz", ReadyHandler),
+    (r"/api/v1/openapi.json", OpenAPIHandler),
+]

@@ -1,0 +1,163 @@
+"""The ``unionaid`` command: serve, migrate, wechat-sandbox and the operational verbs."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any, Awaitable, Callable
+
+from models import schema
+from models.errors import AppError
+from server.config import Config, ConfigError, load_config, replace
+from server.db import make_engine
+
+log = logging.getLogger("unionaid")
+
+
+def _setup_logging(config: Config) -> None:
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+async def _ensure_schema(config: Config, engine: Any) -> None:
+    """Migrate the embedded database on start; a server database must be migrated explicitly."""
+    current = await schema.current_revision(engine)
+    if current == schema.head_revision():
+        return
+    if config.is_sqlite:
+        await schema.upgrade(engine)
+        log.info("embedded database migrated to %s", schema.head_revision())
+        return
+    raise ConfigError(
+        f"UNIONAID_DATABASE_URL: the database is at revision {current or 'empty'}, "
+        f"this code needs {schema.head_revision()}: run `unionaid migrate` first"
+    )
+
+
+async def _serve(config: Config, demo: bool) -> None:
+    import tornado.httpserver
+
+    from server.app import make_app
+    from server.shared_cache import make_cache
+    from server.wechat import WeChatGateway
+
+    sandbox = None
+    if demo:
+        from server.wechat_sandbox import start_sandbox
+
+        sandbox = await start_sandbox(port=0)
+        config = replace(config, wechat_api_base=sandbox.url)
+    engine = make_engine(config)
+    try:
+        await _ensure_schema(config, engine)
+        if demo:
+            await _load_demo(config, engine)
+        cache = make_cache(engine, config.redis_url)
+        gateway = WeChatGateway(config, cache)
+        app = make_app(config, engine, gateway=gateway)
+        server = tornado.httpserver.HTTPServer(app, max_body_size=config.max_upload_bytes + 1024 * 1024)
+        server.listen(config.port, config.host)
+        base = f"http://{config.host}:{config.port}"
+        print(f"UnionAid listening on {base} (database: {engine.dialect.name})", flush=True)
+        if sandbox is not None:
+            print(_demo_help(base, sandbox.url), flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        print("shutting down", flush=True)
+        server.stop()
+        await server.close_all_connections()
+        gateway.close()
+        await cache.close()
+    finally:
+        await engine.dispose()
+        if sandbox is not None:
+            await sandbox.stop()
+
+
+def _demo_help(base: str, sandbox: str) -> str:
+    return f"""
+Demo mode: the WeChat sandbox answers at {sandbox}
+Log in as a worker (any code works once; the part before the first '.' names the person):
+  curl -s -X POST {base}/api/v1/auth/wechat -H 'Content-Type: application/json' -d '{{"code": "alice.1"}}'
+Then, with the token from that answer:
+  curl -s {base}/api/v1/me -H 'Authorization: Bearer TOKEN'
+  curl -s -X POST {base}/api/v1/me/phone -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' -d '{{"code": "13812345678"}}'
+The API is described at {base}/api/v1/openapi.json
+"""
+
+
+async def _load_demo(config: Config, engine: Any) -> None:
+    """Demo data; grows with the service."""
+    return None
+
+
+async def _migrate(config: Config) -> None:
+    engine = make_engine(config)
+    try:
+        before = await schema.current_revision(engine)
+        await schema.upgrade(engine)
+        after = await schema.current_revision(engine)
+        print(f"database {engine.dialect.name}: {before or 'empty'} -> {after}")
+    finally:
+        await engine.dispose()
+
+
+def _sandbox(port: int, host: str) -> None:
+    from server.wechat_sandbox import run_sandbox_forever
+
+    run_sandbox_forever(port, host)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="unionaid", description="UnionAid 职工维权帮扶中心 back end")
+    parser.add_argument("--config", help="a TOML configuration file (settings as in UNIONAID_* without the prefix)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the service")
+    serve.add_argument("--demo", action="store_true", help="start the WeChat sandbox in-process and load demo data")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    sub.add_parser("migrate", help="create or upgrade the database")
+    sandbox = sub.add_parser("wechat-sandbox", help="run the WeChat sandbox alone")
+    sandbox.add_argument("--port", type=int, default=8001)
+    sandbox.add_argument("--host", default="127.0.0.1")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config, port=getattr(args, "port", None) if args.command == "serve" else None)
+    except ConfigError as exc:
+        print(f"unionaid: configuration error: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(config)
+    commands: dict[str, Callable[[], Awaitable[Any] | None]] = {
+        "serve": lambda: _serve(config, args.demo),
+        "migrate": lambda: _migrate(config),
+        "wechat-sandbox": lambda: _sandbox(args.port, args.host),
+    }
+    try:
+        result = commands[args.command]()
+        if asyncio.iscoroutine(result):
+            code = asyncio.run(result)
+            return int(code or 0)
+        return 0
+    except ConfigError as exc:
+        print(f"unionaid: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except AppError as exc:
+        print(f"unionaid: {exc.message} ({exc.code})", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

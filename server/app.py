@@ -1,0 +1,73 @@
+"""The app factory and the whole URL map."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Iterable
+
+import tornado.web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from handlers import auth, health, me
+from handlers.base import NotFoundHandler
+from handlers.schemas import SCHEMAS
+from server.config import Config
+from server.crypto import Keyring, PiiCipher, load_keyring
+from server.openapi import build_document
+from server.wechat import WeChatGateway
+
+access_log = logging.getLogger("unionaid.access")
+
+ROUTES: list[tuple[Any, ...]] = [
+    *health.routes,
+    *auth.routes,
+    *me.routes,
+]
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """One structured JSON line per request; no bodies, no query strings, no tokens."""
+    status = handler.get_status()
+    level = logging.INFO if status < 500 else logging.ERROR
+    if not access_log.isEnabledFor(level):
+        return
+    record = {
+        "request_id": getattr(handler, "request_id", None),
+        "method": handler.request.method,
+        "path": handler.request.path,
+        "status": status,
+        "ms": round(1000.0 * handler.request.request_time(), 1),
+        "ip": handler.request.remote_ip,
+    }
+    principal = getattr(handler, "principal", None)
+    if principal:
+        record["principal"] = f"{principal[0]}:{principal[1]}"
+    access_log.log(level, json.dumps(record, ensure_ascii=False))
+
+
+def make_app(
+    config: Config,
+    engine: AsyncEngine,
+    *,
+    gateway: WeChatGateway,
+    keyring: Keyring | None = None,
+    extra_routes: Iterable[tuple[Any, ...]] = (),
+) -> tornado.web.Application:
+    """Build the Tornado application; everything a handler needs is in its settings."""
+    keyring = keyring or load_keyring(config)
+    routes = [*ROUTES, *extra_routes]
+    return tornado.web.Application(
+        routes,
+        config=config,
+        engine=engine,
+        gateway=gateway,
+        cipher=PiiCipher(keyring),
+        keyring=keyring,
+        openapi=build_document(routes, SCHEMAS),
+        body_validators={},
+        default_handler_class=NotFoundHandler,
+        log_function=_log_request,
+        compress_response=False,
+        serve_traceback=False,
+        debug=False,
+    )
