@@ -55,8 +55,6 @@ async def _serve(config: Config, demo: bool) -> None:
     engine = make_engine(config)
     try:
         await _ensure_schema(config, engine)
-        if demo:
-            await _load_demo(config, engine)
         cache = make_cache(engine, config.redis_url)
         gateway = WeChatGateway(config, cache)
         app = make_app(config, engine, gateway=gateway)
@@ -92,11 +90,6 @@ Then, with the token from that answer:
   curl -s -X POST {base}/api/v1/me/phone -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' -d '{{"code": "13812345678"}}'
 The API is described at {base}/api/v1/openapi.json
 """
-
-
-async def _load_demo(config: Config, engine: Any) -> None:
-    """Demo data; grows with the service."""
-    return None
 
 
 async def _migrate(config: Config) -> None:
