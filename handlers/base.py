@@ -126,10 +126,10 @@ class BaseHandler(tornado.web.RequestHandler):
             log.info("request %s: HTTP %s", self.request_id, value.status_code)
         elif value is not None and _db_unavailable(value):
             log.warning("request %s: database unavailable: %s", self.request_id, type(value).__name__,
-                        exc_info=(typ, value, tb))
+                        exc_info=value)
         else:
             log.error("request %s: uncaught %s", self.request_id, typ.__name__ if typ else "error",
-                      exc_info=(typ, value, tb))
+                      exc_info=value)
 
 
 class APIHandler(BaseHandler):

@@ -63,8 +63,12 @@ def _check_fields(code: str | None, name: str | None, type_: str | None) -> None
         raise Invalid("org_type", "单位类型只能是：" + "、".join(TYPES))
 
 
-async def get(conn: AsyncConnection, org_id: int) -> Org:
-    row = (await conn.execute(sa.select(orgs).where(orgs.c.id == org_id))).first()
+async def get(conn: AsyncConnection, org_id: int, *, within: str | None = None) -> Org:
+    """The unit with this id; when ``within`` is a path, only inside that subtree (else not found)."""
+    query = sa.select(orgs).where(orgs.c.id == org_id)
+    if within is not None:
+        query = query.where(in_subtree(orgs.c.path, within))
+    row = (await conn.execute(query)).first()
     if row is None:
         raise NotFound("org_not_found", "找不到该工会组织")
     return _org(row)
@@ -99,6 +103,7 @@ async def create(
         orgs.insert().values(code=code, name=name.strip(), type=type_, parent_id=parent.id if parent else None,
                              path="", depth=parent.depth + 1 if parent else 0, created_at=now, updated_at=now)
     )
+    assert result.inserted_primary_key is not None
     new_id = int(result.inserted_primary_key[0])
     path = f"{parent.path if parent else '/'}{new_id}/"
     await conn.execute(orgs.update().where(orgs.c.id == new_id).values(path=path))

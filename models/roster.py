@@ -42,7 +42,6 @@ import xml.parsers.expat
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date
@@ -696,8 +695,12 @@ def parse_roster(
         text, result.encoding = _decode_csv(data)
         source = _csv_rows(text)
 
-    with closing(source):
+    try:
         _read_rows(source, result, kind=kind, max_rows=max_rows, today=today or china_today())
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
     return result
 
 

@@ -120,8 +120,8 @@ class RedisCache:
         self.prefix = prefix
 
     async def get(self, name: str) -> str | None:
-        value: str | None = await self.redis.get(self.prefix + name)
-        return value
+        value = await self.redis.get(self.prefix + name)
+        return None if value is None else str(value)
 
     async def set(self, name: str, value: str, ttl: float) -> None:
         await self.redis.set(self.prefix + name, value, px=max(1, int(ttl * 1000)))

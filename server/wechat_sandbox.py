@@ -155,7 +155,7 @@ class SandboxState:
         """The fault to apply to this call of ``endpoint``, if any (uses one of its times)."""
         queue = self.faults.get(endpoint)
         if not queue:
-            return
+            return None
         fault = queue[0]
         fault.times -= 1
         if fault.times <= 0:
@@ -332,7 +332,7 @@ class _Handler(tornado.web.RequestHandler):
             body = None
         if not isinstance(body, dict):
             self.reply_error(47001)
-            return
+            return None
         return body
 
     async def special_code(self, code: str) -> bool:
