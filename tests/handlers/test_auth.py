@@ -180,3 +180,16 @@ async def test_phone_needs_login_and_a_valid_code(api):
     token = await api.login("mia.1")
     bad = await api.post("/api/v1/me/phone", {"code": "invalid-phone-code"}, token=token)
     assert (bad.status, bad.error_code) == (400, "wechat_code_invalid")
+
+
+async def test_session_key_is_never_logged_nor_returned(api, engine, running, caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        resp = await api.post("/api/v1/auth/wechat", {"code": "nina.1"})
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(users))).one()
+    session_key = running.settings["cipher"].decrypt(row.session_key_enc, purpose="wechat_session_key")
+    assert len(session_key) >= 16
+    assert session_key not in resp.body.decode()
+    assert session_key not in caplog.text
