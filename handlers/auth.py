@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from handlers.base import APIHandler
-from models import auth_tokens, users
+from models import auth_tokens, members, users
 from server.openapi import ERROR_REF, obj, op, ref, string
 from server.wechat import WeChatGateway
 
@@ -33,7 +33,9 @@ class WeChatLoginHandler(APIHandler):
                 conn, self.cipher, openid=session.openid, unionid=session.unionid, session_key=session.session_key
             )
             issued = await auth_tokens.issue(conn, "user", user.id, ttl=self.config.token_ttl)
-        self.write_json({"token": issued.token, "expires_at": issued.expires_at, "user": user.view()})
+            member = await members.for_user(conn, user.id)
+        self.write_json({"token": issued.token, "expires_at": issued.expires_at,
+                         "user": user.view(member.view() if member else None)})
 
 
 class LogoutHandler(APIHandler):

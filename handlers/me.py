@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from handlers.auth import CODE
 from handlers.base import APIHandler
-from models import users
+from models.errors import NotFound
+from models import members, users
 from server.openapi import ERROR_REF, obj, op, ref, string
 from server.wechat import WeChatGateway
 
@@ -15,7 +16,9 @@ class MeHandler(APIHandler):
         user_id = self.require("user")
         async with self.engine.connect() as conn:
             user = await users.get(conn, user_id, self.cipher)
-        self.write_json({"user": user.view(), "member": None})
+            member = await members.for_user(conn, user_id)
+        view = member.view() if member else None
+        self.write_json({"user": user.view(view), "member": view})
 
 
 class PhoneHandler(APIHandler):
@@ -40,7 +43,40 @@ class PhoneHandler(APIHandler):
         self.write_json({"phone_masked": user.phone_masked})
 
 
+class BindHandler(APIHandler):
+    """A worker claims their roster record by real name and ID number."""
+
+    spec = {
+        "post": op(
+            "实名绑定会员：用姓名和身份证号认领会员记录",
+            tags=["workers"],
+            body=obj({"name": string(min_len=1, max_len=50), "id_number": string(min_len=15, max_len=20)},
+                     ["name", "id_number"]),
+            responses={200: obj({"member": ref("Member")}, ["member"]), 400: ERROR_REF, 404: ERROR_REF,
+                       409: ERROR_REF, 429: ERROR_REF},
+            description="姓名或身份证号不符时统一返回 member_not_found，不说明哪一项不符；"
+            "一小时内失败 5 次锁定一小时（429 bind_locked）。已被其他微信账号绑定返回 409 already_bound。",
+        )
+    }
+
+    async def post(self) -> None:
+        user_id = self.require("user")
+        body = self.json_body()
+        async with self.engine.begin() as conn:
+            await members.bind_guard(conn, user_id)
+        try:
+            async with self.engine.begin() as conn:
+                member = await members.bind(conn, self.cipher, user_id, name=body["name"],
+                                            id_number=body["id_number"])
+        except NotFound:
+            async with self.engine.begin() as conn:
+                await members.bind_failed(conn, user_id)
+            raise
+        self.write_json({"member": member.view()})
+
+
 routes = [
     (r"/api/v1/me", MeHandler),
     (r"/api/v1/me/phone", PhoneHandler),
+    (r"/api/v1/me/bind", BindHandler),
 ]

@@ -27,17 +27,14 @@ class User:
     phone_masked: str | None
     created_at: datetime
 
-    @property
-    def roles(self) -> list[str]:
-        return ["visitor"]
-
-    def view(self) -> dict[str, Any]:
+    def view(self, member: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A visitor until bound to a roster record, then a member."""
         return {
             "id": self.id,
-            "roles": self.roles,
+            "roles": ["member"] if member else ["visitor"],
             "phone_masked": self.phone_masked,
             "created_at": self.created_at,
-            "member": None,
+            "member": member,
         }
 
 

@@ -1,0 +1,218 @@
+"""Union members: real-name records, roster import, and a worker claiming their record."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import audit, throttle
+from models.actors import Actor
+from models.errors import Conflict, Invalid, NotFound, RateLimited
+from models.idcard import parse_id_number
+from models.masking import mask_id_number, mask_name, mask_phone
+from models.orgs import Org, in_subtree
+from models.roster import RosterParse, RowProblem, normalize_name
+from models.tables import members, orgs
+from models.types import utcnow
+from server.crypto import PiiCipher
+
+ID_NUMBER = "id_number"
+PHONE = "phone"
+BIND_LIMIT = 5
+BIND_WINDOW = timedelta(hours=1)
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    name: str
+    id_last4: str
+    gender: str
+    birth_date: date
+    employer: str | None
+    org_id: int
+    status: str
+    user_id: int | None
+
+    def view(self) -> dict[str, Any]:
+        """The masked view: what a worker sees of themself and what most staff see."""
+        return {
+            "id": self.id,
+            "name_masked": mask_name(self.name),
+            "id_number_masked": mask_id_number("*" * 14 + self.id_last4),
+            "gender": self.gender,
+            "employer": self.employer,
+            "org_id": self.org_id,
+            "status": self.status,
+            "bound": self.user_id is not None,
+        }
+
+
+def _member(row: Any) -> Member:
+    return Member(row.id, row.name, row.id_last4, row.gender, row.birth_date, row.employer, row.org_id,
+                  row.status, row.user_id)
+
+
+async def for_user(conn: AsyncConnection, user_id: int) -> Member | None:
+    row = (await conn.execute(sa.select(members).where(members.c.user_id == user_id))).first()
+    return _member(row) if row else None
+
+
+@dataclass
+class ImportReport:
+    """What an import did, by row; ``problems`` carry the file's line numbers."""
+
+    total: int
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    committed: bool = False
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "total": self.total, "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+            "refused": len({p.line for p in self.problems}), "committed": self.committed,
+            "problems": [{"line": p.line, "field": p.field, "code": p.code, "reason": p.reason}
+                         for p in self.problems],
+        }
+
+
+async def import_roster(
+    conn: AsyncConnection, cipher: PiiCipher, actor: Actor, parsed: RosterParse, *, org: Org, strict: bool = False,
+) -> ImportReport:
+    """Import every valid row into ``org`` (or the unit its 所属工会 names, inside ``org``'s subtree).
+
+    Idempotent by ID number: a known person with the same name is updated or left
+    as is. With ``strict``, any problem means nothing is written.
+    """
+    report = ImportReport(total=parsed.total, problems=list(parsed.problems))
+    unit_codes = {r.org for r in parsed.rows if r.org}
+    units: dict[str, int] = {}
+    if unit_codes:
+        rows = (await conn.execute(sa.select(orgs.c.code, orgs.c.id).where(
+            orgs.c.code.in_(unit_codes), in_subtree(orgs.c.path, org.path)))).all()
+        units = {r.code: r.id for r in rows}
+    now = utcnow()
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for start in range(0, len(parsed.rows), CHUNK):
+        chunk = parsed.rows[start:start + CHUNK]
+        keyed = {cipher.blind_index(r.id_number.value, purpose=ID_NUMBER): r for r in chunk}
+        existing = {
+            row.id_number_bidx: row
+            for row in (await conn.execute(sa.select(
+                members.c.id, members.c.id_number_bidx, members.c.name, members.c.employer, members.c.phone_bidx,
+                members.c.org_id).where(members.c.id_number_bidx.in_(list(keyed))))).all()
+        }
+        for bidx, r in keyed.items():
+            org_id = org.id
+            if r.org:
+                if r.org not in units:
+                    report.problems.append(RowProblem(r.line, "org", "org_not_found",
+                                                      f"所属工会 {r.org} 不存在或不在 {org.name} 之下"))
+                    continue
+                org_id = units[r.org]
+            phone_bidx = cipher.blind_index(r.phone, purpose=PHONE) if r.phone else None
+            old = existing.get(bidx)
+            if old is None:
+                inserts.append({
+                    "name": r.name, "id_number_enc": cipher.encrypt(r.id_number.value, purpose=ID_NUMBER),
+                    "id_number_bidx": bidx, "id_last4": r.id_number.value[-4:],
+                    "phone_enc": cipher.encrypt(r.phone, purpose=PHONE) if r.phone else None,
+                    "phone_bidx": phone_bidx, "gender": r.id_number.gender, "birth_date": r.id_number.birth_date,
+                    "employer": r.employer, "org_id": org_id, "status": "active", "joined_on": now.date(),
+                    "created_at": now, "updated_at": now,
+                })
+            elif normalize_name(old.name) != r.name:
+                report.problems.append(RowProblem(r.line, "name", "name_mismatch",
+                                                  "该身份证号已登记为另一个姓名，请核对"))
+            elif (r.employer or old.employer) == old.employer and (phone_bidx or old.phone_bidx) == old.phone_bidx:
+                report.unchanged += 1
+            else:
+                change: dict[str, Any] = {"_id": old.id, "employer": r.employer or old.employer,
+                                          "updated_at": now}
+                if phone_bidx and phone_bidx != old.phone_bidx:
+                    change["phone_enc"] = cipher.encrypt(r.phone or "", purpose=PHONE)
+                    change["phone_bidx"] = phone_bidx
+                updates.append(change)
+    report.problems.sort(key=lambda p: p.line)
+    if strict and report.problems:
+        return report
+    if inserts:
+        for start in range(0, len(inserts), CHUNK):
+            await conn.execute(members.insert(), inserts[start:start + CHUNK])
+    for change in updates:
+        member_id = change.pop("_id")
+        await conn.execute(members.update().where(members.c.id == member_id).values(**change))
+    report.created, report.updated, report.committed = len(inserts), len(updates), True
+    await audit.record(conn, actor, "member.import", target_kind="org", target_id=org.id, org_path=org.path,
+                       summary={k: v for k, v in report.view().items() if k != "problems"})
+    return report
+
+
+def _bind_key(user_id: int) -> str:
+    return f"bind:{user_id}"
+
+
+async def bind_guard(conn: AsyncConnection, user_id: int) -> None:
+    """Refuse while this user's binding is locked after too many wrong tries."""
+    until = await throttle.locked_until(conn, _bind_key(user_id))
+    if until is not None:
+        minutes = max(1, int((until - utcnow()).total_seconds() // 60) + 1)
+        raise RateLimited("bind_locked", f"核对失败次数过多，请 {minutes} 分钟后再试，或到服务站办理",
+                          headers={"Retry-After": str(minutes * 60)})
+
+
+async def bind_failed(conn: AsyncConnection, user_id: int) -> None:
+    """Count one wrong name/ID pair (in its own transaction: it must stay though binding fails)."""
+    await throttle.fail(conn, _bind_key(user_id), limit=BIND_LIMIT, window=BIND_WINDOW, lock_for=BIND_WINDOW)
+
+
+async def bind(conn: AsyncConnection, cipher: PiiCipher, user_id: int, *, name: str, id_number: str) -> Member:
+    """Link a WeChat user to the roster record with this name and ID number.
+
+    A wrong pair never says which half was wrong. Raises Invalid ``member_not_found``
+    (counted by the caller as a failure) or Conflict ``already_bound``.
+    """
+    not_found = NotFound("member_not_found", "未找到与姓名和身份证号相符的会员记录，请核对或联系所在工会")
+    try:
+        parsed = parse_id_number(id_number)
+    except Invalid:
+        raise not_found from None
+    row = (await conn.execute(
+        sa.select(members).where(members.c.id_number_bidx == cipher.blind_index(parsed.value, purpose=ID_NUMBER))
+        .with_for_update())).first()
+    if row is None or normalize_name(row.name) != normalize_name(name) or row.status != "active":
+        raise not_found
+    if row.user_id == user_id:
+        return _member(row)
+    if row.user_id is not None:
+        raise Conflict("already_bound", "该会员已绑定其他微信账号，请到所在工会服务站办理解绑")
+    if await for_user(conn, user_id) is not None:
+        raise Conflict("user_already_member", "您的微信账号已绑定会员")
+    await conn.execute(members.update().where(members.c.id == row.id, members.c.user_id.is_(None))
+                       .values(user_id=user_id, bound_at=utcnow(), updated_at=utcnow()))
+    await throttle.reset(conn, _bind_key(user_id))
+    return _member((await conn.execute(sa.select(members).where(members.c.id == row.id))).one())
+
+
+async def release_binding(conn: AsyncConnection, actor: Actor, member_id: int, *, scope: str) -> Member:
+    """Staff free a record bound to a WeChat account (lost phone, wrong person); audited."""
+    row = (await conn.execute(sa.select(members, orgs.c.path).join(orgs, orgs.c.id == members.c.org_id)
+                              .where(members.c.id == member_id, in_subtree(orgs.c.path, scope)))).first()
+    if row is None:
+        raise NotFound("member_not_found", "找不到该会员")
+    await conn.execute(members.update().where(members.c.id == member_id)
+                       .values(user_id=None, bound_at=None, updated_at=utcnow()))
+    await audit.record(conn, actor, "member.release_binding", target_kind="member", target_id=member_id,
+                       org_path=row.path, summary={"user_id": row.user_id})
+    return _member((await conn.execute(sa.select(members).where(members.c.id == member_id))).one())
+
+
+def masked_phone(cipher: PiiCipher, enc: str | None) -> str | None:
+    return mask_phone(cipher.decrypt(enc, purpose=PHONE)) if enc else None
