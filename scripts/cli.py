@@ -12,6 +12,7 @@ from models import schema
 from models.errors import AppError
 from server.config import Config, ConfigError, load_config, replace
 from server.db import make_engine
+from scripts import admin
 
 log = logging.getLogger("unionaid")
 
@@ -22,6 +23,8 @@ def _setup_logging(config: Config) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    # urllib3 logs request URLs at DEBUG, and WeChat's carry the app secret.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 
 async def _ensure_schema(config: Config, engine: Any) -> None:
@@ -120,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("wechat-sandbox", help="run the WeChat sandbox alone")
     sandbox.add_argument("--port", type=int, default=8001)
     sandbox.add_argument("--host", default="127.0.0.1")
+    admin.add_parsers(sub)  # create-org, create-staff, audit-verify (scripts/admin.py)
     return parser
 
 
@@ -135,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": lambda: _serve(config, args.demo),
         "migrate": lambda: _migrate(config),
         "wechat-sandbox": lambda: _sandbox(args.port, args.host),
+        **admin.commands(config, args),
     }
     try:
         result = commands[args.command]()

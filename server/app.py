@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import tornado.web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers import auth, health, me
+from handlers import auth, health, me, members, orgs, staff_admin, staff_auth
 from handlers.base import NotFoundHandler
 from handlers.schemas import SCHEMAS
 from server.config import Config
@@ -22,6 +22,10 @@ ROUTES: list[tuple[Any, ...]] = [
     *health.routes,
     *auth.routes,
     *me.routes,
+    *staff_auth.routes,
+    *orgs.routes,
+    *staff_admin.routes,
+    *members.routes,
 ]
 
 

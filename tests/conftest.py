@@ -20,7 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from models import schema
-from models.tables import metadata
+from models.audit import GENESIS
+from models.tables import audit_head, metadata, orgs
 from server.app import make_app
 from server.config import Config, load_config
 from server.crypto import load_keyring
@@ -96,8 +97,12 @@ async def _clean_tables(request: Any) -> AsyncIterator[None]:
         return
     eng: AsyncEngine = request.getfixturevalue("engine")
     async with eng.begin() as conn:
+        # InnoDB checks the orgs -> orgs foreign key row by row: cut the tree first.
+        await conn.execute(orgs.update().values(parent_id=None))
         for table in reversed(metadata.sorted_tables):
             await conn.execute(table.delete())
+        # The audit chain starts again from its genesis head, as after the migration.
+        await conn.execute(audit_head.insert().values(id=1, last_id=0, last_hash=GENESIS))
 
 
 @pytest.fixture(scope="session")

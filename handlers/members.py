@@ -1,0 +1,80 @@
+"""Staff API for members: roster import and releasing a WeChat binding."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from handlers.staff_base import StaffHandler
+from models import members, orgs, policy
+from models.errors import Invalid
+from models.roster import parse_roster
+from server.openapi import ERROR_REF, obj, op, ref, string
+
+_PROBLEM = obj({"line": {"type": "integer"}, "field": {"type": ["string", "null"]}, "code": string(),
+                "reason": string()}, ["line", "code", "reason"])
+IMPORT_REPORT = obj(
+    {
+        "total": {"type": "integer"}, "created": {"type": "integer"}, "updated": {"type": "integer"},
+        "unchanged": {"type": "integer"}, "refused": {"type": "integer"}, "committed": {"type": "boolean"},
+        "problems": {"type": "array", "items": _PROBLEM},
+    },
+    ["total", "created", "updated", "unchanged", "refused", "committed", "problems"],
+)
+
+
+class MemberImportHandler(StaffHandler):
+    """Import a roster file (CSV in UTF-8 or GBK, or XLSX) into a unit of the caller's subtree."""
+
+    accepts = "multipart"
+    spec = {
+        "post": op(
+            "导入会员名册（CSV/XLSX），先整体校验，逐行报告",
+            tags=["staff"],
+            content_type="multipart/form-data",
+            body=obj({"file": {"type": "string", "format": "binary"}, "org": string(max_len=32),
+                      "strict": {"enum": ["0", "1", "true", "false"]}}, ["file", "org"]),
+            responses={200: IMPORT_REPORT, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 413: ERROR_REF,
+                       415: ERROR_REF},
+            description="表头：姓名、身份证号、手机号、工作单位、所属工会。按身份证号幂等；"
+            "strict=1 时只要有一行不合格就什么也不写入（committed=false）。",
+        )
+    }
+
+    async def post(self) -> None:
+        actor = await self.actor()
+        policy.require(actor, "member.import")
+        files = self.request.files.get("file") or []
+        if len(files) != 1:
+            raise Invalid("file_required", "请上传一个名册文件（字段名 file）")
+        org_code = self.get_body_argument("org", "")
+        strict = self.get_body_argument("strict", "0") in ("1", "true")
+        upload = files[0]
+        async with self.engine.connect() as conn:
+            org = await orgs.by_code(conn, org_code, within=policy.scope(actor))
+        parsed = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: parse_roster(upload["body"], upload["filename"] or "roster.csv",
+                                       max_bytes=self.config.max_upload_bytes))
+        async with self.engine.begin() as conn:
+            report = await members.import_roster(conn, self.cipher, actor, parsed, org=org, strict=strict)
+        self.write_json(report.view())
+
+
+class ReleaseBindingHandler(StaffHandler):
+    accepts = "none"
+    spec = {
+        "post": op("解除会员与微信账号的绑定", tags=["staff"],
+                   responses={200: obj({"member": ref("Member")}, ["member"]), 403: ERROR_REF, 404: ERROR_REF})
+    }
+
+    async def post(self, member_id: str) -> None:
+        actor = await self.actor()
+        policy.require(actor, "member.release_binding")
+        async with self.engine.begin() as conn:
+            member = await members.release_binding(conn, actor, int(member_id), scope=policy.scope(actor))
+        self.write_json({"member": member.view()})
+
+
+routes: list[tuple[str, Any]] = [
+    (r"/api/v1/staff/members/import", MemberImportHandler),
+    (r"/api/v1/staff/members/(?P<member_id>[0-9]+)/release-binding", ReleaseBindingHandler),
+]

@@ -1,0 +1,90 @@
+"""Staff import rosters over HTTP and release bindings, within their subtree and role only."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from models import staff
+from models.actors import SYSTEM
+from models.tables import audit_log, members
+from tests.factories import id_number, roster_csv
+from tests.handlers.test_staff import PASSWORD, network, same_refusal, token_of
+
+
+def multipart(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, dict[str, str]]:
+    boundary = "----unionaid-test-boundary"
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 "Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+async def upload(api, token, org, content, *, strict=False, filename="roster.csv"):
+    body, headers = multipart({"org": org, "strict": "1" if strict else "0"}, filename, content)
+    return await api.request("POST", "/api/v1/staff/members/import", body=body, headers=headers, token=token)
+
+
+async def _clerks(engine):
+    t = await network(engine)
+    async with engine.begin() as conn:
+        await staff.create(conn, SYSTEM, username="finance1", password=PASSWORD, roles=["finance"], org_code="C1")
+        await staff.create(conn, SYSTEM, username="clerk2", password=PASSWORD, roles=["station"], org_code="C2")
+    return t
+
+
+async def test_import_report_by_row_and_idempotent(api, engine):
+    await _clerks(engine)
+    token = await token_of(api, "clerk1")
+    bad = id_number(2)[:-1] + ("0" if id_number(2)[-1] != "0" else "1")
+    content = roster_csv([("张三", id_number(1), "13800000001"), ("李四", bad, ""), ("王五", id_number(3), "")])
+    strict = await upload(api, token, "G1", content, strict=True)
+    assert strict.status == 200 and strict.data["committed"] is False
+    assert [(p["line"], p["field"], p["code"]) for p in strict.data["problems"]] == [(3, "id_number",
+                                                                                       "id_number_checksum")]
+    first = await upload(api, token, "G1", content)
+    assert (first.data["created"], first.data["refused"], first.data["committed"]) == (2, 1, True)
+    again = await upload(api, token, "G1", content)
+    assert (again.data["created"], again.data["unchanged"]) == (0, 2)
+    gbk = await upload(api, token, "G1", roster_csv([("赵六", id_number(4), "")]).decode().encode("gbk"))
+    assert gbk.data["created"] == 1
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(members))).scalar_one() == 3
+        actions = (await conn.execute(sa.select(audit_log.c.action))).scalars().all()
+    assert actions.count("member.import") == 3
+
+
+async def test_import_refusals(api, engine):
+    await _clerks(engine)
+    clerk = await token_of(api, "clerk1")
+    content = roster_csv([("张三", id_number(1), "")])
+    empty = await upload(api, clerk, "G1", b"")
+    assert (empty.status, empty.error_code) == (400, "roster_empty")
+    outside, missing = await upload(api, clerk, "K2", content), await upload(api, clerk, "NOPE", content)
+    assert (outside.status, outside.error_code) == (missing.status, missing.error_code) == (404, "org_not_found")
+    # The message only echoes the code the caller typed.
+    assert outside.data["error"]["message"].replace("K2", "NOPE") == missing.data["error"]["message"]
+    finance = await token_of(api, "finance1")
+    refused = await upload(api, finance, "G1", content)
+    assert (refused.status, refused.error_code) == (403, "role_forbidden")
+    as_json = await api.post("/api/v1/staff/members/import", {"org": "G1"}, token=clerk)
+    assert as_json.status == 415
+
+
+async def test_release_binding_scoped(api, engine):
+    await _clerks(engine)
+    clerk = await token_of(api, "clerk1")
+    await upload(api, clerk, "G1", roster_csv([("张三", id_number(1), "")]))
+    worker = await api.login("wendy.1")
+    bound = await api.post("/api/v1/me/bind", {"name": "张三", "id_number": id_number(1)}, token=worker)
+    member_id = bound.data["member"]["id"]
+    outsider = await token_of(api, "clerk2")
+    same_refusal(await api.post(f"/api/v1/staff/members/{member_id}/release-binding", token=outsider),
+                 await api.post("/api/v1/staff/members/999999/release-binding", token=outsider))
+    finance = await token_of(api, "finance1")
+    assert (await api.post(f"/api/v1/staff/members/{member_id}/release-binding", token=finance)).status == 403
+    released = await api.post(f"/api/v1/staff/members/{member_id}/release-binding", token=clerk)
+    assert released.status == 200 and released.data["member"]["bound"] is False
+    me = await api.get("/api/v1/me", token=worker)
+    assert me.data["member"] is None

@@ -1,0 +1,70 @@
+"""The audit chain: it verifies, and a changed, removed or truncated record is detected."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from models import audit
+from models.actors import Actor
+from models.tables import audit_log
+
+ACTOR = Actor(kind="staff", id=7, roles=frozenset({"admin"}), org_id=1, org_path="/1/", request_id="req-1",
+              ip="10.0.0.1")
+
+
+async def write(engine, n: int = 5) -> None:
+    async with engine.begin() as conn:
+        for i in range(n):
+            await audit.record(conn, ACTOR, "test.action", target_kind="thing", target_id=i, org_path="/1/",
+                               summary={"n": i, "名称": "测试"})
+
+
+async def verify(engine) -> audit.Verification:
+    async with engine.connect() as conn:
+        return await audit.verify(conn)
+
+
+async def test_chain_verifies(engine):
+    assert (await verify(engine)) == audit.Verification(True, 0)
+    await write(engine)
+    result = await verify(engine)
+    assert result.ok and result.checked == 5
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(audit_log).order_by(audit_log.c.id))).all()
+    assert rows[0].prev_hash == audit.GENESIS
+    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:]))
+    assert rows[2].actor_role == "admin" and rows[2].ip == "10.0.0.1" and rows[2].request_id == "req-1"
+
+
+async def test_altered_summary_is_detected(engine):
+    await write(engine)
+    async with engine.begin() as conn:
+        await conn.execute(audit_log.update().where(audit_log.c.id == 3).values(summary='{"n": 99}'))
+    result = await verify(engine)
+    assert not result.ok and result.first_bad_id == 3 and result.checked == 2
+    assert "changed" in result.reason
+
+
+async def test_deleted_middle_record_is_detected(engine):
+    await write(engine)
+    async with engine.begin() as conn:
+        await conn.execute(audit_log.delete().where(audit_log.c.id == 2))
+    result = await verify(engine)
+    assert not result.ok and result.first_bad_id == 3
+    assert "missing" in result.reason
+
+
+async def test_deleted_last_record_is_detected(engine):
+    await write(engine)
+    async with engine.begin() as conn:
+        await conn.execute(audit_log.delete().where(audit_log.c.id == 5))
+    result = await verify(engine)
+    assert not result.ok and result.checked == 4
+    assert "removed" in result.reason
+
+
+async def test_rewritten_hash_breaks_the_next_link(engine):
+    await write(engine)
+    async with engine.begin() as conn:
+        await conn.execute(audit_log.update().where(audit_log.c.id == 2).values(hash="f" * 64))
+    result = await verify(engine)
+    assert not result.ok and result.first_bad_id == 2

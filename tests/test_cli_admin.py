@@ -1,0 +1,104 @@
+"""The administrative verbs as an operator runs them: create-org, create-staff, audit-verify."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    """Run `unionaid ...` against a fresh, migrated SQLite file in tmp_path."""
+    db = tmp_path / "admin.sqlite3"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UNIONAID_")}
+    env["UNIONAID_DATA_DIR"] = str(tmp_path / "var")
+    env["UNIONAID_DATABASE_URL"] = f"sqlite+aiosqlite:///{db}"
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "scripts.cli", *args], env=env, cwd=tmp_path, input=stdin,
+                              capture_output=True, text=True, timeout=120)
+
+    assert run("migrate").returncode == 0
+    run.db = db  # type: ignore[attr-defined]
+    return run
+
+
+def test_create_org_tree(cli):
+    root = cli("create-org", "--code", "GD", "--name", "广东省总工会")
+    assert root.returncode == 0, root.stderr
+    assert "GD" in root.stdout
+    city = cli("create-org", "--code", "GZ", "--name", "广州市总工会", "--parent", "GD", "--type", "city")
+    assert city.returncode == 0, city.stderr
+    dup = cli("create-org", "--code", "GZ", "--name", "重复", "--parent", "GD")
+    assert dup.returncode == 1 and "org_code_taken" in dup.stderr
+    orphan = cli("create-org", "--code", "X1", "--name", "无上级", "--parent", "NOPE")
+    assert orphan.returncode == 1 and "org_not_found" in orphan.stderr
+    bad_type = cli("create-org", "--code", "X2", "--name", "x", "--type", "planet")
+    assert bad_type.returncode == 2
+    with sqlite3.connect(cli.db) as conn:
+        rows = conn.execute("SELECT code, depth, path FROM orgs ORDER BY id").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [("GD", 0), ("GZ", 1)]
+    assert rows[1][2].startswith(rows[0][2])
+
+
+def test_create_staff_reads_password_from_stdin(cli):
+    assert cli("create-org", "--code", "GD", "--name", "广东省总工会").returncode == 0
+    made = cli("create-staff", "--username", "wang.li", "--role", "admin", "--role", "station,reviewer",
+               "--org", "GD", "--password-stdin", stdin="Strong-pass-2026\n")
+    assert made.returncode == 0, made.stderr
+    assert "Strong-pass-2026" not in made.stdout + made.stderr
+    with sqlite3.connect(cli.db) as conn:
+        username, roles, pw_hash = conn.execute("SELECT username, roles, password_hash FROM staff").fetchone()
+    assert (username, roles) == ("wang.li", "admin,reviewer,station")
+    assert pw_hash.startswith("$argon2id$")
+    weak = cli("create-staff", "--username", "zhao", "--role", "admin", "--org", "GD", "--password-stdin",
+               stdin="short\n")
+    assert weak.returncode == 1 and "password_too_short" in weak.stderr
+    bad_role = cli("create-staff", "--username", "zhao", "--role", "root", "--org", "GD", "--password-stdin",
+                   stdin="Strong-pass-2026\n")
+    assert bad_role.returncode == 1 and "staff_role_unknown" in bad_role.stderr
+    no_stdin = cli("create-staff", "--username", "zhao", "--role", "admin", "--org", "GD")
+    assert no_stdin.returncode == 2
+
+
+def test_audit_verify_ok_then_broken(cli):
+    assert cli("create-org", "--code", "GD", "--name", "广东省总工会").returncode == 0
+    assert cli("create-org", "--code", "GZ", "--name", "广州市总工会", "--parent", "GD").returncode == 0
+    assert cli("create-org", "--code", "SZ", "--name", "深圳市总工会", "--parent", "GD").returncode == 0
+    ok = cli("audit-verify")
+    assert ok.returncode == 0, ok.stderr
+    assert "OK" in ok.stdout and "3" in ok.stdout
+    with sqlite3.connect(cli.db) as conn:
+        conn.execute("""UPDATE audit_log SET summary = '{"code": "XX"}' WHERE id = 2""")
+    broken = cli("audit-verify")
+    assert broken.returncode == 1
+    assert "record 2" in broken.stdout and "changed" in broken.stdout
+
+
+def test_import_members_report_and_exit_codes(cli, tmp_path):
+    from tests.factories import id_number, roster_csv
+
+    assert cli("create-org", "--code", "G1", "--name", "东湖社区工会").returncode == 0
+    good = tmp_path / "good.csv"
+    good.write_bytes(roster_csv([("张三", id_number(1), "13800000001"), ("李四", id_number(2), "")]).decode()
+                     .encode("gbk"))
+    first = cli("import-members", str(good), "--org", "G1")
+    assert first.returncode == 0, first.stderr
+    assert "2 created" in first.stdout
+    again = cli("import-members", str(good), "--org", "G1")
+    assert again.returncode == 0 and "0 created" in again.stdout and "2 unchanged" in again.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(roster_csv([("王五", id_number(3), ""), ("赵六", "110101198001011230", "")]))
+    strict = cli("import-members", str(bad), "--org", "G1", "--strict")
+    assert strict.returncode == 1
+    assert "第 3 行" in strict.stdout and "NOTHING written" in strict.stdout
+    lenient = cli("import-members", str(bad), "--org", "G1")
+    assert lenient.returncode == 1 and "1 created" in lenient.stdout
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    refused = cli("import-members", str(empty), "--org", "G1")
+    assert refused.returncode == 1 and "roster_empty" in refused.stderr
