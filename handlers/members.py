@@ -74,7 +74,57 @@ class ReleaseBindingHandler(StaffHandler):
         self.write_json({"member": member.view()})
 
 
+
+class MemberListHandler(StaffHandler):
+    """Find members in the caller's subtree, by exact ID number or phone, or list a unit's members."""
+
+    spec = {
+        "get": op(
+            "查询会员（按身份证号、手机号精确查找，或按单位列出），结果脱敏",
+            tags=["staff"],
+            parameters=[
+                {"name": "id_number", "in": "query", "schema": string(max_len=20)},
+                {"name": "phone", "in": "query", "schema": string(max_len=20)},
+                {"name": "org", "in": "query", "schema": string(max_len=32)},
+                {"name": "after", "in": "query", "schema": {"type": "integer"}},
+            ],
+            responses={200: obj({"items": {"type": "array", "items": ref("Member")},
+                                 "next": {"type": ["integer", "null"]}}, ["items", "next"]),
+                       400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF},
+        )
+    }
+
+    async def get(self) -> None:
+        actor = await self.actor()
+        policy.require(actor, "member.view")
+        try:
+            after = int(self.get_query_argument("after", "0"))
+        except ValueError:
+            raise Invalid("invalid_query", "after 应为整数") from None
+        code = self.get_query_argument("org", "")
+        async with self.engine.connect() as conn:
+            org = await orgs.by_code(conn, code, within=policy.scope(actor)) if code else None
+            found = await members.search(conn, self.cipher, actor, id_number=self.get_query_argument("id_number", ""),
+                                         phone=self.get_query_argument("phone", ""), org=org, after=after, limit=50)
+        self.write_json({"items": [m.view() for m in found], "next": found[-1].id if len(found) == 50 else None})
+
+
+class MemberFullHandler(StaffHandler):
+    spec = {
+        "get": op("查看会员完整信息（不脱敏；每次查看都记入审计日志）", tags=["staff"],
+                  responses={200: {"type": "object"}, 403: ERROR_REF, 404: ERROR_REF})
+    }
+
+    async def get(self, member_id: str) -> None:
+        actor = await self.actor()
+        async with self.engine.begin() as conn:
+            view = await members.full_view(conn, self.cipher, actor, int(member_id))
+        self.write_json(view)
+
+
 routes: list[tuple[str, Any]] = [
+    (r"/api/v1/staff/members", MemberListHandler),
     (r"/api/v1/staff/members/import", MemberImportHandler),
     (r"/api/v1/staff/members/(?P<member_id>[0-9]+)/release-binding", ReleaseBindingHandler),
+    (r"/api/v1/staff/members/(?P<member_id>[0-9]+)/full", MemberFullHandler),
 ]

@@ -203,16 +203,61 @@ async def bind(conn: AsyncConnection, cipher: PiiCipher, user_id: int, *, name: 
 
 async def release_binding(conn: AsyncConnection, actor: Actor, member_id: int, *, scope: str) -> Member:
     """Staff free a record bound to a WeChat account (lost phone, wrong person); audited."""
-    row = (await conn.execute(sa.select(members, orgs.c.path).join(orgs, orgs.c.id == members.c.org_id)
-                              .where(members.c.id == member_id, in_subtree(orgs.c.path, scope)))).first()
-    if row is None:
-        raise NotFound("member_not_found", "找不到该会员")
+    row, path = await get_in_scope(conn, member_id, scope)
     await conn.execute(members.update().where(members.c.id == member_id)
                        .values(user_id=None, bound_at=None, updated_at=utcnow()))
     await audit.record(conn, actor, "member.release_binding", target_kind="member", target_id=member_id,
-                       org_path=row.path, summary={"user_id": row.user_id})
+                       org_path=path, summary={"user_id": row.user_id})
     return _member((await conn.execute(sa.select(members).where(members.c.id == member_id))).one())
 
 
 def masked_phone(cipher: PiiCipher, enc: str | None) -> str | None:
     return mask_phone(cipher.decrypt(enc, purpose=PHONE)) if enc else None
+
+
+async def search(
+    conn: AsyncConnection, cipher: PiiCipher, actor: Actor, *, id_number: str | None = None,
+    phone: str | None = None, org: Org | None = None, after: int = 0, limit: int = 50,
+) -> list[Member]:
+    """Members in the actor's subtree, found by exact ID number or phone (blind index) or by unit."""
+    from models import policy
+
+    query = (sa.select(members).join(orgs, orgs.c.id == members.c.org_id)
+             .where(in_subtree(orgs.c.path, (org.path if org else policy.scope(actor))), members.c.id > after)
+             .order_by(members.c.id).limit(limit))
+    if id_number:
+        try:
+            value = parse_id_number(id_number).value
+        except Invalid:
+            return []
+        query = query.where(members.c.id_number_bidx == cipher.blind_index(value, purpose=ID_NUMBER))
+    if phone:
+        query = query.where(members.c.phone_bidx == cipher.blind_index(phone, purpose=PHONE))
+    return [_member(r) for r in (await conn.execute(query)).all()]
+
+
+async def get_in_scope(conn: AsyncConnection, member_id: int, scope: str) -> tuple[Any, str]:
+    """The member row and its unit's path; not found when outside ``scope``."""
+    row = (await conn.execute(sa.select(members, orgs.c.path).join(orgs, orgs.c.id == members.c.org_id)
+                              .where(members.c.id == member_id, in_subtree(orgs.c.path, scope)))).first()
+    if row is None:
+        raise NotFound("member_not_found", "找不到该会员")
+    return row, row.path
+
+
+async def full_view(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, member_id: int) -> dict[str, Any]:
+    """The unmasked record for a role that needs it; every such view is audited."""
+    from models import policy
+
+    policy.require(actor, "member.view_full")
+    row, path = await get_in_scope(conn, member_id, policy.scope(actor))
+    view = _member(row).view()
+    view.update({
+        "name": row.name,
+        "id_number": cipher.decrypt(row.id_number_enc, purpose=ID_NUMBER),
+        "phone": cipher.decrypt(row.phone_enc, purpose=PHONE) if row.phone_enc else None,
+        "birth_date": row.birth_date.isoformat(),
+    })
+    await audit.record(conn, actor, "member.view_full", target_kind="member", target_id=member_id, org_path=path,
+                       summary={"fields": ["name", "id_number", "phone"]})
+    return view

@@ -88,3 +88,28 @@ async def test_release_binding_scoped(api, engine):
     assert released.status == 200 and released.data["member"]["bound"] is False
     me = await api.get("/api/v1/me", token=worker)
     assert me.data["member"] is None
+
+
+async def test_search_masked_and_full_view_audited(api, engine):
+    await _clerks(engine)
+    clerk = await token_of(api, "clerk1")
+    await upload(api, clerk, "G1", roster_csv([("张三丰", id_number(1), "13800000001"), ("李四", id_number(2), "")]))
+    by_id = await api.get(f"/api/v1/staff/members?id_number={id_number(1)}", token=clerk)
+    assert [m["name_masked"] for m in by_id.data["items"]] == ["张*丰"]
+    assert id_number(1) not in by_id.body.decode()
+    by_phone = await api.get("/api/v1/staff/members?phone=13800000001", token=clerk)
+    assert len(by_phone.data["items"]) == 1
+    listing = await api.get("/api/v1/staff/members?org=G1", token=clerk)
+    assert len(listing.data["items"]) == 2
+    outsider = await token_of(api, "clerk2")
+    assert (await api.get(f"/api/v1/staff/members?id_number={id_number(1)}", token=outsider)).data["items"] == []
+    member_id = by_id.data["items"][0]["id"]
+    full = await api.get(f"/api/v1/staff/members/{member_id}/full", token=clerk)
+    assert full.status == 200 and full.data["id_number"] == id_number(1) and full.data["phone"] == "13800000001"
+    async with engine.connect() as conn:
+        views = (await conn.execute(sa.select(audit_log).where(audit_log.c.action == "member.view_full"))).all()
+    assert len(views) == 1 and views[0].target_id == str(member_id)
+    finance = await token_of(api, "finance1")
+    assert (await api.get(f"/api/v1/staff/members/{member_id}/full", token=finance)).status == 403
+    same_refusal(await api.get(f"/api/v1/staff/members/{member_id}/full", token=outsider),
+                 await api.get("/api/v1/staff/members/999999/full", token=outsider))
