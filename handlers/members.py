@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Any
 
 from handlers.staff_base import StaffHandler
@@ -109,6 +110,35 @@ class MemberListHandler(StaffHandler):
         self.write_json({"items": [m.view() for m in found], "next": found[-1].id if len(found) == 50 else None})
 
 
+class MemberHandler(StaffHandler):
+    spec = {
+        "patch": op(
+            "修改会员信息或终止会籍（手机号、工作单位、银行账号加密保存）",
+            tags=["staff"],
+            body=obj({"phone": {"type": ["string", "null"], "maxLength": 20},
+                      "employer": {"type": ["string", "null"], "maxLength": 200},
+                      "bank_account": {"type": ["string", "null"], "maxLength": 40},
+                      "status": {"enum": ["active", "ended"]},
+                      "ended_on": string(format="date", pattern=r"^\d{4}-\d{2}-\d{2}$")}),
+            responses={200: obj({"member": ref("Member")}, ["member"]), 400: ERROR_REF, 403: ERROR_REF,
+                       404: ERROR_REF},
+            description="终止会籍时同时解除微信绑定。",
+        )
+    }
+
+    async def patch(self, member_id: str) -> None:
+        actor = await self.actor()
+        body = self.json_body()
+        if "ended_on" in body:
+            try:
+                body["ended_on"] = date.fromisoformat(body["ended_on"])
+            except ValueError:
+                raise Invalid("invalid_body", "ended_on 日期不对") from None
+        async with self.engine.begin() as conn:
+            member = await members.update(conn, self.cipher, actor, int(member_id), changes=body)
+        self.write_json({"member": member.view()})
+
+
 class MemberFullHandler(StaffHandler):
     spec = {
         "get": op("查看会员完整信息（不脱敏；每次查看都记入审计日志）", tags=["staff"],
@@ -126,5 +156,6 @@ routes: list[tuple[str, Any]] = [
     (r"/api/v1/staff/members", MemberListHandler),
     (r"/api/v1/staff/members/import", MemberImportHandler),
     (r"/api/v1/staff/members/(?P<member_id>[0-9]+)/release-binding", ReleaseBindingHandler),
+    (r"/api/v1/staff/members/(?P<member_id>[0-9]+)", MemberHandler),
     (r"/api/v1/staff/members/(?P<member_id>[0-9]+)/full", MemberFullHandler),
 ]

@@ -261,3 +261,39 @@ async def full_view(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, memb
     await audit.record(conn, actor, "member.view_full", target_kind="member", target_id=member_id, org_path=path,
                        summary={"fields": ["name", "id_number", "phone"]})
     return view
+
+
+async def update(
+    conn: AsyncConnection, cipher: PiiCipher, actor: Actor, member_id: int, *, changes: dict[str, Any],
+) -> Member:
+    """Staff correct a record: phone, employer, bank account, or end the membership; audited without values."""
+    from models import policy
+    from models.roster import normalize_phone
+
+    policy.require(actor, "member.manage")
+    row, path = await get_in_scope(conn, member_id, policy.scope(actor))
+    values: dict[str, Any] = {}
+    if "phone" in changes:
+        phone = normalize_phone(changes["phone"]) if changes["phone"] else None
+        if changes["phone"] and phone is None:
+            raise Invalid("phone_format", "手机号格式不对")
+        values["phone_enc"] = cipher.encrypt(phone, purpose=PHONE) if phone else None
+        values["phone_bidx"] = cipher.blind_index(phone, purpose=PHONE) if phone else None
+    if "employer" in changes:
+        values["employer"] = (changes["employer"] or "").strip() or None
+    if "bank_account" in changes:
+        account = "".join((changes["bank_account"] or "").split())
+        if account and not (account.isdigit() and 12 <= len(account) <= 30):
+            raise Invalid("bank_account_format", "银行账号应为 12 到 30 位数字")
+        values["bank_account_enc"] = cipher.encrypt(account, purpose="bank_account") if account else None
+    if changes.get("status") == "ended":
+        values.update(status="ended", ended_on=changes.get("ended_on") or utcnow().date(), user_id=None)
+    elif changes.get("status") == "active":
+        values.update(status="active", ended_on=None)
+    if not values:
+        raise Invalid("nothing_to_change", "没有要修改的内容")
+    values["updated_at"] = utcnow()
+    await conn.execute(members.update().where(members.c.id == member_id).values(**values))
+    await audit.record(conn, actor, "member.update", target_kind="member", target_id=member_id, org_path=path,
+                       summary={"fields": sorted(k for k in changes), "status": changes.get("status")})
+    return _member((await conn.execute(sa.select(members).where(members.c.id == member_id))).one())

@@ -113,3 +113,33 @@ async def test_search_masked_and_full_view_audited(api, engine):
     assert (await api.get(f"/api/v1/staff/members/{member_id}/full", token=finance)).status == 403
     same_refusal(await api.get(f"/api/v1/staff/members/{member_id}/full", token=outsider),
                  await api.get("/api/v1/staff/members/999999/full", token=outsider))
+
+
+async def test_update_member_and_end_membership(api, engine, running):
+    await _clerks(engine)
+    clerk = await token_of(api, "clerk1")
+    await upload(api, clerk, "G1", roster_csv([("张三丰", id_number(1), "13800000001")]))
+    worker = await api.login("xena.1")
+    member_id = (await api.post("/api/v1/me/bind", {"name": "张三丰", "id_number": id_number(1)},
+                                token=worker)).data["member"]["id"]
+    path = f"/api/v1/staff/members/{member_id}"
+    changed = await api.request("PATCH", path, json_body={"phone": "139 0000 0002", "bank_account": "6222021234567890123"},
+                                token=clerk)
+    assert changed.status == 200
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(members))).one()
+    cipher = running.settings["cipher"]
+    assert cipher.decrypt(row.bank_account_enc, purpose="bank_account") == "6222021234567890123"
+    assert "6222021234567890123" not in row.bank_account_enc
+    full = await api.get(f"{path}/full", token=clerk)
+    assert full.data["phone"] == "13900000002"
+    for bad in ({"phone": "12345"}, {"bank_account": "abc"}, {}, {"status": "deleted"}, {"ended_on": "2026-13-01"}):
+        resp = await api.request("PATCH", path, json_body=bad, token=clerk)
+        assert resp.status == 400, bad
+    ended = await api.request("PATCH", path, json_body={"status": "ended", "ended_on": "2026-11-01"}, token=clerk)
+    assert ended.data["member"]["status"] == "ended" and ended.data["member"]["bound"] is False
+    assert (await api.get("/api/v1/me", token=worker)).data["member"] is None
+    outsider = await token_of(api, "clerk2")
+    same_refusal(await api.request("PATCH", path, json_body={"employer": "x"}, token=outsider),
+                 await api.request("PATCH", "/api/v1/staff/members/999999", json_body={"employer": "x"},
+                                   token=outsider))
