@@ -63,26 +63,24 @@ def _check_fields(code: str | None, name: str | None, type_: str | None) -> None
         raise Invalid("org_type", "单位类型只能是：" + "、".join(TYPES))
 
 
-async def get(conn: AsyncConnection, org_id: int, *, within: str | None = None) -> Org:
-    """The unit with this id; when ``within`` is a path, only inside that subtree (else not found)."""
-    query = sa.select(orgs).where(orgs.c.id == org_id)
+async def _find(conn: AsyncConnection, where: Any, within: str | None, message: str) -> Org:
+    query = sa.select(orgs).where(where)
     if within is not None:
         query = query.where(in_subtree(orgs.c.path, within))
     row = (await conn.execute(query)).first()
     if row is None:
-        raise NotFound("org_not_found", "找不到该工会组织")
+        raise NotFound("org_not_found", message)
     return _org(row)
+
+
+async def get(conn: AsyncConnection, org_id: int, *, within: str | None = None) -> Org:
+    """The unit with this id; when ``within`` is a path, only inside that subtree (else not found)."""
+    return await _find(conn, orgs.c.id == org_id, within, "找不到该工会组织")
 
 
 async def by_code(conn: AsyncConnection, code: str, *, within: str | None = None) -> Org:
     """The unit with this code; when ``within`` is a path, only inside that subtree."""
-    query = sa.select(orgs).where(orgs.c.code == code)
-    if within is not None:
-        query = query.where(in_subtree(orgs.c.path, within))
-    row = (await conn.execute(query)).first()
-    if row is None:
-        raise NotFound("org_not_found", f"找不到代码为 {code} 的工会组织")
-    return _org(row)
+    return await _find(conn, orgs.c.code == code, within, f"找不到代码为 {code} 的工会组织")
 
 
 async def create(
