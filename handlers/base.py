@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar
 
+import tornado.httputil
 import tornado.web
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -150,7 +151,11 @@ class APIHandler(BaseHandler):
     def _check_body(self) -> None:
         body = self.request.body or b""
         limit = self.config.max_upload_bytes if self.accepts == "multipart" else self.config.max_json_bytes
-        if len(body) > limit:
+        try:
+            declared = int(self.request.headers.get("Content-Length", "0"))
+        except ValueError:
+            raise AppError("bad_request", "Content-Length 不对", status=400) from None
+        if max(len(body), declared) > limit:
             raise AppError("body_too_large", f"请求内容过大（上限 {limit // 1024} KB）", status=413)
         ctype = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if self.accepts == "json":
@@ -163,8 +168,28 @@ class APIHandler(BaseHandler):
                 self._body = json.loads(body.decode("utf-8"))
             except (UnicodeDecodeError, ValueError, RecursionError):
                 raise AppError("invalid_json", "请求体不是有效的 JSON", status=400) from None
-        elif self.accepts == "multipart" and ctype != "multipart/form-data":
-            raise AppError("unsupported_media_type", "请以 multipart/form-data 上传文件", status=415)
+        elif self.accepts == "multipart":
+            if ctype != "multipart/form-data":
+                raise AppError("unsupported_media_type", "请以 multipart/form-data 上传文件", status=415)
+            if getattr(self, "_stream_request_body", False):
+                # Streamed uploads: refused from the headers above when too large, and the
+                # connection never reads past the limit (chunked bodies included).
+                self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
+                self._chunks: list[bytes] = []
+
+    def data_received(self, chunk: bytes) -> None:
+        """Collect a streamed upload (handlers decorated with ``tornado.web.stream_request_body``)."""
+        self._chunks.append(chunk)
+
+    def uploaded(self) -> tuple[dict[str, list[bytes]], dict[str, list[Any]]]:
+        """The form fields and files of a streamed multipart upload."""
+        arguments: dict[str, list[bytes]] = {}
+        files: dict[str, list[Any]] = {}
+        tornado.httputil.parse_body_arguments(
+            self.request.headers.get("Content-Type", ""), b"".join(self._chunks), arguments, files,
+            self.request.headers,
+        )
+        return arguments, files
 
     def json_body(self) -> dict[str, Any]:
         """The request body, validated against this operation's published schema."""

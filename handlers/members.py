@@ -5,6 +5,8 @@ import asyncio
 from datetime import date
 from typing import Any
 
+import tornado.web
+
 from handlers.staff_base import StaffHandler
 from models import members, orgs, policy
 from models.errors import Invalid
@@ -23,6 +25,7 @@ IMPORT_REPORT = obj(
 )
 
 
+@tornado.web.stream_request_body
 class MemberImportHandler(StaffHandler):
     """Import a roster file (CSV in UTF-8 or GBK, or XLSX) into a unit of the caller's subtree."""
 
@@ -44,11 +47,12 @@ class MemberImportHandler(StaffHandler):
     async def post(self) -> None:
         actor = await self.actor()
         policy.require(actor, "member.import")
-        files = self.request.files.get("file") or []
+        fields, uploads = self.uploaded()
+        files = uploads.get("file") or []
         if len(files) != 1:
             raise Invalid("file_required", "请上传一个名册文件（字段名 file）")
-        org_code = self.get_body_argument("org", "")
-        strict = self.get_body_argument("strict", "0") in ("1", "true")
+        org_code = b"".join(fields.get("org", [])).decode("utf-8", "replace")
+        strict = b"".join(fields.get("strict", [])).decode("utf-8", "replace") in ("1", "true")
         upload = files[0]
         async with self.engine.connect() as conn:
             org = await orgs.by_code(conn, org_code, within=policy.scope(actor))

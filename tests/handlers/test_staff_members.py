@@ -143,3 +143,12 @@ async def test_update_member_and_end_membership(api, engine, running):
     same_refusal(await api.request("PATCH", path, json_body={"employer": "x"}, token=outsider),
                  await api.request("PATCH", "/api/v1/staff/members/999999", json_body={"employer": "x"},
                                    token=outsider))
+
+
+async def test_oversized_upload_is_refused_before_reading(api, engine, config):
+    await _clerks(engine)
+    clerk = await token_of(api, "clerk1")
+    big = b"a" * (config.max_upload_bytes + 1024)
+    resp = await upload(api, clerk, "G1", big)
+    assert (resp.status, resp.error_code) == (413, "body_too_large")
+    assert (await upload(api, clerk, "G1", roster_csv([("张三", id_number(1), "")]))).data["created"] == 1
