@@ -14,7 +14,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models import auth_tokens
-from models.errors import AppError, Unauthorized, Unavailable
+from models.errors import AppError, Unauthorized
 from server.config import Config
 from server.crypto import PiiCipher
 from server.validation import BodyValidator

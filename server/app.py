@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import tornado.web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers import auth, health, me, members, orgs, staff_admin, staff_auth
+from handlers import auth, hardship, health, me, members, orgs, staff_admin, staff_auth
 from handlers.base import NotFoundHandler
 from handlers.schemas import SCHEMAS
 from server.config import Config
@@ -26,6 +26,7 @@ ROUTES: list[tuple[Any, ...]] = [
     *orgs.routes,
     *staff_admin.routes,
     *members.routes,
+    *hardship.routes,
 ]
 
 

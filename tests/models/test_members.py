@@ -7,7 +7,6 @@ from models.roster import parse_roster
 from models.tables import members
 from models import members as members_model
 from models.actors import SYSTEM
-from server.config import load_config
 from server.crypto import PiiCipher, load_keyring
 from tests.factories import id_number, import_rows, org_tree
 

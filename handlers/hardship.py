@@ -1,0 +1,207 @@
+"""Staff API for the difficult-worker register: entry, history, exit, re-check list and income lines."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from handlers.staff_base import StaffHandler
+from models import hardship, policy
+from models.errors import Invalid
+from server.openapi import ERROR_REF, nullable, obj, op, string
+
+_DATE = string(format="date", pattern=r"^\d{4}-\d{2}-\d{2}$")
+_FEN = {"type": "integer", "minimum": 0, "maximum": 10**11}
+_HOUSEHOLD_IN = obj(
+    {
+        "relation": string(min_len=1, max_len=20),
+        "name": string(min_len=1, max_len=50),
+        "age": {"type": "integer", "minimum": 0, "maximum": 150},
+        "health": nullable(string(max_len=hardship.MAX_HEALTH)),
+        "work": nullable(string(max_len=100)),
+        "monthly_income": _FEN,
+    },
+    ["relation", "name", "age", "monthly_income"],
+)
+ENTER_BODY = obj(
+    {
+        "household": {"type": "array", "items": _HOUSEHOLD_IN, "minItems": 1, "maxItems": hardship.MAX_HOUSEHOLD},
+        "causes": {"type": "array", "items": {"enum": list(hardship.CAUSES)}, "minItems": 1, "maxItems": 6},
+        "category": nullable({"enum": list(hardship.CATEGORIES)}),
+        "category_reason": nullable(string(max_len=500)),
+        "valid_from": _DATE,
+        "valid_to": _DATE,
+        "verification_method": {"enum": list(hardship.METHODS)},
+        "visit_note": nullable(string(max_len=hardship.MAX_NOTE)),
+    },
+    ["household", "causes", "verification_method"],
+)
+_HOUSEHOLD_OUT = obj(
+    {
+        "relation": string(), "name_masked": string(), "age": {"type": "integer"}, "work": nullable(string()),
+        "monthly_income": {"type": "integer"}, "name": string(), "health": nullable(string()),
+    },
+    ["relation", "name_masked", "age", "work", "monthly_income"],
+)
+RECORD = obj(
+    {
+        "id": {"type": "integer"},
+        "member_id": {"type": "integer"},
+        "org_id": {"type": "integer"},
+        "category": {"enum": list(hardship.CATEGORIES)},
+        "category_label": string(),
+        "proposed_category": {"enum": [*hardship.CATEGORIES, hardship.ABOVE_LINE]},
+        "causes": {"type": "array", "items": {"enum": list(hardship.CAUSES)}},
+        "household_size": {"type": "integer"},
+        "household_income": {"type": "integer"},
+        "per_capita_income": {"type": "integer"},
+        "valid_from": _DATE,
+        "valid_to": _DATE,
+        "status": {"enum": ["active", "exited"]},
+        "verified_by": {"type": "integer"},
+        "verification_method": {"enum": list(hardship.METHODS)},
+        "exit_reason": nullable(string()),
+        "exited_at": nullable(string(format="date-time")),
+        "exited_by": nullable({"type": "integer"}),
+        "created_at": string(format="date-time"),
+        "household": {"type": "array", "items": _HOUSEHOLD_OUT},
+        "visit_note": nullable(string()),
+    },
+    ["id", "member_id", "category", "proposed_category", "causes", "household_size", "household_income",
+     "per_capita_income", "valid_from", "valid_to", "status", "verification_method", "household"],
+)
+RECORDS = obj({"items": {"type": "array", "items": RECORD}}, ["items"])
+LINES = obj({"org_code": string(), "deep_line": {"type": "integer"}, "relative_line": {"type": "integer"}},
+            ["org_code", "deep_line", "relative_line"])
+
+
+def _date(value: str | None, field: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid("invalid_body", "日期格式不对，应为 YYYY-MM-DD",
+                      details=[{"field": field, "reason": "日期格式不对"}]) from None
+
+
+class MemberHardshipHandler(StaffHandler):
+    """A member's register: enter a new record, or list every record (history)."""
+
+    spec = {
+        "post": op(
+            "建立困难职工档案（入档）",
+            tags=["staff"],
+            body=ENTER_BODY,
+            responses={201: RECORD, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF},
+            description="金额单位为分。系统按所属单位（可继承上级）设置的困难标准，依家庭月人均收入建议类别："
+            "≤ 深度困难线为 deep，≤ 相对困难线为 relative，高于标准但因灾/意外为 accident；"
+            "高于标准且无灾害意外原因时返回 400 hardship_above_line，除非指定类别并填写 category_reason。"
+            "所选类别与建议不同时须填写 category_reason。未设置标准返回 400 hardship_lines_unset；"
+            "已有有效档案返回 409 hardship_active；会员不在本人范围内与不存在一样返回 404。",
+        ),
+        "get": op(
+            "会员的困难职工档案历史",
+            tags=["staff"],
+            parameters=[{"name": "full", "in": "query", "required": False,
+                         "schema": {"enum": ["0", "1"]}, "description": "1：显示家庭成员姓名、健康状况与核查记录（审计）"}],
+            responses={200: RECORDS, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF},
+            description="默认隐去家庭成员姓名，不显示健康状况和核查记录；full=1 需要查看完整信息的权限，且记入审计。",
+        ),
+    }
+
+    async def post(self, member_id: str) -> None:
+        actor = await self.actor()
+        policy.require(actor, "hardship.manage")
+        body = self.json_body()
+        async with self.engine.begin() as conn:
+            record = await hardship.enter(
+                conn, self.cipher, actor, int(member_id), household=body["household"], causes=body["causes"],
+                category=body.get("category"), category_reason=body.get("category_reason"),
+                valid_from=_date(body.get("valid_from"), "valid_from"),
+                valid_to=_date(body.get("valid_to"), "valid_to"),
+                verification_method=body["verification_method"], visit_note=body.get("visit_note"))
+        self.write_json(record.view(), status=201)
+
+    async def get(self, member_id: str) -> None:
+        actor = await self.actor()
+        policy.require(actor, "hardship.view")
+        full = self.get_query_argument("full", "0")
+        if full not in ("0", "1"):
+            raise Invalid("invalid_query", "full 只能为 0 或 1")
+        async with self.engine.begin() as conn:
+            records = await hardship.history(conn, self.cipher, actor, int(member_id), full=full == "1")
+        self.write_json({"items": [r.view(full=full == "1") for r in records]})
+
+
+class HardshipExitHandler(StaffHandler):
+    spec = {
+        "post": op(
+            "办理脱困",
+            tags=["staff"],
+            body=obj({"reason": string(min_len=1, max_len=500)}, ["reason"]),
+            responses={200: RECORD, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF},
+            description="档案保留（状态 exited）；已脱困的档案返回 409 hardship_not_active；"
+            "档案不在本人范围内与不存在一样返回 404。",
+        )
+    }
+
+    async def post(self, record_id: str) -> None:
+        actor = await self.actor()
+        policy.require(actor, "hardship.manage")
+        body = self.json_body()
+        async with self.engine.begin() as conn:
+            record = await hardship.exit(conn, actor, int(record_id), reason=body["reason"])
+        self.write_json(record.view())
+
+
+class HardshipDueHandler(StaffHandler):
+    spec = {
+        "get": op(
+            "待年度复核的困难职工档案",
+            tags=["staff"],
+            parameters=[{"name": "within_days", "in": "query", "required": False,
+                         "schema": {"type": "integer", "minimum": 0, "maximum": hardship.MAX_RECHECK_DAYS}}],
+            responses={200: RECORDS, 400: ERROR_REF, 403: ERROR_REF},
+            description="本人范围内有效期在 within_days 天内（默认 30 天）到期或已过期的有效档案。",
+        )
+    }
+
+    async def get(self) -> None:
+        actor = await self.actor()
+        policy.require(actor, "hardship.view")
+        raw = self.get_query_argument("within_days", "30")
+        if not raw.isdigit() or len(raw) > 4:
+            raise Invalid("hardship_within_days", f"天数应在 0–{hardship.MAX_RECHECK_DAYS} 之间")
+        async with self.engine.connect() as conn:
+            records = await hardship.due_for_recheck(conn, actor, within_days=int(raw))
+        self.write_json({"items": [r.view() for r in records]})
+
+
+class IncomeLinesHandler(StaffHandler):
+    spec = {
+        "put": op(
+            "设置困难职工认定标准（管理员）",
+            tags=["staff"],
+            body=obj({"deep_line": {"type": "integer", "minimum": 1, "maximum": 10**9},
+                      "relative_line": {"type": "integer", "minimum": 1, "maximum": 10**9}},
+                     ["deep_line", "relative_line"]),
+            responses={200: LINES, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF},
+            description="家庭月人均收入标准，单位分；深度困难线须低于相对困难线。下级单位未自行设置时沿用。",
+        )
+    }
+
+    async def put(self, org_code: str) -> None:
+        actor = await self.actor()
+        policy.require(actor, "org.manage")
+        body = self.json_body()
+        async with self.engine.begin() as conn:
+            lines = await hardship.set_income_lines(conn, actor, org_code, body["deep_line"], body["relative_line"])
+        self.write_json(lines)
+
+
+routes: list[tuple[str, Any]] = [
+    (r"/api/v1/staff/members/(?P<member_id>[0-9]+)/hardship", MemberHardshipHandler),
+    (r"/api/v1/staff/hardship/due", HardshipDueHandler),
+    (r"/api/v1/staff/hardship/(?P<record_id>[0-9]+)/exit", HardshipExitHandler),
+    (r"/api/v1/staff/orgs/(?P<org_code>[A-Za-z0-9_-]+)/hardship-lines", IncomeLinesHandler),
+]
