@@ -61,7 +61,8 @@ async def _serve(config: Config, demo: bool) -> None:
         cache = make_cache(engine, config.redis_url)
         gateway = WeChatGateway(config, cache)
         app = make_app(config, engine, gateway=gateway)
-        server = tornado.httpserver.HTTPServer(app, max_body_size=config.max_upload_bytes + 1024 * 1024)
+        server = tornado.httpserver.HTTPServer(app, max_body_size=config.max_upload_bytes + 1024 * 1024,
+                                               xheaders=config.trust_proxy)
         server.listen(config.port, config.host)
         base = f"http://{config.host}:{config.port}"
         print(f"UnionAid listening on {base} (database: {engine.dialect.name})", flush=True)

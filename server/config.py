@@ -42,6 +42,8 @@ class Config:
     db_pool_recycle: int = 1800
     db_pool_timeout: float = 10.0
     behind_https: bool = False
+    # Take the client address from X-Real-Ip/X-Forwarded-For (only behind a proxy that sets them).
+    trust_proxy: bool = False
     log_level: str = "INFO"
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
