@@ -58,6 +58,10 @@ async def _serve(config: Config, demo: bool) -> None:
     engine = make_engine(config)
     try:
         await _ensure_schema(config, engine)
+        if demo:
+            from scripts.demo import load_demo
+
+            await load_demo(config, engine)
         cache = make_cache(engine, config.redis_url)
         gateway = WeChatGateway(config, cache)
         app = make_app(config, engine, gateway=gateway)
@@ -67,7 +71,9 @@ async def _serve(config: Config, demo: bool) -> None:
         base = f"http://{config.host}:{config.port}"
         print(f"UnionAid listening on {base} (database: {engine.dialect.name})", flush=True)
         if sandbox is not None:
-            print(_demo_help(base, sandbox.url), flush=True)
+            from scripts.demo import demo_help
+
+            print(_demo_help(base, sandbox.url) + demo_help(base), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -107,6 +113,18 @@ async def _migrate(config: Config) -> None:
         await engine.dispose()
 
 
+async def _demo_data(config: Config) -> None:
+    from scripts.demo import load_demo
+
+    engine = make_engine(config)
+    try:
+        await _ensure_schema(config, engine)
+        done = await load_demo(config, engine)
+        print("demo data loaded" if done["created"] else "demo data already present: nothing changed")
+    finally:
+        await engine.dispose()
+
+
 def _sandbox(port: int, host: str) -> None:
     from server.wechat_sandbox import run_sandbox_forever
 
@@ -121,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="start the WeChat sandbox in-process and load demo data")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     sub.add_parser("migrate", help="create or upgrade the database")
+    sub.add_parser("demo-data", help="load a realistic demo: union network, staff, members, a difficult worker")
     sandbox = sub.add_parser("wechat-sandbox", help="run the WeChat sandbox alone")
     sandbox.add_argument("--port", type=int, default=8001)
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -139,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     commands: dict[str, Callable[[], Awaitable[Any] | None]] = {
         "serve": lambda: _serve(config, args.demo),
         "migrate": lambda: _migrate(config),
+        "demo-data": lambda: _demo_data(config),
         "wechat-sandbox": lambda: _sandbox(args.port, args.host),
         **admin.commands(config, args),
     }

@@ -62,12 +62,34 @@ def test_serve_demo_from_nothing(tmp_path):
         assert login["user"]["roles"] == ["visitor"]
         phone = _post(base + "/api/v1/me/phone", {"code": "13900001111"}, login["token"])
         assert phone == {"phone_masked": "139****1111"}
+        from scripts.demo import DEMO_MEMBER, DEMO_PASSWORD
+
+        bound = _post(base + "/api/v1/me/bind", {"name": DEMO_MEMBER[0], "id_number": DEMO_MEMBER[1]},
+                      login["token"])
+        assert bound["member"]["name_masked"] == "张*英"
+        clerk = _post(base + "/api/v1/auth/staff", {"username": "clerk", "password": DEMO_PASSWORD})
+        req = urllib.request.Request(base + "/api/v1/staff/hardship/due?within_days=366",
+                                     headers={"Authorization": "Bearer " + clerk["token"]})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            due = json.loads(resp.read())
+        assert len(due["items"]) == 1
         assert (tmp_path / "var" / "unionaid.sqlite3").exists()
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, out
-    assert "curl" in out and "/api/v1/auth/wechat" in out
+    assert "curl" in out and "/api/v1/auth/wechat" in out and "/api/v1/auth/staff" in out
+
+
+def test_demo_data_twice_changes_nothing(tmp_path):
+    env = _env(tmp_path)
+    first = subprocess.run([sys.executable, "-m", "scripts.cli", "demo-data"], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "demo data loaded" in first.stdout
+    again = subprocess.run([sys.executable, "-m", "scripts.cli", "demo-data"], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "nothing changed" in again.stdout
 
 
 def test_migrate_then_serve_refuses_unmigrated_server_database(tmp_path, backend, database_url):

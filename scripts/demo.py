@@ -1,0 +1,99 @@
+"""Demo data: a union network, staff, a roster and a difficult worker, for `serve --demo` and `demo-data`.
+
+Loading twice changes nothing. Partners, cards and relief applications join
+the demo as those features land.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from models import hardship, members, orgs, staff
+from models.actors import SYSTEM
+from models.idcard import check_digit, parse_id_number
+from models.roster import RosterParse, RosterRow
+from models.tables import orgs as orgs_table
+from models.tables import staff as staff_table
+from server.config import Config
+from server.crypto import PiiCipher, load_keyring
+
+DEMO_PASSWORD = "demo-Passw0rd-2026"
+NETWORK = [
+    ("HN", "湖南省总工会", "province", None),
+    ("CS", "长沙市总工会", "city", "HN"),
+    ("CS-FR", "芙蓉区总工会（职工服务中心）", "county", "CS"),
+    ("CS-FR-DH", "东湖街道工会服务站", "street", "CS-FR"),
+    ("CS-FR-DH-01", "东湖社区工会", "grassroots", "CS-FR-DH"),
+    ("CS-FR-DH-02", "湘绣厂工会", "grassroots", "CS-FR-DH"),
+    ("CS-TX", "天心区总工会", "county", "CS"),
+]
+STAFF = [
+    ("admin", ["admin"], "CS", "市总管理员"),
+    ("clerk", ["station"], "CS-FR-DH", "服务站经办"),
+    ("reviewer", ["reviewer", "approver"], "CS-FR", "区帮扶中心审核"),
+]
+SURNAMES = "王李张刘陈杨黄赵吴周"
+GIVEN = "秀英建国桂兰志强玉梅海燕春生"
+
+
+def demo_id(seq: int) -> str:
+    first17 = f"430102{1960 + seq % 30}{seq % 12 + 1:02d}{seq % 28 + 1:02d}{seq:03d}"
+    return first17 + check_digit(first17)
+
+
+# The person a newcomer binds with from the printed curl line.
+DEMO_MEMBER = ("张秀英", demo_id(1))
+
+
+async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
+    """Create the demo records unless they are there; returns what to print."""
+    cipher = PiiCipher(load_keyring(config))
+    async with engine.begin() as conn:
+        if (await conn.execute(sa.select(orgs_table.c.id).where(orgs_table.c.code == "HN"))).first():
+            return {"created": False}
+        units = {}
+        for code, name, type_, parent in NETWORK:
+            units[code] = await orgs.create(conn, SYSTEM, code=code, name=name, type_=type_, parent_code=parent)
+        for username, roles, org_code, display in STAFF:
+            await staff.create(conn, SYSTEM, username=username, password=DEMO_PASSWORD, roles=roles,
+                               org_code=org_code, display_name=display)
+        rows = [RosterRow(line=2, name=DEMO_MEMBER[0], id_number=parse_id_number(DEMO_MEMBER[1]),
+                          phone="13800000001", employer="湘绣厂", org="CS-FR-DH-02")]
+        for seq in range(2, 21):
+            name = SURNAMES[seq % 10] + GIVEN[(seq * 2) % 12:(seq * 2) % 12 + 2]
+            rows.append(RosterRow(line=seq + 1, name=name, id_number=parse_id_number(demo_id(seq)),
+                                  phone=f"1380000{seq:04d}", employer="东湖社区", org="CS-FR-DH-01"))
+        parsed = RosterParse(rows=rows, total=len(rows))
+        await members.import_roster(conn, cipher, SYSTEM, parsed, org=units["CS-FR-DH"])
+        actors = {}
+        for username in ("admin", "clerk"):
+            staff_id = (await conn.execute(sa.select(staff_table.c.id).where(staff_table.c.username == username))
+                        ).scalar_one()
+            actors[username] = await staff.actor_for(conn, staff_id, None, None)
+        await hardship.set_income_lines(conn, actors["admin"], "CS", 60000, 120000)
+        actor = actors["clerk"]
+        first = (await members.search(conn, cipher, actor, id_number=DEMO_MEMBER[1]))[0]
+        await hardship.enter(
+            conn, cipher, actor, first.id, causes=["illness"], verification_method="home_visit",
+            household=[
+                {"relation": "本人", "name": DEMO_MEMBER[0], "age": 58, "health": "慢性肾病", "work": "退休",
+                 "monthly_income": 90000},
+                {"relation": "配偶", "name": "李建国", "age": 60, "health": "良好", "work": "无业",
+                 "monthly_income": 0},
+            ],
+            visit_note="2026 年 11 月入户走访，家中两人，配偶无收入。",
+        )
+    return {"created": True}
+
+
+def demo_help(base: str) -> str:
+    """How to try the demo records with curl."""
+    name, id_number = DEMO_MEMBER
+    return f"""Demo data: the 长沙市总工会 network, 20 members, one difficult worker.
+Staff logins (password {DEMO_PASSWORD}): admin (市总), reviewer (芙蓉区), clerk (东湖街道服务站)
+  curl -s -X POST {base}/api/v1/auth/staff -H 'Content-Type: application/json' -d '{{"username": "clerk", "password": "{DEMO_PASSWORD}"}}'
+A worker claims their record (after logging in as below):
+  curl -s -X POST {base}/api/v1/me/bind -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' -d '{{"name": "{name}", "id_number": "{id_number}"}}'
+"""
