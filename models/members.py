@@ -12,15 +12,15 @@ from models import audit, throttle
 from models.actors import Actor
 from models.errors import Conflict, Invalid, NotFound, RateLimited
 from models.idcard import parse_id_number
-from models.masking import mask_id_number, mask_name, mask_phone
+from models.masking import mask_id_number, mask_name
 from models.orgs import Org, in_subtree
 from models.roster import RosterParse, RowProblem, normalize_name
 from models.tables import members, orgs
 from models.types import utcnow
+from models.users import PHONE  # one purpose, so a member's and a user's phone share the blind index
 from server.crypto import PiiCipher
 
 ID_NUMBER = "id_number"
-PHONE = "phone"
 BIND_LIMIT = 5
 BIND_WINDOW = timedelta(hours=1)
 CHUNK = 1000
@@ -209,10 +209,6 @@ async def release_binding(conn: AsyncConnection, actor: Actor, member_id: int, *
     await audit.record(conn, actor, "member.release_binding", target_kind="member", target_id=member_id,
                        org_path=path, summary={"user_id": row.user_id})
     return _member((await conn.execute(sa.select(members).where(members.c.id == member_id))).one())
-
-
-def masked_phone(cipher: PiiCipher, enc: str | None) -> str | None:
-    return mask_phone(cipher.decrypt(enc, purpose=PHONE)) if enc else None
 
 
 async def search(

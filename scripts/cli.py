@@ -73,7 +73,7 @@ async def _serve(config: Config, demo: bool) -> None:
         if sandbox is not None:
             from scripts.demo import demo_help
 
-            print(_demo_help(base, sandbox.url) + demo_help(base), flush=True)
+            print(demo_help(base, sandbox.url), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -88,18 +88,6 @@ async def _serve(config: Config, demo: bool) -> None:
         await engine.dispose()
         if sandbox is not None:
             await sandbox.stop()
-
-
-def _demo_help(base: str, sandbox: str) -> str:
-    return f"""
-Demo mode: the WeChat sandbox answers at {sandbox}
-Log in as a worker (any code works once; the part before the first '.' names the person):
-  curl -s -X POST {base}/api/v1/auth/wechat -H 'Content-Type: application/json' -d '{{"code": "alice.1"}}'
-Then, with the token from that answer:
-  curl -s {base}/api/v1/me -H 'Authorization: Bearer TOKEN'
-  curl -s -X POST {base}/api/v1/me/phone -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' -d '{{"code": "13812345678"}}'
-The API is described at {base}/api/v1/openapi.json
-"""
 
 
 async def _migrate(config: Config) -> None:

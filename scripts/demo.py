@@ -88,12 +88,24 @@ async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
     return {"created": True}
 
 
-def demo_help(base: str) -> str:
-    """How to try the demo records with curl."""
+def demo_help(base: str, sandbox: str) -> str:
+    """How to try the demo with curl: a worker login through the sandbox, binding, a staff login."""
     name, id_number = DEMO_MEMBER
-    return f"""Demo data: the 长沙市总工会 network, 20 members, one difficult worker.
+    return _sandbox_help(base, sandbox) + f"""Demo data: the 长沙市总工会 network, 20 members, one difficult worker.
 Staff logins (password {DEMO_PASSWORD}): admin (市总), reviewer (芙蓉区), clerk (东湖街道服务站)
   curl -s -X POST {base}/api/v1/auth/staff -H 'Content-Type: application/json' -d '{{"username": "clerk", "password": "{DEMO_PASSWORD}"}}'
-A worker claims their record (after logging in as below):
+A worker claims their record (with the token of the worker login above):
   curl -s -X POST {base}/api/v1/me/bind -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' -d '{{"name": "{name}", "id_number": "{id_number}"}}'
+"""
+
+
+def _sandbox_help(base: str, sandbox: str) -> str:
+    return f"""
+Demo mode: the WeChat sandbox answers at {sandbox}
+Log in as a worker (any code works once; the part before the first '.' names the person):
+  curl -s -X POST {base}/api/v1/auth/wechat -H 'Content-Type: application/json' -d '{{"code": "alice.1"}}'
+Then, with the token from that answer:
+  curl -s {base}/api/v1/me -H 'Authorization: Bearer TOKEN'
+  curl -s -X POST {base}/api/v1/me/phone -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' -d '{{"code": "13812345678"}}'
+The API is described at {base}/api/v1/openapi.json
 """
