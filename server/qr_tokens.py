@@ -1,0 +1,135 @@
+"""Signed card tokens for the rotating QR code: compact, Ed25519-signed, with rotating key ids.
+
+Layout, 84 bytes: a 20-byte body
+``version:1 | key id:1 | card id:4 | card version:2 | issued at:4 | nonce:8``
+and its 64-byte signature, encoded as unpadded RFC 4648 base32 (upper case, 135
+characters), so the QR code can use its alphanumeric mode and stay small.
+Only the canonical encoding is accepted: no two strings verify as one token.
+The token names no person; only the service maps the card id to a member.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+FORMAT_VERSION = 1
+_BODY = struct.Struct(">BBIHI8s")  # version, key id, card id, card version, issued at, nonce
+SIGNATURE_LEN = 64
+TOKEN_LEN = _BODY.size + SIGNATURE_LEN
+KEYS_FILE = "qr_keys.json"
+
+
+class TokenInvalid(Exception):
+    """Not a token this service signed (garbage, altered, unknown key)."""
+
+
+@dataclass(frozen=True)
+class CardToken:
+    key_id: int
+    card_id: int
+    card_version: int
+    issued_at: int  # Unix seconds
+    nonce: bytes
+
+    @property
+    def nonce_hex(self) -> str:
+        return self.nonce.hex()
+
+
+class QrSigner:
+    """Signs with the newest key; verifies with any key still published."""
+
+    def __init__(self, keys: dict[int, Ed25519PrivateKey], current: int) -> None:
+        if current not in keys:
+            raise ValueError("the current key id has no key")
+        self._keys = keys
+        self.current = current
+        self._public = {kid: key.public_key() for kid, key in keys.items()}
+
+    def sign(self, card_id: int, card_version: int, issued_at: int) -> str:
+        body = _BODY.pack(FORMAT_VERSION, self.current, card_id, card_version, issued_at, secrets.token_bytes(8))
+        raw = body + self._keys[self.current].sign(body)
+        return base64.b32encode(raw).decode("ascii").rstrip("=")
+
+    def verify(self, token: str) -> CardToken:
+        """The token's fields when its signature checks out; TokenInvalid for anything else."""
+        if not isinstance(token, str) or len(token) > 200:
+            raise TokenInvalid("not a card token")
+        text = token.strip().upper()
+        try:
+            raw = base64.b32decode(text + "=" * (-len(text) % 8))
+        except (binascii.Error, ValueError):
+            raise TokenInvalid("not base32") from None
+        if len(raw) != TOKEN_LEN:
+            raise TokenInvalid("wrong length")
+        if base64.b32encode(raw).decode("ascii").rstrip("=") != text:
+            raise TokenInvalid("not canonical")
+        body, signature = raw[:_BODY.size], raw[_BODY.size:]
+        version, key_id, card_id, card_version, issued_at, nonce = _BODY.unpack(body)
+        if version != FORMAT_VERSION:
+            raise TokenInvalid("unknown format")
+        public = self._public.get(key_id)
+        if public is None:
+            raise TokenInvalid("unknown key")
+        try:
+            public.verify(signature, body)
+        except InvalidSignature:
+            raise TokenInvalid("bad signature") from None
+        return CardToken(key_id, card_id, card_version, issued_at, nonce)
+
+    def public_keys(self) -> list[dict[str, object]]:
+        """The published keys, newest first, for merchants checking codes offline."""
+        out = []
+        for kid in sorted(self._public, reverse=True):
+            raw = self._public[kid].public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            out.append({"kid": kid, "alg": "Ed25519", "public_key": base64.urlsafe_b64encode(raw).decode(),
+                        "current": kid == self.current})
+        return out
+
+
+def _private_bytes(key: Ed25519PrivateKey) -> str:
+    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                            serialization.NoEncryption())
+    return base64.b64encode(raw).decode()
+
+
+def _save(path: Path, keys: dict[int, Ed25519PrivateKey], current: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"current": current, "keys": {str(k): _private_bytes(v) for k, v in keys.items()}}, fh)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def load_signer(data_dir: Path) -> QrSigner:
+    """The signing keys in the data dir, created on first use (file mode 0600)."""
+    path = data_dir / KEYS_FILE
+    if not path.exists():
+        _save(path, {1: Ed25519PrivateKey.generate()}, 1)
+    stored = json.loads(path.read_text())
+    keys = {int(k): Ed25519PrivateKey.from_private_bytes(base64.b64decode(v)) for k, v in stored["keys"].items()}
+    return QrSigner(keys, int(stored["current"]))
+
+
+def rotate(data_dir: Path, *, keep: int = 2) -> QrSigner:
+    """Add a new current key; older keys still verify codes already shown, the oldest beyond ``keep`` go."""
+    signer = load_signer(data_dir)
+    keys = dict(signer._keys)
+    new_id = signer.current % 255 + 1
+    keys[new_id] = Ed25519PrivateKey.generate()
+    order = [new_id] + [k for k in sorted(keys, reverse=True) if k != new_id]
+    keys = {k: keys[k] for k in order[: keep + 1]}
+    _save(data_dir / KEYS_FILE, keys, new_id)
+    return load_signer(data_dir)

@@ -1,0 +1,94 @@
+"""Card tokens: compact, signed, and never accepted when altered or signed by an unknown key."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+import qrcode
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.qr_tokens import TOKEN_LEN, TokenInvalid, load_signer, rotate
+
+
+@pytest.fixture
+def signer(tmp_path):
+    return load_signer(tmp_path)
+
+
+def test_round_trip_and_private_key_file(tmp_path, signer):
+    token = signer.sign(card_id=123456, card_version=3, issued_at=1_800_000_000)
+    parsed = signer.verify(token)
+    assert (parsed.card_id, parsed.card_version, parsed.issued_at) == (123456, 3, 1_800_000_000)
+    assert len(parsed.nonce) == 8
+    assert signer.sign(123456, 3, 1_800_000_000) != token  # a fresh nonce each time
+    assert stat.S_IMODE(os.stat(tmp_path / "qr_keys.json").st_mode) == 0o600
+    assert signer.verify(token.lower()).card_id == 123456  # scanners may lower-case
+
+
+def test_fits_a_small_qr_code(signer):
+    token = signer.sign(2**32 - 1, 65535, 2**32 - 1)
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(token)
+    code.make(fit=True)
+    assert code.version <= 10
+    assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
+def test_every_flipped_byte_is_refused(signer):
+    import base64
+
+    token = signer.sign(42, 1, 1_800_000_000)
+    raw = bytearray(base64.b32decode(token + "=" * (-len(token) % 8)))
+    assert len(raw) == TOKEN_LEN
+    for i in range(len(raw)):
+        for bit in (1, 0x80):
+            altered = bytearray(raw)
+            altered[i] ^= bit
+            forged = base64.b32encode(bytes(altered)).decode().rstrip("=")
+            with pytest.raises(TokenInvalid):
+                signer.verify(forged)
+
+
+def test_every_changed_character_is_refused(signer):
+    token = signer.sign(42, 1, 1_800_000_000)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    for i, char in enumerate(token):
+        for other in alphabet:
+            if other != char:
+                with pytest.raises(TokenInvalid):
+                    signer.verify(token[:i] + other + token[i + 1:])
+    with pytest.raises(TokenInvalid):
+        signer.verify(token + "A")
+    with pytest.raises(TokenInvalid):
+        signer.verify(token[:-1])
+
+
+@pytest.fixture(scope="module")
+def module_signer(tmp_path_factory):
+    return load_signer(tmp_path_factory.mktemp("qr"))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.text(max_size=300),
+                 st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", min_size=130, max_size=140)))
+def test_garbage_is_refused_cleanly(module_signer, garbage):
+    with pytest.raises(TokenInvalid):
+        module_signer.verify(garbage)
+
+
+def test_rotation_keeps_shown_codes_valid_and_unknown_keys_fail(tmp_path):
+    old = load_signer(tmp_path)
+    shown = old.sign(7, 1, 1_800_000_000)
+    new = rotate(tmp_path)
+    assert new.current != old.current
+    assert new.verify(shown).card_id == 7
+    assert [k["current"] for k in new.public_keys()].count(True) == 1
+    other = load_signer(tmp_path / "elsewhere")
+    with pytest.raises(TokenInvalid):
+        other.verify(new.sign(7, 1, 1_800_000_000))
+    for _ in range(3):
+        rotate(tmp_path)
+    with pytest.raises(TokenInvalid):  # keys beyond the kept ones are retired
+        load_signer(tmp_path).verify(shown)
