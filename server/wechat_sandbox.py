@@ -335,6 +335,10 @@ class _Handler(tornado.web.RequestHandler):
             return None
         return body
 
+    def authorized_body(self) -> dict[str, Any] | None:
+        """The JSON body of a call that needs an access token, or None after answering the error."""
+        return self.json_body() if self.require_token() else None
+
     async def special_code(self, code: str) -> bool:
         """Apply the special code prefixes; True when an answer was already given."""
         if not code or code.startswith("invalid"):
@@ -413,9 +417,7 @@ class PhoneNumberHandler(_Handler):
     endpoint = "getuserphonenumber"
 
     async def post(self) -> None:
-        if not self.require_token():
-            return
-        body = self.json_body()
+        body = self.authorized_body()
         if body is None:
             return
         code = body.get("code")
@@ -447,9 +449,7 @@ class SubscribeSendHandler(_Handler):
     endpoint = "subscribe_send"
 
     def post(self) -> None:
-        if not self.require_token():
-            return
-        body = self.json_body()
+        body = self.authorized_body()
         if body is None:
             return
         touser, template_id, data = body.get("touser"), body.get("template_id"), body.get("data")
@@ -470,9 +470,7 @@ class MsgSecCheckHandler(_Handler):
     endpoint = "msg_sec_check"
 
     def post(self) -> None:
-        if not self.require_token():
-            return
-        body = self.json_body()
+        body = self.authorized_body()
         if body is None:
             return
         content = body.get("content")
@@ -501,9 +499,7 @@ class WxaCodeHandler(_Handler):
     endpoint = "getwxacodeunlimit"
 
     async def post(self) -> None:
-        if not self.require_token():
-            return
-        body = self.json_body()
+        body = self.authorized_body()
         if body is None:
             return
         scene = body.get("scene")
