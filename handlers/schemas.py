@@ -67,4 +67,30 @@ SCHEMAS: dict[str, Any] = {
         {"token": string(min_len=20), "expires_at": DATETIME, "staff": ref("Staff")},
         ["token", "expires_at", "staff"],
     ),
+    "Card": obj(
+        {
+            "id": {"type": "integer"},
+            "card_no": string(pattern="^8[0-9]{15}$"),
+            "card_no_display": string(),
+            "status": {"enum": ["active", "frozen", "lost", "cancelled"]},
+            "status_label": string(),
+            "status_reason": nullable(string(max_len=200)),
+            "issued_at": DATETIME,
+            "printed_at": nullable(DATETIME),
+        },
+        ["id", "card_no", "status", "status_label"],
+    ),
+    "Benefit": obj(
+        {
+            "program_id": {"type": "integer"},
+            "program": string(),
+            "summary": string(),
+            "period": {"enum": ["month", "year"]},
+            "remaining": obj({"money": nullable({"type": "integer", "minimum": 0}),
+                              "count": nullable({"type": "integer", "minimum": 0})}, ["money", "count"]),
+            "categories": {"type": "array", "items": string()},
+        },
+        ["program_id", "program", "summary", "remaining"],
+        extra=True,
+    ),
 }

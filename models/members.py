@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import audit, throttle
+from models import audit, cards, throttle
 from models.actors import Actor
 from models.errors import Conflict, Invalid, NotFound, RateLimited
 from models.idcard import parse_id_number
@@ -198,6 +198,8 @@ async def bind(conn: AsyncConnection, cipher: PiiCipher, user_id: int, *, name: 
     await conn.execute(members.update().where(members.c.id == row.id, members.c.user_id.is_(None))
                        .values(user_id=user_id, bound_at=utcnow(), updated_at=utcnow()))
     await throttle.reset(conn, _bind_key(user_id))
+    # A bound member gets a service card at once (the same transaction: both or neither).
+    await cards.issue(conn, Actor(kind="user", id=user_id), row.id)
     return _member((await conn.execute(sa.select(members).where(members.c.id == row.id))).one())
 
 
@@ -290,6 +292,8 @@ async def update(
         raise Invalid("nothing_to_change", "没有要修改的内容")
     values["updated_at"] = utcnow()
     await conn.execute(members.update().where(members.c.id == member_id).values(**values))
+    if values.get("status") == "ended":
+        await cards.cancel_for_member(conn, actor, member_id, user_id=row.user_id)
     await audit.record(conn, actor, "member.update", target_kind="member", target_id=member_id, org_path=path,
                        summary={"fields": sorted(k for k in changes), "status": changes.get("status")})
     return _member((await conn.execute(sa.select(members).where(members.c.id == member_id))).one())

@@ -201,3 +201,278 @@ audit_head = sa.Table(
     sa.Column("last_id", sa.BigInteger, nullable=False),
     sa.Column("last_hash", sa.String(64), nullable=False),
 )
+
+# --- The mutual-aid service card, partner merchants, scans, notifications ---
+
+# 职工互助服务卡. A reissue makes a new row and kills the old one; ``live_member_id``
+# equals member_id while the card is active or frozen and is NULL after, so the
+# unique index allows one live card per member and keeps the history.
+cards = sa.Table(
+    "cards",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("card_no", sa.String(16), nullable=False, unique=True),
+    sa.Column("member_id", BigId, sa.ForeignKey("members.id"), nullable=False, index=True),
+    sa.Column("live_member_id", BigId, nullable=True, unique=True),
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id"), nullable=False, index=True),
+    # Bumped by every change that must kill the codes already shown.
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # active | frozen | lost | cancelled
+    sa.Column("status_reason", sa.String(200), nullable=True),
+    # The nonce of the printed card in force: a reprint replaces it, killing the old print.
+    sa.Column("print_nonce", sa.String(16), nullable=True),
+    sa.Column("printed_at", UTCDateTime, nullable=True),
+    sa.Column("replaces_id", BigId, nullable=True),
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Card-code nonces seen by a scan. The primary key makes the first claim win on
+# every process; rows are kept until both the code and its scan session are dead.
+qr_nonces = sa.Table(
+    "qr_nonces",
+    metadata,
+    sa.Column("nonce", sa.String(16), primary_key=True),
+    sa.Column("card_id", BigId, nullable=False),
+    sa.Column("scan_id", sa.String(32), nullable=True),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.Column("spent_at", UTCDateTime, nullable=True),
+    sa.Column("keep_until", UTCDateTime, nullable=False, index=True),
+)
+
+merchants = sa.Table(
+    "merchants",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),  # pharmacy | hospital | supermarket | school | other
+    # The union organisation that signed the agreement; its subtree's staff manage the merchant.
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id"), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),  # active | suspended
+    sa.Column("status_reason", sa.String(200), nullable=True),
+    sa.Column("agreement_from", sa.Date, nullable=False),
+    sa.Column("agreement_to", sa.Date, nullable=False),
+    sa.Column("contact", sa.String(100), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+stores = sa.Table(
+    "stores",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("merchant_id", BigId, sa.ForeignKey("merchants.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("address", sa.String(200), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# A WeChat user acting for a merchant: a cashier of one store, or a manager of the
+# merchant. ``live_user_id`` (NULL once removed) keeps one live role per user.
+merchant_staff = sa.Table(
+    "merchant_staff",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("live_user_id", BigId, nullable=True, unique=True),
+    sa.Column("merchant_id", BigId, sa.ForeignKey("merchants.id"), nullable=False, index=True),
+    sa.Column("store_id", BigId, sa.ForeignKey("stores.id"), nullable=True),
+    sa.Column("role", sa.String(16), nullable=False),  # cashier | manager
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("removed_at", UTCDateTime, nullable=True),
+    sa.Column("removed_by", sa.String(64), nullable=True),
+)
+
+# One-time invitations; only the SHA-256 of the code is kept.
+merchant_invites = sa.Table(
+    "merchant_invites",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("merchant_id", BigId, sa.ForeignKey("merchants.id"), nullable=False, index=True),
+    sa.Column("store_id", BigId, sa.ForeignKey("stores.id"), nullable=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime, nullable=True),
+    sa.Column("used_by", BigId, nullable=True),
+)
+
+# A cashier's scan of a card: what a redemption uses, for a few minutes.
+scan_sessions = sa.Table(
+    "scan_sessions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("card_id", BigId, sa.ForeignKey("cards.id"), nullable=False, index=True),
+    sa.Column("card_version", sa.Integer, nullable=False),
+    sa.Column("member_id", BigId, nullable=False),
+    sa.Column("cashier_id", BigId, sa.ForeignKey("merchant_staff.id"), nullable=False),
+    sa.Column("store_id", BigId, nullable=False),
+    sa.Column("merchant_id", BigId, nullable=False),
+    sa.Column("nonce", sa.String(16), nullable=False),
+    sa.Column("printed", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("used_at", UTCDateTime, nullable=True),
+)
+
+# The notification outbox: written in the transaction of the change it reports,
+# sent afterwards (WeChat subscribe message) by the dispatcher, retried on failure.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON: title, body, page
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Index("ix_notifications_status_next", "status", "next_attempt_at"),
+)
+
+# --- Benefit programs, quotas, redemptions, settlement ---
+
+# A programme: who is eligible, at which merchants, under which rule (JSON, see
+# models/benefit_rules.py), funded how, within which quota per card and period.
+programs = sa.Table(
+    "programs",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id"), nullable=False, index=True),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("union_bp", sa.Integer, nullable=False),  # the union's part of each discount, basis points
+    sa.Column("categories", sa.String(300), nullable=False),  # comma-separated category codes
+    sa.Column("excluded", sa.String(300), nullable=False),
+    sa.Column("eligibility", sa.String(16), nullable=False),  # all_members | difficult
+    sa.Column("hardship_categories", sa.String(100), nullable=False),
+    sa.Column("period", sa.String(8), nullable=False),  # month | year
+    sa.Column("money_quota", sa.BigInteger, nullable=True),  # fen per card per period
+    sa.Column("count_quota", sa.Integer, nullable=True),
+    sa.Column("per_txn_cap", sa.BigInteger, nullable=True),
+    sa.Column("fund", sa.String(32), nullable=False),  # union_funds | central_special | local_matching | donations
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # active | ended
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+program_merchants = sa.Table(
+    "program_merchants",
+    metadata,
+    sa.Column("program_id", BigId, sa.ForeignKey("programs.id"), primary_key=True),
+    sa.Column("merchant_id", BigId, sa.ForeignKey("merchants.id"), primary_key=True, index=True),
+)
+
+# What a member has used of a programme's quota in one period ("2026-11" or "2026").
+# Redemptions lock the row and raise it with a conditional UPDATE; voids and refunds lower it.
+quota_usage = sa.Table(
+    "quota_usage",
+    metadata,
+    sa.Column("program_id", BigId, sa.ForeignKey("programs.id"), primary_key=True),
+    sa.Column("member_id", BigId, sa.ForeignKey("members.id"), primary_key=True, index=True),
+    sa.Column("period_key", sa.String(7), primary_key=True),
+    sa.Column("money_used", sa.BigInteger, nullable=False),
+    sa.Column("count_used", sa.Integer, nullable=False),
+    sa.CheckConstraint("money_used >= 0 AND count_used >= 0", name="not_negative"),
+)
+
+# Idempotency keys of money-moving POSTs, per caller: the first answer is kept and replayed.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("scope", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # running | done
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("response", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+redemptions = sa.Table(
+    "redemptions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("merchant_id", BigId, sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("store_id", BigId, nullable=False),
+    sa.Column("cashier_id", BigId, nullable=False),
+    sa.Column("card_id", BigId, nullable=False),
+    sa.Column("member_id", BigId, sa.ForeignKey("members.id"), nullable=False, index=True),
+    sa.Column("scan_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("discount", sa.BigInteger, nullable=False),
+    sa.Column("payable", sa.BigInteger, nullable=False),
+    sa.Column("union_share", sa.BigInteger, nullable=False),
+    sa.Column("merchant_share", sa.BigInteger, nullable=False),
+    # What refunds gave back so far (the figures above stay as first recorded).
+    sa.Column("refunded_amount", sa.BigInteger, nullable=False),
+    sa.Column("refunded_discount", sa.BigInteger, nullable=False),
+    sa.Column("refunded_union", sa.BigInteger, nullable=False),
+    sa.Column("refunded_merchant", sa.BigInteger, nullable=False),
+    sa.Column("lines", sa.Text, nullable=False),  # JSON: each line's figures and reason
+    sa.Column("status", sa.String(16), nullable=False),  # done | void | refunded
+    sa.Column("month", sa.String(7), nullable=False),  # the settlement month, Asia/Shanghai
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("voided_at", UTCDateTime, nullable=True),
+    sa.Column("voided_by", sa.String(64), nullable=True),
+    sa.Column("void_reason", sa.String(200), nullable=True),
+    sa.Index("ix_redemptions_merchant_month", "merchant_id", "month"),
+)
+
+# Which quotas a redemption used, so a void or refund gives back exactly that.
+redemption_usage = sa.Table(
+    "redemption_usage",
+    metadata,
+    sa.Column("redemption_id", BigId, sa.ForeignKey("redemptions.id"), primary_key=True),
+    sa.Column("program_id", BigId, sa.ForeignKey("programs.id"), primary_key=True),
+    sa.Column("period_key", sa.String(7), nullable=False),
+    sa.Column("money", sa.BigInteger, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("money_returned", sa.BigInteger, nullable=False),
+    sa.Column("count_returned", sa.Integer, nullable=False),
+)
+
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("redemption_id", BigId, sa.ForeignKey("redemptions.id"), nullable=False, index=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),  # the part of the bill given back
+    sa.Column("discount", sa.BigInteger, nullable=False),
+    sa.Column("union_share", sa.BigInteger, nullable=False),
+    sa.Column("merchant_share", sa.BigInteger, nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# A merchant's monthly statement: the union pays ``union_owed`` once staff confirm it.
+statements = sa.Table(
+    "statements",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("merchant_id", BigId, sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),
+    sa.Column("redemptions", sa.Integer, nullable=False),
+    sa.Column("bills", sa.BigInteger, nullable=False),
+    sa.Column("discounts", sa.BigInteger, nullable=False),
+    sa.Column("union_owed", sa.BigInteger, nullable=False),
+    sa.Column("merchant_conceded", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # draft | confirmed | paid
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("confirmed_at", UTCDateTime, nullable=True),
+    sa.Column("confirmed_by", BigId, nullable=True),
+    sa.Column("paid_at", UTCDateTime, nullable=True),
+    sa.Column("paid_by", BigId, nullable=True),
+    sa.Column("payment_ref", sa.String(100), nullable=True),
+    sa.UniqueConstraint("merchant_id", "month"),
+)

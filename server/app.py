@@ -8,12 +8,13 @@ from typing import Any, Iterable
 import tornado.web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers import auth, hardship, health, me, members, orgs, staff_admin, staff_auth
+from handlers import auth, cards, hardship, health, me, members, merchant, orgs, staff_admin, staff_auth
 from handlers.base import NotFoundHandler
 from handlers.schemas import SCHEMAS
 from server.config import Config
 from server.crypto import Keyring, PiiCipher, load_keyring
 from server.openapi import build_document
+from server.qr_tokens import QrSigner, load_signer
 from server.wechat import WeChatGateway
 
 access_log = logging.getLogger("unionaid.access")
@@ -27,6 +28,8 @@ ROUTES: list[tuple[Any, ...]] = [
     *staff_admin.routes,
     *members.routes,
     *hardship.routes,
+    *cards.routes,
+    *merchant.routes,
 ]
 
 
@@ -56,10 +59,12 @@ def make_app(
     *,
     gateway: WeChatGateway,
     keyring: Keyring | None = None,
+    signer: QrSigner | None = None,
     extra_routes: Iterable[tuple[Any, ...]] = (),
 ) -> tornado.web.Application:
     """Build the Tornado application; everything a handler needs is in its settings."""
     keyring = keyring or load_keyring(config)
+    signer = signer or load_signer(config.data_dir, key=config.qr_key, key_id=config.qr_key_id)
     routes = [*ROUTES, *extra_routes]
     return tornado.web.Application(
         routes,
@@ -68,6 +73,7 @@ def make_app(
         gateway=gateway,
         cipher=PiiCipher(keyring),
         keyring=keyring,
+        signer=signer,
         openapi=build_document(routes, SCHEMAS),
         body_validators={},
         default_handler_class=NotFoundHandler,

@@ -35,6 +35,17 @@ class Config:
     pii_key_id: str = ""
     blind_index_key: str = ""
     token_ttl: int = 7 * 24 * 3600
+    # The card's QR code: how long a phone code lives, the clock skew allowed, how long a scan lasts.
+    qr_ttl: int = 60
+    qr_clock_skew: int = 15
+    scan_ttl: int = 300
+    # Ed25519 signing key for card codes (base64 of the 32-byte seed) and its id; empty: data dir keys.
+    qr_key: str = ""
+    qr_key_id: int = 1
+    # A TrueType font with Chinese glyphs for printed card images (PDF needs none).
+    card_font: str = ""
+    # The subscribe-message template for service notices (fields thing1, thing2, time3).
+    wechat_notice_template: str = "unionaid-service-notice"
     max_json_bytes: int = 64 * 1024
     max_upload_bytes: int = 10 * 1024 * 1024
     db_pool_size: int = 10
@@ -108,6 +119,14 @@ def _validate(cfg: Config) -> None:
         raise bad("wechat_timeout", "must be between 0 and 60 seconds")
     if cfg.token_ttl < 60:
         raise bad("token_ttl", "must be at least 60 seconds")
+    if not 10 <= cfg.qr_ttl <= 600:
+        raise bad("qr_ttl", "must be between 10 and 600 seconds")
+    if not 0 <= cfg.qr_clock_skew <= 120:
+        raise bad("qr_clock_skew", "must be between 0 and 120 seconds")
+    if not 30 <= cfg.scan_ttl <= 1800:
+        raise bad("scan_ttl", "must be between 30 and 1800 seconds")
+    if not 1 <= cfg.qr_key_id <= 255:
+        raise bad("qr_key_id", "must be between 1 and 255")
     for name in ("max_json_bytes", "max_upload_bytes", "db_pool_size", "db_pool_recycle"):
         if getattr(cfg, name) <= 0:
             raise bad(name, "must be positive")

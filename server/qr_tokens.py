@@ -1,11 +1,13 @@
 """Signed card tokens for the rotating QR code: compact, Ed25519-signed, with rotating key ids.
 
 Layout, 84 bytes: a 20-byte body
-``version:1 | key id:1 | card id:4 | card version:2 | issued at:4 | nonce:8``
+``format:1 | key id:1 | card id:4 | card version:2 | issued at:4 | nonce:8``
 and its 64-byte signature, encoded as unpadded RFC 4648 base32 (upper case, 135
 characters), so the QR code can use its alphanumeric mode and stay small.
 Only the canonical encoding is accepted: no two strings verify as one token.
 The token names no person; only the service maps the card id to a member.
+Two formats: a phone's rotating code (short-lived, each nonce used once) and a
+printed card's code (long-lived; its nonce is the print's, replaced by a reprint).
 """
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-FORMAT_VERSION = 1
-_BODY = struct.Struct(">BBIHI8s")  # version, key id, card id, card version, issued at, nonce
+SCREEN = 1
+PRINTED = 2
+_BODY = struct.Struct(">BBIHI8s")  # format, key id, card id, card version, issued at, nonce
 SIGNATURE_LEN = 64
 TOKEN_LEN = _BODY.size + SIGNATURE_LEN
 KEYS_FILE = "qr_keys.json"
@@ -40,6 +43,7 @@ class CardToken:
     card_version: int
     issued_at: int  # Unix seconds
     nonce: bytes
+    printed: bool = False
 
     @property
     def nonce_hex(self) -> str:
@@ -56,8 +60,13 @@ class QrSigner:
         self.current = current
         self._public = {kid: key.public_key() for kid, key in keys.items()}
 
-    def sign(self, card_id: int, card_version: int, issued_at: int) -> str:
-        body = _BODY.pack(FORMAT_VERSION, self.current, card_id, card_version, issued_at, secrets.token_bytes(8))
+    def sign(self, card_id: int, card_version: int, issued_at: int, *, printed_nonce: bytes | None = None) -> str:
+        """A phone code with a fresh nonce, or with ``printed_nonce`` the printed card's code."""
+        fmt = SCREEN if printed_nonce is None else PRINTED
+        nonce = secrets.token_bytes(8) if printed_nonce is None else printed_nonce
+        if len(nonce) != 8:
+            raise ValueError("a nonce is 8 bytes")
+        body = _BODY.pack(fmt, self.current, card_id, card_version, issued_at, nonce)
         raw = body + self._keys[self.current].sign(body)
         return base64.b32encode(raw).decode("ascii").rstrip("=")
 
@@ -75,8 +84,8 @@ class QrSigner:
         if base64.b32encode(raw).decode("ascii").rstrip("=") != text:
             raise TokenInvalid("not canonical")
         body, signature = raw[:_BODY.size], raw[_BODY.size:]
-        version, key_id, card_id, card_version, issued_at, nonce = _BODY.unpack(body)
-        if version != FORMAT_VERSION:
+        fmt, key_id, card_id, card_version, issued_at, nonce = _BODY.unpack(body)
+        if fmt not in (SCREEN, PRINTED):
             raise TokenInvalid("unknown format")
         public = self._public.get(key_id)
         if public is None:
@@ -85,7 +94,7 @@ class QrSigner:
             public.verify(signature, body)
         except InvalidSignature:
             raise TokenInvalid("bad signature") from None
-        return CardToken(key_id, card_id, card_version, issued_at, nonce)
+        return CardToken(key_id, card_id, card_version, issued_at, nonce, printed=fmt == PRINTED)
 
     def public_keys(self) -> list[dict[str, object]]:
         """The published keys, newest first, for merchants checking codes offline."""
@@ -113,8 +122,15 @@ def _save(path: Path, keys: dict[int, Ed25519PrivateKey], current: int) -> None:
     os.replace(tmp, path)
 
 
-def load_signer(data_dir: Path) -> QrSigner:
-    """The signing keys in the data dir, created on first use (file mode 0600)."""
+def load_signer(data_dir: Path, *, key: str = "", key_id: int = 1) -> QrSigner:
+    """The configured key (base64 of the 32-byte Ed25519 seed) when given; else the
+    keys in the data dir, created on first use (file mode 0600)."""
+    if key:
+        try:
+            seed = base64.b64decode(key, validate=True)
+            return QrSigner({key_id: Ed25519PrivateKey.from_private_bytes(seed)}, key_id)
+        except (binascii.Error, ValueError):
+            raise ValueError("the QR signing key must be base64 of 32 bytes") from None
     path = data_dir / KEYS_FILE
     if not path.exists():
         _save(path, {1: Ed25519PrivateKey.generate()}, 1)

@@ -322,6 +322,9 @@ class WeChatGateway:
         elif errcode == 40163:
             log.info("wechat %s: code already used (40163)", name)
             error = Invalid("wechat_code_used", used_message)
+        elif errcode == 43101:
+            log.info("wechat %s: the user has not subscribed (43101)", name)
+            error = Invalid("wechat_not_subscribed", "用户未订阅该消息")
         elif errcode == 45011:
             log.warning("wechat %s: rate limited (45011)", name)
             error = _upstream("wechat_rate_limited", "微信接口调用过于频繁，请稍后重试", 5)

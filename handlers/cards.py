@@ -1,0 +1,239 @@
+"""The service card: the worker's card and rotating QR code, the public keys, staff card management."""
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Any, Callable
+
+from handlers.base import APIHandler
+from handlers.staff_base import StaffHandler
+from models import benefits, card_codes, cards, members, policy
+from models.actors import Actor
+from models.errors import Invalid, NotFound
+from models.masking import mask_name
+from server import card_images
+from server.openapi import ERROR_REF, obj, op, ref, string
+from server.qr_tokens import QrSigner
+
+IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+REASON = obj({"reason": string(max_len=200)})
+
+
+def _image_response(summary: str) -> dict[str, Any]:
+    return {"description": summary, "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                 for t in IMAGE_TYPES.values()}}
+
+
+class CardBase(APIHandler):
+    @property
+    def signer(self) -> QrSigner:
+        return self.settings["signer"]  # type: ignore[no-any-return]
+
+    async def send_image(self, fn: Callable[..., bytes], *args: Any, kind: str, filename: str | None = None) -> None:
+        """Render an image off the event loop and send it, never cached."""
+        data = await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+        self.set_header("Content-Type", IMAGE_TYPES[kind])
+        if filename:
+            self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.finish(data)
+
+    def image_format(self, allowed: tuple[str, ...]) -> str | None:
+        fmt = self.get_query_argument("format", None)
+        if fmt is not None and fmt not in allowed:
+            raise Invalid("format", "format 应为 " + " 或 ".join(allowed))
+        return fmt
+
+    async def my_card(self) -> tuple[int, cards.Card, Any]:
+        """The caller's live card (issued now if a bound member has none yet) and member."""
+        user_id = self.require("user")
+        async with self.engine.connect() as conn:
+            member = await members.for_user(conn, user_id)
+            card = await cards.live_for_member(conn, member.id) if member else None
+        if member is None:
+            raise NotFound("member_not_bound", "请先完成会员实名绑定")
+        if card is None:
+            async with self.engine.begin() as conn:
+                card = await cards.issue(conn, Actor(kind="user", id=user_id, request_id=self.request_id,
+                                                     ip=self.request.remote_ip), member.id)
+        return user_id, card, member
+
+
+CARD = obj({"card_no": string(pattern="^8[0-9]{15}$"), "card_no_display": string(), "status": string(),
+            "status_label": string(), "benefits": {"type": "array", "items": ref("Benefit")}},
+           ["card_no", "status", "benefits"], extra=True)
+
+
+class MyCardHandler(CardBase):
+    spec = {"get": op("我的职工互助服务卡：卡号、状态、可享权益及剩余额度", tags=["workers"],
+                      responses={200: CARD, 404: ERROR_REF})}
+
+    async def get(self) -> None:
+        _, card, member = await self.my_card()
+        async with self.engine.connect() as conn:
+            offers = await benefits.for_member(conn, member.id, today=date.today())
+        self.write_json({**card.view(), "holder": mask_name(member.name), "benefits": [b.view() for b in offers]})
+
+
+class MyCardQrHandler(CardBase):
+    spec = {"get": op(
+        "服务卡动态二维码：短时有效、签名防伪、一次有效", tags=["workers"],
+        parameters=[{"name": "format", "in": "query", "required": False, "schema": {"enum": ["png", "svg"]}}],
+        responses={200: {"description": "JSON（token、expires_at、refresh_in），或 format=png/svg 时为同一 token 的图片",
+                         "content": {"application/json": {"schema": obj(
+                             {"token": string(min_len=100, max_len=200), "expires_at": string(format="date-time"),
+                              "refresh_in": {"type": "integer"}}, ["token", "expires_at", "refresh_in"])},
+                             "image/png": {"schema": {"type": "string", "format": "binary"}},
+                             "image/svg+xml": {"schema": {"type": "string", "format": "binary"}}}},
+                   400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF},
+        description="token 为 Ed25519 签名的 base32 串（约 135 个字符，二维码字母数字模式，M 级纠错不超过 10 版）。"
+        "有效期 qr_ttl 秒（默认 60），请在 refresh_in 秒后获取新码；一个码只能被一次扫码使用。")}
+
+    async def get(self) -> None:
+        fmt = self.image_format(("png", "svg"))
+        _, card, _ = await self.my_card()
+        code = card_codes.phone_code(self.signer, card, ttl=self.config.qr_ttl)
+        self.set_header("X-QR-Expires-At", code.expires_at.isoformat())
+        if fmt == "png":
+            await self.send_image(card_images.qr_png, code.token, kind="png")
+        elif fmt == "svg":
+            await self.send_image(card_images.qr_svg, code.token, kind="svg")
+        else:
+            self.write_json(code.view())
+
+
+class ReportLostHandler(CardBase):
+    spec = {"post": op("挂失服务卡：旧卡立即作废，补发新卡号", tags=["workers"], body=REASON,
+                       responses={200: obj({"card": ref("Card"), "previous_card_no": string()},
+                                           ["card", "previous_card_no"]), 404: ERROR_REF, 409: ERROR_REF})}
+
+    async def post(self) -> None:
+        body = self.json_body()
+        user_id, card, _ = await self.my_card()
+        actor = Actor(kind="user", id=user_id, request_id=self.request_id, ip=self.request.remote_ip)
+        async with self.engine.begin() as conn:
+            new = await cards.report_lost(conn, actor, card.id, reason=body.get("reason"))
+        self.write_json({"card": new.view(), "previous_card_no": card.card_no})
+
+
+class PublicKeysHandler(CardBase):
+    spec = {"get": op(
+        "服务卡二维码的验签公钥（商家可离线验证）", tags=["merchants"], auth=False,
+        responses={200: obj({"keys": {"type": "array", "items": obj(
+            {"kid": {"type": "integer"}, "alg": {"const": "Ed25519"}, "public_key": string(),
+             "current": {"type": "boolean"}}, ["kid", "alg", "public_key"])}, "format": string()},
+            ["keys", "format"])},
+        description="离线验证：把二维码内容（不区分大小写）按 RFC 4648 base32 解码为 84 字节；"
+        "前 20 字节为正文：格式(1，1=手机码，2=实体卡码) | 密钥编号 kid(1) | 卡 id(4) | 卡版本(2) | "
+        "签发时间 Unix 秒(4) | 随机数(8)，大端序；后 64 字节为对正文的 Ed25519 签名。"
+        "用 kid 对应的公钥（public_key 为 base64url 编码的 32 字节）验签，手机码再检查签发时间在 qr_ttl 秒内。"
+        "离线验证只证明码是真的；码是否已被使用、卡是否被冻结，须以 POST /api/v1/merchant/scan 为准。")}
+
+    async def get(self) -> None:
+        self.set_header("Cache-Control", "public, max-age=300")
+        self.write_json({"keys": self.signer.public_keys(), "format": "unionaid-card-token-v1"})
+
+
+class StaffCardBase(StaffHandler, CardBase):
+    pass
+
+
+class MemberCardHandler(StaffCardBase):
+    accepts = "none"
+    spec = {
+        "get": op("会员的服务卡及历史卡", tags=["staff"], responses={200: obj(
+            {"card": {"oneOf": [ref("Card"), {"type": "null"}]},
+             "history": {"type": "array", "items": ref("Card")}}, ["card", "history"]), 404: ERROR_REF}),
+        "post": op("为会员发卡（已有有效卡时返回该卡）", tags=["staff"],
+                   responses={200: obj({"card": ref("Card")}, ["card"]), 404: ERROR_REF, 409: ERROR_REF}),
+    }
+
+    async def get(self, member_id: str) -> None:
+        actor = await self.actor()
+        policy.require(actor, "card.view")
+        async with self.engine.connect() as conn:
+            await members.get_in_scope(conn, int(member_id), policy.scope(actor))
+            live = await cards.live_for_member(conn, int(member_id))
+            past = await cards.history(conn, int(member_id))
+        self.write_json({"card": live.view() if live else None, "history": [c.view() for c in past]})
+
+    async def post(self, member_id: str) -> None:
+        actor = await self.actor()
+        async with self.engine.begin() as conn:
+            card = await cards.issue(conn, actor, int(member_id))
+        self.write_json({"card": card.view()})
+
+
+def _card_action(summary: str, fn: Callable[..., Any], *, reason_required: bool) -> type[StaffCardBase]:
+    """A staff action on one card that takes a reason: freeze, unfreeze, reissue, cancel."""
+
+    class Handler(StaffCardBase):
+        spec = {"post": op(summary, tags=["staff"], body=obj({"reason": string(max_len=200)},
+                                                             ["reason"] if reason_required else []),
+                           responses={200: obj({"card": ref("Card")}, ["card"]), 400: ERROR_REF, 403: ERROR_REF,
+                                      404: ERROR_REF, 409: ERROR_REF})}
+
+        async def post(self, card_id: str) -> None:
+            actor = await self.actor()
+            body = self.json_body()
+            async with self.engine.begin() as conn:
+                card = await fn(conn, actor, int(card_id), reason=body.get("reason"))
+            self.write_json({"card": card.view()})
+
+    Handler.__name__ = f"Card{fn.__name__.title().replace('_', '')}Handler"
+    return Handler
+
+
+class CardPrintHandler(StaffCardBase):
+    accepts = "none"
+    spec = {
+        "post": op("制作实体卡：生成新的长期有效卡码，旧的实体卡随即作废", tags=["staff"],
+                   responses={200: obj({"card": ref("Card")}, ["card"]), 403: ERROR_REF, 404: ERROR_REF,
+                                      409: ERROR_REF}),
+        "get": op("下载当前实体卡（PDF 供制卡机打印，或 PNG）", tags=["staff"],
+                  parameters=[{"name": "format", "in": "query", "required": False,
+                               "schema": {"enum": ["pdf", "png"]}}],
+                  responses={200: _image_response("实体卡文件"), 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF},
+                  description="每次下载记入审计日志。"),
+    }
+
+    async def post(self, card_id: str) -> None:
+        actor = await self.actor()
+        async with self.engine.begin() as conn:
+            card = await cards.reprint(conn, actor, int(card_id))
+        self.write_json({"card": card.view()})
+
+    async def get(self, card_id: str) -> None:
+        fmt = self.image_format(("pdf", "png")) or "pdf"
+        actor = await self.actor()
+        async with self.engine.begin() as conn:
+            card, member = await cards.for_staff(conn, actor, int(card_id), "card.print")
+            token = card_codes.printed_code(self.signer, card)
+            org_name = await cards.org_name(conn, card.org_id)
+            await cards.audit_print_download(conn, actor, card, member.path, fmt)
+        assert card.printed_at is not None
+        printed = card_images.PrintedCard(card_no=card.card_no, holder_masked=mask_name(member.name),
+                                          org_name=org_name, token=token, printed_on=card.printed_at.date())
+        if fmt == "png":
+            await self.send_image(lambda c: card_images.printed_card_png(c, font_path=self.config.card_font or None),
+                              printed, kind="png", filename=f"card-{card.card_no[-4:]}.png")
+        else:
+            await self.send_image(card_images.printed_card_pdf, printed, kind="pdf",
+                              filename=f"card-{card.card_no[-4:]}.pdf")
+
+
+routes: list[tuple[str, Any]] = [
+    (r"/api/v1/me/card", MyCardHandler),
+    (r"/api/v1/me/card/qr", MyCardQrHandler),
+    (r"/api/v1/me/card/report-lost", ReportLostHandler),
+    (r"/api/v1/cards/keys", PublicKeysHandler),
+    (r"/api/v1/staff/members/(?P<member_id>[0-9]+)/card", MemberCardHandler),
+    (r"/api/v1/staff/cards/(?P<card_id>[0-9]+)/freeze",
+     _card_action("冻结服务卡（须填原因）", cards.freeze, reason_required=True)),
+    (r"/api/v1/staff/cards/(?P<card_id>[0-9]+)/unfreeze",
+     _card_action("解冻服务卡", cards.unfreeze, reason_required=False)),
+    (r"/api/v1/staff/cards/(?P<card_id>[0-9]+)/reissue",
+     _card_action("挂失补办：旧卡立即作废，发新卡号", cards.report_lost, reason_required=False)),
+    (r"/api/v1/staff/cards/(?P<card_id>[0-9]+)/cancel",
+     _card_action("注销服务卡（须填原因）", cards.cancel, reason_required=True)),
+    (r"/api/v1/staff/cards/(?P<card_id>[0-9]+)/print", CardPrintHandler),
+]

@@ -1,0 +1,230 @@
+"""Card codes at the counter: check a scanned code, claim it once, open a scan session.
+
+A phone code lives ``qr_ttl`` seconds (plus the allowed clock skew) and its nonce
+can be claimed by one scan only: the primary key of ``qr_nonces`` decides the
+race on every process. A printed code lives until the card is reprinted and asks
+the cashier for the last 4 digits of the holder's ID number.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import throttle
+from models.cards import Card, _card
+from models.errors import AppError, Conflict, Forbidden, Invalid, RateLimited
+from models.masking import mask_name
+from models.merchants import Cashier
+from models.tables import cards, members, qr_nonces, scan_sessions
+from models.types import utcnow
+from server.qr_tokens import CardToken, QrSigner, TokenInvalid
+
+FACTOR_LIMIT = 5
+FACTOR_WINDOW = timedelta(minutes=30)
+FACTOR_LOCK = timedelta(hours=1)
+SESSION_KEPT = timedelta(days=7)
+
+
+class SecondFactorWrong(Forbidden):
+    """The last 4 digits given for a printed card were wrong; the caller counts the failure."""
+
+    def __init__(self, card_id: int) -> None:
+        super().__init__("id_last4_wrong", "身份证后四位不符")
+        self.card_id = card_id
+
+
+def factor_key(card_id: int) -> str:
+    return f"card_factor:{card_id}"
+
+
+@dataclass(frozen=True)
+class QrCode:
+    token: str
+    expires_at: datetime
+    refresh_in: int
+
+    def view(self) -> dict[str, Any]:
+        return {"token": self.token, "expires_at": self.expires_at, "refresh_in": self.refresh_in}
+
+
+def phone_code(signer: QrSigner, card: Card, *, ttl: int, now: float | None = None) -> QrCode:
+    """A fresh code for the phone screen; the app fetches the next one after ``refresh_in`` seconds."""
+    if card.status != "active":
+        raise _status_error(card.status)
+    issued = int(now if now is not None else time.time())
+    token = signer.sign(card.id, card.version, issued)
+    return QrCode(token, datetime.fromtimestamp(issued + ttl, timezone.utc), max(5, ttl - 15))
+
+
+def printed_code(signer: QrSigner, card: Card) -> str:
+    """The code of the print in force (the same string each time: Ed25519 is deterministic)."""
+    if card.print_nonce is None or card.printed_at is None:
+        raise Conflict("card_not_printed", "该卡尚未制作实体卡")
+    return signer.sign(card.id, card.version, int(card.printed_at.timestamp()),
+                       printed_nonce=bytes.fromhex(card.print_nonce))
+
+
+def _status_error(status: str) -> AppError:
+    return {
+        "frozen": Forbidden("card_frozen", "该服务卡已被冻结，请联系所在工会"),
+        "lost": Forbidden("card_lost", "该服务卡已挂失作废"),
+        "cancelled": Forbidden("card_cancelled", "该服务卡已注销"),
+    }[status]
+
+
+@dataclass(frozen=True)
+class Scan:
+    id: str
+    card: Card
+    member_id: int
+    holder_masked: str
+    printed: bool
+    expires_at: datetime
+    merchant_id: int
+    store_id: int
+    cashier_id: int
+
+
+async def _holder(conn: AsyncConnection, card_id: int) -> Any:
+    return (await conn.execute(
+        sa.select(cards, members.c.name, members.c.id_last4, members.c.status.label("member_status"))
+        .join(members, members.c.id == cards.c.member_id).where(cards.c.id == card_id))).first()
+
+
+def check_code(signer: QrSigner, qr: str, *, ttl: int, skew: int, now: float | None = None) -> CardToken:
+    """The code's fields when it is genuine and, for a phone code, still fresh."""
+    try:
+        token = signer.verify(qr)
+    except TokenInvalid:
+        raise Invalid("qr_invalid", "无法识别的服务卡二维码") from None
+    if not token.printed:
+        now = time.time() if now is None else now
+        if token.issued_at > now + skew:
+            raise Invalid("qr_invalid", "无法识别的服务卡二维码")
+        if now > token.issued_at + ttl + skew:
+            raise AppError("qr_expired", "二维码已过期，请持卡人刷新后重新扫码", status=422)
+    return token
+
+
+async def open_scan(
+    conn: AsyncConnection, signer: QrSigner, cashier: Cashier, qr: str, *, ttl: int, skew: int, scan_ttl: int,
+    id_last4: str | None = None, now: float | None = None,
+) -> Scan:
+    """Check the code, the card and its holder; claim the code; open a scan session for this cashier."""
+    token = check_code(signer, qr, ttl=ttl, skew=skew, now=now)
+    row = await _holder(conn, token.card_id)
+    if row is None:
+        raise Invalid("qr_invalid", "无法识别的服务卡二维码")
+    card = _card(row)
+    if row.member_status != "active" and card.status in ("active", "frozen"):
+        raise _status_error("cancelled")
+    if card.status != "active":
+        raise _status_error(card.status)
+    if card.version != token.card_version or (token.printed and token.nonce.hex() != card.print_nonce):
+        raise AppError("qr_outdated", "二维码已失效（服务卡已变更或已重新制卡）", status=422)
+    nonce = token.nonce.hex()
+    current = utcnow()
+    if token.printed:
+        await _second_factor(conn, card.id, row.id_last4, id_last4)
+    else:
+        previous = await _claim(conn, nonce, card.id, cashier, current,
+                                keep_until=max(current + timedelta(seconds=scan_ttl),
+                                               datetime.fromtimestamp(token.issued_at + ttl + skew, timezone.utc)))
+        if previous is not None:
+            return previous
+    scan = Scan(secrets.token_urlsafe(18), card, row.member_id, mask_name(row.name), token.printed,
+                current + timedelta(seconds=scan_ttl), cashier.merchant_id, cashier.store_id, cashier.id)
+    await conn.execute(scan_sessions.insert().values(
+        id=scan.id, card_id=card.id, card_version=card.version, member_id=scan.member_id, cashier_id=cashier.id,
+        store_id=cashier.store_id, merchant_id=cashier.merchant_id, nonce=nonce, printed=token.printed,
+        created_at=current, expires_at=scan.expires_at))
+    if not token.printed:
+        await conn.execute(qr_nonces.update().where(qr_nonces.c.nonce == nonce).values(scan_id=scan.id))
+    return scan
+
+
+async def _second_factor(conn: AsyncConnection, card_id: int, expected: str, given: str | None) -> None:
+    until = await throttle.locked_until(conn, factor_key(card_id))
+    if until is not None:
+        minutes = max(1, int((until - utcnow()).total_seconds() // 60))
+        raise RateLimited("card_locked", f"身份证后四位错误次数过多，该实体卡已锁定，请 {minutes} 分钟后再试",
+                          headers={"Retry-After": str(minutes * 60)})
+    if not given:
+        raise AppError("id_last4_required", "实体卡需核对持卡人身份证号后四位", status=422)
+    if not hmac.compare_digest(given.strip().upper().encode(), expected.upper().encode()):
+        raise SecondFactorWrong(card_id)
+
+
+async def factor_failed(conn: AsyncConnection, card_id: int) -> AppError:
+    """Count a wrong answer (in its own transaction); the error to show, a lock-out when it caused one."""
+    until = await throttle.fail(conn, factor_key(card_id), limit=FACTOR_LIMIT, window=FACTOR_WINDOW,
+                                lock_for=FACTOR_LOCK)
+    if until is not None:
+        return RateLimited("card_locked", "身份证后四位错误次数过多，该实体卡已锁定 1 小时",
+                           headers={"Retry-After": str(int(FACTOR_LOCK.total_seconds()))})
+    return Forbidden("id_last4_wrong", "身份证后四位不符，请核对")
+
+
+async def _claim(
+    conn: AsyncConnection, nonce: str, card_id: int, cashier: Cashier, now: datetime, *, keep_until: datetime,
+) -> Scan | None:
+    """Claim the code's nonce; None when this scan is the first, the open session when the same
+    cashier scans the same code again; ``qr_used`` for anyone else."""
+    try:
+        async with conn.begin_nested():
+            await conn.execute(qr_nonces.insert().values(nonce=nonce, card_id=card_id, claimed_at=now,
+                                                         keep_until=keep_until))
+        return None
+    except IntegrityError:
+        pass
+    row = (await conn.execute(
+        sa.select(scan_sessions).join(qr_nonces, qr_nonces.c.scan_id == scan_sessions.c.id)
+        .where(qr_nonces.c.nonce == nonce, qr_nonces.c.spent_at.is_(None)))).first()
+    if row is not None and row.cashier_id == cashier.id and row.used_at is None and row.expires_at > now:
+        held = await _holder(conn, row.card_id)
+        return Scan(row.id, _card(held), row.member_id, mask_name(held.name), False, row.expires_at,
+                    row.merchant_id, row.store_id, row.cashier_id)
+    raise Conflict("qr_used", "该二维码已被使用，请持卡人刷新后重新扫码")
+
+
+async def get_scan(conn: AsyncConnection, cashier: Cashier, scan_id: str, *, lock: bool = False) -> Any:
+    """The open scan session of this cashier, for a redemption."""
+    query = sa.select(scan_sessions).where(scan_sessions.c.id == scan_id)
+    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    if row is None or row.cashier_id != cashier.id:
+        raise AppError("scan_not_found", "扫码记录不存在，请重新扫码", status=404)
+    if row.expires_at <= utcnow():
+        raise AppError("scan_expired", "扫码已超时，请重新扫码", status=422)
+    return row
+
+
+async def spend(conn: AsyncConnection, scan: Any) -> None:
+    """Spend the scanned code for good; a second redemption of it is refused (``qr_used``).
+
+    Run it in a transaction of its own, before the redemption, so that a refused
+    redemption still spends the code.
+    """
+    now = utcnow()
+    result = await conn.execute(scan_sessions.update().where(scan_sessions.c.id == scan.id,
+                                                             scan_sessions.c.used_at.is_(None)).values(used_at=now))
+    if result.rowcount != 1:
+        raise Conflict("qr_used", "该二维码已被使用，请持卡人刷新后重新扫码")
+    if not scan.printed:
+        await conn.execute(qr_nonces.update().where(qr_nonces.c.nonce == scan.nonce, qr_nonces.c.spent_at.is_(None))
+                           .values(spent_at=now))
+
+
+async def purge(conn: AsyncConnection) -> tuple[int, int]:
+    """Forget nonces whose codes and sessions are dead, and old scan sessions."""
+    now = utcnow()
+    nonces = await conn.execute(qr_nonces.delete().where(qr_nonces.c.keep_until < now))
+    sessions = await conn.execute(scan_sessions.delete().where(scan_sessions.c.expires_at < now - SESSION_KEPT))
+    return nonces.rowcount, sessions.rowcount
