@@ -212,7 +212,7 @@ class CardPrintHandler(StaffCardBase):
             await cards.audit_print_download(conn, actor, card, member.path, fmt)
         assert card.printed_at is not None
         printed = card_images.PrintedCard(card_no=card.card_no, holder_masked=mask_name(member.name),
-                                          org_name=org_name, token=token, printed_on=card.printed_at.date())
+                                          org_name=org_name, token=token, printed_on=benefits.local_today(card.printed_at))
         if fmt == "png":
             await self.send_image(lambda c: card_images.printed_card_png(c, font_path=self.config.card_font or None),
                               printed, kind="png", filename=f"card-{card.card_no[-4:]}.png")

@@ -69,7 +69,7 @@ _ROWS_Y = (24.5, 31.0, 37.5)  # holder, card number, print date
 _LABEL_PT, _VALUE_PT = 6.5, 8.5
 _NOTICE_Y, _NOTICE_PT = 48.6, 5.5
 _QR_MM = 25.0  # the symbol without its quiet zone; scanners need >= 22 mm
-_QR_QUIET = 2  # modules
+_QR_QUIET = 4  # modules
 _QR_RIGHT, _QR_TOP = 3.0, 13.0
 _TEXT_RIGHT = 52.0  # text stays left of the QR's quiet zone
 

@@ -221,8 +221,8 @@ def test_pdf_qr_is_the_tokens_matrix_large_with_a_quiet_zone(tokens: tuple[str, 
     token = tokens[0]
     expected = reference_matrix(token)
     n = len(expected)
-    rects = [tuple(map(float, r)) for r in
-             re.findall(r"(-?[\d.]+) (-?[\d.]+) (-?[\d.]+) (-?[\d.]+) re", pdf_content(printed_card_pdf(make_card(token))))]
+    content = pdf_content(printed_card_pdf(make_card(token)))
+    rects = [tuple(map(float, r)) for r in re.findall(r"(-?[\d.]+) (-?[\d.]+) (-?[\d.]+) (-?[\d.]+) re", content)]
     module = Counter(round(h, 4) for _, _, _, h in rects).most_common(1)[0][0]
     modules = [r for r in rects if abs(r[3] - module) < 1e-3]
     left = min(x for x, _, _, _ in modules)
