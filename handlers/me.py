@@ -1,10 +1,13 @@
 """The logged-in worker: profile and phone number."""
 from __future__ import annotations
 
+from typing import Any
+
 from handlers.auth import CODE
 from handlers.base import APIHandler
 from models.errors import NotFound
-from models import members, users
+from models import members, redemptions, users
+from models.errors import Invalid
 from server.openapi import ERROR_REF, obj, op, ref, string
 from server.wechat import WeChatGateway
 
@@ -75,8 +78,34 @@ class BindHandler(APIHandler):
         self.write_json({"member": member.view()})
 
 
+class MyRedemptionsHandler(APIHandler):
+    spec = {"get": op(
+        "我的核销记录（新的在前），按 next 游标翻页", tags=["workers"],
+        parameters=[{"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}}],
+        responses={200: obj({"items": {"type": "array", "items": obj(
+            {"id": {"type": "integer"}, "merchant": string(), "store": string(), "amount": {"type": "integer"},
+             "discount": {"type": "integer"}, "payable": {"type": "integer"}, "status": string(),
+             "created_at": string(format="date-time")},
+            ["id", "merchant", "amount", "discount", "payable", "status", "created_at"], extra=True)},
+            "next": {"type": ["string", "null"]}}, ["items", "next"]), 400: ERROR_REF})}
+
+    async def get(self) -> None:
+        user_id = self.require("user")
+        cursor = self.get_query_argument("cursor", None)
+        if cursor is not None and not (cursor.isascii() and cursor.isdigit() and len(cursor) < 19):
+            raise Invalid("cursor", "翻页游标无效")
+        async with self.engine.connect() as conn:
+            member = await members.for_user(conn, user_id)
+            items: list[dict[str, Any]] = []
+            nxt = None
+            if member is not None:
+                items, nxt = await redemptions.for_member(conn, member.id, before=int(cursor) if cursor else None)
+        self.write_json({"items": items, "next": str(nxt) if nxt is not None else None})
+
+
 routes = [
     (r"/api/v1/me", MeHandler),
     (r"/api/v1/me/phone", PhoneHandler),
     (r"/api/v1/me/bind", BindHandler),
+    (r"/api/v1/me/redemptions", MyRedemptionsHandler),
 ]

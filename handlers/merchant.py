@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import date
 from typing import Any
 
-from handlers.base import APIHandler
-from models import benefits, card_codes, merchants
+from handlers.base import APIHandler, json_default
+from models import benefits, card_codes, idempotency, merchants, redemptions
 from models.errors import AppError
 from server.openapi import ERROR_REF, obj, op, ref, string
 from server.qr_tokens import QrSigner
@@ -138,10 +139,156 @@ class MerchantStaffItemHandler(MerchantHandler):
         self.write_json({"removed": int(staff_id)})
 
 
+IDEMPOTENCY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": True,
+                      "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{8,64}$"}}
+AMOUNTS = {"amount": {"type": "integer"}, "discount": {"type": "integer"}, "payable": {"type": "integer"},
+           "union_share": {"type": "integer"}, "merchant_share": {"type": "integer"}}
+REDEMPTION = obj({"id": {"type": "integer"}, **AMOUNTS, "status": {"enum": ["done", "void", "refunded"]},
+                  "lines": {"type": "array", "items": {"type": "object"}}, "created_at": string(format="date-time")},
+                 ["id", "amount", "discount", "payable", "union_share", "merchant_share"], extra=True)
+
+
+class IdempotentHandler(MerchantHandler):
+    """A money-moving POST: the first answer to an Idempotency-Key is kept and replayed."""
+
+    async def run_once(self, cashier: merchants.Cashier, prepare: Any, work: Any) -> None:
+        """``prepare(conn)`` runs with the key's claim and commits even when ``work`` is refused;
+        ``work(conn, prepared)`` runs in a second transaction with the answer it keeps."""
+        key = idempotency.check_key(self.request.headers.get("Idempotency-Key"))
+        scope = f"merchant_staff:{cashier.id}:{self.request.path}"
+        digest = idempotency.body_hash(self.json_body())
+        async with self.engine.begin() as conn:
+            replay = await idempotency.claim(conn, scope, key, digest)
+            prepared = await prepare(conn) if replay is None else None
+        if replay is not None:
+            self.set_header("Idempotent-Replayed", "true")
+            if replay.status >= 400:
+                self.set_status(replay.status)
+                self.set_header("Content-Type", "application/json; charset=utf-8")
+                self.finish(json.dumps(replay.body, ensure_ascii=False))
+                return
+            self.write_json(replay.body, replay.status)
+            return
+        try:
+            async with self.engine.begin() as conn:
+                # As the client sees it (times as ISO strings), so that a replay is byte-for-byte the same.
+                answer = json.loads(json.dumps(await work(conn, prepared), default=json_default))
+                await idempotency.finish(conn, scope, key, 200, answer)
+        except AppError as exc:
+            body: dict[str, Any] = {"code": exc.code, "message": exc.message, "request_id": self.request_id}
+            if exc.details:
+                body["details"] = exc.details
+            async with self.engine.begin() as conn:
+                await idempotency.finish(conn, scope, key, exc.status, {"error": body})
+            raise
+        except BaseException:
+            async with self.engine.begin() as conn:
+                await idempotency.release(conn, scope, key)
+            raise
+        self.write_json(answer)
+
+
+class RedemptionsHandler(IdempotentHandler):
+    spec = {
+        "post": op(
+            "核销：按扫码会话和账单计算优惠，扣减额度并记账（一个事务）", tags=["merchants"],
+            parameters=[IDEMPOTENCY_HEADER],
+            body=obj({"scan_id": string(min_len=16, max_len=32),
+                      "items": {"type": "array", "minItems": 1, "maxItems": 50, "items": obj(
+                          {"category": string(max_len=32), "amount": {"type": "integer", "minimum": 1}},
+                          ["category", "amount"])}}, ["scan_id", "items"]),
+            responses={200: REDEMPTION, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF,
+                       422: ERROR_REF},
+            description="金额以分计。同一 Idempotency-Key 同一请求体再次提交返回第一次的结果（响应头 "
+            "Idempotent-Replayed: true）；同一键不同请求体 422 idempotency_key_reused；并发重复 409。"
+            "核销即用掉该二维码：即使核销被拒（如额度不足 no_benefit），也须请持卡人刷新后重新扫码。"),
+        "get": op("本收银员所在商家当天的核销记录（管理员看全部）", tags=["merchants"],
+                  parameters=[{"name": "before", "in": "query", "required": False, "schema": {"type": "integer"}}],
+                  responses={200: obj({"items": {"type": "array", "items": REDEMPTION},
+                                       "next": {"type": ["integer", "null"]}}, ["items", "next"]),
+                             403: ERROR_REF}),
+    }
+
+    async def post(self) -> None:
+        body = self.json_body()
+        async with self.engine.connect() as conn:
+            cashier = await self.cashier(conn)
+        today = benefits.local_today()
+
+        async def prepare(conn: Any) -> Any:
+            scan = await card_codes.get_scan(conn, cashier, body["scan_id"], lock=True)
+            await card_codes.spend(conn, scan)
+            return scan
+
+        async def work(conn: Any, scan: Any) -> dict[str, Any]:
+            lines = redemptions.parse_items(body["items"])
+            done = await redemptions.redeem(conn, cashier, scan, lines, today=today, request_id=self.request_id,
+                                            ip=self.request.remote_ip)
+            return done.view()
+
+        await self.run_once(cashier, prepare, work)
+
+    async def get(self) -> None:
+        before = self.get_query_argument("before", None)
+        async with self.engine.connect() as conn:
+            cashier = await self.cashier(conn, check_merchant=False)
+            items, nxt = await redemptions.for_merchant(
+                conn, cashier.merchant_id, day=benefits.local_today(),
+                before=int(before) if before and before.isdigit() else None)
+        if cashier.role != "manager":
+            items = [i for i in items if i.get("cashier_id", cashier.id) == cashier.id]
+        self.write_json({"items": items, "next": nxt})
+
+
+class VoidHandler(MerchantHandler):
+    spec = {"post": op(
+        "撤销当天的核销（收银员本人或商家管理员）：额度原样退回，记录保留并标记", tags=["merchants"],
+        body=obj({"reason": string(max_len=200)}),
+        responses={200: obj({"id": {"type": "integer"}, "status": {"const": "void"}, "redemption": REDEMPTION},
+                            ["id", "status"]), 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF})}
+
+    async def post(self, redemption_id: str) -> None:
+        body = self.json_body()
+        async with self.engine.begin() as conn:
+            cashier = await self.cashier(conn, check_merchant=False)
+            done = await redemptions.void(conn, cashier, int(redemption_id), reason=body.get("reason"),
+                                          today=benefits.local_today(), request_id=self.request_id)
+        self.write_json({"id": done.id, "status": done.status, "redemption": done.view()})
+
+
+class RefundHandler(IdempotentHandler):
+    spec = {"post": op(
+        "部分或全部退款（商家管理员）：优惠、工会与商家分担及额度按比例退回，最后一次退款精确退回余下部分",
+        tags=["merchants"], parameters=[IDEMPOTENCY_HEADER],
+        body=obj({"amount": {"type": "integer", "minimum": 1}, "reason": string(min_len=1, max_len=200)},
+                 ["amount", "reason"]),
+        responses={200: obj({"id": {"type": "integer"}, "redemption_id": {"type": "integer"}, **AMOUNTS,
+                             "redemption": REDEMPTION}, ["id", "redemption_id", "amount", "discount"]),
+                   400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF, 422: ERROR_REF})}
+
+    async def post(self, redemption_id: str) -> None:
+        body = self.json_body()
+        async with self.engine.connect() as conn:
+            cashier = await self.cashier(conn, check_merchant=False)
+
+        async def prepare(conn: Any) -> None:
+            return None
+
+        async def work(conn: Any, _: Any) -> dict[str, Any]:
+            return await redemptions.refund(conn, cashier, int(redemption_id), amount=body["amount"],
+                                            reason=body["reason"], today=benefits.local_today(),
+                                            request_id=self.request_id)
+
+        await self.run_once(cashier, prepare, work)
+
+
 routes: list[tuple[str, Any]] = [
     (r"/api/v1/merchant/bind", BindHandler),
     (r"/api/v1/merchant/scan", ScanHandler),
     (r"/api/v1/merchant/invites", InvitesHandler),
     (r"/api/v1/merchant/staff", MerchantStaffHandler),
     (r"/api/v1/merchant/staff/(?P<staff_id>[0-9]+)", MerchantStaffItemHandler),
+    (r"/api/v1/merchant/redemptions", RedemptionsHandler),
+    (r"/api/v1/merchant/redemptions/(?P<redemption_id>[0-9]+)/void", VoidHandler),
+    (r"/api/v1/merchant/redemptions/(?P<redemption_id>[0-9]+)/refunds", RefundHandler),
 ]

@@ -58,7 +58,7 @@ class QrCode:
 def phone_code(signer: QrSigner, card: Card, *, ttl: int, now: float | None = None) -> QrCode:
     """A fresh code for the phone screen; the app fetches the next one after ``refresh_in`` seconds."""
     if card.status != "active":
-        raise _status_error(card.status)
+        raise status_error(card.status)
     issued = int(now if now is not None else time.time())
     token = signer.sign(card.id, card.version, issued)
     return QrCode(token, datetime.fromtimestamp(issued + ttl, timezone.utc), max(5, ttl - 15))
@@ -72,7 +72,7 @@ def printed_code(signer: QrSigner, card: Card) -> str:
                        printed_nonce=bytes.fromhex(card.print_nonce))
 
 
-def _status_error(status: str) -> AppError:
+def status_error(status: str) -> AppError:
     return {
         "frozen": Forbidden("card_frozen", "该服务卡已被冻结，请联系所在工会"),
         "lost": Forbidden("card_lost", "该服务卡已挂失作废"),
@@ -125,9 +125,9 @@ async def open_scan(
         raise Invalid("qr_invalid", "无法识别的服务卡二维码")
     card = _card(row)
     if row.member_status != "active" and card.status in ("active", "frozen"):
-        raise _status_error("cancelled")
+        raise status_error("cancelled")
     if card.status != "active":
-        raise _status_error(card.status)
+        raise status_error(card.status)
     if card.version != token.card_version or (token.printed and token.nonce.hex() != card.print_nonce):
         raise AppError("qr_outdated", "二维码已失效（服务卡已变更或已重新制卡）", status=422)
     nonce = token.nonce.hex()

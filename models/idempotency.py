@@ -1,0 +1,82 @@
+"""Idempotency keys for POSTs that move money: the first answer is kept and replayed.
+
+Same key and body: the first answer again. Same key, another body: 422. A
+duplicate that arrives while the first is still running: 409. Keys are scoped
+to the caller, so two cashiers cannot collide or read each other's answers.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.errors import AppError, Conflict, Invalid
+from models.tables import idempotency_keys
+from models.types import utcnow
+
+_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+KEPT = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: dict[str, Any]
+
+
+def check_key(key: str | None) -> str:
+    if not key:
+        raise Invalid("idempotency_key_required", "请在请求头 Idempotency-Key 中提供幂等键（8 到 64 个字符）")
+    if not _KEY.match(key):
+        raise Invalid("idempotency_key_format", "Idempotency-Key 应为 8 到 64 个字母、数字或 _.:-")
+    return key
+
+
+def body_hash(body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+async def claim(conn: AsyncConnection, scope: str, key: str, request_hash: str) -> Replay | None:
+    """Take the key for this request (None), or the kept answer of the request that took it first."""
+    try:
+        async with conn.begin_nested():
+            await conn.execute(idempotency_keys.insert().values(scope=scope, key=key, request_hash=request_hash,
+                                                                status="running", created_at=utcnow()))
+        return None
+    except IntegrityError:
+        pass
+    row = (await conn.execute(sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope,
+                                                                idempotency_keys.c.key == key))).one()
+    if row.request_hash != request_hash:
+        raise AppError("idempotency_key_reused", "该幂等键已用于另一笔不同的请求", status=422)
+    if row.status != "done":
+        raise Conflict("request_in_progress", "同一请求正在处理中，请稍候查看结果")
+    return Replay(int(row.response_status), json.loads(row.response))
+
+
+async def finish(conn: AsyncConnection, scope: str, key: str, status: int, body: dict[str, Any]) -> None:
+    """Keep the answer (success or refusal) for replays."""
+    await conn.execute(idempotency_keys.update().where(idempotency_keys.c.scope == scope,
+                                                       idempotency_keys.c.key == key)
+                       .values(status="done", response_status=status,
+                               response=json.dumps(body, ensure_ascii=False, default=str)))
+
+
+async def release(conn: AsyncConnection, scope: str, key: str) -> None:
+    """Forget a key whose request failed unexpectedly, so that a retry is evaluated afresh."""
+    await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.scope == scope,
+                                                       idempotency_keys.c.key == key,
+                                                       idempotency_keys.c.status == "running"))
+
+
+async def purge(conn: AsyncConnection) -> int:
+    result = await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.created_at < utcnow() - KEPT))
+    return int(result.rowcount)
