@@ -280,3 +280,13 @@ async def remove_staff(conn: AsyncConnection, manager: Cashier, staff_id: int, *
         raise NotFound("cashier_not_found", "找不到该收银员")
     await audit.record(conn, manager.actor(request_id), "merchant.remove_staff", target_kind="merchant_staff",
                        target_id=staff_id, summary={"merchant_id": manager.merchant_id})
+
+
+async def list_in_scope(conn: AsyncConnection, actor: Actor, *, type: str | None = None) -> list[Merchant]:
+    """The merchants signed by the actor's subtree."""
+    policy.require(actor, "merchant.view")
+    query = (sa.select(merchants).join(orgs, orgs.c.id == merchants.c.org_id)
+             .where(in_subtree(orgs.c.path, policy.scope(actor))).order_by(merchants.c.id))
+    if type is not None:
+        query = query.where(merchants.c.type == type)
+    return [_merchant(r) for r in (await conn.execute(query)).all()]

@@ -1,0 +1,228 @@
+"""Staff manage partners: merchants and their stores, manager invitations, benefit programmes."""
+from __future__ import annotations
+
+import base64
+from datetime import date
+from typing import Any
+
+from handlers.staff_base import StaffHandler
+from models import benefits, merchants, orgs, policy
+from models.benefit_rules import CATEGORIES, PRESETS
+from models.errors import Invalid
+from server.openapi import ERROR_REF, obj, op, string
+
+MERCHANT = obj({"id": {"type": "integer"}, "name": string(), "type": {"enum": list(merchants.TYPES)},
+                "type_label": string(), "org_id": {"type": "integer"}, "status": {"enum": ["active", "suspended"]},
+                "status_reason": {"type": ["string", "null"]}, "agreement_from": string(format="date"),
+                "agreement_to": string(format="date"), "contact": {"type": ["string", "null"]}},
+               ["id", "name", "type", "status", "agreement_from", "agreement_to"])
+STORE = obj({"id": {"type": "integer"}, "merchant_id": {"type": "integer"}, "name": string(), "address": string(),
+             "active": {"type": "boolean"}}, ["id", "name", "address"])
+PROGRAM = obj({"id": {"type": "integer"}, "name": string(), "summary": string(), "rule": {"type": "object"},
+               "union_bp": {"type": "integer"}, "categories": {"type": "array", "items": string()},
+               "eligibility": {"enum": ["all_members", "difficult"]}, "period": {"enum": ["month", "year"]},
+               "money_quota": {"type": ["integer", "null"]}, "count_quota": {"type": ["integer", "null"]},
+               "status": {"enum": ["active", "ended"]}, "merchants": {"type": "array", "items": {"type": "integer"}}},
+              ["id", "name", "summary", "rule", "union_bp", "categories", "status"], extra=True)
+_REFUSALS = {400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF}
+DATE = string(format="date", pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(field, f"{field} 应为 YYYY-MM-DD 日期") from None
+
+
+class MerchantsHandler(StaffHandler):
+    spec = {
+        "get": op("本单位及下级签约的合作商家", tags=["staff"],
+                  parameters=[{"name": "type", "in": "query", "required": False,
+                               "schema": {"enum": list(merchants.TYPES)}}],
+                  responses={200: obj({"items": {"type": "array", "items": MERCHANT}}, ["items"]), 403: ERROR_REF}),
+        "post": op("新增合作商家（管理员）", tags=["staff"],
+                   body=obj({"name": string(min_len=1, max_len=100), "type": {"enum": list(merchants.TYPES)},
+                             "org": string(min_len=1, max_len=32), "agreement_from": DATE, "agreement_to": DATE,
+                             "contact": string(max_len=100)}, ["name", "type", "org", "agreement_from",
+                                                               "agreement_to"]),
+                   responses={201: MERCHANT, **_REFUSALS}, description="org 为签约工会的单位代码。"),
+    }
+
+    async def get(self) -> None:
+        actor = await self.actor()
+        kind = self.get_query_argument("type", None)
+        if kind is not None and kind not in merchants.TYPES:
+            raise Invalid("type", "商家类型不存在")
+        async with self.engine.connect() as conn:
+            found = await merchants.list_in_scope(conn, actor, type=kind)
+        self.write_json({"items": [m.view() for m in found]})
+
+    async def post(self) -> None:
+        actor = await self.actor()
+        body = self.json_body()
+        async with self.engine.begin() as conn:
+            org = await orgs.by_code(conn, body["org"], within=policy.scope(actor))
+            merchant = await merchants.create(
+                conn, actor, name=body["name"], type=body["type"], org_id=org.id,
+                agreement_from=_date(body["agreement_from"], "agreement_from"),
+                agreement_to=_date(body["agreement_to"], "agreement_to"), contact=body.get("contact"))
+        self.write_json(merchant.view(), status=201)
+
+
+class MerchantHandler(StaffHandler):
+    accepts = "none"
+    spec = {"get": op("合作商家详情及门店", tags=["staff"], responses={
+        200: obj({"merchant": MERCHANT, "stores": {"type": "array", "items": STORE}}, ["merchant", "stores"]),
+        **_REFUSALS})}
+
+    async def get(self, merchant_id: str) -> None:
+        actor = await self.actor()
+        policy.require(actor, "merchant.view")
+        async with self.engine.connect() as conn:
+            merchant = await merchants.get(conn, int(merchant_id), within=policy.scope(actor))
+            stores = await merchants.list_stores(conn, merchant.id)
+        self.write_json({"merchant": merchant.view(), "stores": stores})
+
+
+class MerchantStatusHandler(StaffHandler):
+    spec = {"post": op("启用或暂停合作商家（暂停后其收银员不能扫码核销）", tags=["staff"],
+                       body=obj({"status": {"enum": ["active", "suspended"]}, "reason": string(max_len=200)},
+                                ["status"]),
+                       responses={200: MERCHANT, **_REFUSALS})}
+
+    async def post(self, merchant_id: str) -> None:
+        actor = await self.actor()
+        body = self.json_body()
+        async with self.engine.begin() as conn:
+            merchant = await merchants.set_status(conn, actor, int(merchant_id), status=body["status"],
+                                                  reason=body.get("reason"))
+        self.write_json(merchant.view())
+
+
+class StoresHandler(StaffHandler):
+    spec = {"post": op("为商家添加门店", tags=["staff"],
+                       body=obj({"name": string(min_len=1, max_len=100), "address": string(min_len=1, max_len=200)},
+                                ["name", "address"]),
+                       responses={201: STORE, **_REFUSALS})}
+
+    async def post(self, merchant_id: str) -> None:
+        actor = await self.actor()
+        body = self.json_body()
+        async with self.engine.begin() as conn:
+            store = await merchants.add_store(conn, actor, int(merchant_id), name=body["name"], address=body["address"])
+        self.write_json(store, status=201)
+
+
+class StaffInvitesHandler(StaffHandler):
+    spec = {"post": op(
+        "邀请商家管理员（或指定门店的收银员）：一次性邀请码和小程序码", tags=["staff"],
+        body=obj({"role": {"enum": ["manager", "cashier"]}, "store_id": {"type": "integer"}}, ["role"]),
+        responses={201: obj({"invite": obj({"code": string(), "expires_at": string(format="date-time"),
+                                            "role": string()}, ["code", "expires_at", "role"], extra=True),
+                             "wxa_code": string()}, ["invite", "wxa_code"]), **_REFUSALS, 502: ERROR_REF})}
+
+    async def post(self, merchant_id: str) -> None:
+        actor = await self.actor()
+        body = self.json_body()
+        async with self.engine.begin() as conn:
+            invite = await merchants.create_invite(conn, actor, int(merchant_id), role=body["role"],
+                                                   store_id=body.get("store_id"))
+        image = await self.settings["gateway"].wxa_code(invite.code, page="pages/merchant/bind")
+        self.write_json({"invite": invite.view(), "wxa_code": base64.b64encode(image).decode()}, status=201)
+
+
+class PresetsHandler(StaffHandler):
+    accepts = "none"
+    spec = {"get": op("优惠规则预设（各地合作协议的做法）及商品类别", tags=["staff"], responses={
+        200: obj({"presets": {"type": "object"}, "categories": {"type": "object"}}, ["presets", "categories"]),
+        403: ERROR_REF})}
+
+    async def get(self) -> None:
+        actor = await self.actor()
+        policy.require(actor, "program.view")
+        self.write_json({"presets": PRESETS, "categories": CATEGORIES})
+
+
+class ProgramsHandler(StaffHandler):
+    spec = {
+        "get": op("本单位及下级的优惠项目", tags=["staff"],
+                  responses={200: obj({"items": {"type": "array", "items": PROGRAM}}, ["items"]), 403: ERROR_REF}),
+        "post": op(
+            "新建优惠项目（管理员）：从预设出发或完整填写", tags=["staff"],
+            body=obj({"org": string(min_len=1, max_len=32), "preset": {"enum": list(PRESETS)},
+                      "name": string(max_len=100), "rule": {"type": "object"},
+                      "union_bp": {"type": "integer", "minimum": 0, "maximum": 10000},
+                      "categories": {"type": "array", "items": string()},
+                      "excluded": {"type": "array", "items": string()},
+                      "eligibility": {"enum": ["all_members", "difficult"]},
+                      "hardship_categories": {"type": "array", "items": {"enum": list(benefits.HARDSHIP)}},
+                      "period": {"enum": ["month", "year"]},
+                      "money_quota": {"type": ["integer", "null"], "minimum": 1},
+                      "count_quota": {"type": ["integer", "null"], "minimum": 1},
+                      "per_txn_cap": {"type": ["integer", "null"], "minimum": 1},
+                      "fund": {"enum": list(benefits.FUNDS)}, "priority": {"type": "integer", "minimum": 0},
+                      "valid_from": DATE, "valid_to": DATE, "merchants": {"type": "array",
+                                                                          "items": {"type": "integer"}}},
+                     ["org", "valid_from", "valid_to"]),
+            responses={201: PROGRAM, **_REFUSALS},
+            description="规则 rule 的写法见 GET /api/v1/staff/programs/presets；金额以分计，比例以万分之一计（bp）。"),
+    }
+
+    async def get(self) -> None:
+        actor = await self.actor()
+        async with self.engine.connect() as conn:
+            found = await benefits.list_in_scope(conn, actor)
+            views = [{**p.view(), "merchants": await benefits.merchant_ids(conn, p.id)} for p in found]
+        self.write_json({"items": views})
+
+    async def post(self) -> None:
+        actor = await self.actor()
+        body = self.json_body()
+        data = {k: v for k, v in body.items() if k not in ("org", "merchants")}
+        async with self.engine.begin() as conn:
+            org = await orgs.by_code(conn, body["org"], within=policy.scope(actor))
+            program = await benefits.create(conn, actor, org.id, data)
+            partners = await benefits.set_merchants(conn, actor, program.id, body.get("merchants", []))
+        self.write_json({**program.view(), "merchants": partners}, status=201)
+
+
+class ProgramMerchantsHandler(StaffHandler):
+    spec = {"put": op("设置优惠项目的合作商家", tags=["staff"],
+                      body=obj({"merchants": {"type": "array", "items": {"type": "integer"}, "maxItems": 1000}},
+                               ["merchants"]),
+                      responses={200: obj({"merchants": {"type": "array", "items": {"type": "integer"}}},
+                                          ["merchants"]), **_REFUSALS})}
+
+    async def put(self, program_id: str) -> None:
+        actor = await self.actor()
+        body = self.json_body()
+        async with self.engine.begin() as conn:
+            partners = await benefits.set_merchants(conn, actor, int(program_id), body["merchants"])
+        self.write_json({"merchants": partners})
+
+
+class ProgramEndHandler(StaffHandler):
+    accepts = "none"
+    spec = {"post": op("停止优惠项目（已发生的核销不受影响）", tags=["staff"],
+                       responses={200: PROGRAM, **_REFUSALS})}
+
+    async def post(self, program_id: str) -> None:
+        actor = await self.actor()
+        async with self.engine.begin() as conn:
+            program = await benefits.end(conn, actor, int(program_id))
+            partners = await benefits.merchant_ids(conn, program.id)
+        self.write_json({**program.view(), "merchants": partners})
+
+
+routes: list[tuple[str, Any]] = [
+    (r"/api/v1/staff/merchants", MerchantsHandler),
+    (r"/api/v1/staff/merchants/(?P<merchant_id>[0-9]+)", MerchantHandler),
+    (r"/api/v1/staff/merchants/(?P<merchant_id>[0-9]+)/status", MerchantStatusHandler),
+    (r"/api/v1/staff/merchants/(?P<merchant_id>[0-9]+)/stores", StoresHandler),
+    (r"/api/v1/staff/merchants/(?P<merchant_id>[0-9]+)/invites", StaffInvitesHandler),
+    (r"/api/v1/staff/programs", ProgramsHandler),
+    (r"/api/v1/staff/programs/presets", PresetsHandler),
+    (r"/api/v1/staff/programs/(?P<program_id>[0-9]+)/merchants", ProgramMerchantsHandler),
+    (r"/api/v1/staff/programs/(?P<program_id>[0-9]+)/end", ProgramEndHandler),
+]
