@@ -45,6 +45,7 @@ async def _ensure_schema(config: Config, engine: Any) -> None:
 async def _serve(config: Config, demo: bool) -> None:
     import tornado.httpserver
 
+    from server import jobs
     from server.app import make_app
     from server.shared_cache import make_cache
     from server.wechat import WeChatGateway
@@ -65,6 +66,7 @@ async def _serve(config: Config, demo: bool) -> None:
         cache = make_cache(engine, config.redis_url)
         gateway = WeChatGateway(config, cache)
         app = make_app(config, engine, gateway=gateway)
+        background = jobs.start(engine, gateway, config)
         server = tornado.httpserver.HTTPServer(app, max_body_size=config.max_upload_bytes + 1024 * 1024,
                                                xheaders=config.trust_proxy)
         server.listen(config.port, config.host)
@@ -81,6 +83,7 @@ async def _serve(config: Config, demo: bool) -> None:
         await stop.wait()
         print("shutting down", flush=True)
         server.stop()
+        await background.stop()
         await server.close_all_connections()
         gateway.close()
         await cache.close()

@@ -1,0 +1,66 @@
+"""Background jobs of a serving process: send queued notifications, forget what has expired.
+
+Every job is safe to run in several processes at once: notifications are
+claimed row by row, and purges only delete rows that are dead for everyone.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from models import auth_tokens, card_codes, idempotency, notifications
+from server.config import Config
+
+log = logging.getLogger("unionaid.jobs")
+
+NOTIFY_EVERY = 5.0
+PURGE_EVERY = 600.0
+
+
+async def send_notifications(engine: AsyncEngine, gateway: Any, config: Config) -> int:
+    return await notifications.dispatch_due(engine, gateway, config.wechat_notice_template)
+
+
+async def purge(engine: AsyncEngine) -> dict[str, int]:
+    """Drop spent card-code nonces and old scan sessions, old idempotency keys, expired login tokens."""
+    async with engine.begin() as conn:
+        nonces, sessions = await card_codes.purge(conn)
+        keys = await idempotency.purge(conn)
+        tokens = await auth_tokens.purge_expired(conn)
+    return {"nonces": nonces, "scan_sessions": sessions, "idempotency_keys": keys, "auth_tokens": tokens}
+
+
+class Jobs:
+    """Runs each job every so often until stopped; a failing run is logged and tried again later."""
+
+    def __init__(self) -> None:
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def every(self, seconds: float, name: str, job: Callable[[], Awaitable[Any]]) -> None:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(seconds)
+                try:
+                    await job()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - a job must not die; the next run may succeed
+                    log.exception("job %s failed", name)
+
+        self._tasks.append(asyncio.get_running_loop().create_task(loop(), name=f"job:{name}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+
+def start(engine: AsyncEngine, gateway: Any, config: Config) -> Jobs:
+    jobs = Jobs()
+    jobs.every(NOTIFY_EVERY, "notifications", lambda: send_notifications(engine, gateway, config))
+    jobs.every(PURGE_EVERY, "purge", lambda: purge(engine))
+    return jobs
