@@ -1,7 +1,7 @@
 """Demo data: a union network, staff, a roster and a difficult worker, for `serve --demo` and `demo-data`.
 
-Loading twice changes nothing. Partners, cards and relief applications join
-the demo as those features land.
+Loading twice changes nothing. Relief applications join the demo as that
+feature lands.
 """
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models import hardship, members, orgs, staff
+from datetime import date
+
+from models import benefits, hardship, members, merchants, orgs, staff
+from models.benefit_rules import PRESETS
 from models.actors import SYSTEM
 from models.idcard import check_digit, parse_id_number
 from models.roster import RosterParse, RosterRow
@@ -36,6 +39,15 @@ STAFF = [
 ]
 SURNAMES = "王李张刘陈杨黄赵吴周"
 GIVEN = "秀英建国桂兰志强玉梅海燕春生"
+# The seeds' partners, each with its stores and the presets of its deals.
+PARTNERS = [
+    ("步步高爱心超市", "supermarket", ["东湖店", "五一广场店", "火车站店"],
+     ["supermarket_card"]),
+    ("老百姓爱心大药房", "pharmacy", ["东湖店", "芙蓉中路店"], ["pharmacy_drug_card", "discount_pharmacy"]),
+    ("长沙市第一医院", "hospital", ["本部"], ["hospital_registration", "hospital_large_exam",
+                                          "hospital_inpatient"]),
+    ("东湖小学", "school", ["本部"], ["school_tuition"]),
+]
 
 
 def demo_id(seq: int) -> str:
@@ -85,17 +97,44 @@ async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
             ],
             visit_note="2026 年 11 月入户走访，家中两人，配偶无收入。",
         )
+        await _partners(conn, actors["admin"], units["CS-FR"].id)
     return {"created": True}
+
+
+async def _partners(conn: Any, admin: Any, org_id: int) -> None:
+    """The seeds' partners and deals, signed by the district's assistance center."""
+    made: dict[str, list[int]] = {}
+    for name, type_, store_names, presets in PARTNERS:
+        merchant = await merchants.create(conn, admin, name=name, type=type_, org_id=org_id,
+                                          agreement_from=date(2026, 1, 1), agreement_to=date(2028, 12, 31),
+                                          contact="0731-8888" + str(len(made)).zfill(4))
+        for n, store in enumerate(store_names, 1):
+            await merchants.add_store(conn, admin, merchant.id, name=store, address=f"长沙市芙蓉区{store}{n}号")
+        for preset in presets:
+            made.setdefault(preset, []).append(merchant.id)
+    for priority, preset in enumerate(PRESETS):
+        program = await benefits.create(conn, admin, org_id, {"preset": preset, "valid_from": "2026-01-01",
+                                                              "valid_to": "2028-12-31", "priority": priority})
+        await benefits.set_merchants(conn, admin, program.id, made.get(preset, []))
 
 
 def demo_help(base: str, sandbox: str) -> str:
     """How to try the demo with curl: a worker login through the sandbox, binding, a staff login."""
     name, id_number = DEMO_MEMBER
-    return _sandbox_help(base, sandbox) + f"""Demo data: the 长沙市总工会 network, 20 members, one difficult worker.
+    return _sandbox_help(base, sandbox) + f"""Demo data: the 长沙市总工会 network, 20 members, one difficult worker (张秀英),
+partners with the seeds' deals (爱心超市, 爱心药店, 爱心医院, 爱心学校).
 Staff logins (password {DEMO_PASSWORD}): admin (市总), reviewer (芙蓉区), clerk (东湖街道服务站)
   curl -s -X POST {base}/api/v1/auth/staff -H 'Content-Type: application/json' -d '{{"username": "clerk", "password": "{DEMO_PASSWORD}"}}'
 A worker claims their record (with the token of the worker login above):
   curl -s -X POST {base}/api/v1/me/bind -H 'Authorization: Bearer TOKEN' -H 'Content-Type: application/json' -d '{{"name": "{name}", "id_number": "{id_number}"}}'
+Their service card and its one-minute QR code:
+  curl -s {base}/api/v1/me/card -H 'Authorization: Bearer TOKEN'
+  curl -s {base}/api/v1/me/card/qr -H 'Authorization: Bearer TOKEN'
+A cashier: the admin invites one for the pharmacy's first store, a second WeChat user binds with the code:
+  curl -s -X POST {base}/api/v1/staff/merchants/2/invites -H 'Authorization: Bearer STAFF_TOKEN' -H 'Content-Type: application/json' -d '{{"role": "cashier", "store_id": 4}}'
+  curl -s -X POST {base}/api/v1/merchant/bind -H 'Authorization: Bearer CASHIER_TOKEN' -H 'Content-Type: application/json' -d '{{"invite_code": "CODE"}}'
+  curl -s -X POST {base}/api/v1/merchant/scan -H 'Authorization: Bearer CASHIER_TOKEN' -H 'Content-Type: application/json' -d '{{"qr": "QR_TOKEN"}}'
+  curl -s -X POST {base}/api/v1/merchant/redemptions -H 'Authorization: Bearer CASHIER_TOKEN' -H 'Idempotency-Key: demo-0001' -H 'Content-Type: application/json' -d '{{"scan_id": "SCAN_ID", "items": [{{"category": "drug", "amount": 12800}}]}}'
 """
 
 

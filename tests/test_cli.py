@@ -40,11 +40,17 @@ def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
     raise AssertionError(f"{url} never answered")
 
 
-def _post(url: str, body: dict, token: str | None = None) -> dict:
+def _post(url: str, body: dict, token: str | None = None, headers: dict | None = None) -> dict:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json", **(headers or {})})
     if token:
         req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def _get(url: str, token: str) -> dict:
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
@@ -73,6 +79,22 @@ def test_serve_demo_from_nothing(tmp_path):
         with urllib.request.urlopen(req, timeout=10) as resp:
             due = json.loads(resp.read())
         assert len(due["items"]) == 1
+        # The counter, exactly as the printed help walks it: card, QR, a cashier invited and bound, scan, redeem.
+        card = _get(base + "/api/v1/me/card", login["token"])
+        assert {b["program"] for b in card["benefits"]} >= {"爱心购药卡", "爱心超市购物卡"}
+        qr = _get(base + "/api/v1/me/card/qr", login["token"])
+        admin = _post(base + "/api/v1/auth/staff", {"username": "admin", "password": DEMO_PASSWORD})
+        invite = _post(base + "/api/v1/staff/merchants/2/invites", {"role": "cashier", "store_id": 4},
+                       admin["token"])
+        cashier = _post(base + "/api/v1/auth/wechat", {"code": "bob.1"})
+        joined = _post(base + "/api/v1/merchant/bind", {"invite_code": invite["invite"]["code"]}, cashier["token"])
+        assert joined["merchant"]["name"] == "老百姓爱心大药房"
+        scan = _post(base + "/api/v1/merchant/scan", {"qr": qr["token"]}, cashier["token"])
+        redeemed = _post(base + "/api/v1/merchant/redemptions",
+                         {"scan_id": scan["scan_id"], "items": [{"category": "drug", "amount": 12800}]},
+                         cashier["token"], headers={"Idempotency-Key": "demo-0001"})
+        # The drug card pays the whole bill: the union 85 %, the pharmacy 15 %.
+        assert (redeemed["discount"], redeemed["union_share"], redeemed["merchant_share"]) == (12800, 10880, 1920)
         assert (tmp_path / "var" / "unionaid.sqlite3").exists()
     finally:
         proc.send_signal(signal.SIGTERM)
