@@ -1,0 +1,361 @@
+"""Benchmark the counter over HTTP against MariaDB: the card's QR code, scans, redemptions.
+
+    python -m scripts.bench_counter [--mysql mysql+aiomysql://root@127.0.0.1:3306/test]
+        [--concurrency 32] [--requests 3000] [--cards 2000]
+
+(needs the bench extra: pip install -e '.[bench]')
+
+Builds a scratch database (members with bound WeChat users and cards, a pharmacy
+with one cashier per client, the seeds' drug programmes), starts the service in a
+subprocess, and in another subprocess a bare Tornado app: a constant JSON handler
+(the framework's ceiling here) and a bare transaction (one conditional UPDATE and
+one INSERT through aiomysql). A client in this process drives each at the given
+concurrency and prints throughput, p50 and p99, and the ratio to its baseline:
+  GET /api/v1/me/card/qr and POST /api/v1/merchant/scan  vs  the constant JSON;
+  POST /api/v1/merchant/redemptions (of the scans just made)  vs  the bare transaction.
+The server and the client share the machine's cores; the figures are this machine's.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+WARMUP = 200
+
+
+# --- the two servers, each run as `python -m scripts.bench_counter _serve|_bare ...` ---
+
+def _config(data_dir: str, url: str, port: int) -> Any:
+    from server.config import load_config
+
+    return load_config(env={}, data_dir=Path(data_dir), database_url=url, port=port, db_pool_size=20,
+                       db_max_overflow=20, log_level="WARNING")
+
+
+async def _serve(data_dir: str, url: str, port: int) -> None:
+    import logging
+
+    import tornado.httpserver
+
+    from server.app import make_app
+    from server.db import make_engine
+    from server.shared_cache import DatabaseCache
+    from server.wechat import WeChatGateway
+
+    logging.getLogger("unionaid.access").setLevel(logging.WARNING)
+    config = _config(data_dir, url, port)
+    engine = make_engine(config)
+    app = make_app(config, engine, gateway=WeChatGateway(config, DatabaseCache(engine)))
+    tornado.httpserver.HTTPServer(app).listen(port, "127.0.0.1")
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+
+async def _bare(url: str, port: int) -> None:
+    import aiomysql
+    import tornado.web
+
+    parts = make_url(url)
+    pool = await aiomysql.create_pool(host=parts.host, port=parts.port or 3306, user=parts.username,
+                                      password=parts.password or "", db=parts.database, minsize=20, maxsize=40,
+                                      autocommit=False)
+
+    class Constant(tornado.web.RequestHandler):
+        def get(self) -> None:
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish(b'{"ok": true}')
+
+    class Transaction(tornado.web.RequestHandler):
+        async def post(self) -> None:
+            row = int(self.get_query_argument("row"))
+            async with pool.acquire() as conn:
+                async with conn.cursor() as cur:
+                    await conn.begin()
+                    await cur.execute("UPDATE bench_quota SET used = used + 1 WHERE id = %s AND used < 1000000000",
+                                      (row,))
+                    if cur.rowcount != 1:
+                        await conn.rollback()
+                        raise tornado.web.HTTPError(409)
+                    await cur.execute("INSERT INTO bench_log (quota_id, amount) VALUES (%s, %s)", (row, 100))
+                    await conn.commit()
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish(b'{"ok": true}')
+
+    tornado.web.Application([(r"/bare", Constant), (r"/bare-tx", Transaction)]).listen(port, "127.0.0.1")
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+
+# --- the data ---
+
+@dataclass
+class Scene:
+    workers: list[str]  # worker bearer tokens
+    cards: list[tuple[int, int]]  # (card id, version), in the workers' order
+    cashiers: list[str]
+
+
+async def _build(url: str, data_dir: Path, cards: int, cashiers: int) -> Scene:
+    from models import auth_tokens, benefits, members, merchants, orgs, schema
+    from models.actors import SYSTEM, Actor
+    from models.roster import parse_roster
+    from models.tables import users
+    from models.types import utcnow
+    from scripts.bench_import import make_roster
+    from server.crypto import PiiCipher, load_keyring
+    from server.db import make_engine
+
+    config = _config(str(data_dir), url, 1)
+    engine = make_engine(config)
+    await schema.upgrade(engine)
+    cipher = PiiCipher(load_keyring(config))
+    parsed = parse_roster(make_roster(cards, "csv"), "roster.csv")
+    async with engine.begin() as conn:
+        city = await orgs.create(conn, SYSTEM, code="B", name="基准市总工会", type_="city", parent_code=None)
+        unit = await orgs.create(conn, SYSTEM, code="B1", name="基准工会", type_="grassroots", parent_code="B")
+        await members.import_roster(conn, cipher, SYSTEM, parsed, org=unit)
+        admin = Actor(kind="staff", id=0, roles=frozenset({"admin"}), org_id=city.id, org_path=city.path)
+        merchant = await merchants.create(conn, admin, name="基准大药房", type="pharmacy", org_id=city.id,
+                                          agreement_from=date(2020, 1, 1), agreement_to=date(2099, 12, 31))
+        store = await merchants.add_store(conn, admin, merchant.id, name="本店", address="基准路 1 号")
+        for preset, extra in (("pharmacy_drug_card", {"eligibility": "all_members", "hardship_categories": [],
+                                                      "money_quota": 10**12}),
+                              ("discount_pharmacy", {})):
+            program = await benefits.create(conn, admin, city.id, {"preset": preset, "valid_from": "2020-01-01",
+                                                                   "valid_to": "2099-12-31", **extra})
+            await benefits.set_merchants(conn, admin, program.id, [merchant.id])
+    now = utcnow()
+    scene = Scene([], [], [])
+    async with engine.begin() as conn:
+        member_ids = (await conn.execute(sa.text("SELECT id FROM members ORDER BY id"))).scalars().all()
+        for i, member_id in enumerate(member_ids):
+            user_id = (await conn.execute(users.insert().values(openid=f"bench-worker-{i}", created_at=now,
+                                                                last_login_at=now))).inserted_primary_key[0]
+            await conn.execute(sa.text("UPDATE members SET user_id = :u, bound_at = :t WHERE id = :m"),
+                               {"u": user_id, "t": now, "m": member_id})
+            card = await _issue(conn, member_id)
+            scene.workers.append((await auth_tokens.issue(conn, "user", user_id, ttl=86400)).token)
+            scene.cards.append(card)
+        for i in range(cashiers):
+            user_id = (await conn.execute(users.insert().values(openid=f"bench-cashier-{i}", created_at=now,
+                                                                last_login_at=now))).inserted_primary_key[0]
+            invite = await merchants.create_invite(conn, admin, merchant.id, role="cashier", store_id=store["id"])
+            await merchants.bind(conn, user_id, invite.code)
+            scene.cashiers.append((await auth_tokens.issue(conn, "user", user_id, ttl=86400)).token)
+        await conn.execute(sa.text("CREATE TABLE bench_quota (id INT PRIMARY KEY, used BIGINT NOT NULL)"))
+        await conn.execute(sa.text("CREATE TABLE bench_log (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+                                   "quota_id INT NOT NULL, amount BIGINT NOT NULL, created_at TIMESTAMP(6) "
+                                   "DEFAULT CURRENT_TIMESTAMP(6))"))
+        await conn.execute(sa.text("INSERT INTO bench_quota (id, used) VALUES (:i, 0)"),
+                           [{"i": i} for i in range(cards)])
+    await engine.dispose()
+    return scene
+
+
+async def _issue(conn: Any, member_id: int) -> tuple[int, int]:
+    from models import cards
+    from models.actors import SYSTEM
+
+    card = await cards.issue(conn, SYSTEM, member_id)
+    return card.id, card.version
+
+
+# --- the client ---
+
+@dataclass
+class Result:
+    name: str
+    count: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _drive(name: str, total: int, concurrency: int, call: Callable[[int, int], Awaitable[bool]]) -> Result:
+    """Run ``call(client, n)`` ``total`` times from ``concurrency`` clients; time each call."""
+    latencies: list[float] = []
+    errors = 0
+
+    async def client(k: int) -> None:
+        nonlocal errors
+        for n in range(k, total, concurrency):  # a fixed share per client: client k redeems its own scans
+            started = time.perf_counter()
+            ok = await call(k, n)
+            latencies.append(time.perf_counter() - started)
+            errors += 0 if ok else 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client(k) for k in range(concurrency)))
+    return Result(name, total, time.perf_counter() - began, latencies, errors)
+
+
+async def _run(args: argparse.Namespace) -> None:
+    import aiohttp
+
+    from server.qr_tokens import load_signer
+
+    server_url = make_url(args.mysql)
+    name = f"unionaid_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(server_url)
+    async with admin.begin() as conn:
+        await conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    url = server_url.set(database=name).render_as_string(hide_password=False)
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            scene = await _build(url, Path(tmp), args.cards, args.concurrency)
+            print(f"setup: {args.cards} cards, {args.concurrency} cashiers in {time.perf_counter() - started:.1f} s")
+            app_port, bare_port = _free_port(), _free_port()
+            procs.append(_spawn(["_serve", tmp, url, str(app_port)]))
+            procs.append(_spawn(["_bare", url, str(bare_port)]))
+            signer = load_signer(Path(tmp))
+            app, bare = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}"
+            results = await _phases(aiohttp, args, scene, signer, app, bare)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+        async with admin.begin() as conn:
+            await conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        await admin.dispose()
+    _report(results, args)
+
+
+async def _phases(aiohttp: Any, args: argparse.Namespace, scene: Scene, signer: Any, app: str,
+                  bare: str) -> dict[str, Result]:
+    conc, total = args.concurrency, args.requests
+    connector = aiohttp.TCPConnector(limit=conc * 2)
+    out: dict[str, Result] = {}
+    scans: list[list[str]] = [[] for _ in range(conc)]
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def get(url: str, token: str | None = None) -> bool:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            async with http.get(url, headers=headers) as resp:
+                await resp.read()
+                return resp.status == 200
+
+        async def post(url: str, body: Any, token: str | None, key: str | None = None) -> tuple[int, Any]:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            if key:
+                headers["Idempotency-Key"] = key
+            async with http.post(url, json=body, headers=headers) as resp:
+                data = await resp.read()
+                return resp.status, data
+
+        async def qr(k: int, n: int) -> bool:
+            return await get(f"{app}/api/v1/me/card/qr", scene.workers[n % len(scene.workers)])
+
+        async def scan(k: int, n: int) -> bool:
+            card_id, version = scene.cards[n % len(scene.cards)]
+            token = signer.sign(card_id, version, int(time.time()))
+            status, data = await post(f"{app}/api/v1/merchant/scan", {"qr": token}, scene.cashiers[k])
+            if status == 200:
+                scans[k].append(json.loads(data)["scan_id"])
+            return status == 200
+
+        async def redeem(k: int, n: int) -> bool:
+            if not scans[k]:
+                return False
+            body = {"scan_id": scans[k].pop(), "items": [{"category": "drug", "amount": 12800 + n % 1000}]}
+            status, _ = await post(f"{app}/api/v1/merchant/redemptions", body, scene.cashiers[k],
+                                   key=f"bench-{k}-{n}-{uuid.uuid4().hex[:8]}")
+            return status == 200
+
+        async def constant(k: int, n: int) -> bool:
+            return await get(f"{bare}/bare")
+
+        async def transaction(k: int, n: int) -> bool:
+            status, _ = await post(f"{bare}/bare-tx?row={n % len(scene.cards)}", {}, None)
+            return status == 200
+
+        for label, call in (("bare constant JSON", constant), ("bare transaction", transaction),
+                            ("GET /me/card/qr", qr)):
+            await _drive("warm-up", WARMUP, conc, call)
+            out[label] = await _drive(label, total, conc, call)
+        await _drive("warm-up", WARMUP, conc, scan)
+        await _drive("warm-up", WARMUP, conc, redeem)  # uses the warm-up scans
+        for k in range(conc):
+            scans[k].clear()
+        out["POST /merchant/scan"] = await _drive("POST /merchant/scan", total, conc, scan)
+        out["POST /merchant/redemptions"] = await _drive("POST /merchant/redemptions", total, conc, redeem)
+    return out
+
+
+def _report(results: dict[str, Result], args: argparse.Namespace) -> None:
+    ceiling = results["bare constant JSON"].rate
+    floor = results["bare transaction"].rate
+    print(f"\n{args.concurrency} concurrent clients, {args.requests} requests a phase, MariaDB, one server process")
+    print(f"{'phase':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  ratio")
+    for label, result in results.items():
+        base = floor if label in ("bare transaction", "POST /merchant/redemptions") else ceiling
+        ratio = f"{100 * result.rate / base:5.1f} % of {'the bare transaction' if base is floor else 'the ceiling'}"
+        print(f"{label:30} {result.rate:9.0f} {result.quantile(0.50):8.2f} {result.quantile(0.99):8.2f} "
+              f"{result.errors:7d}  {ratio}")
+    pair = 1 / (1 / results["POST /merchant/scan"].rate + 1 / results["POST /merchant/redemptions"].rate)
+    print(f"{'scan then redeem (pairs/s)':30} {pair:9.0f}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _spawn(argv: list[str]) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-m", "scripts.bench_counter", *argv], stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "ready":
+        raise RuntimeError(f"server {argv[0]} did not start: {line!r}")
+    return proc
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_serve":
+        asyncio.run(_serve(argv[1], argv[2], int(argv[3])))
+        return 0
+    if argv and argv[0] == "_bare":
+        asyncio.run(_bare(argv[1], int(argv[2])))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mysql", default="mysql+aiomysql://root@127.0.0.1:3306/test")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--cards", type=int, default=2000)
+    args = parser.parse_args(argv)
+    asyncio.run(_run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
