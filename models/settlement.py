@@ -256,12 +256,15 @@ async def get_for_staff(conn: AsyncConnection, actor: Actor, statement_id: int) 
     return _statement(await _get(conn, statement_id, within=policy.scope(actor)))
 
 
-async def list_for_staff(conn: AsyncConnection, actor: Actor, *, month: str | None = None) -> list[Statement]:
-    """Statements of the merchants in the actor's subtree, newest month first."""
+async def list_for_staff(conn: AsyncConnection, actor: Actor, *, month: str | None = None,
+                         merchant_id: int | None = None) -> list[Statement]:
+    """Statements of the merchants in the actor's subtree (of one month, one merchant), newest month first."""
     policy.require(actor, "settlement.view")
     query = _select().where(in_subtree(orgs.c.path, policy.scope(actor)))
     if month is not None:
         query = query.where(statements.c.month == check_month(month))
+    if merchant_id is not None:
+        query = query.where(statements.c.merchant_id == merchant_id)
     rows = (await conn.execute(query.order_by(statements.c.month.desc(), statements.c.merchant_id))).all()
     return [_statement(r) for r in rows]
 
@@ -306,7 +309,7 @@ def _checked_totals(statement: Statement, rows: Sequence[StatementRow]) -> Total
 
 
 def _text_cells(r: StatementRow) -> list[str]:
-    return [str(r.redemption_id), KIND_LABELS[r.kind], safe_text(r.store), safe_text(r.card_tail)]
+    return [str(r.redemption_id), KIND_LABELS[r.kind], r.store, r.card_tail]
 
 
 def export_csv(statement: Statement, rows: Sequence[StatementRow]) -> bytes:
@@ -316,7 +319,7 @@ def export_csv(statement: Statement, rows: Sequence[StatementRow]) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(HEADER)
     for r in rows:
-        writer.writerow([_local(r.created_at).strftime("%Y-%m-%d %H:%M:%S"), *_text_cells(r),
+        writer.writerow([_local(r.created_at).strftime("%Y-%m-%d %H:%M:%S"), *map(safe_text, _text_cells(r)),
                          *(yuan_text(v) for v in (r.amount, r.discount, r.union_share, r.merchant_share)),
                          ROW_STATUS_LABELS.get(r.status, r.status)])
     writer.writerow(["合计", "", f"核销 {totals.redemptions} 笔", "", "",
@@ -340,7 +343,7 @@ def export_xlsx(statement: Statement, rows: Sequence[StatementRow]) -> bytes:
     def put(row: int, col: int, value: Any, *, fmt: str | None = None) -> None:
         cell = ws.cell(row=row, column=col, value=value)
         if isinstance(value, str):
-            cell.data_type = "s"  # text stays text: never a formula
+            cell.data_type = "s"  # a text cell, never a formula, whatever it starts with
         if fmt:
             cell.number_format = fmt
 

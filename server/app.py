@@ -8,8 +8,8 @@ from typing import Any, Iterable
 import tornado.web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers import (auth, cards, hardship, health, me, members, merchant, orgs, partners, staff_admin,
-                      staff_auth)
+from handlers import (auth, cards, hardship, health, me, members, merchant, orgs, partners, settlement,
+                      staff_admin, staff_auth)
 from handlers.base import NotFoundHandler
 from handlers.schemas import SCHEMAS
 from server.config import Config
@@ -32,6 +32,7 @@ ROUTES: list[tuple[Any, ...]] = [
     *cards.routes,
     *merchant.routes,
     *partners.routes,
+    *settlement.routes,
 ]
 
 

@@ -1,0 +1,179 @@
+"""Monthly settlement statements: staff build, confirm and mark them paid; a merchant's manager reads its own."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from handlers.merchant import MerchantHandler
+from handlers.staff_base import StaffHandler
+from models import settlement
+from models.errors import Forbidden, Invalid
+from server.openapi import ERROR_REF, obj, op, string
+
+STATEMENT = obj({"id": {"type": "integer"}, "merchant_id": {"type": "integer"}, "merchant_name": string(),
+                 "month": string(pattern=r"^\d{4}-\d{2}$"), "redemptions": {"type": "integer"},
+                 "bills": {"type": "integer"}, "discounts": {"type": "integer"}, "union_owed": {"type": "integer"},
+                 "merchant_conceded": {"type": "integer"}, "status": {"enum": ["draft", "confirmed", "paid"]}},
+                ["id", "merchant_id", "month", "bills", "discounts", "union_owed", "merchant_conceded", "status"],
+                extra=True)
+WITH_ROWS = obj({"statement": STATEMENT, "rows": {"type": "array", "items": {"type": "object"}}},
+                ["statement", "rows"])
+LIST = obj({"items": {"type": "array", "items": STATEMENT}}, ["items"])
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+EXPORT = {"description": "对账单文件（CSV 为带 BOM 的 UTF-8，Excel 可直接打开）",
+          "content": {t.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+                      for t in EXPORT_TYPES.values()}}
+FORMAT = [{"name": "format", "in": "query", "required": False, "schema": {"enum": list(EXPORT_TYPES)}}]
+_REFUSALS = {400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF}
+
+
+class Export:
+    """Send a statement as CSV or XLSX."""
+
+    async def send_export(self: Any, conn: Any, statement: settlement.Statement) -> None:
+        fmt = self.get_query_argument("format", "csv")
+        if fmt not in EXPORT_TYPES:
+            raise Invalid("format", "format 应为 csv 或 xlsx")
+        rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
+        data = (settlement.export_csv if fmt == "csv" else settlement.export_xlsx)(statement, rows)
+        name = quote(f"对账单-{statement.merchant_name}-{statement.month}.{fmt}")
+        self.set_header("Content-Type", EXPORT_TYPES[fmt])
+        self.set_header("Content-Disposition", f"attachment; filename=\"statement-{statement.month}.{fmt}\"; "
+                                               f"filename*=UTF-8''{name}")
+        self.finish(data)
+
+
+class StaffStatementsHandler(StaffHandler):
+    spec = {
+        "get": op("对账单列表（本单位及下级签约的商家）", tags=["staff"],
+                  parameters=[{"name": "month", "in": "query", "required": False, "schema": string()},
+                              {"name": "merchant_id", "in": "query", "required": False,
+                               "schema": {"type": "integer"}}],
+                  responses={200: LIST, **_REFUSALS}),
+        "post": op("生成或重新计算商家某月的对账单（草稿）", tags=["staff"],
+                   body=obj({"merchant_id": {"type": "integer"}, "month": string(pattern=r"^\d{4}-\d{2}$")},
+                            ["merchant_id", "month"]),
+                   responses={200: WITH_ROWS, **_REFUSALS, 409: ERROR_REF},
+                   description="月份须已结束（北京时间）；已确认或已付款的对账单不能重算（409 statement_locked）。"
+                   "某月对账单包含当月未撤销的核销，以及当月办理的退款（负数行，含以前月份核销的退款）。"),
+    }
+
+    async def get(self) -> None:
+        actor = await self.actor()
+        month = self.get_query_argument("month", None)
+        merchant = self.get_query_argument("merchant_id", None)
+        if merchant is not None and not merchant.isdigit():
+            raise Invalid("merchant_id", "merchant_id 应为整数")
+        async with self.engine.connect() as conn:
+            found = await settlement.list_for_staff(conn, actor, month=month,
+                                                    merchant_id=int(merchant) if merchant else None)
+        self.write_json({"items": [s.view() for s in found]})
+
+    async def post(self) -> None:
+        actor = await self.actor()
+        body = self.json_body()
+        async with self.engine.begin() as conn:
+            statement = await settlement.build(conn, actor, body["merchant_id"], body["month"])
+            rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
+        self.write_json({"statement": statement.view(), "rows": [r.view() for r in rows]})
+
+
+class StaffStatementHandler(StaffHandler):
+    accepts = "none"
+    spec = {"get": op("对账单及其全部明细行", tags=["staff"], responses={200: WITH_ROWS, **_REFUSALS})}
+
+    async def get(self, statement_id: str) -> None:
+        actor = await self.actor()
+        async with self.engine.connect() as conn:
+            statement = await settlement.get_for_staff(conn, actor, int(statement_id))
+            rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
+        self.write_json({"statement": statement.view(), "rows": [r.view() for r in rows]})
+
+
+class ConfirmHandler(StaffHandler):
+    accepts = "none"
+    spec = {"post": op("确认对账单（确认前重新核对，金额有变化则拒绝）", tags=["staff"],
+                       responses={200: STATEMENT, **_REFUSALS, 409: ERROR_REF})}
+
+    async def post(self, statement_id: str) -> None:
+        actor = await self.actor()
+        async with self.engine.begin() as conn:
+            statement = await settlement.confirm(conn, actor, int(statement_id))
+        self.write_json(statement.view())
+
+
+class PaidHandler(StaffHandler):
+    spec = {"post": op("登记对账单已付款（工会应付部分）", tags=["staff"],
+                       body=obj({"payment_ref": string(min_len=1, max_len=100)}, ["payment_ref"]),
+                       responses={200: STATEMENT, **_REFUSALS, 409: ERROR_REF})}
+
+    async def post(self, statement_id: str) -> None:
+        actor = await self.actor()
+        body = self.json_body()
+        async with self.engine.begin() as conn:
+            statement = await settlement.mark_paid(conn, actor, int(statement_id), payment_ref=body["payment_ref"])
+        self.write_json(statement.view())
+
+
+class StaffExportHandler(StaffHandler, Export):
+    accepts = "none"
+    spec = {"get": op("导出对账单（CSV 或 XLSX）", tags=["staff"], parameters=FORMAT,
+                      responses={200: EXPORT, **_REFUSALS, 409: ERROR_REF})}
+
+    async def get(self, statement_id: str) -> None:
+        actor = await self.actor()
+        async with self.engine.connect() as conn:
+            await self.send_export(conn, await settlement.get_for_staff(conn, actor, int(statement_id)))
+
+
+class MerchantStatementBase(MerchantHandler):
+    accepts = "none"
+
+    async def manager_merchant(self, conn: Any) -> int:
+        manager = await self.cashier(conn, check_merchant=False)
+        if manager.role != "manager":
+            raise Forbidden("not_manager", "只有商家管理员可以查看对账单")
+        return manager.merchant_id
+
+
+class MerchantStatementsHandler(MerchantStatementBase):
+    spec = {"get": op("本商家已确认的对账单（商家管理员）", tags=["merchants"], responses={200: LIST, 403: ERROR_REF})}
+
+    async def get(self) -> None:
+        async with self.engine.connect() as conn:
+            found = await settlement.list_for_merchant(conn, await self.manager_merchant(conn))
+        self.write_json({"items": [s.view() for s in found]})
+
+
+class MerchantStatementHandler(MerchantStatementBase):
+    spec = {"get": op("本商家的一张对账单及明细（商家管理员）", tags=["merchants"],
+                      responses={200: WITH_ROWS, 403: ERROR_REF, 404: ERROR_REF})}
+
+    async def get(self, statement_id: str) -> None:
+        async with self.engine.connect() as conn:
+            statement = await settlement.get_for_merchant(conn, await self.manager_merchant(conn), int(statement_id))
+            rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
+        self.write_json({"statement": statement.view(), "rows": [r.view() for r in rows]})
+
+
+class MerchantExportHandler(MerchantStatementBase, Export):
+    spec = {"get": op("导出本商家的对账单（CSV 或 XLSX）", tags=["merchants"], parameters=FORMAT,
+                      responses={200: EXPORT, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF})}
+
+    async def get(self, statement_id: str) -> None:
+        async with self.engine.connect() as conn:
+            statement = await settlement.get_for_merchant(conn, await self.manager_merchant(conn), int(statement_id))
+            await self.send_export(conn, statement)
+
+
+routes: list[tuple[str, Any]] = [
+    (r"/api/v1/staff/statements", StaffStatementsHandler),
+    (r"/api/v1/staff/statements/(?P<statement_id>[0-9]+)", StaffStatementHandler),
+    (r"/api/v1/staff/statements/(?P<statement_id>[0-9]+)/confirm", ConfirmHandler),
+    (r"/api/v1/staff/statements/(?P<statement_id>[0-9]+)/paid", PaidHandler),
+    (r"/api/v1/staff/statements/(?P<statement_id>[0-9]+)/export", StaffExportHandler),
+    (r"/api/v1/merchant/statements", MerchantStatementsHandler),
+    (r"/api/v1/merchant/statements/(?P<statement_id>[0-9]+)", MerchantStatementHandler),
+    (r"/api/v1/merchant/statements/(?P<statement_id>[0-9]+)/export", MerchantExportHandler),
+]
