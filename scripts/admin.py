@@ -89,6 +89,22 @@ async def import_members(config: Config, path: str, org_code: str, strict: bool)
     return 0 if report.committed and not report.problems else 1
 
 
+async def rotate_qr_key(config: Config, keep: int) -> int:
+    """A new current key in the data dir's ``qr_keys.json``; serving processes pick it up within 30 s."""
+    from server.qr_tokens import rotate
+
+    if config.qr_key:
+        print("UNIONAID_QR_KEY is set: rotate by setting a new key there (and restart)", file=sys.stderr)
+        return 2
+    if not 1 <= keep <= 200:
+        print("--keep must be between 1 and 200", file=sys.stderr)
+        return 2
+    signer = rotate(config.data_dir, keep=keep)
+    kids = ", ".join(str(k["kid"]) for k in signer.public_keys())
+    print(f"card codes are now signed with key {signer.current}; keys still verifying: {kids}")
+    return 0
+
+
 def add_parsers(sub: Any) -> None:
     """Register the administrative verbs on the CLI's subparsers."""
     org = sub.add_parser("create-org", help="add a unit to the union network")
@@ -102,6 +118,9 @@ def add_parsers(sub: Any) -> None:
     member.add_argument("--org", required=True, help="code of the home unit")
     member.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     sub.add_parser("audit-verify", help="check the audit log's hash chain")
+    rotate = sub.add_parser("rotate-qr-key", help="add a new signing key for card codes; codes already shown "
+                            "and printed cards signed by the previous keys still work")
+    rotate.add_argument("--keep", type=int, default=4, help="older keys kept for verifying (default 4)")
     roster = sub.add_parser("import-members", help="import a member roster (CSV in UTF-8 or GBK, or XLSX)")
     roster.add_argument("file")
     roster.add_argument("--org", required=True, help="code of the unit the members belong to")
@@ -114,5 +133,6 @@ def commands(config: Config, args: argparse.Namespace) -> dict[str, Callable[[],
         "create-org": lambda: create_org(config, args.code, args.name, args.parent, args.type),
         "create-staff": lambda: create_staff(config, args.username, args.role, args.org, args.password_stdin),
         "audit-verify": lambda: audit_verify(config),
+        "rotate-qr-key": lambda: rotate_qr_key(config, args.keep),
         "import-members": lambda: import_members(config, args.file, args.org, args.strict),
     }

@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import struct
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,17 +52,44 @@ class CardToken:
 
 
 class QrSigner:
-    """Signs with the newest key; verifies with any key still published."""
+    """Signs with the newest key; verifies with any key still published.
 
-    def __init__(self, keys: dict[int, Ed25519PrivateKey], current: int) -> None:
+    A signer loaded from the data dir notices a rotation made by another process
+    (``unionaid rotate-qr-key``): it re-reads the key file when it meets an unknown
+    key id, and at most every ``RECHECK`` seconds before signing.
+    """
+
+    RECHECK = 30.0
+
+    def __init__(self, keys: dict[int, Ed25519PrivateKey], current: int, *, source: Path | None = None) -> None:
         if current not in keys:
             raise ValueError("the current key id has no key")
+        self._set(keys, current)
+        self._source = source
+        self._stamp = _stamp(source)
+        self._checked = time.monotonic()
+
+    def _set(self, keys: dict[int, Ed25519PrivateKey], current: int) -> None:
         self._keys = keys
         self.current = current
         self._public = {kid: key.public_key() for kid, key in keys.items()}
 
+    def refresh(self, *, force: bool = False) -> bool:
+        """Re-read the key file when it changed; True when the keys were replaced."""
+        if self._source is None or (not force and time.monotonic() - self._checked < self.RECHECK):
+            return False
+        self._checked = time.monotonic()
+        stamp = _stamp(self._source)
+        if stamp == self._stamp or stamp is None:
+            return False
+        keys, current = _read(self._source)
+        self._set(keys, current)
+        self._stamp = stamp
+        return True
+
     def sign(self, card_id: int, card_version: int, issued_at: int, *, printed_nonce: bytes | None = None) -> str:
         """A phone code with a fresh nonce, or with ``printed_nonce`` the printed card's code."""
+        self.refresh()
         fmt = SCREEN if printed_nonce is None else PRINTED
         nonce = secrets.token_bytes(8) if printed_nonce is None else printed_nonce
         if len(nonce) != 8:
@@ -88,6 +116,8 @@ class QrSigner:
         if fmt not in (SCREEN, PRINTED):
             raise TokenInvalid("unknown format")
         public = self._public.get(key_id)
+        if public is None and self.refresh(force=True):
+            public = self._public.get(key_id)
         if public is None:
             raise TokenInvalid("unknown key")
         try:
@@ -134,9 +164,22 @@ def load_signer(data_dir: Path, *, key: str = "", key_id: int = 1) -> QrSigner:
     path = data_dir / KEYS_FILE
     if not path.exists():
         _save(path, {1: Ed25519PrivateKey.generate()}, 1)
+    keys, current = _read(path)
+    return QrSigner(keys, current, source=path)
+
+
+def _read(path: Path) -> tuple[dict[int, Ed25519PrivateKey], int]:
     stored = json.loads(path.read_text())
     keys = {int(k): Ed25519PrivateKey.from_private_bytes(base64.b64decode(v)) for k, v in stored["keys"].items()}
-    return QrSigner(keys, int(stored["current"]))
+    return keys, int(stored["current"])
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    try:
+        info = path.stat() if path is not None else None
+    except FileNotFoundError:
+        return None
+    return (info.st_mtime_ns, info.st_ino) if info is not None else None
 
 
 def rotate(data_dir: Path, *, keep: int = 2) -> QrSigner:

@@ -102,3 +102,14 @@ def test_import_members_report_and_exit_codes(cli, tmp_path):
     empty.write_bytes(b"")
     refused = cli("import-members", str(empty), "--org", "G1")
     assert refused.returncode == 1 and "roster_empty" in refused.stderr
+
+
+def test_rotate_qr_key(cli, tmp_path):
+    import json
+
+    first = cli("rotate-qr-key")
+    assert first.returncode == 0, first.stderr
+    assert "signed with key 2" in first.stdout and "1" in first.stdout.split("verifying:")[1]
+    stored = json.loads((tmp_path / "var" / "qr_keys.json").read_text())
+    assert stored["current"] == 2 and set(stored["keys"]) == {"1", "2"}
+    assert cli("rotate-qr-key", "--keep", "0").returncode == 2

@@ -92,3 +92,27 @@ def test_rotation_keeps_shown_codes_valid_and_unknown_keys_fail(tmp_path):
         rotate(tmp_path)
     with pytest.raises(TokenInvalid):  # keys beyond the kept ones are retired
         load_signer(tmp_path).verify(shown)
+
+
+def test_a_running_signer_picks_up_a_rotation_made_elsewhere(tmp_path):
+    serving = load_signer(tmp_path)  # a process started before the rotation
+    before = serving.current
+    rotated = rotate(tmp_path)  # `unionaid rotate-qr-key` in another process
+    fresh = rotated.sign(9, 1, 1_800_000_000)
+    assert serving.verify(fresh).card_id == 9  # an unknown key id makes it re-read the file
+    assert serving.current == rotated.current != before
+    serving.RECHECK = 0.0
+    rotate(tmp_path)
+    token = serving.sign(9, 1, 1_800_000_000)  # signing re-checks the file once RECHECK has passed
+    assert load_signer(tmp_path).verify(token).key_id == serving.current != rotated.current
+
+
+def test_configured_key_is_used_and_checked(tmp_path):
+    import base64
+
+    seed = base64.b64encode(bytes(range(32))).decode()
+    signer = load_signer(tmp_path, key=seed, key_id=7)
+    assert signer.verify(signer.sign(1, 1, 1_800_000_000)).key_id == 7
+    assert not (tmp_path / "qr_keys.json").exists()
+    with pytest.raises(ValueError):
+        load_signer(tmp_path, key="not base64 of 32 bytes!")
