@@ -146,7 +146,7 @@ async def _build(url: str, data_dir: Path, cards: int, cashiers: int) -> Scene:
         member_ids = (await conn.execute(sa.text("SELECT id FROM members ORDER BY id"))).scalars().all()
         for i, member_id in enumerate(member_ids):
             user_id = (await conn.execute(users.insert().values(openid=f"bench-worker-{i}", created_at=now,
-                                                                last_login_at=now))).inserted_primary_key[0]
+                                                                last_login_at=now))).inserted_primary_key[0]  # type: ignore[index]
             await conn.execute(sa.text("UPDATE members SET user_id = :u, bound_at = :t WHERE id = :m"),
                                {"u": user_id, "t": now, "m": member_id})
             card = await _issue(conn, member_id)
@@ -154,7 +154,7 @@ async def _build(url: str, data_dir: Path, cards: int, cashiers: int) -> Scene:
             scene.cards.append(card)
         for i in range(cashiers):
             user_id = (await conn.execute(users.insert().values(openid=f"bench-cashier-{i}", created_at=now,
-                                                                last_login_at=now))).inserted_primary_key[0]
+                                                                last_login_at=now))).inserted_primary_key[0]  # type: ignore[index]
             invite = await merchants.create_invite(conn, admin, merchant.id, role="cashier", store_id=store["id"])
             await merchants.bind(conn, user_id, invite.code)
             scene.cashiers.append((await auth_tokens.issue(conn, "user", user_id, ttl=86400)).token)
