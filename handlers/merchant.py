@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-from datetime import date
 from typing import Any
 
 from handlers.base import APIHandler, json_default
@@ -76,7 +76,7 @@ class ScanHandler(MerchantHandler):
             except card_codes.SecondFactorWrong as exc:
                 refused, card_id = exc, exc.card_id
             else:
-                offers = await benefits.for_member(conn, scan.member_id, today=date.today(),
+                offers = await benefits.for_member(conn, scan.member_id, today=benefits.local_today(),
                                                    merchant=cashier.merchant)
         if refused is not None:
             async with self.engine.begin() as conn:
@@ -155,7 +155,9 @@ class IdempotentHandler(MerchantHandler):
         """``prepare(conn)`` runs with the key's claim and commits even when ``work`` is refused;
         ``work(conn, prepared)`` runs in a second transaction with the answer it keeps."""
         key = idempotency.check_key(self.request.headers.get("Idempotency-Key"))
-        scope = f"merchant_staff:{cashier.id}:{self.request.path}"
+        # Per caller and path, the path hashed so the scope fits its 64-character column for any ids.
+        path_digest = hashlib.sha256(self.request.path.encode("utf-8")).hexdigest()[:24]
+        scope = f"merchant_staff:{cashier.id}:{path_digest}"
         digest = idempotency.body_hash(self.json_body())
         async with self.engine.begin() as conn:
             replay = await idempotency.claim(conn, scope, key, digest)

@@ -166,6 +166,14 @@ async def for_member(conn: AsyncConnection, member_id: int, *, today: date,
     return [Offer(p, left[p.id]) for p in found]
 
 
+async def lock_member(conn: AsyncConnection, member_id: int) -> None:
+    """Take the member's row for update: whatever changes a member's quotas (redeem, void, refund) holds it
+    first, so they queue per member. Locking the quota rows alone is not enough on InnoDB: a SELECT … FOR
+    UPDATE and an UPDATE may reach the same row through different indexes and deadlock, and a duplicate-key
+    error on a concurrent first use leaves a shared lock that two redemptions then both try to upgrade."""
+    await conn.execute(sa.select(members.c.id).where(members.c.id == member_id).with_for_update())
+
+
 async def ensure_usage_rows(conn: AsyncConnection, member_id: int, found: Iterable[Program], *, today: date) -> None:
     """Create the period's usage rows that do not exist yet, so they can be locked."""
     for p in found:

@@ -98,6 +98,7 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequ
         raise status_error(card.status)
     if card.version != scan.card_version:
         raise AppError("qr_outdated", "服务卡在扫码后发生了变更，请重新扫码", status=422)
+    await benefits.lock_member(conn, scan.member_id)
     found = await benefits.programs_for(conn, scan.member_id, today=today, merchant=cashier.merchant)
     await benefits.ensure_usage_rows(conn, scan.member_id, found, today=today)
     left = await benefits.remaining(conn, scan.member_id, found, today=today, lock=True)
@@ -125,8 +126,10 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequ
     redemption_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     await conn.execute(redemption_usage.insert(), [{**u, "redemption_id": redemption_id} for u in usage_rows])
     if card.user_id is not None:
+        # The body is a WeChat "thing" of at most 20 characters: never let a figure be cut short.
+        body = f"消费 {yuan(quote.amount)} 元，优惠 {yuan(quote.discount)} 元"
         await notifications.enqueue(conn, card.user_id, "redemption", title=f"{cashier.merchant.name[:12]}优惠",
-                                    body=f"消费 {yuan(quote.amount)} 元，优惠 {yuan(quote.discount)} 元",
+                                    body=body if len(body) <= 20 else f"本次优惠 {yuan(quote.discount)} 元",
                                     page="pages/redemptions/index")
     # Last, so the audit chain's head is held for as short a time as possible.
     await audit.record(conn, cashier.actor(request_id, ip), "redemption.create", target_kind="redemption",
@@ -156,6 +159,7 @@ async def void(conn: AsyncConnection, cashier: Cashier, redemption_id: int, *, r
     if benefits.local_today(redemption.created_at) != today:
         raise Conflict("void_window_passed", "只能撤销当天的核销；之后请办理退款")
     why = (reason or "").strip()[:200] or "收银撤销"
+    await benefits.lock_member(conn, redemption.member_id)
     await _give_back_all(conn, redemption)
     await conn.execute(redemptions.update().where(redemptions.c.id == redemption_id).values(
         status="void", voided_at=utcnow(), voided_by=f"merchant:{cashier.id}", void_reason=why))
@@ -213,6 +217,7 @@ async def refund(conn: AsyncConnection, cashier: Cashier, redemption_id: int, *,
     if merchant > redemption.merchant_share - redemption.refunded_merchant:
         merchant = redemption.merchant_share - redemption.refunded_merchant
         union = discount - merchant
+    await benefits.lock_member(conn, redemption.member_id)
     if full:
         await _give_back_all(conn, redemption)
     elif discount:
@@ -251,12 +256,13 @@ async def for_member(conn: AsyncConnection, member_id: int, *, before: int | Non
     """A worker's redemptions, newest first, with the merchant's name; and the cursor of the next page."""
     query = (sa.select(redemptions, merchants.c.name.label("merchant_name"), stores.c.name.label("store_name"))
              .join(merchants, merchants.c.id == redemptions.c.merchant_id)
-             .join(stores, stores.c.id == redemptions.c.store_id)
+             .outerjoin(stores, stores.c.id == redemptions.c.store_id)  # a manager has no store (store_id 0)
              .where(redemptions.c.member_id == member_id).order_by(redemptions.c.id.desc()).limit(limit + 1))
     if before is not None:
         query = query.where(redemptions.c.id < before)
     rows = (await conn.execute(query)).all()
-    items = [{**_redemption(r).view(), "merchant": r.merchant_name, "store": r.store_name} for r in rows[:limit]]
+    items = [{**_redemption(r).view(), "merchant": r.merchant_name, "store": r.store_name or ""}
+             for r in rows[:limit]]
     return items, (rows[limit - 1].id if len(rows) > limit else None)
 
 
