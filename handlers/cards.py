@@ -44,11 +44,15 @@ class CardBase(APIHandler):
         return fmt
 
     async def my_card(self) -> tuple[int, cards.Card, Any]:
-        """The caller's live card (issued now if a bound member has none yet) and member."""
+        """The caller's live card (issued now if a bound member never had one), else their latest, and member."""
         user_id = self.require("user")
         async with self.engine.connect() as conn:
             member = await members.for_user(conn, user_id)
             card = await cards.live_for_member(conn, member.id) if member else None
+            if member is not None and card is None:
+                # A card staff cancelled stays cancelled: only staff issue the next one.
+                past = await cards.history(conn, member.id)
+                card = past[0] if past else None
         if member is None:
             raise NotFound("member_not_bound", "请先完成会员实名绑定")
         if card is None:
@@ -120,17 +124,21 @@ class PublicKeysHandler(CardBase):
         "服务卡二维码的验签公钥（商家可离线验证）", tags=["merchants"], auth=False,
         responses={200: obj({"keys": {"type": "array", "items": obj(
             {"kid": {"type": "integer"}, "alg": {"const": "Ed25519"}, "public_key": string(),
-             "current": {"type": "boolean"}}, ["kid", "alg", "public_key"])}, "format": string()},
-            ["keys", "format"])},
+             "current": {"type": "boolean"}}, ["kid", "alg", "public_key"])}, "format": string(),
+            "qr_ttl": {"type": "integer"}, "clock_skew": {"type": "integer"}},
+            ["keys", "format", "qr_ttl", "clock_skew"])},
         description="离线验证：把二维码内容（不区分大小写）按 RFC 4648 base32 解码为 84 字节；"
         "前 20 字节为正文：格式(1，1=手机码，2=实体卡码) | 密钥编号 kid(1) | 卡 id(4) | 卡版本(2) | "
         "签发时间 Unix 秒(4) | 随机数(8)，大端序；后 64 字节为对正文的 Ed25519 签名。"
-        "用 kid 对应的公钥（public_key 为 base64url 编码的 32 字节）验签，手机码再检查签发时间在 qr_ttl 秒内。"
+        "用 kid 对应的公钥（public_key 为 base64url 编码的 32 字节）验签，手机码再检查签发时间在 qr_ttl 秒内"
+        "（允许 clock_skew 秒的时钟误差；两值见本接口的回答）。"
         "离线验证只证明码是真的；码是否已被使用、卡是否被冻结，须以 POST /api/v1/merchant/scan 为准。")}
 
     async def get(self) -> None:
         self.set_header("Cache-Control", "public, max-age=300")
-        self.write_json({"keys": self.signer.public_keys(), "format": "unionaid-card-token-v1"})
+        # The freshness rule is part of what an offline check needs, so it is published with the keys.
+        self.write_json({"keys": self.signer.public_keys(), "format": "unionaid-card-token-v1",
+                         "qr_ttl": self.config.qr_ttl, "clock_skew": self.config.qr_clock_skew})
 
 
 class StaffCardBase(StaffHandler, CardBase):

@@ -131,9 +131,11 @@ async def _member_row(conn: AsyncConnection, member_id: int) -> Any:
 
 async def issue(conn: AsyncConnection, actor: Actor, member_id: int) -> Card:
     """The member's live card, issuing one when there is none (idempotent)."""
-    member = await _member_row(conn, member_id)
     if actor.kind == "staff":
-        policy.require_in_scope(actor, "card.manage", member.path, what="会员")
+        policy.require(actor, "card.manage")  # role before any lookup: a refusal says nothing of the member
+    member = await _member_row(conn, member_id)
+    if actor.kind == "staff" and not member.path.startswith(policy.scope(actor)):
+        raise NotFound("member_not_found", "找不到该会员")  # outside the subtree reads like a missing member
     existing = await live_for_member(conn, member_id)
     if existing is not None:
         return existing

@@ -38,7 +38,11 @@ async def scan(api, cashier: str, qr, **extra):
 
 
 async def another_cashier(api, engine, scene: Counter, code: str) -> str:
-    """A second cashier of the same store, bound by invite through HTTP."""
+    """A second cashier of the same store, bound by invite through HTTP.
+
+    ``code`` is a sandbox login code "<person>.<n>": use another person than the
+    scene's cashier ("cash"), or it is the same WeChat user binding again.
+    """
     async with engine.begin() as conn:
         invite = await merchants.create_invite(conn, scene.admin, scene.merchant_id, role="cashier",
                                                store_id=scene.store_id)
@@ -97,7 +101,7 @@ async def test_scan_answers_masked_holder_status_benefits_and_opens_a_session(ap
 
 async def test_code_claimed_once_same_cashier_gets_same_scan_other_cashier_refused(api, engine, running):
     scene = await counter(api, engine, running)
-    other = await another_cashier(api, engine, scene, "cash.2")
+    other = await another_cashier(api, engine, scene, "zhao.1")
     qr = await qr_of(api, scene.worker)
     first = await scan(api, scene.cashier, qr)
     assert first.status == 200
@@ -114,8 +118,9 @@ async def test_a_spent_session_is_not_handed_out_again(api, engine, running):
     scene = await counter(api, engine, running)
     qr = await qr_of(api, scene.worker)
     first = await scan(api, scene.cashier, qr)
+    user_id = await user_of(api, scene.cashier)
     async with engine.begin() as conn:
-        cashier = await merchants.cashier_for_user(conn, (await user_of(api, scene.cashier)))
+        cashier = await merchants.cashier_for_user(conn, user_id)
         row = await card_codes.get_scan(conn, cashier, first.data["scan_id"])
         await card_codes.spend(conn, row)
     refused(await scan(api, scene.cashier, qr), 409, "qr_used")
@@ -284,7 +289,7 @@ async def test_printed_code_needs_the_id_last4_and_opens_a_new_session_each_time
     assert first.status == 200 and first.data["card"]["printed"] is True
     second = await scan(api, scene.cashier, printed, id_last4=ID_LAST4)
     assert second.status == 200 and second.data["scan_id"] != first.data["scan_id"]
-    other = await another_cashier(api, engine, scene, "cash.2")
+    other = await another_cashier(api, engine, scene, "zhao.1")
     assert (await scan(api, other, printed, id_last4=ID_LAST4)).status == 200
     assert (await api.post(SCAN, {"qr": printed, "id_last4": "12"}, token=scene.cashier)).status == 400
     async with engine.connect() as conn:
@@ -320,7 +325,7 @@ async def test_reprint_outdates_the_previous_print(api, engine, running):
 
 async def test_two_app_instances_racing_one_code_exactly_one_wins(api, engine, running, config):
     scene = await counter(api, engine, running)
-    other = await another_cashier(api, engine, scene, "cash.2")
+    other = await another_cashier(api, engine, scene, "zhao.1")
     second = await serve_app(config, engine)
     try:
         api2 = ApiClient(second.url, second.settings["openapi"])
