@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Any, Callable
 
 from handlers.base import APIHandler
@@ -11,6 +10,7 @@ from models import benefits, card_codes, cards, members, policy
 from models.actors import Actor
 from models.errors import Invalid, NotFound
 from models.masking import mask_name
+from models.types import local_today
 from server import card_images
 from server.openapi import ERROR_REF, obj, op, ref, string
 from server.qr_tokens import QrSigner
@@ -74,7 +74,7 @@ class MyCardHandler(CardBase):
     async def get(self) -> None:
         _, card, member = await self.my_card()
         async with self.engine.connect() as conn:
-            offers = await benefits.for_member(conn, member.id, today=date.today())
+            offers = await benefits.for_member(conn, member.id, today=local_today())
         self.write_json({**card.view(), "holder": mask_name(member.name), "benefits": [b.view() for b in offers]})
 
 
@@ -220,7 +220,7 @@ class CardPrintHandler(StaffCardBase):
             await cards.audit_print_download(conn, actor, card, member.path, fmt)
         assert card.printed_at is not None
         printed = card_images.PrintedCard(card_no=card.card_no, holder_masked=mask_name(member.name),
-                                          org_name=org_name, token=token, printed_on=benefits.local_today(card.printed_at))
+                                          org_name=org_name, token=token, printed_on=local_today(card.printed_at))
         if fmt == "png":
             await self.send_image(lambda c: card_images.printed_card_png(c, font_path=self.config.card_font or None),
                               printed, kind="png", filename=f"card-{card.card_no[-4:]}.png")

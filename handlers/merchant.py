@@ -9,6 +9,7 @@ from typing import Any
 from handlers.base import APIHandler, json_default
 from models import benefits, card_codes, idempotency, merchants, redemptions
 from models.errors import AppError
+from models.types import local_today
 from server.openapi import ERROR_REF, obj, op, ref, string
 from server.qr_tokens import QrSigner
 
@@ -76,7 +77,7 @@ class ScanHandler(MerchantHandler):
             except card_codes.SecondFactorWrong as exc:
                 refused, card_id = exc, exc.card_id
             else:
-                offers = await benefits.for_member(conn, scan.member_id, today=benefits.local_today(),
+                offers = await benefits.for_member(conn, scan.member_id, today=local_today(),
                                                    merchant=cashier.merchant)
         if refused is not None:
             async with self.engine.begin() as conn:
@@ -215,7 +216,7 @@ class RedemptionsHandler(IdempotentHandler):
         body = self.json_body()
         async with self.engine.connect() as conn:
             cashier = await self.cashier(conn)
-        today = benefits.local_today()
+        today = local_today()
 
         async def prepare(conn: Any) -> Any:
             scan = await card_codes.get_scan(conn, cashier, body["scan_id"], lock=True)
@@ -235,7 +236,7 @@ class RedemptionsHandler(IdempotentHandler):
         async with self.engine.connect() as conn:
             cashier = await self.cashier(conn, check_merchant=False)
             items, nxt = await redemptions.for_merchant(
-                conn, cashier.merchant_id, day=benefits.local_today(),
+                conn, cashier.merchant_id, day=local_today(),
                 before=int(before) if before and before.isdigit() else None)
         if cashier.role != "manager":
             items = [i for i in items if i.get("cashier_id", cashier.id) == cashier.id]
@@ -254,7 +255,7 @@ class VoidHandler(MerchantHandler):
         async with self.engine.begin() as conn:
             cashier = await self.cashier(conn, check_merchant=False)
             done = await redemptions.void(conn, cashier, int(redemption_id), reason=body.get("reason"),
-                                          today=benefits.local_today(), request_id=self.request_id)
+                                          today=local_today(), request_id=self.request_id)
         self.write_json({"id": done.id, "status": done.status, "redemption": done.view()})
 
 
@@ -278,7 +279,7 @@ class RefundHandler(IdempotentHandler):
 
         async def work(conn: Any, _: Any) -> dict[str, Any]:
             return await redemptions.refund(conn, cashier, int(redemption_id), amount=body["amount"],
-                                            reason=body["reason"], today=benefits.local_today(),
+                                            reason=body["reason"], today=local_today(),
                                             request_id=self.request_id)
 
         await self.run_once(cashier, prepare, work)

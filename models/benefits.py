@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Iterable, Mapping
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -25,14 +24,9 @@ from models.orgs import in_subtree
 from models.tables import (hardship_records, members, merchants, orgs, program_merchants, programs, quota_usage)
 from models.types import utcnow
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 FUNDS = {"union_funds": "工会经费", "central_special": "中央财政专项", "local_matching": "地方财政配套",
          "donations": "社会捐赠"}
 HARDSHIP = ("deep", "relative", "accident")
-
-
-def local_today(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(LOCAL_TZ).date()
 
 
 def period_key(period: str, day: date) -> str:

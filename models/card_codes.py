@@ -66,6 +66,8 @@ def phone_code(signer: QrSigner, card: Card, *, ttl: int, now: float | None = No
 
 def printed_code(signer: QrSigner, card: Card) -> str:
     """The code of the print in force (the same string each time: Ed25519 is deterministic)."""
+    if card.status != "active":
+        raise status_error(card.status)
     if card.print_nonce is None or card.printed_at is None:
         raise Conflict("card_not_printed", "该卡尚未制作实体卡")
     return signer.sign(card.id, card.version, int(card.printed_at.timestamp()),
@@ -119,6 +121,8 @@ async def open_scan(
     id_last4: str | None = None, now: float | None = None,
 ) -> Scan:
     """Check the code, the card and its holder; claim the code; open a scan session for this cashier."""
+    if not cashier.store_id:
+        raise Forbidden("store_required", "请以门店收银员身份扫码（商家管理员须由门店邀请）")
     token = check_code(signer, qr, ttl=ttl, skew=skew, now=now)
     row = await _holder(conn, token.card_id)
     if row is None:

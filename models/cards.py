@@ -141,7 +141,13 @@ async def issue(conn: AsyncConnection, actor: Actor, member_id: int) -> Card:
         return existing
     if member.status != "active":
         raise Conflict("member_inactive", "会员关系已终止，不能发卡")
-    card = await _insert(conn, member)
+    try:
+        card = await _insert(conn, member)
+    except Conflict:
+        raced = await live_for_member(conn, member_id)  # issued by a concurrent request: the same answer
+        if raced is None:
+            raise
+        return raced
     await audit.record(conn, actor, "card.issue", target_kind="card", target_id=card.id, org_path=member.path,
                        summary={"member_id": member_id, "card_no": card.card_no})
     if member.user_id is not None:
@@ -165,7 +171,7 @@ async def for_staff(conn: AsyncConnection, actor: Actor, card_id: int, action: s
 _NOTICES = {
     "frozen": ("服务卡已冻结", "如有疑问请联系所在工会"),
     "active": ("服务卡已恢复使用", "可以正常出示服务卡"),
-    "lost": ("服务卡已挂失补办", "旧卡已作废，新卡已启用"),
+    "lost": ("服务卡已挂失补办", "旧卡已作废，已补发新卡号"),
     "cancelled": ("服务卡已注销", "会员关系已终止"),
 }
 
@@ -257,6 +263,12 @@ async def cancel_for_member(conn: AsyncConnection, actor: Actor, member_id: int,
         member = await _member_row(conn, member_id)
         await _change(conn, actor, await get(conn, card.id, lock=True), member, "cancelled", "会员关系终止",
                       "card.cancel", notify_user=user_id)
+
+
+async def invalidate_codes(conn: AsyncConnection, member_id: int) -> None:
+    """Kill the codes already shown for the member's live card (its WeChat binding was released)."""
+    await conn.execute(cards.update().where(cards.c.live_member_id == member_id)
+                       .values(version=cards.c.version + 1, updated_at=utcnow()))
 
 
 async def reprint(conn: AsyncConnection, actor: Actor, card_id: int) -> Card:

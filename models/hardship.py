@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,7 +14,7 @@ from models.errors import Conflict, Invalid, NotFound
 from models.masking import mask_name
 from models.tables import hardship_records, household_members, members
 from models.tables import orgs as orgs_t
-from models.types import utcnow
+from models.types import local_today, utcnow
 from server.crypto import PiiCipher
 
 CAUSES = {
@@ -34,7 +33,6 @@ DEEP_LINE = "hardship.deep_line"
 RELATIVE_LINE = "hardship.relative_line"
 HEALTH = "health"
 VISIT_NOTE = "hardship_note"
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_HOUSEHOLD = 20
 MAX_NOTE = 2000
 MAX_HEALTH = 200
@@ -54,7 +52,7 @@ def yuan(fen: int) -> str:
 
 def today() -> date:
     """Today's date in China, the calendar staff work by."""
-    return datetime.now(timezone.utc).astimezone(LOCAL_TZ).date()
+    return local_today()
 
 
 def one_year_from(start: date) -> date:

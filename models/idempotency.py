@@ -23,6 +23,9 @@ from models.types import utcnow
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 KEPT = timedelta(days=7)
+# A claim still "running" after this long belongs to a process that died mid-request:
+# nothing of its work committed, so a retry may take the key over.
+ABANDONED = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,12 @@ async def claim(conn: AsyncConnection, scope: str, key: str, request_hash: str) 
     if row.request_hash != request_hash:
         raise AppError("idempotency_key_reused", "该幂等键已用于另一笔不同的请求", status=422)
     if row.status != "done":
+        now = utcnow()
+        taken = await conn.execute(idempotency_keys.update().where(
+            idempotency_keys.c.scope == scope, idempotency_keys.c.key == key, idempotency_keys.c.status == "running",
+            idempotency_keys.c.created_at < now - ABANDONED).values(created_at=now))
+        if taken.rowcount == 1:
+            return None
         raise Conflict("request_in_progress", "同一请求正在处理中，请稍候查看结果")
     return Replay(int(row.response_status), json.loads(row.response))
 

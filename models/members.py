@@ -208,6 +208,7 @@ async def release_binding(conn: AsyncConnection, actor: Actor, member_id: int, *
     row, path = await get_in_scope(conn, member_id, scope)
     await conn.execute(members.update().where(members.c.id == member_id)
                        .values(user_id=None, bound_at=None, updated_at=utcnow()))
+    await cards.invalidate_codes(conn, member_id)  # the released phone's code must not work a minute longer
     await audit.record(conn, actor, "member.release_binding", target_kind="member", target_id=member_id,
                        org_path=path, summary={"user_id": row.user_id})
     return _member((await conn.execute(sa.select(members).where(members.c.id == member_id))).one())

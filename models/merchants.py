@@ -21,7 +21,7 @@ from models.actors import Actor
 from models.errors import Conflict, Forbidden, Invalid, NotFound
 from models.orgs import in_subtree
 from models.tables import merchant_invites, merchant_staff, merchants, orgs, stores
-from models.types import utcnow
+from models.types import local_today, utcnow
 
 TYPES = {"pharmacy": "爱心药店", "hospital": "爱心医院", "supermarket": "爱心超市", "school": "爱心学校",
          "other": "其他"}
@@ -255,7 +255,7 @@ async def cashier_for_user(conn: AsyncConnection, user_id: int, *, check_merchan
     merchant = _merchant(row)
     if check_merchant and merchant.status != "active":
         raise Forbidden("merchant_suspended", "该商家已暂停合作，暂不能使用")
-    if check_merchant and not merchant.in_force(utcnow().date()):
+    if check_merchant and not merchant.in_force(local_today()):
         raise Forbidden("agreement_not_in_force", "该商家的合作协议不在有效期内")
     return Cashier(row.staff_id, user_id, row.staff_role, merchant.id, row.store_id or 0, merchant)
 

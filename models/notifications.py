@@ -95,6 +95,10 @@ async def dispatch_due(engine: AsyncEngine, gateway: Any, template_id: str, *, l
         except AppError as exc:
             await _failed(engine, row.id, row.attempts + 1, exc.code)
             continue
+        except Exception as exc:  # noqa: BLE001 - one bad notice must not stop the batch or retry forever
+            log.warning("notice %s: unexpected %s", row.id, type(exc).__name__, exc_info=exc)
+            await _failed(engine, row.id, row.attempts + 1, type(exc).__name__)
+            continue
         async with engine.begin() as conn:
             await conn.execute(notifications.update().where(notifications.c.id == row.id)
                                .values(status="sent", sent_at=utcnow(), attempts=row.attempts + 1))

@@ -20,7 +20,7 @@ from models.card_codes import status_error
 from models.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from models.merchants import Cashier
 from models.tables import cards, members, merchants, redemption_usage, redemptions, refunds, stores
-from models.types import utcnow
+from models.types import LOCAL_TZ, local_today, utcnow
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ async def void(conn: AsyncConnection, cashier: Cashier, redemption_id: int, *, r
         return redemption
     if redemption.refunded_amount:
         raise Conflict("already_refunded", "该笔核销已有退款，不能撤销，请继续办理退款")
-    if benefits.local_today(redemption.created_at) != today:
+    if local_today(redemption.created_at) != today:
         raise Conflict("void_window_passed", "只能撤销当天的核销；之后请办理退款")
     why = (reason or "").strip()[:200] or "收银撤销"
     await benefits.lock_member(conn, redemption.member_id)
@@ -274,7 +274,7 @@ async def for_merchant(conn: AsyncConnection, merchant_id: int, *, day: date | N
     if before is not None:
         query = query.where(redemptions.c.id < before)
     if day is not None:
-        start = datetime.combine(day, time(), benefits.LOCAL_TZ)
+        start = datetime.combine(day, time(), LOCAL_TZ)
         query = query.where(redemptions.c.created_at >= start, redemptions.c.created_at < start + timedelta(days=1))
     rows = (await conn.execute(query)).all()
     return [_redemption(r).view() for r in rows[:limit]], (rows[limit - 1].id if len(rows) > limit else None)

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import audit, merchants as merchants_model, policy
 from models.actors import Actor
-from models.benefits import LOCAL_TZ, local_today
+from models.types import LOCAL_TZ, local_today
 from models.errors import Conflict, Invalid, NotFound
 from models.orgs import in_subtree
 from models.tables import cards, merchants, orgs, redemptions, refunds, statements, stores

@@ -1,8 +1,9 @@
 """Column types shared by all tables: ids, UTC times, money."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -39,3 +40,12 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+# Staff and workers live by China's calendar: days, months and years are Beijing's.
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def local_today(now: datetime | None = None) -> date:
+    """The date in Beijing now (or at ``now``)."""
+    return (now or utcnow()).astimezone(LOCAL_TZ).date()

@@ -90,8 +90,7 @@ async def join(api: Any, engine: Any, scene: Counter, code: str, *, role: str = 
     if role == "cashier" and store_id is None:
         store_id = scene.store_id
     async with engine.begin() as conn:
-        invite = await merchants.create_invite(conn, scene.admin, merchant_id, role=role,
-                                               store_id=store_id if role == "cashier" else None)
+        invite = await merchants.create_invite(conn, scene.admin, merchant_id, role=role, store_id=store_id)
     token = await api.login(code)
     joined = await api.post("/api/v1/merchant/bind", {"invite_code": invite.code}, token=token)
     assert joined.status == 200, joined.data

@@ -349,3 +349,31 @@ async def test_two_app_instances_racing_one_code_exactly_one_wins(api, engine, r
     async with engine.connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(scan_sessions))).scalar_one() == 15
         assert (await conn.execute(sa.select(sa.func.count()).select_from(qr_nonces))).scalar_one() == 15
+
+
+async def test_releasing_the_binding_kills_the_code_on_the_released_phone(api, engine, running):
+    from models import members
+    from tests.factories import staff_actor
+
+    scene = await counter(api, engine, running)
+    shown = await qr_of(api, scene.worker)
+    clerk = staff_actor(scene.tree["S01"], "station")
+    async with engine.begin() as conn:
+        await members.release_binding(conn, clerk, scene.member_id, scope=clerk.org_path)
+    refused(await scan(api, scene.cashier, shown), 422, "qr_outdated")
+
+
+async def test_a_lost_card_cannot_be_printed_or_downloaded(api, engine, running):
+    from models import card_codes, cards
+    import pytest
+
+    from models.errors import AppError
+
+    scene = await counter(api, engine, running)
+    async with engine.begin() as conn:
+        await cards.reprint(conn, scene.admin, scene.card_id)
+        await cards.report_lost(conn, scene.admin, scene.card_id, reason="遗失")
+        dead = await cards.get(conn, scene.card_id)
+    with pytest.raises(AppError) as info:
+        card_codes.printed_code(signer_of(running), dead)
+    assert info.value.code == "card_lost"

@@ -16,7 +16,7 @@ from models import cards, merchants
 from models.tables import quota_usage, redemption_usage, redemptions, refunds, scan_sessions
 from models.types import utcnow
 from tests.factories import counter
-from tests.redeem_helpers import (REDEEM, add_program, add_worker, count_rows, items, join, local_today,
+from tests.redeem_helpers import (REDEEM, SCAN, add_program, add_worker, count_rows, items, join, local_today,
                                   make_difficult, month_key, new_key, notices, other_merchant, redeem, redeem_now,
                                   redemption_row, refund, refund_rows, refused, scan, usage_of, usage_rows, void,
                                   year_key)
@@ -470,10 +470,13 @@ async def test_my_redemptions_newest_first_with_cursor_paging(api, engine, runni
     refused(await api.get("/api/v1/me/redemptions?cursor=abc", token=scene.worker), 400, "cursor")
 
 
-async def test_a_managers_redemption_shows_in_the_workers_history(api, engine, running):
+async def test_a_manager_scans_only_for_a_store_and_the_redemption_shows_in_history(api, engine, running):
     scene = await counter(api, engine, running)
     await add_program(engine, scene, "discount_pharmacy")
-    manager = await join(api, engine, scene, "boss.1", role="manager")
+    storeless = await join(api, engine, scene, "boss.1", role="manager")
+    qr = await api.get("/api/v1/me/card/qr", token=scene.worker)
+    refused(await api.post(SCAN, {"qr": qr.data["token"]}, token=storeless), 403, "store_required")
+    manager = await join(api, engine, scene, "boss2.1", role="manager", store_id=scene.store_id)
     resp = await redeem_now(api, scene, items(("drug", 1000)), cashier=manager)
     assert resp.status == 200, resp.data
     page = await api.get("/api/v1/me/redemptions", token=scene.worker)

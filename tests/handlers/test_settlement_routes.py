@@ -12,6 +12,7 @@ from models import benefits, merchants, staff
 from models.actors import SYSTEM
 from models.tables import redemptions
 from tests.factories import counter
+from models.types import local_today
 
 PASSWORD = "Correct-Horse-42"
 
@@ -32,7 +33,7 @@ async def _last_month_redemption(api, engine, running):
                           token=c.cashier, headers={"Idempotency-Key": "settle-0001"})
     assert done.status == 200, done.data
     # Move it into last month, which is closed.
-    moment = benefits.local_today().replace(day=1) - timedelta(days=1)
+    moment = local_today().replace(day=1) - timedelta(days=1)
     month = moment.strftime("%Y-%m")
     async with engine.begin() as conn:
         await conn.execute(redemptions.update().values(month=month))
@@ -78,7 +79,7 @@ async def test_a_month_from_draft_to_paid(api, engine, running):
 
 async def test_open_month_and_roles(api, engine, running):
     c, month, finance, manager, _ = await _last_month_redemption(api, engine, running)
-    this_month = benefits.local_today().strftime("%Y-%m")
+    this_month = local_today().strftime("%Y-%m")
     still_open = await api.post("/api/v1/staff/statements", {"merchant_id": c.merchant_id, "month": this_month},
                                 token=finance)
     assert (still_open.status, still_open.error_code) == (400, "month_not_closed")

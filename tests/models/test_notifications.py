@@ -155,3 +155,25 @@ async def test_limit_bounds_one_round(engine, running, wechat):
     assert await dispatch(engine, running, limit=2) == 2
     assert [m["data"]["thing1"]["value"] for m in wechat.state.sent_messages] == ["通知0", "通知1"]
     assert await dispatch(engine, running, limit=2) == 1
+
+
+async def test_an_unexpected_gateway_failure_counts_as_an_attempt_and_the_batch_goes_on(engine, running):
+    class Broken:
+        """A gateway that fails in a way it never should (a bug, not a WeChat error)."""
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def send_subscribe_message(self, *args, **kwargs) -> None:
+            self.calls += 1
+            if self.calls == 1:
+                raise RuntimeError("unexpected")
+
+    async with engine.begin() as conn:
+        first = await notifications.enqueue(conn, await new_user(conn, "u1"), "t", title="一", body="二")
+        second = await notifications.enqueue(conn, await new_user(conn, "u2"), "t", title="一", body="二")
+    sent = await notifications.dispatch_due(engine, Broken(), "tpl")
+    assert sent == 1
+    failed, done = await row_of(engine, first), await row_of(engine, second)
+    assert (failed.status, failed.attempts, failed.last_error) == ("pending", 1, "RuntimeError")
+    assert done.status == "sent"

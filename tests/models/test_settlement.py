@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 
 from models import settlement
 from models.actors import Actor
-from models.benefits import LOCAL_TZ, local_today
+from models.types import LOCAL_TZ, local_today
 from models.errors import Conflict, Forbidden, Invalid, NotFound
 from models.tables import audit_log, cards, members, merchants, redemptions, refunds, statements, stores
 from models.types import utcnow
