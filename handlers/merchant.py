@@ -152,17 +152,18 @@ REDEMPTION = obj({"id": {"type": "integer"}, **AMOUNTS, "status": {"enum": ["don
 class IdempotentHandler(MerchantHandler):
     """A money-moving POST: the first answer to an Idempotency-Key is kept and replayed."""
 
-    async def run_once(self, cashier: merchants.Cashier, prepare: Any, work: Any) -> None:
-        """``prepare(conn)`` runs with the key's claim and commits even when ``work`` is refused;
-        ``work(conn, prepared)`` runs in a second transaction with the answer it keeps."""
+    async def run_once(self, prepare: Any, work: Any, *, check_merchant: bool = True) -> None:
+        """``prepare(conn, cashier)`` runs with the key's claim and commits even when ``work`` is refused;
+        ``work(conn, cashier, prepared)`` runs in a second transaction with the answer it keeps."""
         key = idempotency.check_key(self.request.headers.get("Idempotency-Key"))
         # Per caller and path, the path hashed so the scope fits its 64-character column for any ids.
         path_digest = hashlib.sha256(self.request.path.encode("utf-8")).hexdigest()[:24]
-        scope = f"merchant_staff:{cashier.id}:{path_digest}"
         digest = idempotency.body_hash(self.json_body())
         async with self.engine.begin() as conn:
+            cashier = await self.cashier(conn, check_merchant=check_merchant)
+            scope = f"merchant_staff:{cashier.id}:{path_digest}"
             replay = await idempotency.claim(conn, scope, key, digest)
-            prepared = await prepare(conn) if replay is None else None
+            prepared = await prepare(conn, cashier) if replay is None else None
         if replay is not None:
             self.set_header("Idempotent-Replayed", "true")
             if replay.status >= 400:
@@ -175,7 +176,7 @@ class IdempotentHandler(MerchantHandler):
         try:
             async with self.engine.begin() as conn:
                 # As the client sees it (times as ISO strings), so that a replay is byte-for-byte the same.
-                answer = json.loads(json.dumps(await work(conn, prepared), default=json_default))
+                answer = json.loads(json.dumps(await work(conn, cashier, prepared), default=json_default))
                 await idempotency.finish(conn, scope, key, 200, answer)
         except AppError as exc:
             body: dict[str, Any] = {"code": exc.code, "message": exc.message, "request_id": self.request_id}
@@ -214,22 +215,20 @@ class RedemptionsHandler(IdempotentHandler):
 
     async def post(self) -> None:
         body = self.json_body()
-        async with self.engine.connect() as conn:
-            cashier = await self.cashier(conn)
         today = local_today()
 
-        async def prepare(conn: Any) -> Any:
+        async def prepare(conn: Any, cashier: merchants.Cashier) -> Any:
             scan = await card_codes.get_scan(conn, cashier, body["scan_id"], lock=True)
             await card_codes.spend(conn, scan)
             return scan
 
-        async def work(conn: Any, scan: Any) -> dict[str, Any]:
+        async def work(conn: Any, cashier: merchants.Cashier, scan: Any) -> dict[str, Any]:
             lines = redemptions.parse_items(body["items"])
             done = await redemptions.redeem(conn, cashier, scan, lines, today=today, request_id=self.request_id,
                                             ip=self.request.remote_ip)
             return done.view()
 
-        await self.run_once(cashier, prepare, work)
+        await self.run_once(prepare, work)
 
     async def get(self) -> None:
         before = self.get_query_argument("before", None)
@@ -271,18 +270,16 @@ class RefundHandler(IdempotentHandler):
 
     async def post(self, redemption_id: str) -> None:
         body = self.json_body()
-        async with self.engine.connect() as conn:
-            cashier = await self.cashier(conn, check_merchant=False)
 
-        async def prepare(conn: Any) -> None:
+        async def prepare(conn: Any, cashier: merchants.Cashier) -> None:
             return None
 
-        async def work(conn: Any, _: Any) -> dict[str, Any]:
+        async def work(conn: Any, cashier: merchants.Cashier, _: Any) -> dict[str, Any]:
             return await redemptions.refund(conn, cashier, int(redemption_id), amount=body["amount"],
                                             reason=body["reason"], today=local_today(),
                                             request_id=self.request_id)
 
-        await self.run_once(cashier, prepare, work)
+        await self.run_once(prepare, work, check_merchant=False)
 
 
 routes: list[tuple[str, Any]] = [

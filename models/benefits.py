@@ -12,7 +12,6 @@ from datetime import date
 from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import audit, policy
@@ -21,7 +20,8 @@ from models.benefit_rules import CATEGORIES, PRESETS, ProgramTerms, Remaining, b
 from models.errors import Conflict, Invalid, NotFound
 from models.merchants import Merchant
 from models.orgs import in_subtree
-from models.tables import (hardship_records, members, merchants, orgs, program_merchants, programs, quota_usage)
+from models.tables import (hardship_records, insert_ignore, members, merchants, orgs, program_merchants, programs,
+                           quota_usage)
 from models.types import utcnow
 
 FUNDS = {"union_funds": "工会经费", "central_special": "中央财政专项", "local_matching": "地方财政配套",
@@ -95,16 +95,12 @@ def _programs_query() -> Any:
     return sa.select(programs, orgs.c.path).join(orgs, orgs.c.id == programs.c.org_id)
 
 
-async def _member_facts(conn: AsyncConnection, member_id: int, today: date) -> tuple[str, str, frozenset[str]]:
-    """The member's status, unit path and the hardship categories in force today."""
-    row = (await conn.execute(sa.select(members.c.status, orgs.c.path).join(orgs, orgs.c.id == members.c.org_id)
-                              .where(members.c.id == member_id))).first()
-    if row is None:
-        raise NotFound("member_not_found", "找不到该会员")
-    hardship = (await conn.execute(sa.select(hardship_records.c.category).where(
+async def _hardship(conn: AsyncConnection, member_id: int, today: date) -> frozenset[str]:
+    """The categories of the member's entries in the difficult-worker register in force today."""
+    found = (await conn.execute(sa.select(hardship_records.c.category).where(
         hardship_records.c.member_id == member_id, hardship_records.c.status == "active",
         hardship_records.c.valid_from <= today, hardship_records.c.valid_to >= today))).scalars().all()
-    return row.status, row.path, frozenset(hardship)
+    return frozenset(found)
 
 
 def eligible(program: Program, member_path: str, hardship: frozenset[str]) -> bool:
@@ -119,8 +115,11 @@ def eligible(program: Program, member_path: str, hardship: frozenset[str]) -> bo
 async def programs_for(conn: AsyncConnection, member_id: int, *, today: date,
                        merchant: Merchant | None = None) -> list[Program]:
     """The programmes in force today that this member may use (at ``merchant`` when given), by priority."""
-    status, path, hardship = await _member_facts(conn, member_id, today)
-    if status != "active":
+    member = (await conn.execute(sa.select(members.c.status, orgs.c.path).join(orgs, orgs.c.id == members.c.org_id)
+                                 .where(members.c.id == member_id))).first()
+    if member is None:
+        raise NotFound("member_not_found", "找不到该会员")
+    if member.status != "active":
         return []
     query = _programs_query().where(programs.c.status == "active", programs.c.valid_from <= today,
                                     programs.c.valid_to >= today)
@@ -130,7 +129,11 @@ async def programs_for(conn: AsyncConnection, member_id: int, *, today: date,
         query = query.join(program_merchants, program_merchants.c.program_id == programs.c.id).where(
             program_merchants.c.merchant_id == merchant.id)
     rows = (await conn.execute(query.order_by(programs.c.priority, programs.c.id))).all()
-    return [p for p in map(_program, rows) if eligible(p, path, hardship)]
+    found = [p for p in map(_program, rows) if member.path.startswith(p.org_path)]
+    # The register is read only when a programme asks for it (most scans need no such query).
+    hardship = await _hardship(conn, member_id, today) if any(p.eligibility == "difficult" for p in found) \
+        else frozenset()
+    return [p for p in found if eligible(p, member.path, hardship)]
 
 
 async def remaining(conn: AsyncConnection, member_id: int, found: Iterable[Program], *, today: date,
@@ -169,19 +172,11 @@ async def lock_member(conn: AsyncConnection, member_id: int) -> None:
 
 
 async def ensure_usage_rows(conn: AsyncConnection, member_id: int, found: Iterable[Program], *, today: date) -> None:
-    """Create the period's usage rows that do not exist yet, so they can be locked."""
-    for p in found:
-        key = period_key(p.period, today)
-        exists = (await conn.execute(sa.select(quota_usage.c.program_id).where(
-            quota_usage.c.program_id == p.id, quota_usage.c.member_id == member_id,
-            quota_usage.c.period_key == key))).first()
-        if exists is None:
-            try:
-                async with conn.begin_nested():
-                    await conn.execute(quota_usage.insert().values(program_id=p.id, member_id=member_id,
-                                                                   period_key=key, money_used=0, count_used=0))
-            except IntegrityError:
-                pass  # created by a concurrent redemption
+    """Create the period's usage rows that do not exist yet (one statement), so they can be locked."""
+    rows = [{"program_id": p.id, "member_id": member_id, "period_key": period_key(p.period, today), "money_used": 0,
+             "count_used": 0} for p in found]
+    if rows:
+        await conn.execute(insert_ignore(quota_usage), rows)
 
 
 async def take(conn: AsyncConnection, member_id: int, program: Program, key: str, *, money: int, count: int) -> None:

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import throttle
@@ -23,7 +22,7 @@ from models.cards import Card, _card
 from models.errors import AppError, Conflict, Forbidden, Invalid, RateLimited
 from models.masking import mask_name
 from models.merchants import Cashier
-from models.tables import cards, members, qr_nonces, scan_sessions
+from models.tables import cards, insert_ignore, members, qr_nonces, scan_sessions
 from models.types import utcnow
 from server.qr_tokens import CardToken, QrSigner, TokenInvalid
 
@@ -136,22 +135,21 @@ async def open_scan(
         raise AppError("qr_outdated", "二维码已失效（服务卡已变更或已重新制卡）", status=422)
     nonce = token.nonce.hex()
     current = utcnow()
+    scan_id = secrets.token_urlsafe(18)
     if token.printed:
         await _second_factor(conn, card.id, row.id_last4, id_last4)
     else:
-        previous = await _claim(conn, nonce, card.id, cashier, current,
+        previous = await _claim(conn, nonce, card.id, cashier, current, scan_id,
                                 keep_until=max(current + timedelta(seconds=scan_ttl),
                                                datetime.fromtimestamp(token.issued_at + ttl + skew, timezone.utc)))
         if previous is not None:
             return previous
-    scan = Scan(secrets.token_urlsafe(18), card, row.member_id, mask_name(row.name), token.printed,
+    scan = Scan(scan_id, card, row.member_id, mask_name(row.name), token.printed,
                 current + timedelta(seconds=scan_ttl), cashier.merchant_id, cashier.store_id, cashier.id)
     await conn.execute(scan_sessions.insert().values(
         id=scan.id, card_id=card.id, card_version=card.version, member_id=scan.member_id, cashier_id=cashier.id,
         store_id=cashier.store_id, merchant_id=cashier.merchant_id, nonce=nonce, printed=token.printed,
         created_at=current, expires_at=scan.expires_at))
-    if not token.printed:
-        await conn.execute(qr_nonces.update().where(qr_nonces.c.nonce == nonce).values(scan_id=scan.id))
     return scan
 
 
@@ -178,17 +176,16 @@ async def factor_failed(conn: AsyncConnection, card_id: int) -> AppError:
 
 
 async def _claim(
-    conn: AsyncConnection, nonce: str, card_id: int, cashier: Cashier, now: datetime, *, keep_until: datetime,
+    conn: AsyncConnection, nonce: str, card_id: int, cashier: Cashier, now: datetime, scan_id: str, *,
+    keep_until: datetime,
 ) -> Scan | None:
-    """Claim the code's nonce; None when this scan is the first, the open session when the same
-    cashier scans the same code again; ``qr_used`` for anyone else."""
-    try:
-        async with conn.begin_nested():
-            await conn.execute(qr_nonces.insert().values(nonce=nonce, card_id=card_id, claimed_at=now,
-                                                         keep_until=keep_until))
+    """Claim the code's nonce for ``scan_id``; None when this scan is the first, the open session when
+    the same cashier scans the same code again; ``qr_used`` for anyone else. A concurrent claim waits
+    on the row until the first commits, then finds it taken."""
+    claimed = await conn.execute(insert_ignore(qr_nonces).values(nonce=nonce, card_id=card_id, scan_id=scan_id,
+                                                                 claimed_at=now, keep_until=keep_until))
+    if claimed.rowcount == 1:
         return None
-    except IntegrityError:
-        pass
     row = (await conn.execute(
         sa.select(scan_sessions).join(qr_nonces, qr_nonces.c.scan_id == scan_sessions.c.id)
         .where(qr_nonces.c.nonce == nonce, qr_nonces.c.spent_at.is_(None)))).first()

@@ -14,11 +14,10 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.errors import AppError, Conflict, Invalid
-from models.tables import idempotency_keys
+from models.tables import idempotency_keys, insert_ignore
 from models.types import utcnow
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
@@ -49,24 +48,25 @@ def body_hash(body: Any) -> str:
 
 async def claim(conn: AsyncConnection, scope: str, key: str, request_hash: str) -> Replay | None:
     """Take the key for this request (None), or the kept answer of the request that took it first."""
-    try:
-        async with conn.begin_nested():
-            await conn.execute(idempotency_keys.insert().values(scope=scope, key=key, request_hash=request_hash,
-                                                                status="running", created_at=utcnow()))
+    taken = await conn.execute(insert_ignore(idempotency_keys).values(
+        scope=scope, key=key, request_hash=request_hash, status="running", created_at=utcnow()))
+    if taken.rowcount == 1:
         return None
-    except IntegrityError:
-        pass
     row = (await conn.execute(sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope,
                                                                 idempotency_keys.c.key == key))).one()
     if row.request_hash != request_hash:
         raise AppError("idempotency_key_reused", "该幂等键已用于另一笔不同的请求", status=422)
     if row.status != "done":
         now = utcnow()
-        taken = await conn.execute(idempotency_keys.update().where(
-            idempotency_keys.c.scope == scope, idempotency_keys.c.key == key, idempotency_keys.c.status == "running",
-            idempotency_keys.c.created_at < now - ABANDONED).values(created_at=now))
-        if taken.rowcount == 1:
-            return None
+        # Only an old claim is worth taking over; a fresh one is a live duplicate (and an UPDATE here
+        # would deadlock with it on InnoDB: both hold the shared lock of the duplicate-key check).
+        if row.created_at < now - ABANDONED:
+            taken = await conn.execute(idempotency_keys.update().where(
+                idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
+                idempotency_keys.c.status == "running", idempotency_keys.c.created_at == row.created_at)
+                .values(created_at=now))
+            if taken.rowcount == 1:
+                return None
         raise Conflict("request_in_progress", "同一请求正在处理中，请稍候查看结果")
     return Replay(int(row.response_status), json.loads(row.response))
 

@@ -115,13 +115,13 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequ
         usage_rows.append({"program_id": program_id, "period_key": key, "money": used.money, "count": used.count,
                            "money_returned": 0, "count_returned": 0})
     now = utcnow()
-    view = quote.view()
+    lines = quote.view()["lines"]
     result = await conn.execute(redemptions.insert().values(
         merchant_id=cashier.merchant_id, store_id=cashier.store_id, cashier_id=cashier.id, card_id=scan.card_id,
         member_id=scan.member_id, scan_id=scan.id, amount=quote.amount, discount=quote.discount,
         payable=quote.payable, union_share=quote.union_share, merchant_share=quote.merchant_share,
         refunded_amount=0, refunded_discount=0, refunded_union=0, refunded_merchant=0,
-        lines=json.dumps(view["lines"], ensure_ascii=False), status="done", month=today.strftime("%Y-%m"),
+        lines=json.dumps(lines, ensure_ascii=False), status="done", month=today.strftime("%Y-%m"),
         created_at=now))
     redemption_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     await conn.execute(redemption_usage.insert(), [{**u, "redemption_id": redemption_id} for u in usage_rows])
@@ -131,11 +131,12 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequ
         await notifications.enqueue(conn, card.user_id, "redemption", title=f"{cashier.merchant.name[:12]}优惠",
                                     body=body if len(body) <= 20 else f"本次优惠 {yuan(quote.discount)} 元",
                                     page="pages/redemptions/index")
-    # Last, so the audit chain's head is held for as short a time as possible.
     await audit.record(conn, cashier.actor(request_id, ip), "redemption.create", target_kind="redemption",
                        target_id=redemption_id, summary={"amount": quote.amount, "discount": quote.discount,
                                                          "union_share": quote.union_share, "card_id": scan.card_id})
-    return await get(conn, redemption_id)
+    return Redemption(redemption_id, cashier.merchant_id, cashier.store_id, cashier.id, scan.member_id, quote.amount,
+                      quote.discount, quote.payable, quote.union_share, quote.merchant_share, 0, 0, 0, 0, lines,
+                      "done", today.strftime("%Y-%m"), now, None)
 
 
 def _may_change(cashier: Cashier, redemption: Redemption, *, manager_only: bool) -> None:

@@ -172,7 +172,7 @@ staff = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
-# Append-only; each record carries the hash of the one before it.
+# Append-only; the sealer gives each record its place ``seq`` in the chain and the hash of the one before.
 audit_log = sa.Table(
     "audit_log",
     metadata,
@@ -188,12 +188,14 @@ audit_log = sa.Table(
     sa.Column("summary", sa.Text, nullable=False),  # JSON of the change
     sa.Column("request_id", sa.String(64), nullable=True),
     sa.Column("ip", sa.String(64), nullable=True),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=True, unique=True),
+    sa.Column("prev_hash", sa.String(64), nullable=True),
+    sa.Column("hash", sa.String(64), nullable=True),
     sa.Index("ix_audit_log_target", "target_kind", "target_id"),
 )
 
-# The head of the audit chain: one row, locked while a record is appended.
+# The head of the audit chain: one row, locked while the sealer extends the chain
+# (``last_id`` is the position of the last sealed record).
 audit_head = sa.Table(
     "audit_head",
     metadata,
@@ -476,3 +478,8 @@ statements = sa.Table(
     sa.Column("payment_ref", sa.String(100), nullable=True),
     sa.UniqueConstraint("merchant_id", "month"),
 )
+
+
+def insert_ignore(table: sa.Table) -> sa.Insert:
+    """INSERT that skips a row whose key exists (rowcount 0) instead of failing: no savepoint needed."""
+    return table.insert().prefix_with("IGNORE", dialect="mysql").prefix_with("OR IGNORE", dialect="sqlite")

@@ -49,6 +49,8 @@ async def audit_verify(config: Config) -> int:
     """Check the audit chain; exit 1 at the first record that does not fit."""
     engine = make_engine(config)
     try:
+        async with engine.begin() as conn:
+            await audit.seal(conn)
         async with engine.connect() as conn:
             result = await audit.verify(conn)
     finally:

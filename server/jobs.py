@@ -1,4 +1,4 @@
-"""Background jobs of a serving process: send queued notifications, forget what has expired.
+"""Background jobs of a serving process: seal the audit chain, send queued notifications, forget what has expired.
 
 Every job is safe to run in several processes at once: notifications are
 claimed row by row, and purges only delete rows that are dead for everyone.
@@ -11,17 +11,29 @@ from typing import Any, Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models import auth_tokens, card_codes, idempotency, notifications
+from models import audit, auth_tokens, card_codes, idempotency, notifications
 from server.config import Config
 
 log = logging.getLogger("unionaid.jobs")
 
 NOTIFY_EVERY = 5.0
+SEAL_EVERY = 2.0
 PURGE_EVERY = 600.0
 
 
 async def send_notifications(engine: AsyncEngine, gateway: Any, config: Config) -> int:
     return await notifications.dispatch_due(engine, gateway, config.wechat_notice_template)
+
+
+async def seal_audit(engine: AsyncEngine) -> int:
+    """Chain the audit records written since the last run (until none is left)."""
+    total = 0
+    while True:
+        async with engine.begin() as conn:
+            sealed = await audit.seal(conn)
+        total += sealed
+        if sealed == 0:
+            return total
 
 
 async def purge(engine: AsyncEngine) -> dict[str, int]:
@@ -61,6 +73,7 @@ class Jobs:
 
 def start(engine: AsyncEngine, gateway: Any, config: Config) -> Jobs:
     jobs = Jobs()
+    jobs.every(SEAL_EVERY, "audit-seal", lambda: seal_audit(engine))
     jobs.every(NOTIFY_EVERY, "notifications", lambda: send_notifications(engine, gateway, config))
     jobs.every(PURGE_EVERY, "purge", lambda: purge(engine))
     return jobs
