@@ -43,15 +43,15 @@ async def issue(conn: AsyncConnection, subject_kind: str, subject_id: int, *, tt
     return Issued(token, expires)
 
 
+# Built once: every request of a logged-in caller runs it.
+_BY_HASH = sa.select(auth_tokens).where(auth_tokens.c.token_hash == sa.bindparam("token_hash"))
+
+
 async def resolve(conn: AsyncConnection, token: str) -> Resolved:
     """Who a token speaks for; Unauthorized when unknown, revoked or expired."""
     if len(token) > 128:
         raise Unauthorized("token_invalid", "登录凭证无效，请重新登录")
-    row = (
-        await conn.execute(
-            sa.select(auth_tokens).where(auth_tokens.c.token_hash == hash_token(token))
-        )
-    ).first()
+    row = (await conn.execute(_BY_HASH, {"token_hash": hash_token(token)})).first()
     if row is None or row.revoked_at is not None:
         raise Unauthorized("token_invalid", "登录凭证无效，请重新登录")
     if row.expires_at <= utcnow():

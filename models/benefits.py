@@ -103,6 +103,19 @@ async def _hardship(conn: AsyncConnection, member_id: int, today: date) -> froze
     return frozenset(found)
 
 
+# The queries of every scan and redemption, built once.
+_MEMBER = (sa.select(members.c.status, orgs.c.path).join(orgs, orgs.c.id == members.c.org_id)
+           .where(members.c.id == sa.bindparam("member_id")))
+_IN_FORCE = (_programs_query().where(programs.c.status == "active", programs.c.valid_from <= sa.bindparam("today"),
+                                     programs.c.valid_to >= sa.bindparam("today"))
+             .order_by(programs.c.priority, programs.c.id))
+_IN_FORCE_AT = (_IN_FORCE.join(program_merchants, program_merchants.c.program_id == programs.c.id)
+                .where(program_merchants.c.merchant_id == sa.bindparam("merchant_id")))
+_USAGE = sa.select(quota_usage).where(quota_usage.c.member_id == sa.bindparam("member_id"),
+                                      quota_usage.c.program_id.in_(sa.bindparam("ids", expanding=True)))
+_USAGE_LOCKED = _USAGE.with_for_update()
+
+
 def eligible(program: Program, member_path: str, hardship: frozenset[str]) -> bool:
     """Members of the funding union's subtree; for ``difficult`` programmes, registered difficult workers."""
     if not member_path.startswith(program.org_path):
@@ -115,20 +128,17 @@ def eligible(program: Program, member_path: str, hardship: frozenset[str]) -> bo
 async def programs_for(conn: AsyncConnection, member_id: int, *, today: date,
                        merchant: Merchant | None = None) -> list[Program]:
     """The programmes in force today that this member may use (at ``merchant`` when given), by priority."""
-    member = (await conn.execute(sa.select(members.c.status, orgs.c.path).join(orgs, orgs.c.id == members.c.org_id)
-                                 .where(members.c.id == member_id))).first()
+    member = (await conn.execute(_MEMBER, {"member_id": member_id})).first()
     if member is None:
         raise NotFound("member_not_found", "找不到该会员")
     if member.status != "active":
         return []
-    query = _programs_query().where(programs.c.status == "active", programs.c.valid_from <= today,
-                                    programs.c.valid_to >= today)
-    if merchant is not None:
-        if not merchant.in_force(today):
-            return []
-        query = query.join(program_merchants, program_merchants.c.program_id == programs.c.id).where(
-            program_merchants.c.merchant_id == merchant.id)
-    rows = (await conn.execute(query.order_by(programs.c.priority, programs.c.id))).all()
+    if merchant is None:
+        rows = (await conn.execute(_IN_FORCE, {"today": today})).all()
+    elif merchant.in_force(today):
+        rows = (await conn.execute(_IN_FORCE_AT, {"today": today, "merchant_id": merchant.id})).all()
+    else:
+        return []
     found = [p for p in map(_program, rows) if member.path.startswith(p.org_path)]
     # The register is read only when a programme asks for it (most scans need no such query).
     hardship = await _hardship(conn, member_id, today) if any(p.eligibility == "difficult" for p in found) \
@@ -143,9 +153,8 @@ async def remaining(conn: AsyncConnection, member_id: int, found: Iterable[Progr
     keys = {(p.id, period_key(p.period, today)) for p in found}
     used: dict[int, tuple[int, int]] = {}
     if keys:
-        query = sa.select(quota_usage).where(quota_usage.c.member_id == member_id,
-                                             quota_usage.c.program_id.in_([k[0] for k in keys]))
-        for row in (await conn.execute(query.with_for_update() if lock else query)).all():
+        params = {"member_id": member_id, "ids": sorted({k[0] for k in keys})}
+        for row in (await conn.execute(_USAGE_LOCKED if lock else _USAGE, params)).all():
             if (row.program_id, row.period_key) in keys:
                 used[row.program_id] = (row.money_used, row.count_used)
     out = {}

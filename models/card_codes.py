@@ -94,10 +94,12 @@ class Scan:
     cashier_id: int
 
 
+_HOLDER = (sa.select(cards, members.c.name, members.c.id_last4, members.c.status.label("member_status"))
+           .join(members, members.c.id == cards.c.member_id).where(cards.c.id == sa.bindparam("card_id")))
+
+
 async def _holder(conn: AsyncConnection, card_id: int) -> Any:
-    return (await conn.execute(
-        sa.select(cards, members.c.name, members.c.id_last4, members.c.status.label("member_status"))
-        .join(members, members.c.id == cards.c.member_id).where(cards.c.id == card_id))).first()
+    return (await conn.execute(_HOLDER, {"card_id": card_id})).first()
 
 
 def check_code(signer: QrSigner, qr: str, *, ttl: int, skew: int, now: float | None = None) -> CardToken:

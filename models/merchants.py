@@ -243,13 +243,16 @@ async def bind(conn: AsyncConnection, user_id: int, code: str, *, request_id: st
     return cashier
 
 
+# Built once: every scan and redemption runs it.
+_CASHIER = (sa.select(merchant_staff.c.id.label("staff_id"), merchant_staff.c.role.label("staff_role"),
+                      merchant_staff.c.store_id, merchants)
+            .join(merchants, merchants.c.id == merchant_staff.c.merchant_id)
+            .where(merchant_staff.c.live_user_id == sa.bindparam("user_id")))
+
+
 async def cashier_for_user(conn: AsyncConnection, user_id: int, *, check_merchant: bool = True) -> Cashier:
     """The merchant role the user holds now; refused when none, or when the merchant may not trade."""
-    row = (await conn.execute(
-        sa.select(merchant_staff.c.id.label("staff_id"), merchant_staff.c.role.label("staff_role"),
-                  merchant_staff.c.store_id, merchants)
-        .join(merchants, merchants.c.id == merchant_staff.c.merchant_id)
-        .where(merchant_staff.c.live_user_id == user_id))).first()
+    row = (await conn.execute(_CASHIER, {"user_id": user_id})).first()
     if row is None:
         raise Forbidden("not_cashier", "您还不是合作商家的收银员，请先用邀请码绑定")
     merchant = _merchant(row)

@@ -4,10 +4,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.tables import throttles
+from models.tables import throttles, upsert
 from models.types import utcnow
 
 
@@ -28,18 +27,13 @@ async def fail(
     transaction of its own so it stays even when the caller's work is refused.
     """
     now = utcnow()
+    # Create the counter or take the existing one with an exclusive lock in one statement: two first
+    # failures at once never hold a shared lock each and then deadlock upgrading it.
+    await conn.execute(upsert(conn, throttles, {"key": key, "window_start": now, "failures": 0}, ["key"],
+                              {"key": key}))
     row = (
         await conn.execute(sa.select(throttles).where(throttles.c.key == key).with_for_update())
-    ).first()
-    if row is None:
-        try:
-            async with conn.begin_nested():
-                await conn.execute(throttles.insert().values(key=key, window_start=now, failures=0))
-        except IntegrityError:
-            pass
-        row = (
-            await conn.execute(sa.select(throttles).where(throttles.c.key == key).with_for_update())
-        ).one()
+    ).one()
     failures = row.failures
     window_start = row.window_start
     if window_start + window <= now or (row.locked_until is not None and row.locked_until <= now):

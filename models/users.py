@@ -6,12 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.errors import NotFound
 from models.masking import mask_phone
-from models.tables import users
+from models.tables import upsert, users
 from models.types import utcnow
 from server.crypto import PiiCipher
 
@@ -70,16 +69,9 @@ async def login_wechat(
     changes: dict[str, Any] = {"session_key_enc": session_key_enc, "last_login_at": now}
     if unionid:
         changes["unionid"] = unionid
-    result = await conn.execute(users.update().where(users.c.openid == openid).values(**changes))
-    if result.rowcount == 0:
-        try:
-            async with conn.begin_nested():
-                await conn.execute(
-                    users.insert().values(openid=openid, created_at=now, **changes)
-                )
-        except IntegrityError:
-            # A concurrent first login of the same person created the row.
-            await conn.execute(users.update().where(users.c.openid == openid).values(**changes))
+    # One statement, insert or update: concurrent first logins of one person make one row, and on
+    # InnoDB none of them waits on a shared lock it must then upgrade (which deadlocks).
+    await conn.execute(upsert(conn, users, {"openid": openid, "created_at": now, **changes}, ["openid"], changes))
     row = (await conn.execute(sa.select(users).where(users.c.openid == openid))).one()
     return _user(row, cipher)
 
