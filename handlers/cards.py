@@ -48,11 +48,7 @@ class CardBase(APIHandler):
         user_id = self.require("user")
         async with self.engine.connect() as conn:
             member = await members.for_user(conn, user_id)
-            card = await cards.live_for_member(conn, member.id) if member else None
-            if member is not None and card is None:
-                # A card staff cancelled stays cancelled: only staff issue the next one.
-                past = await cards.history(conn, member.id)
-                card = past[0] if past else None
+            card = await cards.shown_card(conn, member.id) if member else None
         if member is None:
             raise NotFound("member_not_bound", "请先完成会员实名绑定")
         if card is None:

@@ -236,9 +236,8 @@ class RedemptionsHandler(IdempotentHandler):
             cashier = await self.cashier(conn, check_merchant=False)
             items, nxt = await redemptions.for_merchant(
                 conn, cashier.merchant_id, day=local_today(),
+                cashier_id=None if cashier.role == "manager" else cashier.id,
                 before=int(before) if before and before.isdigit() else None)
-        if cashier.role != "manager":
-            items = [i for i in items if i.get("cashier_id", cashier.id) == cashier.id]
         self.write_json({"items": items, "next": nxt})
 
 

@@ -99,6 +99,16 @@ async def live_for_member(conn: AsyncConnection, member_id: int) -> Card | None:
     return _card(row) if row else None
 
 
+async def shown_card(conn: AsyncConnection, member_id: int) -> Card | None:
+    """The card a holder sees: the live one, else the latest (a card staff cancelled stays cancelled:
+    only staff issue the next one); None when the member never had a card."""
+    live = await live_for_member(conn, member_id)
+    if live is not None:
+        return live
+    past = await history(conn, member_id)
+    return past[0] if past else None
+
+
 async def history(conn: AsyncConnection, member_id: int) -> list[Card]:
     rows = (await conn.execute(sa.select(cards).where(cards.c.member_id == member_id)
                                .order_by(cards.c.id.desc()))).all()

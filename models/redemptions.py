@@ -268,10 +268,13 @@ async def for_member(conn: AsyncConnection, member_id: int, *, before: int | Non
 
 
 async def for_merchant(conn: AsyncConnection, merchant_id: int, *, day: date | None = None,
-                       before: int | None = None, limit: int = 50) -> tuple[list[dict[str, Any]], int | None]:
-    """A merchant's redemptions, newest first (one day's when ``day`` is given)."""
+                       cashier_id: int | None = None, before: int | None = None,
+                       limit: int = 50) -> tuple[list[dict[str, Any]], int | None]:
+    """A merchant's redemptions, newest first (one day's, one cashier's when given)."""
     query = (sa.select(redemptions).where(redemptions.c.merchant_id == merchant_id)
              .order_by(redemptions.c.id.desc()).limit(limit + 1))
+    if cashier_id is not None:
+        query = query.where(redemptions.c.cashier_id == cashier_id)
     if before is not None:
         query = query.where(redemptions.c.id < before)
     if day is not None:

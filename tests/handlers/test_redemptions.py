@@ -698,3 +698,21 @@ async def test_refund_of_a_redemption_with_a_long_id(api, engine, running, backe
                 await conn.execute(redemption_usage.delete())
                 await conn.execute(redemptions.delete())
                 await conn.execute(sa.text("ALTER TABLE redemptions AUTO_INCREMENT = 1"))
+
+
+async def test_todays_list_a_cashier_sees_their_own_a_manager_all(api, engine, running):
+    scene = await counter(api, engine, running)
+    await add_program(engine, scene, "discount_pharmacy")
+    second = await join(api, engine, scene, "qian.1")
+    manager = await join(api, engine, scene, "boss3.1", role="manager", store_id=scene.store_id)
+    mine = await redeem_now(api, scene, items(("drug", 1000)))
+    theirs = await redeem_now(api, scene, items(("drug", 2000)), cashier=second)
+    assert mine.status == theirs.status == 200
+    own = await api.get(REDEEM, token=scene.cashier)
+    assert own.status == 200 and [i["id"] for i in own.data["items"]] == [mine.data["id"]]
+    everything = await api.get(REDEEM, token=manager)
+    assert [i["id"] for i in everything.data["items"]] == [theirs.data["id"], mine.data["id"]]
+    async with engine.begin() as conn:  # yesterday's redemptions are not today's list
+        await conn.execute(redemptions.update().where(redemptions.c.id == mine.data["id"])
+                           .values(created_at=utcnow() - timedelta(days=1)))
+    assert [i["id"] for i in (await api.get(REDEEM, token=manager)).data["items"]] == [theirs.data["id"]]
