@@ -22,11 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import audit, merchants as merchants_model, policy
 from models.actors import Actor
-from models.types import LOCAL_TZ, local_today
 from models.errors import Conflict, Invalid, NotFound
 from models.orgs import in_subtree
 from models.tables import cards, merchants, orgs, redemptions, refunds, statements, stores
-from models.types import utcnow
+from models.types import LOCAL_TZ, local_today, utcnow
 
 STATUS_LABELS = {"draft": "草稿", "confirmed": "已确认", "paid": "已支付"}
 ROW_STATUS_LABELS = {"done": "已核销", "refunded": "已全额退款", "refund": "退款"}
