@@ -57,7 +57,8 @@ async def record(
     summary: dict[str, Any] | None = None,
 ) -> int:
     """Append one record in the caller's transaction (sealed into the chain once it commits)."""
-    result = await conn.execute(audit_log.insert().values(
+    # A constant statement with parameters: compiled once, whatever the values.
+    result = await conn.execute(audit_log.insert(), dict(
         created_at=utcnow(), actor_kind=actor.kind, actor_id=actor.id, actor_role=actor.role_text or None,
         action=action, target_kind=target_kind, target_id=None if target_id is None else str(target_id),
         org_path=org_path, summary=json.dumps(summary or {}, ensure_ascii=False, sort_keys=True, default=str),

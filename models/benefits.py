@@ -114,6 +114,18 @@ _IN_FORCE_AT = (_IN_FORCE.join(program_merchants, program_merchants.c.program_id
 _USAGE = sa.select(quota_usage).where(quota_usage.c.member_id == sa.bindparam("member_id"),
                                       quota_usage.c.program_id.in_(sa.bindparam("ids", expanding=True)))
 _USAGE_LOCKED = _USAGE.with_for_update()
+_LOCK_MEMBER = sa.select(members.c.id).where(members.c.id == sa.bindparam("member_id")).with_for_update()
+# A quota given as NULL is no limit.
+_TAKE = (quota_usage.update()
+         .where(quota_usage.c.program_id == sa.bindparam("b_program_id"),
+                quota_usage.c.member_id == sa.bindparam("b_member_id"),
+                quota_usage.c.period_key == sa.bindparam("b_period_key"),
+                sa.or_(sa.bindparam("money_quota", type_=sa.BigInteger).is_(None),
+                       quota_usage.c.money_used + sa.bindparam("money") <= sa.bindparam("money_quota")),
+                sa.or_(sa.bindparam("count_quota", type_=sa.Integer).is_(None),
+                       quota_usage.c.count_used + sa.bindparam("count") <= sa.bindparam("count_quota")))
+         .values(money_used=quota_usage.c.money_used + sa.bindparam("money"),
+                 count_used=quota_usage.c.count_used + sa.bindparam("count")))
 
 
 def eligible(program: Program, member_path: str, hardship: frozenset[str]) -> bool:
@@ -177,7 +189,7 @@ async def lock_member(conn: AsyncConnection, member_id: int) -> None:
     first, so they queue per member. Locking the quota rows alone is not enough on InnoDB: a SELECT … FOR
     UPDATE and an UPDATE may reach the same row through different indexes and deadlock, and a duplicate-key
     error on a concurrent first use leaves a shared lock that two redemptions then both try to upgrade."""
-    await conn.execute(sa.select(members.c.id).where(members.c.id == member_id).with_for_update())
+    await conn.execute(_LOCK_MEMBER, {"member_id": member_id})
 
 
 async def ensure_usage_rows(conn: AsyncConnection, member_id: int, found: Iterable[Program], *, today: date) -> None:
@@ -190,14 +202,9 @@ async def ensure_usage_rows(conn: AsyncConnection, member_id: int, found: Iterab
 
 async def take(conn: AsyncConnection, member_id: int, program: Program, key: str, *, money: int, count: int) -> None:
     """Use quota; the conditional UPDATE refuses to go past the quota even if a lock were missed."""
-    cond = [quota_usage.c.program_id == program.id, quota_usage.c.member_id == member_id,
-            quota_usage.c.period_key == key]
-    if program.money_quota is not None:
-        cond.append(quota_usage.c.money_used + money <= program.money_quota)
-    if program.count_quota is not None:
-        cond.append(quota_usage.c.count_used + count <= program.count_quota)
-    result = await conn.execute(quota_usage.update().where(*cond).values(
-        money_used=quota_usage.c.money_used + money, count_used=quota_usage.c.count_used + count))
+    result = await conn.execute(_TAKE, {"b_program_id": program.id, "b_member_id": member_id, "b_period_key": key,
+                                        "money": money, "count": count, "money_quota": program.money_quota,
+                                        "count_quota": program.count_quota})
     if result.rowcount != 1:
         raise Conflict("quota_exhausted", "本期优惠额度已用完")
 

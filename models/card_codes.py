@@ -98,6 +98,16 @@ _HOLDER = (sa.select(cards, members.c.name, members.c.id_last4, members.c.status
            .join(members, members.c.id == cards.c.member_id).where(cards.c.id == sa.bindparam("card_id")))
 
 
+# The statements of every scan and redemption, built once.
+_CLAIM = insert_ignore(qr_nonces)
+_SCAN = sa.select(scan_sessions).where(scan_sessions.c.id == sa.bindparam("scan_id"))
+_SCAN_LOCKED = _SCAN.with_for_update()
+_USE_SCAN = (scan_sessions.update().where(scan_sessions.c.id == sa.bindparam("scan_id"), scan_sessions.c.used_at.is_(None))
+             .values(used_at=sa.bindparam("now")))
+_SPEND_NONCE = (qr_nonces.update().where(qr_nonces.c.nonce == sa.bindparam("b_nonce"), qr_nonces.c.spent_at.is_(None))
+                .values(spent_at=sa.bindparam("now")))
+
+
 async def _holder(conn: AsyncConnection, card_id: int) -> Any:
     return (await conn.execute(_HOLDER, {"card_id": card_id})).first()
 
@@ -148,7 +158,7 @@ async def open_scan(
             return previous
     scan = Scan(scan_id, card, row.member_id, mask_name(row.name), token.printed,
                 current + timedelta(seconds=scan_ttl), cashier.merchant_id, cashier.store_id, cashier.id)
-    await conn.execute(scan_sessions.insert().values(
+    await conn.execute(scan_sessions.insert(), dict(
         id=scan.id, card_id=card.id, card_version=card.version, member_id=scan.member_id, cashier_id=cashier.id,
         store_id=cashier.store_id, merchant_id=cashier.merchant_id, nonce=nonce, printed=token.printed,
         created_at=current, expires_at=scan.expires_at))
@@ -184,8 +194,8 @@ async def _claim(
     """Claim the code's nonce for ``scan_id``; None when this scan is the first, the open session when
     the same cashier scans the same code again; ``qr_used`` for anyone else. A concurrent claim waits
     on the row until the first commits, then finds it taken."""
-    claimed = await conn.execute(insert_ignore(qr_nonces).values(nonce=nonce, card_id=card_id, scan_id=scan_id,
-                                                                 claimed_at=now, keep_until=keep_until))
+    claimed = await conn.execute(_CLAIM, dict(nonce=nonce, card_id=card_id, scan_id=scan_id, claimed_at=now,
+                                              keep_until=keep_until))
     if claimed.rowcount == 1:
         return None
     row = (await conn.execute(
@@ -200,8 +210,7 @@ async def _claim(
 
 async def get_scan(conn: AsyncConnection, cashier: Cashier, scan_id: str, *, lock: bool = False) -> Any:
     """The open scan session of this cashier, for a redemption."""
-    query = sa.select(scan_sessions).where(scan_sessions.c.id == scan_id)
-    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    row = (await conn.execute(_SCAN_LOCKED if lock else _SCAN, {"scan_id": scan_id})).first()
     if row is None or row.cashier_id != cashier.id:
         raise AppError("scan_not_found", "扫码记录不存在，请重新扫码", status=404)
     if row.expires_at <= utcnow():
@@ -216,13 +225,11 @@ async def spend(conn: AsyncConnection, scan: Any) -> None:
     redemption still spends the code.
     """
     now = utcnow()
-    result = await conn.execute(scan_sessions.update().where(scan_sessions.c.id == scan.id,
-                                                             scan_sessions.c.used_at.is_(None)).values(used_at=now))
+    result = await conn.execute(_USE_SCAN, {"scan_id": scan.id, "now": now})
     if result.rowcount != 1:
         raise Conflict("qr_used", "该二维码已被使用，请持卡人刷新后重新扫码")
     if not scan.printed:
-        await conn.execute(qr_nonces.update().where(qr_nonces.c.nonce == scan.nonce, qr_nonces.c.spent_at.is_(None))
-                           .values(spent_at=now))
+        await conn.execute(_SPEND_NONCE, {"b_nonce": scan.nonce, "now": now})
 
 
 async def purge(conn: AsyncConnection) -> tuple[int, int]:

@@ -27,6 +27,12 @@ KEPT = timedelta(days=7)
 ABANDONED = timedelta(minutes=2)
 
 
+_CLAIM = insert_ignore(idempotency_keys)
+_FINISH = (idempotency_keys.update().where(idempotency_keys.c.scope == sa.bindparam("b_scope"),
+                                           idempotency_keys.c.key == sa.bindparam("b_key"))
+           .values(status="done", response_status=sa.bindparam("b_status"), response=sa.bindparam("b_response")))
+
+
 @dataclass(frozen=True)
 class Replay:
     status: int
@@ -48,8 +54,8 @@ def body_hash(body: Any) -> str:
 
 async def claim(conn: AsyncConnection, scope: str, key: str, request_hash: str) -> Replay | None:
     """Take the key for this request (None), or the kept answer of the request that took it first."""
-    taken = await conn.execute(insert_ignore(idempotency_keys).values(
-        scope=scope, key=key, request_hash=request_hash, status="running", created_at=utcnow()))
+    taken = await conn.execute(_CLAIM, dict(scope=scope, key=key, request_hash=request_hash, status="running",
+                                            created_at=utcnow()))
     if taken.rowcount == 1:
         return None
     row = (await conn.execute(sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope,
@@ -73,10 +79,8 @@ async def claim(conn: AsyncConnection, scope: str, key: str, request_hash: str) 
 
 async def finish(conn: AsyncConnection, scope: str, key: str, status: int, body: dict[str, Any]) -> None:
     """Keep the answer (success or refusal) for replays."""
-    await conn.execute(idempotency_keys.update().where(idempotency_keys.c.scope == scope,
-                                                       idempotency_keys.c.key == key)
-                       .values(status="done", response_status=status,
-                               response=json.dumps(body, ensure_ascii=False, default=str)))
+    await conn.execute(_FINISH, {"b_scope": scope, "b_key": key, "b_status": status,
+                                 "b_response": json.dumps(body, ensure_ascii=False, default=str)})
 
 
 async def release(conn: AsyncConnection, scope: str, key: str) -> None:

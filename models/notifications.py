@@ -47,7 +47,7 @@ async def enqueue(
     """Queue a notice for a worker in the caller's transaction."""
     now = utcnow()
     payload = json.dumps({"title": title[:20], "body": body[:20], "page": page}, ensure_ascii=False)
-    result = await conn.execute(notifications.insert().values(
+    result = await conn.execute(notifications.insert(), dict(
         user_id=user_id, kind=kind, payload=payload, status="pending", attempts=0, next_attempt_at=now,
         created_at=now))
     return int(result.inserted_primary_key[0])  # type: ignore[index]

@@ -72,6 +72,10 @@ async def get(conn: AsyncConnection, redemption_id: int, *, lock: bool = False) 
     return _redemption(row)
 
 
+_CARD = (sa.select(cards.c.status, cards.c.version, members.c.user_id, members.c.status.label("member_status"))
+         .join(members, members.c.id == cards.c.member_id).where(cards.c.id == sa.bindparam("card_id")))
+
+
 def parse_items(items: Any) -> list[BillLine]:
     if not isinstance(items, list):
         raise Invalid("invalid_bill", "items 应为账单明细列表")
@@ -89,9 +93,7 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequ
 
     The caller has already spent the scan's code (in a transaction of its own).
     """
-    card = (await conn.execute(sa.select(cards.c.status, cards.c.version, members.c.user_id, members.c.status
-                                         .label("member_status")).join(members, members.c.id == cards.c.member_id)
-                               .where(cards.c.id == scan.card_id))).one()
+    card = (await conn.execute(_CARD, {"card_id": scan.card_id})).one()
     if card.member_status != "active":
         raise status_error("cancelled")
     if card.status != "active":
@@ -116,7 +118,7 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequ
                            "money_returned": 0, "count_returned": 0})
     now = utcnow()
     lines = quote.view()["lines"]
-    result = await conn.execute(redemptions.insert().values(
+    result = await conn.execute(redemptions.insert(), dict(
         merchant_id=cashier.merchant_id, store_id=cashier.store_id, cashier_id=cashier.id, card_id=scan.card_id,
         member_id=scan.member_id, scan_id=scan.id, amount=quote.amount, discount=quote.discount,
         payable=quote.payable, union_share=quote.union_share, merchant_share=quote.merchant_share,
