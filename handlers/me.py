@@ -70,7 +70,8 @@ class BindHandler(APIHandler):
         try:
             async with self.engine.begin() as conn:
                 member = await members.bind(conn, self.cipher, user_id, name=body["name"],
-                                            id_number=body["id_number"])
+                                            id_number=body["id_number"], request_id=self.request_id,
+                                            ip=self.request.remote_ip)
         except NotFound:
             async with self.engine.begin() as conn:
                 await members.bind_failed(conn, user_id)

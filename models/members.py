@@ -173,7 +173,8 @@ async def bind_failed(conn: AsyncConnection, user_id: int) -> None:
     await throttle.fail(conn, _bind_key(user_id), limit=BIND_LIMIT, window=BIND_WINDOW, lock_for=BIND_WINDOW)
 
 
-async def bind(conn: AsyncConnection, cipher: PiiCipher, user_id: int, *, name: str, id_number: str) -> Member:
+async def bind(conn: AsyncConnection, cipher: PiiCipher, user_id: int, *, name: str, id_number: str,
+               request_id: str | None = None, ip: str | None = None) -> Member:
     """Link a WeChat user to the roster record with this name and ID number.
 
     A wrong pair never says which half was wrong. Raises Invalid ``member_not_found``
@@ -199,7 +200,7 @@ async def bind(conn: AsyncConnection, cipher: PiiCipher, user_id: int, *, name: 
                        .values(user_id=user_id, bound_at=utcnow(), updated_at=utcnow()))
     await throttle.reset(conn, _bind_key(user_id))
     # A bound member gets a service card at once (the same transaction: both or neither).
-    await cards.issue(conn, Actor(kind="user", id=user_id), row.id)
+    await cards.issue(conn, Actor(kind="user", id=user_id, request_id=request_id, ip=ip), row.id)
     return _member((await conn.execute(sa.select(members).where(members.c.id == row.id))).one())
 
 

@@ -174,6 +174,9 @@ async def test_binding_issues_a_card_with_a_checked_number_that_says_nothing_pri
     assert await audit_actions(engine, card["id"]) == [("card.issue", {"member_id": scene.member_id,
                                                                        "card_no": number})]
     assert await notices_of(engine, user_id) == ["card.issued"]
+    async with engine.connect() as conn:  # the issue is on record with the binding request's id and address
+        issued = (await conn.execute(sa.select(audit_log).where(audit_log.c.action == "card.issue"))).one()
+    assert issued.actor_kind == "user" and issued.request_id and issued.ip == "127.0.0.1"
     # Asking again (worker or staff) gives the same card, not a second one.
     assert (await api.get("/api/v1/me/card", token=scene.worker)).data["card_no"] == number
     clerk = await staff_token(api, engine, "clerk.k01", ["station"], "K01")
