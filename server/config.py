@@ -1,6 +1,8 @@
 """The one configuration object, read once from ``UNIONAID_*`` variables or a TOML file."""
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import os
 import tomllib
@@ -101,6 +103,13 @@ def _coerce(name: str, kind: Any, raw: Any) -> Any:
     return raw.strip()
 
 
+def _is_key(text: str) -> bool:
+    try:
+        return len(base64.b64decode(text, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
 def _validate(cfg: Config) -> None:
     def bad(name: str, why: str) -> ConfigError:
         return ConfigError(f"{ENV_PREFIX}{name.upper()}: {why}")
@@ -127,6 +136,8 @@ def _validate(cfg: Config) -> None:
         raise bad("scan_ttl", "must be between 30 and 1800 seconds")
     if not 1 <= cfg.qr_key_id <= 255:
         raise bad("qr_key_id", "must be between 1 and 255")
+    if cfg.qr_key and not _is_key(cfg.qr_key):
+        raise bad("qr_key", "must be base64 of a 32-byte Ed25519 seed")
     for name in ("max_json_bytes", "max_upload_bytes", "db_pool_size", "db_pool_recycle"):
         if getattr(cfg, name) <= 0:
             raise bad(name, "must be positive")

@@ -51,6 +51,12 @@ def test_toml_file_then_environment(tmp_path):
         ({"UNIONAID_BEHIND_HTTPS": "maybe"}, "UNIONAID_BEHIND_HTTPS"),
         ({"UNIONAID_REDIS_URL": "http://x"}, "UNIONAID_REDIS_URL"),
         ({"UNIONAID_WECHAT_TIMEOUT": "-1"}, "UNIONAID_WECHAT_TIMEOUT"),
+        ({"UNIONAID_QR_TTL": "5"}, "UNIONAID_QR_TTL"),
+        ({"UNIONAID_QR_CLOCK_SKEW": "600"}, "UNIONAID_QR_CLOCK_SKEW"),
+        ({"UNIONAID_SCAN_TTL": "10"}, "UNIONAID_SCAN_TTL"),
+        ({"UNIONAID_QR_KEY_ID": "256"}, "UNIONAID_QR_KEY_ID"),
+        ({"UNIONAID_QR_KEY": "c2hvcnQ="}, "UNIONAID_QR_KEY"),
+        ({"UNIONAID_QR_KEY": "not base64!"}, "UNIONAID_QR_KEY"),
     ],
 )
 def test_bad_values_name_the_setting(env, setting):
