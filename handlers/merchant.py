@@ -77,7 +77,7 @@ class ScanHandler(MerchantHandler):
             except card_codes.SecondFactorWrong as exc:
                 refused, card_id = exc, exc.card_id
             else:
-                offers = await benefits.for_member(conn, scan.member_id, today=local_today(),
+                offers = await benefits.for_member(conn, scan.member_id, today=local_today(), member=scan.member,
                                                    merchant=cashier.merchant)
         if refused is not None:
             async with self.engine.begin() as conn:

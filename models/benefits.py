@@ -137,13 +137,19 @@ def eligible(program: Program, member_path: str, hardship: frozenset[str]) -> bo
     return bool(hardship) and (not program.hardship_categories or bool(hardship & program.hardship_categories))
 
 
-async def programs_for(conn: AsyncConnection, member_id: int, *, today: date,
-                       merchant: Merchant | None = None) -> list[Program]:
-    """The programmes in force today that this member may use (at ``merchant`` when given), by priority."""
-    member = (await conn.execute(_MEMBER, {"member_id": member_id})).first()
+async def programs_for(conn: AsyncConnection, member_id: int, *, today: date, merchant: Merchant | None = None,
+                       member: tuple[str, str] | None = None) -> list[Program]:
+    """The programmes in force today that this member may use (at ``merchant`` when given), by priority.
+
+    ``member`` is the member's (status, unit path) when the caller has just read them.
+    """
     if member is None:
-        raise NotFound("member_not_found", "找不到该会员")
-    if member.status != "active":
+        row = (await conn.execute(_MEMBER, {"member_id": member_id})).first()
+        if row is None:
+            raise NotFound("member_not_found", "找不到该会员")
+        member = (row.status, row.path)
+    status, path = member
+    if status != "active":
         return []
     if merchant is None:
         rows = (await conn.execute(_IN_FORCE, {"today": today})).all()
@@ -151,18 +157,20 @@ async def programs_for(conn: AsyncConnection, member_id: int, *, today: date,
         rows = (await conn.execute(_IN_FORCE_AT, {"today": today, "merchant_id": merchant.id})).all()
     else:
         return []
-    found = [p for p in map(_program, rows) if member.path.startswith(p.org_path)]
+    found = [p for p in map(_program, rows) if path.startswith(p.org_path)]
     # The register is read only when a programme asks for it (most scans need no such query).
     hardship = await _hardship(conn, member_id, today) if any(p.eligibility == "difficult" for p in found) \
         else frozenset()
-    return [p for p in found if eligible(p, member.path, hardship)]
+    return [p for p in found if eligible(p, path, hardship)]
 
 
 async def remaining(conn: AsyncConnection, member_id: int, found: Iterable[Program], *, today: date,
                     lock: bool = False) -> dict[int, Remaining]:
     """What is left of each programme's quotas this period (rows locked for update when ``lock``)."""
     found = list(found)
-    keys = {(p.id, period_key(p.period, today)) for p in found}
+    # Only programmes with a quota need what was used (and a lock on it).
+    keys = {(p.id, period_key(p.period, today)) for p in found
+            if p.money_quota is not None or p.count_quota is not None}
     used: dict[int, tuple[int, int]] = {}
     if keys:
         params = {"member_id": member_id, "ids": sorted({k[0] for k in keys})}
@@ -177,9 +185,9 @@ async def remaining(conn: AsyncConnection, member_id: int, found: Iterable[Progr
     return out
 
 
-async def for_member(conn: AsyncConnection, member_id: int, *, today: date,
-                     merchant: Merchant | None = None) -> list[Offer]:
-    found = await programs_for(conn, member_id, today=today, merchant=merchant)
+async def for_member(conn: AsyncConnection, member_id: int, *, today: date, merchant: Merchant | None = None,
+                     member: tuple[str, str] | None = None) -> list[Offer]:
+    found = await programs_for(conn, member_id, today=today, merchant=merchant, member=member)
     left = await remaining(conn, member_id, found, today=today)
     return [Offer(p, left[p.id]) for p in found]
 

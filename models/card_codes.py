@@ -22,7 +22,7 @@ from models.cards import Card, _card
 from models.errors import AppError, Conflict, Forbidden, Invalid, RateLimited
 from models.masking import mask_name
 from models.merchants import Cashier
-from models.tables import cards, insert_ignore, members, qr_nonces, scan_sessions
+from models.tables import cards, insert_ignore, members, orgs, qr_nonces, scan_sessions
 from models.types import utcnow
 from server.qr_tokens import CardToken, QrSigner, TokenInvalid
 
@@ -92,10 +92,14 @@ class Scan:
     merchant_id: int
     store_id: int
     cashier_id: int
+    # The holder's membership status and unit path, for the benefits this scan shows.
+    member: tuple[str, str] = ("active", "/")
 
 
-_HOLDER = (sa.select(cards, members.c.name, members.c.id_last4, members.c.status.label("member_status"))
-           .join(members, members.c.id == cards.c.member_id).where(cards.c.id == sa.bindparam("card_id")))
+_HOLDER = (sa.select(cards, members.c.name, members.c.id_last4, members.c.status.label("member_status"),
+                     orgs.c.path.label("member_path"))
+           .join(members, members.c.id == cards.c.member_id).join(orgs, orgs.c.id == members.c.org_id)
+           .where(cards.c.id == sa.bindparam("card_id")))
 
 
 # The statements of every scan and redemption, built once.
@@ -157,7 +161,8 @@ async def open_scan(
         if previous is not None:
             return previous
     scan = Scan(scan_id, card, row.member_id, mask_name(row.name), token.printed,
-                current + timedelta(seconds=scan_ttl), cashier.merchant_id, cashier.store_id, cashier.id)
+                current + timedelta(seconds=scan_ttl), cashier.merchant_id, cashier.store_id, cashier.id,
+                (row.member_status, row.member_path))
     await conn.execute(scan_sessions.insert(), dict(
         id=scan.id, card_id=card.id, card_version=card.version, member_id=scan.member_id, cashier_id=cashier.id,
         store_id=cashier.store_id, merchant_id=cashier.merchant_id, nonce=nonce, printed=token.printed,
@@ -204,7 +209,7 @@ async def _claim(
     if row is not None and row.cashier_id == cashier.id and row.used_at is None and row.expires_at > now:
         held = await _holder(conn, row.card_id)
         return Scan(row.id, _card(held), row.member_id, mask_name(held.name), False, row.expires_at,
-                    row.merchant_id, row.store_id, row.cashier_id)
+                    row.merchant_id, row.store_id, row.cashier_id, (held.member_status, held.member_path))
     raise Conflict("qr_used", "该二维码已被使用，请持卡人刷新后重新扫码")
 
 

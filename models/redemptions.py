@@ -19,7 +19,7 @@ from models.benefit_rules import BillLine, allocate, calculate, yuan
 from models.card_codes import status_error
 from models.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from models.merchants import Cashier
-from models.tables import cards, members, merchants, redemption_usage, redemptions, refunds, stores
+from models.tables import cards, members, merchants, orgs, redemption_usage, redemptions, refunds, stores
 from models.types import LOCAL_TZ, local_today, utcnow
 
 
@@ -72,8 +72,10 @@ async def get(conn: AsyncConnection, redemption_id: int, *, lock: bool = False) 
     return _redemption(row)
 
 
-_CARD = (sa.select(cards.c.status, cards.c.version, members.c.user_id, members.c.status.label("member_status"))
-         .join(members, members.c.id == cards.c.member_id).where(cards.c.id == sa.bindparam("card_id")))
+_CARD = (sa.select(cards.c.status, cards.c.version, members.c.user_id, members.c.status.label("member_status"),
+                  orgs.c.path.label("member_path"))
+         .join(members, members.c.id == cards.c.member_id).join(orgs, orgs.c.id == members.c.org_id)
+         .where(cards.c.id == sa.bindparam("card_id")))
 
 
 def parse_items(items: Any) -> list[BillLine]:
@@ -93,6 +95,8 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequ
 
     The caller has already spent the scan's code (in a transaction of its own).
     """
+    # The member's row first: changes to one member's quotas queue here; what follows reads the latest.
+    await benefits.lock_member(conn, scan.member_id)
     card = (await conn.execute(_CARD, {"card_id": scan.card_id})).one()
     if card.member_status != "active":
         raise status_error("cancelled")
@@ -100,8 +104,8 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequ
         raise status_error(card.status)
     if card.version != scan.card_version:
         raise AppError("qr_outdated", "服务卡在扫码后发生了变更，请重新扫码", status=422)
-    await benefits.lock_member(conn, scan.member_id)
-    found = await benefits.programs_for(conn, scan.member_id, today=today, merchant=cashier.merchant)
+    found = await benefits.programs_for(conn, scan.member_id, today=today, merchant=cashier.merchant,
+                                        member=(card.member_status, card.member_path))
     await benefits.ensure_usage_rows(conn, scan.member_id, found, today=today)
     left = await benefits.remaining(conn, scan.member_id, found, today=today, lock=True)
     quote = calculate(items, [p.terms for p in found], left)
