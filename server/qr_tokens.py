@@ -128,6 +128,7 @@ class QrSigner:
 
     def public_keys(self) -> list[dict[str, object]]:
         """The published keys, newest first, for merchants checking codes offline."""
+        self.refresh()
         out = []
         for kid in sorted(self._public, reverse=True):
             raw = self._public[kid].public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

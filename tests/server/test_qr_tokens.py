@@ -105,6 +105,8 @@ def test_a_running_signer_picks_up_a_rotation_made_elsewhere(tmp_path):
     rotate(tmp_path)
     token = serving.sign(9, 1, 1_800_000_000)  # signing re-checks the file once RECHECK has passed
     assert load_signer(tmp_path).verify(token).key_id == serving.current != rotated.current
+    rotate(tmp_path)
+    assert [k["kid"] for k in serving.public_keys() if k["current"]] == [load_signer(tmp_path).current]
 
 
 def test_configured_key_is_used_and_checked(tmp_path):
