@@ -17,6 +17,7 @@ from models import auth_tokens
 from models.errors import AppError, Unauthorized
 from server.config import Config
 from server.crypto import PiiCipher
+from server.qr_tokens import QrSigner
 from server.validation import BodyValidator
 
 log = logging.getLogger("unionaid.http")
@@ -64,6 +65,10 @@ class BaseHandler(tornado.web.RequestHandler):
     @property
     def cipher(self) -> PiiCipher:
         return self.settings["cipher"]  # type: ignore[no-any-return]
+
+    @property
+    def signer(self) -> QrSigner:
+        return self.settings["signer"]  # type: ignore[no-any-return]
 
     @property
     def request_id(self) -> str:

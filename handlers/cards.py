@@ -13,7 +13,6 @@ from models.masking import mask_name
 from models.types import local_today
 from server import card_images
 from server.openapi import ERROR_REF, obj, op, ref, string
-from server.qr_tokens import QrSigner
 
 IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 REASON = obj({"reason": string(max_len=200)})
@@ -25,10 +24,6 @@ def _image_response(summary: str) -> dict[str, Any]:
 
 
 class CardBase(APIHandler):
-    @property
-    def signer(self) -> QrSigner:
-        return self.settings["signer"]  # type: ignore[no-any-return]
-
     async def send_image(self, fn: Callable[..., bytes], *args: Any, kind: str, filename: str | None = None) -> None:
         """Render an image off the event loop and send it, never cached."""
         data = await asyncio.get_running_loop().run_in_executor(None, fn, *args)

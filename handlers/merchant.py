@@ -11,10 +11,15 @@ from models import benefits, card_codes, idempotency, merchants, redemptions
 from models.errors import AppError
 from models.types import local_today
 from server.openapi import ERROR_REF, obj, op, ref, string
-from server.qr_tokens import QrSigner
 
 MERCHANT = obj({"id": {"type": "integer"}, "name": string(), "type": string(), "type_label": string(),
                 "status": string()}, ["id", "name", "type", "status"], extra=True)
+
+
+async def invite_answer(gateway: Any, invite: merchants.Invite) -> dict[str, Any]:
+    """An invitation with its mini-program code (PNG, base64) that opens the binding page."""
+    image = await gateway.wxa_code(invite.code, page="pages/merchant/bind")
+    return {"invite": invite.view(), "wxa_code": base64.b64encode(image).decode()}
 
 
 class MerchantHandler(APIHandler):
@@ -60,10 +65,6 @@ class ScanHandler(MerchantHandler):
         "实体卡码须带 id_last4（持卡人身份证后四位），错误 5 次锁定 1 小时（429 card_locked）。"
         "扫码不扣额度；scan_id 在 scan_ttl 秒内供本收银员发起一次核销。")}
 
-    @property
-    def signer(self) -> QrSigner:
-        return self.settings["signer"]  # type: ignore[no-any-return]
-
     async def post(self) -> None:
         body = self.json_body()
         cfg = self.config
@@ -108,8 +109,7 @@ class InvitesHandler(MerchantHandler):
             invite = await merchants.create_invite(conn, manager.actor(self.request_id, self.request.remote_ip),
                                                    manager.merchant_id, role="cashier", store_id=body["store_id"],
                                                    by_manager=manager)
-        image = await self.settings["gateway"].wxa_code(invite.code, page="pages/merchant/bind")
-        self.write_json({"invite": invite.view(), "wxa_code": base64.b64encode(image).decode()})
+        self.write_json(await invite_answer(self.settings["gateway"], invite))
 
 
 class MerchantStaffHandler(MerchantHandler):

@@ -1,10 +1,10 @@
 """Staff manage partners: merchants and their stores, manager invitations, benefit programmes."""
 from __future__ import annotations
 
-import base64
 from datetime import date
 from typing import Any
 
+from handlers.merchant import invite_answer
 from handlers.staff_base import StaffHandler
 from models import benefits, merchants, orgs, policy
 from models.benefit_rules import CATEGORIES, PRESETS
@@ -128,8 +128,7 @@ class StaffInvitesHandler(StaffHandler):
         async with self.engine.begin() as conn:
             invite = await merchants.create_invite(conn, actor, int(merchant_id), role=body["role"],
                                                    store_id=body.get("store_id"))
-        image = await self.settings["gateway"].wxa_code(invite.code, page="pages/merchant/bind")
-        self.write_json({"invite": invite.view(), "wxa_code": base64.b64encode(image).decode()}, status=201)
+        self.write_json(await invite_answer(self.settings["gateway"], invite), status=201)
 
 
 class PresetsHandler(StaffHandler):

@@ -146,18 +146,22 @@ async def add_store(conn: AsyncConnection, actor: Actor, merchant_id: int, *, na
     return await store_view(conn, store_id)
 
 
-async def store_view(conn: AsyncConnection, store_id: int) -> dict[str, Any]:
-    row = (await conn.execute(sa.select(stores).where(stores.c.id == store_id))).first()
-    if row is None:
-        raise NotFound("store_not_found", "找不到该门店")
+def _store(row: Any) -> dict[str, Any]:
     return {"id": row.id, "merchant_id": row.merchant_id, "name": row.name, "address": row.address,
             "active": row.active}
 
 
+async def store_view(conn: AsyncConnection, store_id: int) -> dict[str, Any]:
+    row = (await conn.execute(sa.select(stores).where(stores.c.id == store_id))).first()
+    if row is None:
+        raise NotFound("store_not_found", "找不到该门店")
+    return _store(row)
+
+
 async def list_stores(conn: AsyncConnection, merchant_id: int) -> list[dict[str, Any]]:
-    rows = (await conn.execute(sa.select(stores.c.id).where(stores.c.merchant_id == merchant_id)
+    rows = (await conn.execute(sa.select(stores).where(stores.c.merchant_id == merchant_id)
                                .order_by(stores.c.id))).all()
-    return [await store_view(conn, r.id) for r in rows]
+    return [_store(r) for r in rows]
 
 
 def _hash_code(code: str) -> str:
