@@ -128,10 +128,9 @@ _TAKE = (quota_usage.update()
                  count_used=quota_usage.c.count_used + sa.bindparam("count")))
 
 
-def eligible(program: Program, member_path: str, hardship: frozenset[str]) -> bool:
-    """Members of the funding union's subtree; for ``difficult`` programmes, registered difficult workers."""
-    if not member_path.startswith(program.org_path):
-        return False
+def eligible(program: Program, hardship: frozenset[str]) -> bool:
+    """Whether a member of the funding union's subtree with these register categories may use the programme:
+    everyone for ``all_members``, registered difficult workers (of its categories) for ``difficult``."""
     if program.eligibility == "all_members":
         return True
     return bool(hardship) and (not program.hardship_categories or bool(hardship & program.hardship_categories))
@@ -157,11 +156,11 @@ async def programs_for(conn: AsyncConnection, member_id: int, *, today: date, me
         rows = (await conn.execute(_IN_FORCE_AT, {"today": today, "merchant_id": merchant.id})).all()
     else:
         return []
-    found = [p for p in map(_program, rows) if path.startswith(p.org_path)]
+    found = [p for p in map(_program, rows) if path.startswith(p.org_path)]  # the funding union's members only
     # The register is read only when a programme asks for it (most scans need no such query).
     hardship = await _hardship(conn, member_id, today) if any(p.eligibility == "difficult" for p in found) \
         else frozenset()
-    return [p for p in found if eligible(p, path, hardship)]
+    return [p for p in found if eligible(p, hardship)]
 
 
 async def remaining(conn: AsyncConnection, member_id: int, found: Iterable[Program], *, today: date,

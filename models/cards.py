@@ -239,7 +239,7 @@ async def report_lost(conn: AsyncConnection, actor: Actor, card_id: int, *, reas
     if actor.kind == "staff":
         card, member = await for_staff(conn, actor, card_id, "card.manage")
     else:
-        card, member = await get(conn, card_id, lock=True), None
+        card = await get(conn, card_id, lock=True)
         member = await _member_row(conn, card.member_id)
         if member.user_id != actor.id:
             raise NotFound("card_not_found", "找不到该服务卡")

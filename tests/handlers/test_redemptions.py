@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models import cards, merchants
+from models import benefits, cards, merchants
 from models.tables import quota_usage, redemption_usage, redemptions, refunds, scan_sessions
 from models.types import utcnow
 from tests.factories import counter
@@ -716,3 +716,20 @@ async def test_todays_list_a_cashier_sees_their_own_a_manager_all(api, engine, r
         await conn.execute(redemptions.update().where(redemptions.c.id == mine.data["id"])
                            .values(created_at=utcnow() - timedelta(days=1)))
     assert [i["id"] for i in (await api.get(REDEEM, token=manager)).data["items"]] == [theirs.data["id"]]
+
+
+async def test_a_programme_serves_only_the_funding_unions_members(api, engine, running):
+    from tests.factories import staff_actor
+    from tests.redeem_helpers import FOREVER
+
+    scene = await counter(api, engine, running)  # the worker belongs to G01, under county K01
+    city = staff_actor(scene.tree["C01"], "admin")
+    async with engine.begin() as conn:  # another county's programme, honoured at the same pharmacy
+        other = await benefits.create(conn, city, scene.tree["K02"].id, {**FOREVER, "preset": "discount_pharmacy"})
+        await benefits.set_merchants(conn, city, other.id, [scene.merchant_id])
+    card = await api.get("/api/v1/me/card", token=scene.worker)
+    assert card.data["benefits"] == []
+    refused(await redeem_now(api, scene, items(("drug", 1000))), 422, "no_benefit")
+    own = await add_program(engine, scene, "discount_pharmacy")
+    card = await api.get("/api/v1/me/card", token=scene.worker)
+    assert [b["program_id"] for b in card.data["benefits"]] == [own]
