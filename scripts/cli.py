@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from typing import Any, Awaitable, Callable
 
 from models import schema
 from models.errors import AppError
-from server.config import Config, ConfigError, load_config, replace
+from server.config import Config, ConfigError, load_config, replace, secure_data_dir
 from server.db import make_engine
 from scripts import admin
 
@@ -43,7 +44,7 @@ async def _ensure_schema(config: Config, engine: Any) -> None:
 
 
 async def _serve(config: Config, demo: bool) -> None:
-    import tornado.httpserver
+    from server.http_server import make_http_server
 
     from server import jobs
     from server.app import make_app
@@ -67,8 +68,7 @@ async def _serve(config: Config, demo: bool) -> None:
         gateway = WeChatGateway(config, cache)
         app = make_app(config, engine, gateway=gateway)
         background = jobs.start(engine, gateway, config)
-        server = tornado.httpserver.HTTPServer(app, max_body_size=config.max_upload_bytes + 1024 * 1024,
-                                               xheaders=config.trust_proxy)
+        server = make_http_server(app, config)
         server.listen(config.port, config.host)
         base = f"http://{config.host}:{config.port}"
         print(f"UnionAid listening on {base} (database: {engine.dialect.name})", flush=True)
@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything the service writes (database, -wal/-shm, keys) is for its own user only.
+    os.umask(0o077)
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config, port=getattr(args, "port", None) if args.command == "serve" else None)
@@ -146,6 +148,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unionaid: configuration error: {exc}", file=sys.stderr)
         return 2
     _setup_logging(config)
+    if args.command != "wechat-sandbox":
+        try:
+            tightened = secure_data_dir(config.data_dir)
+        except OSError as exc:
+            print(f"unionaid: configuration error: UNIONAID_DATA_DIR: {exc}", file=sys.stderr)
+            return 2
+        if tightened:
+            log.warning("data dir was readable by others; tightened %s", "; ".join(tightened))
     commands: dict[str, Callable[[], Awaitable[Any] | None]] = {
         "serve": lambda: _serve(config, args.demo),
         "migrate": lambda: _migrate(config),

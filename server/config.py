@@ -5,6 +5,7 @@ import base64
 import binascii
 import dataclasses
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -186,6 +187,35 @@ def load_config(
     cfg = Config(**values)
     _validate(cfg)
     return cfg
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and any missing parents) with mode 0700; an existing directory is left as it is."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def secure_data_dir(data_dir: Path) -> list[str]:
+    """Create the data dir 0700, or tighten one we own: the dir to 0700, the files in it to owner-only.
+
+    It holds personal data and every key, so nobody else reads it. Only group and
+    other bits are taken away, only from the dir and the files directly in it that
+    this user owns. Returns what was tightened ("<path> 0755 -> 0700"), for the log.
+    """
+    make_private_dir(data_dir)
+    tightened: list[str] = []
+    uid = os.geteuid()
+    for path in (data_dir, *sorted(data_dir.iterdir())):
+        try:
+            info = path.lstat()
+        except FileNotFoundError:  # gone meanwhile (an SQLite -wal or -shm file)
+            continue
+        if info.st_uid != uid or not (stat.S_ISDIR(info.st_mode) if path == data_dir else stat.S_ISREG(info.st_mode)):
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            os.chmod(path, mode & ~0o077)
+            tightened.append(f"{path} {mode:04o} -> {mode & ~0o077:04o}")
+    return tightened
 
 
 def replace(cfg: Config, **changes: Any) -> Config:

@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from server.config import Config
+from server.config import Config, make_private_dir
 
 
 def make_engine(config: Config, **kwargs: Any) -> AsyncEngine:
@@ -16,7 +16,7 @@ def make_engine(config: Config, **kwargs: Any) -> AsyncEngine:
     url = make_url(config.effective_database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(Path(url.database).parent)
         engine = create_async_engine(
             url,
             connect_args={"timeout": 30},

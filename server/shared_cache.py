@@ -1,9 +1,16 @@
 """Values several processes share (the WeChat access token), with a lease so one refreshes.
 
 Kept in the database by default, or in Redis when ``UNIONAID_REDIS_URL`` is set.
+Values are secrets, so every value is sealed with the service's PII cipher
+(AES-GCM, key id, the entry's name bound as associated data) on the way in: a
+cache has no plaintext path, and refuses to store anything before it has a
+cipher. A stored value that does not open (key lost or rotated away, a value
+written by an older version) reads as missing, so the caller fetches it again.
+Leases are not secrets and stay plain.
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -14,14 +21,29 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.tables import shared_cache
 from models.types import utcnow
+from server.crypto import DecryptError, PiiCipher
+
+log = logging.getLogger("unionaid.shared_cache")
+
+
+def value_purpose(name: str) -> str:
+    """The associated data a cached value is sealed under: a value moved to another name does not open."""
+    return f"shared_cache:{name}"
 
 
 class SharedCache(Protocol):
-    """A small shared key-value store with expiring values and exclusive leases."""
+    """A small shared key-value store with expiring, encrypted values and exclusive leases."""
 
-    async def get(self, name: str) -> str | None: ...
+    cipher: PiiCipher | None
 
-    async def set(self, name: str, value: str, ttl: float) -> None: ...
+    def use_cipher(self, cipher: PiiCipher) -> None:
+        """Seal values with ``cipher`` from now on."""
+
+    async def get(self, name: str) -> str | None:
+        """The value, or None when absent, expired or no longer decryptable."""
+
+    async def set(self, name: str, value: str, ttl: float) -> None:
+        """Store ``value`` encrypted for ``ttl`` seconds."""
 
     async def delete(self, name: str) -> None: ...
 
@@ -33,11 +55,36 @@ class SharedCache(Protocol):
     async def close(self) -> None: ...
 
 
-class DatabaseCache:
+class _Sealed:
+    """Encryption of values, shared by both backends."""
+
+    cipher: PiiCipher | None = None
+
+    def use_cipher(self, cipher: PiiCipher) -> None:
+        self.cipher = cipher
+
+    def _cipher(self) -> PiiCipher:
+        if self.cipher is None:
+            raise RuntimeError("shared cache has no cipher: it stores secrets and never in plaintext")
+        return self.cipher
+
+    def _seal(self, name: str, value: str) -> str:
+        return self._cipher().encrypt(value, purpose=value_purpose(name))
+
+    def _open(self, name: str, stored: str) -> str | None:
+        try:
+            return self._cipher().decrypt(stored, purpose=value_purpose(name))
+        except DecryptError:
+            log.warning("shared cache %s: stored value does not decrypt (key changed?); treated as missing", name)
+            return None
+
+
+class DatabaseCache(_Sealed):
     """SharedCache on the ``shared_cache`` table; leases by a conditional UPDATE."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, cipher: PiiCipher | None = None) -> None:
         self.engine = engine
+        self.cipher = cipher
 
     async def get(self, name: str) -> str | None:
         async with self.engine.connect() as conn:
@@ -52,7 +99,7 @@ class DatabaseCache:
             return None
         if row.expires_at is not None and row.expires_at <= utcnow():
             return None
-        return row.value
+        return self._open(name, row.value)
 
     async def _ensure_row(self, name: str) -> None:
         async with self.engine.begin() as conn:
@@ -68,12 +115,13 @@ class DatabaseCache:
             pass  # another process created it first
 
     async def set(self, name: str, value: str, ttl: float) -> None:
+        sealed = self._seal(name, value)
         await self._ensure_row(name)
         async with self.engine.begin() as conn:
             await conn.execute(
                 shared_cache.update()
                 .where(shared_cache.c.name == name)
-                .values(value=value, expires_at=utcnow() + timedelta(seconds=ttl))
+                .values(value=sealed, expires_at=utcnow() + timedelta(seconds=ttl))
             )
 
     async def delete(self, name: str) -> None:
@@ -110,21 +158,22 @@ class DatabaseCache:
         return None
 
 
-class RedisCache:
+class RedisCache(_Sealed):
     """SharedCache on Redis: values with TTL, leases with SET NX PX."""
 
-    def __init__(self, url: str, prefix: str = "unionaid:") -> None:
+    def __init__(self, url: str, prefix: str = "unionaid:", *, cipher: PiiCipher | None = None) -> None:
         import redis.asyncio as redis
 
         self.redis = redis.from_url(url, decode_responses=True)
         self.prefix = prefix
+        self.cipher = cipher
 
     async def get(self, name: str) -> str | None:
         value = await self.redis.get(self.prefix + name)
-        return None if value is None else str(value)
+        return None if value is None else self._open(name, str(value))
 
     async def set(self, name: str, value: str, ttl: float) -> None:
-        await self.redis.set(self.prefix + name, value, px=max(1, int(ttl * 1000)))
+        await self.redis.set(self.prefix + name, self._seal(name, value), px=max(1, int(ttl * 1000)))
 
     async def delete(self, name: str) -> None:
         await self.redis.delete(self.prefix + name)
@@ -143,8 +192,11 @@ class RedisCache:
         await self.redis.aclose()
 
 
-def make_cache(engine: AsyncEngine, redis_url: str = "") -> SharedCache:
-    """The configured shared cache: Redis when a URL is given, else the database."""
+def make_cache(engine: AsyncEngine, redis_url: str = "", *, cipher: PiiCipher | None = None) -> SharedCache:
+    """The configured shared cache: Redis when a URL is given, else the database.
+
+    Without ``cipher`` it stores nothing until given one (the WeChat gateway gives it the service's).
+    """
     if redis_url:
-        return RedisCache(redis_url)
-    return DatabaseCache(engine)
+        return RedisCache(redis_url, cipher=cipher)
+    return DatabaseCache(engine, cipher=cipher)

@@ -2,8 +2,8 @@
 
 Every call runs in the gateway's own thread pool under ``asyncio.wait_for`` (and requests'
 own timeout); every failure becomes an :class:`~models.errors.AppError` subclass. The access
-token lives in the :class:`~server.shared_cache.SharedCache`, refreshed by one process at a
-time under a lease. Nothing else in the project imports wechatpy.
+token lives in the :class:`~server.shared_cache.SharedCache`, encrypted with the service's PII
+keys, refreshed by one process at a time under a lease. Nothing else in the project imports wechatpy.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from wechatpy.exceptions import WeChatClientException  # type: ignore[import-unt
 
 from models.errors import AppError, Invalid, Upstream
 from server.config import Config
+from server.crypto import PiiCipher, load_keyring
 from server.shared_cache import SharedCache
 
 log = logging.getLogger("unionaid.wechat")
@@ -95,8 +96,13 @@ class _Client(WeChatClient):  # type: ignore[misc]
 class WeChatGateway:
     """Async access to the WeChat API for the whole service."""
 
-    def __init__(self, config: Config, cache: SharedCache, *, max_workers: int = 16) -> None:
+    def __init__(
+        self, config: Config, cache: SharedCache, *, max_workers: int = 16, cipher: PiiCipher | None = None
+    ) -> None:
         self.config = config
+        if cache.cipher is None:
+            # The token is a secret: a cache given without keys seals with the service's own.
+            cache.use_cipher(cipher or PiiCipher(load_keyring(config)))
         self.cache = cache
         self.timeout = config.wechat_timeout
         self.api_base = config.wechat_api_base.rstrip("/")
