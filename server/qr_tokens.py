@@ -4,7 +4,7 @@ Layout, 84 bytes: a 20-byte body
 ``format:1 | key id:1 | card id:4 | card version:2 | issued at:4 | nonce:8``
 and its 64-byte signature, encoded as unpadded RFC 4648 base32 (upper case, 135
 characters), so the QR code can use its alphanumeric mode and stay small.
-Only the canonical encoding is accepted: no two strings verify as one token.
+Only that exact text is accepted (see :func:`decode`): no two strings verify as one token.
 The token names no person; only the service maps the card id to a member.
 Two formats: a phone's rotating code (short-lived, each nonce used once) and a
 printed card's code (long-lived; its nonce is the print's, replaced by a reprint).
@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 import os
+import re
 import secrets
 import struct
 import time
@@ -25,12 +26,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from server.config import make_private_dir
+
 SCREEN = 1
 PRINTED = 2
 _BODY = struct.Struct(">BBIHI8s")  # format, key id, card id, card version, issued at, nonce
 SIGNATURE_LEN = 64
 TOKEN_LEN = _BODY.size + SIGNATURE_LEN
 KEYS_FILE = "qr_keys.json"
+TEXT_LEN = -(-TOKEN_LEN * 8 // 5)  # 135 base32 characters, no padding
+_CANONICAL = re.compile(f"[A-Z2-7]{{{TEXT_LEN}}}")
 
 
 class TokenInvalid(Exception):
@@ -100,17 +105,7 @@ class QrSigner:
 
     def verify(self, token: str) -> CardToken:
         """The token's fields when its signature checks out; TokenInvalid for anything else."""
-        if not isinstance(token, str) or len(token) > 200:
-            raise TokenInvalid("not a card token")
-        text = token.strip().upper()
-        try:
-            raw = base64.b32decode(text + "=" * (-len(text) % 8))
-        except (binascii.Error, ValueError):
-            raise TokenInvalid("not base32") from None
-        if len(raw) != TOKEN_LEN:
-            raise TokenInvalid("wrong length")
-        if base64.b32encode(raw).decode("ascii").rstrip("=") != text:
-            raise TokenInvalid("not canonical")
+        raw = decode(token)
         body, signature = raw[:_BODY.size], raw[_BODY.size:]
         fmt, key_id, card_id, card_version, issued_at, nonce = _BODY.unpack(body)
         if fmt not in (SCREEN, PRINTED):
@@ -137,6 +132,25 @@ class QrSigner:
         return out
 
 
+def decode(text: object) -> bytes:
+    """The token's bytes, from its one canonical text only; TokenInvalid for anything else.
+
+    Upper case, unpadded, nothing around or inside it: a lower-cased, padded or
+    wrapped copy is refused rather than read as the same code, so a code has one
+    text form and nothing keyed on the text (the replay record) has aliases.
+    """
+    if not isinstance(text, str) or not _CANONICAL.fullmatch(text):
+        raise TokenInvalid("not the canonical text of a card token")
+    try:
+        raw = base64.b32decode(text + "=" * (-len(text) % 8))
+    except (binascii.Error, ValueError):
+        raise TokenInvalid("not base32") from None
+    # 135 characters carry 675 bits for 672: the spare bits must be zero too.
+    if len(raw) != TOKEN_LEN or base64.b32encode(raw).decode("ascii").rstrip("=") != text:
+        raise TokenInvalid("not canonical")
+    return raw
+
+
 def _private_bytes(key: Ed25519PrivateKey) -> str:
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                             serialization.NoEncryption())
@@ -144,7 +158,7 @@ def _private_bytes(key: Ed25519PrivateKey) -> str:
 
 
 def _save(path: Path, keys: dict[int, Ed25519PrivateKey], current: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

@@ -24,7 +24,6 @@ def test_round_trip_and_private_key_file(tmp_path, signer):
     assert len(parsed.nonce) == 8
     assert signer.sign(123456, 3, 1_800_000_000) != token  # a fresh nonce each time
     assert stat.S_IMODE(os.stat(tmp_path / "qr_keys.json").st_mode) == 0o600
-    assert signer.verify(token.lower()).card_id == 123456  # scanners may lower-case
 
 
 def test_fits_a_small_qr_code(signer):
@@ -118,3 +117,76 @@ def test_configured_key_is_used_and_checked(tmp_path):
     assert not (tmp_path / "qr_keys.json").exists()
     with pytest.raises(ValueError):
         load_signer(tmp_path, key="not base64 of 32 bytes!")
+
+
+# -- one text per code ----------------------------------------------------------
+
+def variants(token: str) -> dict[str, str]:
+    """Texts a lenient decoder would read as ``token``; each must be refused."""
+    first = next(i for i, ch in enumerate(token) if ch.isalpha())
+    return {
+        "lower case": token.lower(),
+        "one letter lower case": token[:first] + token[first].lower() + token[first + 1:],
+        "mixed case": "".join(ch.lower() if i % 2 and ch.isalpha() else ch for i, ch in enumerate(token)),
+        "'=' padding": token + "=" * (-len(token) % 8),
+        "extra padding": token + "=" * 8,
+        "leading space": " " + token,
+        "trailing space": token + " ",
+        "trailing newline": token + "\n",
+        "trailing CRLF": token + "\r\n",
+        "embedded newline": token[:60] + "\n" + token[60:],
+        "embedded space": token[:60] + " " + token[60:],
+        "tab": "\t" + token,
+    }
+
+
+def test_only_the_canonical_text_verifies(signer):
+    token = signer.sign(42, 1, 1_800_000_000)
+    assert signer.verify(token).card_id == 42
+    for why, text in variants(token).items():
+        assert text != token
+        with pytest.raises(TokenInvalid):
+            signer.verify(text)
+            pytest.fail(f"{why} accepted")
+
+
+def test_only_the_canonical_text_passes_check_code(signer):
+    from models import card_codes
+    from models.errors import Invalid
+
+    now = 1_800_000_000
+    token = signer.sign(42, 1, now)
+    assert card_codes.check_code(signer, token, ttl=60, skew=15, now=now).card_id == 42
+    for why, text in variants(token).items():
+        with pytest.raises(Invalid) as err:
+            card_codes.check_code(signer, text, ttl=60, skew=15, now=now)
+            pytest.fail(f"{why} accepted")
+        assert err.value.code == "qr_invalid", why
+
+
+async def test_scan_refuses_every_variant_of_a_genuine_code(api, engine, running):
+    import sqlalchemy as sa
+
+    from models.tables import qr_nonces
+    from tests.factories import counter
+
+    scene = await counter(api, engine, running)
+    resp = await api.get("/api/v1/me/card/qr", token=scene.worker)
+    assert resp.status == 200, resp.data
+    good = resp.data["token"]
+    for why, text in variants(good).items():
+        refused = await api.post("/api/v1/merchant/scan", {"qr": text}, token=scene.cashier)
+        assert (refused.status, refused.error_code) == (400, "qr_invalid"), (why, refused.status, refused.data)
+    async with engine.connect() as conn:  # no variant claimed the code
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(qr_nonces))).scalar_one() == 0
+    assert (await api.post("/api/v1/merchant/scan", {"qr": good}, token=scene.cashier)).status == 200
+
+
+def test_the_published_format_says_canonical_only(running):
+    """The scan route and the published keys describe the one accepted text form."""
+    paths = running.settings["openapi"]["paths"]
+    keys = paths["/api/v1/cards/keys"]["get"]["description"]
+    scan = paths["/api/v1/merchant/scan"]["post"]["description"]
+    assert "不区分大小写" not in keys
+    for text in (keys, scan):
+        assert "大写" in text and "填充" in text
