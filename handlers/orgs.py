@@ -56,7 +56,9 @@ class OrgHandler(StaffHandler):
             "删除空单位（管理员）",
             tags=["staff"],
             responses={200: obj({"deleted": {"type": "boolean"}}, ["deleted"]), **_REFUSALS, 409: ERROR_REF},
-            description="还有下级单位、会员或工作人员时返回 409 org_not_empty。",
+            description="单位仍被任何数据引用（下级单位、会员、工作人员、合作商家、优惠项目、服务卡、困难职工档案、"
+            "会籍转接记录等，按数据库外键逐表检查）时返回 409 org_not_empty，details 逐项给出 kind（表名）、"
+            "label、count；单位自己的设置随单位删除。",
         ),
     }
 

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import audit
 from models.actors import Actor
 from models.errors import Conflict, Invalid, NotFound
-from models.tables import members, org_settings, orgs, staff
+from models.tables import org_settings, orgs
 from models.types import utcnow
 
 TYPES = {
@@ -148,15 +149,66 @@ async def move(conn: AsyncConnection, actor: Actor, org: Org, new_parent: Org) -
     return await get(conn, org.id)
 
 
+# Rows that belong to a unit alone and go with it.
+OWNED = frozenset({"org_settings"})
+# How a refusal names the rows still referencing a unit: table -> (noun, measure word).
+REFERENCE_LABELS: dict[str, tuple[str, str]] = {
+    "orgs": ("下级单位", "个"),
+    "members": ("会员", "名"),
+    "staff": ("工作人员", "名"),
+    "merchants": ("合作商家", "家"),
+    "programs": ("优惠项目", "个"),
+    "cards": ("服务卡", "张"),
+    "hardship_records": ("困难职工档案", "份"),
+    "member_transfers": ("会籍转接记录", "条"),
+}
+
+
+def reference_label(table: sa.Table) -> tuple[str, str]:
+    """The (noun, measure word) naming rows of ``table``; a generic one for a table without a label."""
+    return REFERENCE_LABELS.get(table.name, (f"数据表 {table.name} 中的记录", "条"))
+
+
+def org_references() -> list[tuple[sa.Table, tuple[sa.Column[Any], ...]]]:
+    """Every table with a foreign key to ``orgs.id`` and its referencing columns, from the one MetaData:
+    the unit's children (``orgs.parent_id``) first, then the rest in dependency order."""
+    found: list[tuple[sa.Table, tuple[sa.Column[Any], ...]]] = []
+    for table in orgs.metadata.sorted_tables:
+        columns = tuple(fk.parent for fk in table.foreign_keys if fk.column is orgs.c.id)
+        if columns:
+            found.append((table, columns))
+    found.sort(key=lambda item: item[0] is not orgs)
+    return found
+
+
 async def delete(conn: AsyncConnection, actor: Actor, org: Org) -> None:
-    """Delete an empty unit: no children, no members, no staff."""
-    for table, column, what in ((orgs, orgs.c.parent_id, "下级单位"), (members, members.c.org_id, "会员"),
-                                (staff, staff.c.org_id, "工作人员")):
-        count = (await conn.execute(sa.select(sa.func.count()).select_from(table).where(column == org.id))).scalar_one()
+    """Delete a unit nothing references any more (its own settings go with it).
+
+    What is in the way is read from the foreign keys to ``orgs.id`` in the MetaData,
+    so a table added later is checked without anyone remembering to list it here.
+    """
+    # Lock the unit's row: on MySQL, rows that would reference it wait for this transaction.
+    await conn.execute(sa.select(orgs.c.id).where(orgs.c.id == org.id).with_for_update())
+    blockers: list[dict[str, Any]] = []
+    for table, columns in org_references():
+        if table.name in OWNED:
+            continue
+        count = (await conn.execute(sa.select(sa.func.count()).select_from(table)
+                                    .where(sa.or_(*(c == org.id for c in columns))))).scalar_one()
         if count:
-            raise Conflict("org_not_empty", f"该单位还有 {count} 个{what}，不能删除")
-    await conn.execute(org_settings.delete().where(org_settings.c.org_id == org.id))
-    await conn.execute(orgs.delete().where(orgs.c.id == org.id))
+            noun, measure = reference_label(table)
+            blockers.append({"kind": table.name, "label": noun, "count": int(count),
+                             "reason": f"{count} {measure}{noun}"})
+    if blockers:
+        raise Conflict("org_not_empty", f"该单位还有 {'、'.join(b['reason'] for b in blockers)}，不能删除",
+                       details=blockers)
+    for table, columns in org_references():
+        if table.name in OWNED:
+            await conn.execute(table.delete().where(sa.or_(*(c == org.id for c in columns))))
+    try:
+        await conn.execute(orgs.delete().where(orgs.c.id == org.id))
+    except IntegrityError:  # a reference that came in after the check (SQLite takes no row lock)
+        raise Conflict("org_not_empty", "该单位仍被其他数据引用，不能删除") from None
     await audit.record(conn, actor, "org.delete", target_kind="org", target_id=org.id, org_path=org.path,
                        summary={"code": org.code, "name": org.name})
 

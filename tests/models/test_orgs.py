@@ -4,11 +4,21 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 
 from models import orgs
 from models.actors import SYSTEM
 from models.errors import Conflict, Invalid, NotFound
-from models.tables import members
+from models.tables import (
+    cards,
+    hardship_records,
+    members,
+    merchants,
+    metadata,
+    programs,
+)
+from models.tables import orgs as orgs_table
+from models.tables import staff as staff_table
 from models.types import utcnow
 
 
@@ -113,3 +123,142 @@ async def test_settings_are_inherited(engine):
         assert await orgs.get_setting(conn, t["C2"], "line.deep") == "80000"
         await orgs.set_setting(conn, SYSTEM, t["C1"], "line.deep", "95000")
         assert await orgs.get_setting(conn, t["K"], "line.deep") == "95000"
+
+
+# -- what keeps a unit from being deleted ------------------------------------------
+
+
+def _now():
+    return utcnow()
+
+
+async def _member_row(conn, org_id: int, seq: int) -> int:
+    now = _now()
+    result = await conn.execute(members.insert().values(
+        name="李四", id_number_enc="x", id_number_bidx=f"{seq:064d}", id_last4="1234", gender="男",
+        birth_date=date(1980, 1, 1), org_id=org_id, status="active", created_at=now, updated_at=now))
+    return int(result.inserted_primary_key[0])
+
+
+async def _staff_row(conn, org_id: int, seq: int) -> int:
+    now = _now()
+    result = await conn.execute(staff_table.insert().values(
+        username=f"clerk{seq}", password_hash="x", roles="station", org_id=org_id, active=True, created_at=now,
+        updated_at=now))
+    return int(result.inserted_primary_key[0])
+
+
+async def _card_row(conn, unit: int, home: int, seq: int) -> None:
+    now = _now()
+    await conn.execute(cards.insert().values(
+        card_no=f"C{seq:015d}", member_id=await _member_row(conn, home, seq), org_id=unit, version=1,
+        status="active", issued_at=now, updated_at=now))
+
+
+async def _hardship_row(conn, unit: int, home: int, seq: int) -> None:
+    await conn.execute(hardship_records.insert().values(
+        member_id=await _member_row(conn, home, seq), org_id=unit, category="deep", proposed_category="deep",
+        causes="illness", household_size=1, household_income=0, per_capita_income=0, valid_from=date(2024, 1, 1),
+        valid_to=date(2099, 1, 1), status="active", verified_by=await _staff_row(conn, home, seq),
+        verification_method="visit", created_at=_now()))
+
+
+async def _merchant_row(conn, unit: int, home: int, seq: int) -> None:
+    now = _now()
+    await conn.execute(merchants.insert().values(
+        name="药房", type="pharmacy", org_id=unit, status="active", agreement_from=date(2024, 1, 1),
+        agreement_to=date(2099, 1, 1), created_at=now, updated_at=now))
+
+
+async def _program_row(conn, unit: int, home: int, seq: int) -> None:
+    now = _now()
+    await conn.execute(programs.insert().values(
+        name="药品优惠", org_id=unit, rule="{}", union_bp=0, categories="drug", excluded="", eligibility="all_members",
+        hardship_categories="", period="month", fund="union_funds", priority=0, status="active",
+        valid_from=date(2024, 1, 1), valid_to=date(2099, 1, 1), created_at=now, updated_at=now))
+
+
+async def _transfer_row(conn, unit: int, home: int, seq: int) -> None:
+    now = _now()
+    await conn.execute(metadata.tables["member_transfers"].insert().values(
+        member_id=await _member_row(conn, home, seq), from_org_id=unit, to_org_id=home,
+        requested_by=await _staff_row(conn, home, seq), status="pending", name="李四", created_at=now,
+        updated_at=now))
+
+
+async def _child_row(conn, unit: int, home: int, seq: int) -> None:
+    parent = await orgs.get(conn, unit)
+    await orgs.create(conn, SYSTEM, code=f"CH{seq}", name="下级", type_="grassroots", parent_code=parent.code)
+
+
+async def _setting_row(conn, unit: int, home: int, seq: int) -> None:
+    await orgs.set_setting(conn, SYSTEM, await orgs.get(conn, unit), "line.deep", "80000")
+
+
+# One row referencing the unit per table with a foreign key to orgs.id. A table added
+# later without a builder here fails the test below by name.
+REFERENCING_ROWS = {
+    "orgs": _child_row,
+    "members": lambda conn, unit, home, seq: _member_row(conn, unit, seq),
+    "staff": lambda conn, unit, home, seq: _staff_row(conn, unit, seq),
+    "cards": _card_row,
+    "hardship_records": _hardship_row,
+    "merchants": _merchant_row,
+    "programs": _program_row,
+    "member_transfers": _transfer_row,
+    "org_settings": _setting_row,
+}
+
+
+def _tables_referencing_orgs() -> set[str]:
+    return {t.name for t in metadata.sorted_tables for fk in t.foreign_keys if fk.column is orgs_table.c.id}
+
+
+async def _count_referencing(conn, table_name: str, unit_id: int) -> int:
+    table = metadata.tables[table_name]
+    columns = [fk.parent for fk in table.foreign_keys if fk.column is orgs_table.c.id]
+    where = sa.or_(*(c == unit_id for c in columns))
+    return (await conn.execute(sa.select(sa.func.count()).select_from(table).where(where))).scalar_one()
+
+
+async def test_every_foreign_key_to_a_unit_blocks_its_deletion_with_a_409(engine):
+    referencing = _tables_referencing_orgs()
+    missing = referencing - set(REFERENCING_ROWS)
+    assert not missing, f"no referencing-row builder for {sorted(missing)}: add one to REFERENCING_ROWS"
+    assert set(REFERENCING_ROWS) <= referencing, "a builder for a table that no longer references orgs"
+    async with engine.begin() as conn:
+        t = await build_tree(conn)
+        for seq, name in enumerate(sorted(referencing), start=1):
+            unit = await orgs.create(conn, SYSTEM, code=f"U{seq}", name=f"待删{name}", type_="grassroots",
+                                     parent_code="C2")
+            await REFERENCING_ROWS[name](conn, unit.id, t["K"].id, seq)
+            assert await _count_referencing(conn, name, unit.id) == 1
+            if name in orgs.OWNED:  # the unit's own settings go with it
+                await orgs.delete(conn, SYSTEM, unit)
+                assert await _count_referencing(conn, name, unit.id) == 0
+                continue
+            with pytest.raises(Conflict) as err:
+                await orgs.delete(conn, SYSTEM, unit)
+            noun, measure = orgs.reference_label(metadata.tables[name])
+            assert err.value.code == "org_not_empty" and err.value.status == 409, name
+            assert f"1 {measure}{noun}" in err.value.message, (name, err.value.message)
+            assert err.value.details == [{"kind": name, "label": noun, "count": 1, "reason": f"1 {measure}{noun}"}]
+            assert (await orgs.get(conn, unit.id)).id == unit.id
+
+
+async def test_the_refusal_names_each_kind_with_its_count(engine):
+    async with engine.begin() as conn:
+        t = await build_tree(conn)
+        for seq in (1, 2):
+            await _member_row(conn, t["K"].id, seq)
+        await _merchant_row(conn, t["K"].id, t["K"].id, 3)
+        with pytest.raises(Conflict) as err:
+            await orgs.delete(conn, SYSTEM, t["K"])
+    assert err.value.message == "该单位还有 1 个下级单位、2 名会员、1 家合作商家，不能删除"
+    assert [(d["kind"], d["count"]) for d in err.value.details] == [("orgs", 1), ("members", 2), ("merchants", 1)]
+
+
+def test_a_table_without_a_label_is_still_named_truthfully():
+    table = sa.Table("relief_grants", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True))
+    noun, measure = orgs.reference_label(table)
+    assert "relief_grants" in noun and measure
