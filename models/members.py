@@ -8,14 +8,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import audit, cards, throttle
+from models import audit, cards, notifications, throttle
 from models.actors import Actor
 from models.errors import Conflict, Invalid, NotFound, RateLimited
 from models.idcard import parse_id_number
 from models.masking import mask_id_number, mask_name
 from models.orgs import Org, in_subtree
 from models.roster import RosterParse, RowProblem, normalize_name
-from models.tables import members, orgs
+from models.tables import cards as cards_t
+from models.tables import hardship_records, members, orgs
 from models.types import utcnow
 from models.users import PHONE  # one purpose, so a member's and a user's phone share the blind index
 from server.crypto import PiiCipher
@@ -64,22 +65,37 @@ async def for_user(conn: AsyncConnection, user_id: int) -> Member | None:
 
 @dataclass
 class ImportReport:
-    """What an import did, by row; ``problems`` carry the file's line numbers."""
+    """What an import did, by row; ``problems`` and ``notices`` carry the file's line numbers.
+
+    ``problems`` are rows refused (fix and import again); ``notices`` are rows taken
+    care of another way: a person who is a member outside the importer's subtree gets
+    ``transfer_requested``, whatever their name and wherever they are, so the report
+    says nothing more about them than that.
+    """
 
     total: int
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    moved: int = 0
+    transfer_requested: int = 0
     problems: list[RowProblem] = field(default_factory=list)
+    notices: list[RowProblem] = field(default_factory=list)
     committed: bool = False
 
     def view(self) -> dict[str, Any]:
+        def rows(entries: list[RowProblem]) -> list[dict[str, Any]]:
+            return [{"line": p.line, "field": p.field, "code": p.code, "reason": p.reason} for p in entries]
+
         return {
             "total": self.total, "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+            "moved": self.moved, "transfer_requested": self.transfer_requested,
             "refused": len({p.line for p in self.problems}), "committed": self.committed,
-            "problems": [{"line": p.line, "field": p.field, "code": p.code, "reason": p.reason}
-                         for p in self.problems],
+            "problems": rows(self.problems), "notices": rows(self.notices),
         }
+
+
+TRANSFER_REQUESTED = "该身份证号已在其他单位登记会籍，已向其所属单位发起转入申请，待对方确认"
 
 
 async def import_roster(
@@ -87,19 +103,28 @@ async def import_roster(
 ) -> ImportReport:
     """Import every valid row into ``org`` (or the unit its 所属工会 names, inside ``org``'s subtree).
 
-    Idempotent by ID number: a known person with the same name is updated or left
-    as is. With ``strict``, any problem means nothing is written.
+    Idempotent by ID number. A known person inside the actor's subtree with the same
+    name is updated or left as is, and moved to the row's unit unless they already
+    are in it or below it. A known person outside the actor's subtree is never
+    written: the row asks their unit for a transfer (one pending request per unit
+    and member) and reads the same whether the name matched or not. With ``strict``,
+    any problem means nothing is written.
     """
+    from models import policy, transfers
+
+    within = policy.reach(actor)
     report = ImportReport(total=parsed.total, problems=list(parsed.problems))
     unit_codes = {r.org for r in parsed.rows if r.org}
-    units: dict[str, int] = {}
+    units: dict[str, Org] = {}
     if unit_codes:
-        rows = (await conn.execute(sa.select(orgs.c.code, orgs.c.id).where(
+        rows = (await conn.execute(sa.select(orgs).where(
             orgs.c.code.in_(unit_codes), in_subtree(orgs.c.path, org.path)))).all()
-        units = {r.code: r.id for r in rows}
+        units = {r.code: Org(r.id, r.code, r.name, r.type, r.parent_id, r.path, r.depth) for r in rows}
     now = utcnow()
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    moves: list[tuple[Any, Org, dict[str, Any]]] = []
+    asks: list[tuple[int, transfers.Ask]] = []
     for start in range(0, len(parsed.rows), CHUNK):
         chunk = parsed.rows[start:start + CHUNK]
         keyed = {cipher.blind_index(r.id_number.value, purpose=ID_NUMBER): r for r in chunk}
@@ -107,16 +132,17 @@ async def import_roster(
             row.id_number_bidx: row
             for row in (await conn.execute(sa.select(
                 members.c.id, members.c.id_number_bidx, members.c.name, members.c.employer, members.c.phone_bidx,
-                members.c.org_id).where(members.c.id_number_bidx.in_(list(keyed))))).all()
+                members.c.org_id, members.c.user_id, orgs.c.path).join(orgs, orgs.c.id == members.c.org_id)
+                .where(members.c.id_number_bidx.in_(list(keyed))))).all()
         }
         for bidx, r in keyed.items():
-            org_id = org.id
+            unit = org
             if r.org:
                 if r.org not in units:
                     report.problems.append(RowProblem(r.line, "org", "org_not_found",
                                                       f"所属工会 {r.org} 不存在或不在 {org.name} 之下"))
                     continue
-                org_id = units[r.org]
+                unit = units[r.org]
             phone_bidx = cipher.blind_index(r.phone, purpose=PHONE) if r.phone else None
             old = existing.get(bidx)
             if old is None:
@@ -125,21 +151,34 @@ async def import_roster(
                     "id_number_bidx": bidx, "id_last4": r.id_number.value[-4:],
                     "phone_enc": cipher.encrypt(r.phone, purpose=PHONE) if r.phone else None,
                     "phone_bidx": phone_bidx, "gender": r.id_number.gender, "birth_date": r.id_number.birth_date,
-                    "employer": r.employer, "org_id": org_id, "status": "active", "joined_on": now.date(),
+                    "employer": r.employer, "org_id": unit.id, "status": "active", "joined_on": now.date(),
                     "created_at": now, "updated_at": now,
                 })
-            elif normalize_name(old.name) != r.name:
+                continue
+            if not old.path.startswith(within):
+                # Outside the importer's subtree: nothing about the record (its name, its unit,
+                # whether anything would change) may shape the answer, so it is not even compared.
+                asks.append((r.line, transfers.Ask(member_id=old.id, from_org_id=old.org_id, to_org=unit,
+                                                   name=r.name, employer=r.employer, phone=r.phone)))
+                continue
+            if normalize_name(old.name) != r.name:
                 report.problems.append(RowProblem(r.line, "name", "name_mismatch",
                                                   "该身份证号已登记为另一个姓名，请核对"))
-            elif (r.employer or old.employer) == old.employer and (phone_bidx or old.phone_bidx) == old.phone_bidx:
-                report.unchanged += 1
+                continue
+            change: dict[str, Any] = {}
+            if (r.employer or old.employer) != old.employer:
+                change["employer"] = r.employer
+            if phone_bidx and phone_bidx != old.phone_bidx:
+                change["phone_enc"] = cipher.encrypt(r.phone or "", purpose=PHONE)
+                change["phone_bidx"] = phone_bidx
+            if not old.path.startswith(unit.path):
+                # Inside the subtree the importer has the authority over both units: the roster
+                # is obeyed at once (a person already in the row's unit or below it stays put).
+                moves.append((old, unit, change))
+            elif change:
+                updates.append({"_id": old.id, "updated_at": now, **change})
             else:
-                change: dict[str, Any] = {"_id": old.id, "employer": r.employer or old.employer,
-                                          "updated_at": now}
-                if phone_bidx and phone_bidx != old.phone_bidx:
-                    change["phone_enc"] = cipher.encrypt(r.phone or "", purpose=PHONE)
-                    change["phone_bidx"] = phone_bidx
-                updates.append(change)
+                report.unchanged += 1
     report.problems.sort(key=lambda p: p.line)
     if strict and report.problems:
         return report
@@ -149,10 +188,44 @@ async def import_roster(
     for change in updates:
         member_id = change.pop("_id")
         await conn.execute(members.update().where(members.c.id == member_id).values(**change))
-    report.created, report.updated, report.committed = len(inserts), len(updates), True
+    for old, unit, change in moves:
+        await move(conn, actor, old, unit, values=change)
+    if asks:
+        await transfers.request_many(conn, cipher, actor, [ask for _, ask in asks])
+    report.notices = [RowProblem(line, "id_number", "transfer_requested", TRANSFER_REQUESTED) for line, _ in asks]
+    report.created, report.updated, report.moved = len(inserts), len(updates), len(moves)
+    report.transfer_requested, report.committed = len(asks), True
     await audit.record(conn, actor, "member.import", target_kind="org", target_id=org.id, org_path=org.path,
-                       summary={k: v for k, v in report.view().items() if k != "problems"})
+                       summary={k: v for k, v in report.view().items() if k not in ("problems", "notices")})
     return report
+
+
+async def move(
+    conn: AsyncConnection, actor: Actor, member: Any, to_org: Org, *, values: dict[str, Any] | None = None,
+) -> None:
+    """Move a member (a row with ``id``, ``org_id``, ``user_id``) to ``to_org``, with what follows them; audited.
+
+    Their live card and an active hardship record move too (the new unit issues,
+    prints and re-checks them from now on). Pending transfer requests for them are
+    granted when the member now lies in the asking unit's subtree, and otherwise
+    follow them to their new unit, whose staff decide them from now on.
+    """
+    from models import transfers
+
+    now = utcnow()
+    await conn.execute(members.update().where(members.c.id == member.id)
+                       .values(org_id=to_org.id, updated_at=now, **(values or {})))
+    await conn.execute(cards_t.update().where(cards_t.c.live_member_id == member.id).values(org_id=to_org.id))
+    await conn.execute(hardship_records.update().where(hardship_records.c.member_id == member.id,
+                                                       hardship_records.c.status == "active")
+                       .values(org_id=to_org.id))
+    fields = sorted({k.removesuffix("_enc") for k in values or {} if not k.endswith("_bidx")})
+    await audit.record(conn, actor, "member.move", target_kind="member", target_id=member.id, org_path=to_org.path,
+                       summary={"from_org_id": member.org_id, "to_org_id": to_org.id, "fields": fields})
+    await transfers.follow_member(conn, actor, member.id, to_org)
+    if member.user_id is not None:
+        await notifications.enqueue(conn, member.user_id, "member.moved", title="会籍已转接",
+                                    body=f"现属{to_org.name}")
 
 
 def _bind_key(user_id: int) -> str:

@@ -27,6 +27,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "member.import": frozenset({"station", "admin"}),
     "member.manage": frozenset({"station", "admin"}),
     "member.release_binding": frozenset({"station", "admin"}),
+    # 会籍转接: a roster import asks for a member held outside the importer's subtree; the holder decides.
+    "member_transfer.view": frozenset({"station", "reviewer", "admin"}),
+    "member_transfer.request": frozenset({"station", "admin"}),
+    "member_transfer.decide": frozenset({"station", "admin"}),
     "hardship.view": frozenset({"station", "reviewer", "approver", "admin"}),
     "hardship.manage": frozenset({"station", "reviewer", "admin"}),
     "card.view": _ALL_STAFF,
@@ -61,6 +65,13 @@ def scope(actor: Actor) -> str:
     if actor.kind != "staff" or not actor.org_path:
         raise Forbidden("role_forbidden", "您的角色无权进行此操作")
     return actor.org_path
+
+
+def reach(actor: Actor) -> str:
+    """The subtree whose members an actor may learn about: staff their own, the system (the CLI) the network."""
+    if actor.kind == "system":
+        return "/"
+    return scope(actor)
 
 
 def require_in_scope(actor: Actor, action: str, target_path: str, *, what: str = "记录") -> None:

@@ -110,6 +110,32 @@ members = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# 会籍转接: a unit asks for a member whose record another unit holds (a roster import named a
+# person who is a member outside the importer's subtree). The member's unit decides. While the
+# request is pending, ``pending_member_id`` equals member_id (NULL after), so one unit has at most
+# one pending request per member, and ``from_org_id`` follows the member should they move meanwhile;
+# once decided it keeps where they were. Name, employer and phone are the roster row's, as given.
+member_transfers = sa.Table(
+    "member_transfers",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("member_id", BigId, sa.ForeignKey("members.id"), nullable=False, index=True),
+    sa.Column("pending_member_id", BigId, nullable=True),
+    sa.Column("from_org_id", BigId, sa.ForeignKey("orgs.id"), nullable=False, index=True),
+    sa.Column("to_org_id", BigId, sa.ForeignKey("orgs.id"), nullable=False, index=True),
+    sa.Column("requested_by", BigId, sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | accepted | refused | cancelled
+    sa.Column("name", sa.String(50), nullable=False),
+    sa.Column("employer", sa.String(200), nullable=True),
+    sa.Column("phone_enc", sa.String(255), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("decided_by", BigId, sa.ForeignKey("staff.id"), nullable=True),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("reason", sa.String(200), nullable=True),
+    sa.UniqueConstraint("pending_member_id", "to_org_id"),
+)
+
 # Counters for throttling and lock-outs (binding tries, staff logins), by key.
 throttles = sa.Table(
     "throttles",

@@ -1,0 +1,132 @@
+"""Staff API for member transfers (会籍转接): the holder's unit decides, the asking unit follows its requests."""
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.staff_base import StaffHandler
+from models import policy, transfers
+from server.openapi import ERROR_REF, ID_MAX, integer, nullable, obj, op, ref, string
+
+_DATETIME = string(format="date-time")
+_UNIT = obj({"id": {"type": "integer"}, "code": string(), "name": string()}, ["id", "code", "name"])
+_COMMON: dict[str, Any] = {
+    "id": {"type": "integer"},
+    "status": {"enum": list(transfers.STATUS_LABELS)},
+    "status_label": string(),
+    "to_org": _UNIT,
+    "name": string(),
+    "id_number_masked": string(),
+    "employer": nullable(string()),
+    "phone_masked": nullable(string()),
+    "created_at": _DATETIME,
+    "decided_at": nullable(_DATETIME),
+    "reason": nullable(string()),
+}
+_REQUIRED = ["id", "status", "status_label", "to_org", "name", "id_number_masked", "created_at", "decided_at",
+             "reason"]
+OUTGOING = obj(_COMMON, _REQUIRED)
+INCOMING = obj(
+    {**_COMMON, "from_org": _UNIT, "member_id": {"type": "integer"}, "member": nullable(ref("Member")),
+     "name_matches": nullable({"type": "boolean"})},
+    [*_REQUIRED, "from_org", "member_id", "member", "name_matches"],
+)
+_ANSWERS = {200: INCOMING, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF}
+
+
+class TransfersHandler(StaffHandler):
+    """Requests for members of the caller's subtree (incoming) or asked by units of it (outgoing)."""
+
+    spec = {
+        "get": op(
+            "会籍转入申请：待本单位确认的（incoming）或本单位发起的（outgoing）",
+            tags=["staff"],
+            parameters=[
+                {"name": "direction", "in": "query", "schema": {"enum": list(transfers.DIRECTIONS)},
+                 "description": "默认 outgoing"},
+                {"name": "status", "in": "query", "schema": {"enum": list(transfers.STATUS_LABELS)}},
+                {"name": "after", "in": "query", "schema": integer(0, ID_MAX)},
+            ],
+            responses={200: obj({"items": {"type": "array", "items": {"oneOf": [INCOMING, OUTGOING]}},
+                                 "next": {"type": ["integer", "null"]}}, ["items", "next"]),
+                       400: ERROR_REF, 403: ERROR_REF},
+            description="导入名册时，身份证号已在本人范围以外登记会籍的人，会向其所属单位发起转入申请（名册报告只说"
+            "transfer_requested，不说对方单位和姓名是否一致）。incoming：会员在本人范围内，可同意或拒绝，"
+            "可见本单位会员、申请单位和姓名是否一致；outgoing：本人范围内单位发起的申请，只见自己填写的内容和处理状态。",
+        )
+    }
+
+    async def get(self) -> None:
+        actor = await self.actor()
+        policy.require(actor, "member_transfer.view")
+        query = self.query()
+        direction = query.get("direction", "outgoing")
+        status = query.get("status")
+        after = query.get("after", 0)
+        async with self.engine.connect() as conn:
+            found = await transfers.listing(conn, self.cipher, actor, direction=direction, status=status,
+                                            after=after, limit=50)
+        views = [t.incoming_view() if direction == "incoming" else t.outgoing_view() for t in found]
+        self.write_json({"items": views, "next": found[-1].id if len(found) == 50 else None})
+
+
+class AcceptHandler(StaffHandler):
+    accepts = "none"
+    spec = {
+        "post": op(
+            "同意转入：会员转到申请单位（同时采用名册中的工作单位和手机号）",
+            tags=["staff"], responses=_ANSWERS,
+            description="只有会员所在单位（及其上级）的工作人员可以处理；范围外的申请与不存在一样返回 404。"
+            "已处理的申请返回 409 transfer_decided。服务卡和有效的困难职工档案随会员转入。",
+        )
+    }
+
+    async def post(self, transfer_id: str) -> None:
+        actor = await self.actor()
+        policy.require(actor, "member_transfer.decide")
+        async with self.engine.begin() as conn:
+            transfer = await transfers.accept(conn, self.cipher, actor, int(transfer_id))
+        self.write_json(transfer.incoming_view())
+
+
+class RefuseHandler(StaffHandler):
+    spec = {
+        "post": op(
+            "拒绝转入（须填原因，申请单位可见）",
+            tags=["staff"], body=obj({"reason": string(max_len=200)}, ["reason"]), responses=_ANSWERS,
+            description="会员留在原单位。原因会显示给申请单位，请勿写入会员的个人信息。",
+        )
+    }
+
+    async def post(self, transfer_id: str) -> None:
+        actor = await self.actor()
+        policy.require(actor, "member_transfer.decide")
+        body = self.json_body()
+        async with self.engine.begin() as conn:
+            transfer = await transfers.refuse(conn, self.cipher, actor, int(transfer_id), reason=body["reason"])
+        self.write_json(transfer.incoming_view())
+
+
+class CancelHandler(StaffHandler):
+    accepts = "none"
+    spec = {
+        "post": op(
+            "撤回本单位发起的转入申请",
+            tags=["staff"],
+            responses={200: OUTGOING, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF},
+        )
+    }
+
+    async def post(self, transfer_id: str) -> None:
+        actor = await self.actor()
+        policy.require(actor, "member_transfer.request")
+        async with self.engine.begin() as conn:
+            transfer = await transfers.cancel(conn, self.cipher, actor, int(transfer_id))
+        self.write_json(transfer.outgoing_view())
+
+
+routes: list[tuple[str, Any]] = [
+    (r"/api/v1/staff/member-transfers", TransfersHandler),
+    (r"/api/v1/staff/member-transfers/(?P<transfer_id>[0-9]+)/accept", AcceptHandler),
+    (r"/api/v1/staff/member-transfers/(?P<transfer_id>[0-9]+)/refuse", RefuseHandler),
+    (r"/api/v1/staff/member-transfers/(?P<transfer_id>[0-9]+)/cancel", CancelHandler),
+]
