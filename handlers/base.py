@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import tornado.httputil
 import tornado.web
+from tornado.iostream import StreamClosedError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,7 +19,8 @@ from models.errors import AppError, Unauthorized
 from server.config import Config
 from server.crypto import PiiCipher
 from server.qr_tokens import QrSigner
-from server.validation import BodyValidator
+from server.openapi import ID_MAX
+from server.validation import QueryValidator, SchemaValidator, decode_json
 
 log = logging.getLogger("unionaid.http")
 
@@ -31,9 +33,14 @@ _HTTP_CODES = {
     405: ("method_not_allowed", "不支持此请求方法"),
     413: ("body_too_large", "请求内容过大"),
     415: ("unsupported_media_type", "请求内容类型不支持"),
+    431: ("headers_too_large", "请求头过大"),
     500: ("internal_error", "服务器内部错误，请稍后重试"),
     503: ("service_unavailable", "服务暂时不可用，请稍后重试"),
 }
+#: A bearer token is 43 characters; anything far longer is refused before any lookup.
+_MAX_TOKEN_CHARS = 256
+#: Every body is counted here, not by Tornado (whose refusals are bare, unshaped 400s).
+_TRANSPORT_BODY_LIMIT = 2**62
 _DB_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError, OSError)
 
 
@@ -49,10 +56,22 @@ def _db_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, _DB_DOWN)
 
 
+@tornado.web.stream_request_body
 class BaseHandler(tornado.web.RequestHandler):
-    """Every handler: request id, security headers, errors in the fixed shape."""
+    """Every handler: request id, security headers, errors in the fixed shape, bounded bodies.
+
+    Every handler streams its body (``stream_request_body``), so the size limit, the
+    refusal of a method the route lacks, and every early error are answered here in the
+    fixed shape before any of the body is read, and no body is held past its limit.
+    """
 
     _request_id: str | None = None
+    _chunks: list[bytes]
+    _received = 0
+
+    def initialize(self, **_kwargs: Any) -> None:
+        self._chunks = []
+        self._received = 0
 
     @property
     def config(self) -> Config:
@@ -89,6 +108,49 @@ class BaseHandler(tornado.web.RequestHandler):
             self.set_header("Strict-Transport-Security", "max-age=31536000")
         self.clear_header("Server")
 
+    # --- the body, counted as it streams -------------------------------------------------
+
+    def body_limit(self) -> int:
+        """The most bytes of body this request may carry."""
+        return int(self.config.max_json_bytes) if self.settings.get("config") is not None else 65536
+
+    def _guard_request(self) -> None:
+        """Refuse from the headers alone: a method the route lacks, a body declared too large."""
+        connection = self.request.connection
+        if connection is not None and hasattr(connection, "set_max_body_size"):
+            connection.set_max_body_size(_TRANSPORT_BODY_LIMIT)
+        method = (self.request.method or "").upper()
+        if method != "OPTIONS" and not self._implements(method if method != "HEAD" else "GET"):
+            raise tornado.web.HTTPError(405)
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None:
+            if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):
+                raise AppError("bad_request", "Content-Length 不对", status=400)
+            if int(declared) > self.body_limit():
+                raise AppError("body_too_large", f"请求内容过大（上限 {self.body_limit() // 1024} KB）", status=413)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        self._received += len(chunk)
+        if self._received > self.body_limit():
+            # A chunked body that grew past the limit: answer now; the connection closes.
+            self._chunks.clear()
+            err = AppError("body_too_large", f"请求内容过大（上限 {self.body_limit() // 1024} KB）", status=413)
+            self.send_error(413, exc_info=(AppError, err, None))
+            return
+        self._chunks.append(chunk)
+
+    def raw_body(self) -> bytes:
+        """The whole request body (complete once the handler's method runs)."""
+        if len(self._chunks) != 1:
+            self._chunks[:] = [b"".join(self._chunks)]
+        return self._chunks[0]
+
+    def _body_unread(self) -> bool:
+        future = getattr(self.request, "_body_future", None)
+        return future is not None and not future.done()
+
     def write_json(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -117,6 +179,9 @@ class BaseHandler(tornado.web.RequestHandler):
         if status == 405:
             allowed = [m for m in ("GET", "POST", "PUT", "PATCH", "DELETE") if self._implements(m)]
             self.set_header("Allow", ", ".join(allowed))
+        if self._body_unread():
+            # The body was never read: the connection cannot carry another request.
+            self.set_header("Connection", "close")
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps({"error": body}, ensure_ascii=False))
@@ -130,6 +195,8 @@ class BaseHandler(tornado.web.RequestHandler):
             log.info("request %s refused: %s (%s)", self.request_id, value.code, value.status)
         elif isinstance(value, tornado.web.HTTPError):
             log.info("request %s: HTTP %s", self.request_id, value.status_code)
+        elif isinstance(value, StreamClosedError):
+            log.info("request %s: the client went away", self.request_id)
         elif value is not None and _db_unavailable(value):
             log.warning("request %s: database unavailable: %s", self.request_id, type(value).__name__,
                         exc_info=value)
@@ -139,87 +206,114 @@ class BaseHandler(tornado.web.RequestHandler):
 
 
 class APIHandler(BaseHandler):
-    """A JSON API handler: checks body size and type, parses and validates the body, loads the caller."""
+    """A JSON API handler: bounded bodies, ids and query strings checked against the published
+    schema, the caller loaded from the bearer token.
+
+    Bodies are parsed only when the handler asks (``json_body``, ``uploaded``), after it has
+    checked who is calling, so a wrong audience hears 401/403 before anything about the body.
+    """
 
     spec: ClassVar[dict[str, Any]] = {}
     #: "json" for JSON bodies, "multipart" for uploads, "none" when no body is read.
     accepts: ClassVar[str] = "json"
+    #: The most parts a multipart upload may have (the file and a few fields).
+    max_parts: ClassVar[int] = 8
     principal: tuple[str, int] | None = None
     token_expires_at: datetime | None = None
     _body: Any = None
+    _query: dict[str, Any] | None = None
+
+    def body_limit(self) -> int:
+        return int(self.config.max_upload_bytes if self.accepts == "multipart" else self.config.max_json_bytes)
 
     async def prepare(self) -> None:
-        if self.request.method in ("POST", "PUT", "PATCH"):
-            self._check_body()
+        self._guard_request()
+        self._check_path_ids()
         await self._load_principal()
 
-    def _check_body(self) -> None:
-        body = self.request.body or b""
-        limit = self.config.max_upload_bytes if self.accepts == "multipart" else self.config.max_json_bytes
-        try:
-            declared = int(self.request.headers.get("Content-Length", "0"))
-        except ValueError:
-            raise AppError("bad_request", "Content-Length 不对", status=400) from None
-        if max(len(body), declared) > limit:
-            raise AppError("body_too_large", f"请求内容过大（上限 {limit // 1024} KB）", status=413)
-        ctype = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if self.accepts == "json":
-            if not body:
-                self._body = {}
-                return
-            if ctype != "application/json":
-                raise AppError("unsupported_media_type", "请以 application/json 提交", status=415)
-            try:
-                self._body = json.loads(body.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError, RecursionError):
-                raise AppError("invalid_json", "请求体不是有效的 JSON", status=400) from None
-        elif self.accepts == "multipart":
-            if ctype != "multipart/form-data":
-                raise AppError("unsupported_media_type", "请以 multipart/form-data 上传文件", status=415)
-            if getattr(self, "_stream_request_body", False):
-                # Streamed uploads: refused from the headers above when too large, and the
-                # connection never reads past the limit (chunked bodies included).
-                self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
-                self._chunks: list[bytes] = []
+    def _check_path_ids(self) -> None:
+        """Every numeric path id is an int within what an id column holds, else 404 (no such row)."""
+        for name, value in list(self.path_kwargs.items()):
+            if name.endswith("_id") and isinstance(value, str) and value.isascii() and value.isdigit():
+                if len(value) > 16 or not 1 <= int(value) <= ID_MAX:
+                    raise AppError("not_found", "找不到请求的内容", status=404)
+                self.path_kwargs[name] = int(value)  # type: ignore[assignment]
 
-    def data_received(self, chunk: bytes) -> None:
-        """Collect a streamed upload (handlers decorated with ``tornado.web.stream_request_body``)."""
-        self._chunks.append(chunk)
+    def _operation(self) -> dict[str, Any]:
+        return self.spec.get((self.request.method or "").lower(), {})
 
-    def uploaded(self) -> tuple[dict[str, list[bytes]], dict[str, list[Any]]]:
-        """The form fields and files of a streamed multipart upload."""
-        arguments: dict[str, list[bytes]] = {}
-        files: dict[str, list[Any]] = {}
-        tornado.httputil.parse_body_arguments(
-            self.request.headers.get("Content-Type", ""), b"".join(self._chunks), arguments, files,
-            self.request.headers,
-        )
-        return arguments, files
+    def _content_type(self) -> str:
+        return self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+    def _require_caller(self) -> None:
+        """No body is read for an anonymous caller of an operation that needs a login."""
+        if self.principal is None and self._operation().get("security"):
+            raise Unauthorized()
 
     def json_body(self) -> dict[str, Any]:
         """The request body, validated against this operation's published schema."""
+        self._require_caller()
+        if self._body is None:
+            raw = self.raw_body()
+            if not raw:
+                self._body = {}
+            elif self._content_type() != "application/json":
+                raise AppError("unsupported_media_type", "请以 application/json 提交", status=415)
+            else:
+                self._body = decode_json(raw)
+        body = self._body
         method = (self.request.method or "").lower()
-        schema = self.spec.get(method, {}).get("requestBody", {}).get("content", {}).get("application/json", {})
-        validators: dict[Any, BodyValidator] = self.settings["body_validators"]
+        schema = self._operation().get("requestBody", {}).get("content", {}).get("application/json", {})
+        validators: dict[Any, SchemaValidator] = self.settings["body_validators"]
         key = (type(self), method)
         if key not in validators and "schema" in schema:
-            validators[key] = BodyValidator(schema["schema"], self.settings["openapi"]["components"])
-        body = self._body if self._body is not None else {}
+            validators[key] = SchemaValidator(schema["schema"], self.settings["openapi"]["components"])
         if key in validators:
             validators[key].validate(body)
         if not isinstance(body, dict):
             raise AppError("invalid_json", "请求体应为 JSON 对象", status=400)
         return body
 
+    def query(self) -> dict[str, Any]:
+        """The query parameters this operation publishes, typed and validated (``invalid_query``)."""
+        if self._query is None:
+            validators: dict[Any, QueryValidator] = self.settings["query_validators"]
+            key = (type(self), (self.request.method or "").lower())
+            if key not in validators:
+                validators[key] = QueryValidator(self._operation().get("parameters", []),
+                                                 self.settings["openapi"]["components"])
+            self._query = validators[key].parse(self.request.query_arguments)
+        return self._query
+
+    def uploaded(self) -> tuple[dict[str, list[bytes]], dict[str, list[Any]]]:
+        """The form fields and files of a multipart upload; a malformed one is ``invalid_multipart``."""
+        self._require_caller()
+        if self._content_type() != "multipart/form-data":
+            raise AppError("unsupported_media_type", "请以 multipart/form-data 上传文件", status=415)
+        arguments: dict[str, list[bytes]] = {}
+        files: dict[str, list[Any]] = {}
+        config = tornado.httputil.ParseBodyConfig(
+            multipart=tornado.httputil.ParseMultipartConfig(max_parts=self.max_parts, max_part_header_size=4096))
+        try:
+            tornado.httputil.parse_body_arguments(
+                self.request.headers.get("Content-Type", ""), self.raw_body(), arguments, files,
+                self.request.headers, config=config,
+            )
+        except tornado.httputil.HTTPInputError:
+            raise AppError("invalid_multipart", "上传内容格式不对（multipart/form-data 不完整或字段过多）",
+                           status=400) from None
+        return arguments, files
+
     async def _load_principal(self) -> None:
         header = self.request.headers.get("Authorization", "")
         if not header:
             return
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_CHARS:
             raise Unauthorized("token_invalid", "登录凭证无效，请重新登录")
         async with self.engine.connect() as conn:
-            found = await auth_tokens.resolve(conn, token.strip())
+            found = await auth_tokens.resolve(conn, token)
         self.principal = (found.subject_kind, found.subject_id)
         self.token_expires_at = found.expires_at
 
@@ -241,6 +335,9 @@ class NotFoundHandler(BaseHandler):
     """Every unknown path: 404 in the fixed shape, whatever the method."""
 
     def prepare(self) -> None:
+        connection = self.request.connection
+        if connection is not None and hasattr(connection, "set_max_body_size"):
+            connection.set_max_body_size(_TRANSPORT_BODY_LIMIT)
         raise tornado.web.HTTPError(404)
 
     def check_xsrf_cookie(self) -> None:

@@ -8,7 +8,7 @@ from handlers.base import APIHandler
 from handlers.staff_base import StaffHandler
 from models import benefits, card_codes, cards, members, policy
 from models.actors import Actor
-from models.errors import Invalid, NotFound
+from models.errors import NotFound
 from models.masking import mask_name
 from models.types import local_today
 from server import card_images
@@ -32,11 +32,10 @@ class CardBase(APIHandler):
             self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
         self.finish(data)
 
-    def image_format(self, allowed: tuple[str, ...]) -> str | None:
-        fmt = self.get_query_argument("format", None)
-        if fmt is not None and fmt not in allowed:
-            raise Invalid("format", "format 应为 " + " 或 ".join(allowed))
-        return fmt
+    def image_format(self) -> str | None:
+        """The image format asked for (validated against the operation's published ``format``)."""
+        fmt = self.query().get("format")
+        return str(fmt) if fmt is not None else None
 
     async def my_card(self) -> tuple[int, cards.Card, Any]:
         """The caller's live card (issued now if a bound member never had one), else their latest, and member."""
@@ -80,12 +79,13 @@ class MyCardQrHandler(CardBase):
                              "image/png": {"schema": {"type": "string", "format": "binary"}},
                              "image/svg+xml": {"schema": {"type": "string", "format": "binary"}}}},
                    400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF},
-        description="token 为 Ed25519 签名的 base32 串（约 135 个字符，二维码字母数字模式，M 级纠错不超过 10 版）。"
+        description="token 为 Ed25519 签名的 base32 串（恰为 135 个字符，大写、无 = 填充，"
+        "二维码字母数字模式，M 级纠错不超过 10 版）；扫码时须原样提交，不得改写大小写或加填充。"
         "有效期 qr_ttl 秒（默认 60），请在 refresh_in 秒后获取新码；一个码只能被一次扫码使用。")}
 
     async def get(self) -> None:
-        fmt = self.image_format(("png", "svg"))
         _, card, _ = await self.my_card()
+        fmt = self.image_format()
         code = card_codes.phone_code(self.signer, card, ttl=self.config.qr_ttl)
         self.set_header("X-QR-Expires-At", code.expires_at.isoformat())
         if fmt == "png":
@@ -102,8 +102,8 @@ class ReportLostHandler(CardBase):
                                            ["card", "previous_card_no"]), 404: ERROR_REF, 409: ERROR_REF})}
 
     async def post(self) -> None:
-        body = self.json_body()
         user_id, card, _ = await self.my_card()
+        body = self.json_body()
         actor = Actor(kind="user", id=user_id, request_id=self.request_id, ip=self.request.remote_ip)
         async with self.engine.begin() as conn:
             new = await cards.report_lost(conn, actor, card.id, reason=body.get("reason"))
@@ -118,7 +118,9 @@ class PublicKeysHandler(CardBase):
              "current": {"type": "boolean"}}, ["kid", "alg", "public_key"])}, "format": string(),
             "qr_ttl": {"type": "integer"}, "clock_skew": {"type": "integer"}},
             ["keys", "format", "qr_ttl", "clock_skew"])},
-        description="离线验证：把二维码内容（不区分大小写）按 RFC 4648 base32 解码为 84 字节；"
+        description="二维码内容只有一种写法：恰为 135 个字符的 RFC 4648 base32 大写文本（A-Z、2-7），"
+        "不带 = 填充，前后和中间不含空白或换行；小写、带填充或有空白的文本不是同一个码，扫码接口一律答 qr_invalid。"
+        "离线验证：把这段文本按 base32 解码为 84 字节；"
         "前 20 字节为正文：格式(1，1=手机码，2=实体卡码) | 密钥编号 kid(1) | 卡 id(4) | 卡版本(2) | "
         "签发时间 Unix 秒(4) | 随机数(8)，大端序；后 64 字节为对正文的 Ed25519 签名。"
         "用 kid 对应的公钥（public_key 为 base64url 编码的 32 字节）验签，手机码再检查签发时间在 qr_ttl 秒内"
@@ -202,8 +204,8 @@ class CardPrintHandler(StaffCardBase):
         self.write_json({"card": card.view()})
 
     async def get(self, card_id: str) -> None:
-        fmt = self.image_format(("pdf", "png")) or "pdf"
         actor = await self.actor()
+        fmt = self.image_format() or "pdf"
         async with self.engine.begin() as conn:
             card, member = await cards.for_staff(conn, actor, int(card_id), "card.print")
             token = card_codes.printed_code(self.signer, card)

@@ -125,9 +125,7 @@ class MemberHardshipHandler(StaffHandler):
     async def get(self, member_id: str) -> None:
         actor = await self.actor()
         policy.require(actor, "hardship.view")
-        full = self.get_query_argument("full", "0")
-        if full not in ("0", "1"):
-            raise Invalid("invalid_query", "full 只能为 0 或 1")
+        full = self.query().get("full", "0")
         async with self.engine.begin() as conn:
             records = await hardship.history(conn, self.cipher, actor, int(member_id), full=full == "1")
         self.write_json({"items": [r.view(full=full == "1") for r in records]})
@@ -169,11 +167,9 @@ class HardshipDueHandler(StaffHandler):
     async def get(self) -> None:
         actor = await self.actor()
         policy.require(actor, "hardship.view")
-        raw = self.get_query_argument("within_days", "30")
-        if not raw.isdigit() or len(raw) > 4:
-            raise Invalid("hardship_within_days", f"天数应在 0–{hardship.MAX_RECHECK_DAYS} 之间")
+        within_days = self.query().get("within_days", 30)
         async with self.engine.connect() as conn:
-            records = await hardship.due_for_recheck(conn, actor, within_days=int(raw))
+            records = await hardship.due_for_recheck(conn, actor, within_days=within_days)
         self.write_json({"items": [r.view() for r in records]})
 
 

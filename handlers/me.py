@@ -7,7 +7,6 @@ from handlers.auth import CODE
 from handlers.base import APIHandler
 from models.errors import NotFound
 from models import members, redemptions, users
-from models.errors import Invalid
 from server.openapi import ERROR_REF, obj, op, ref, string
 from server.wechat import WeChatGateway
 
@@ -82,7 +81,9 @@ class BindHandler(APIHandler):
 class MyRedemptionsHandler(APIHandler):
     spec = {"get": op(
         "我的核销记录（新的在前），按 next 游标翻页", tags=["workers"],
-        parameters=[{"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}}],
+        parameters=[{"name": "cursor", "in": "query", "required": False,
+                     "schema": string(min_len=1, max_len=18, pattern="^[0-9]{1,18}$"),
+                     "description": "上一页返回的 next"}],
         responses={200: obj({"items": {"type": "array", "items": obj(
             {"id": {"type": "integer"}, "merchant": string(), "store": string(), "amount": {"type": "integer"},
              "discount": {"type": "integer"}, "payable": {"type": "integer"}, "status": string(),
@@ -92,9 +93,7 @@ class MyRedemptionsHandler(APIHandler):
 
     async def get(self) -> None:
         user_id = self.require("user")
-        cursor = self.get_query_argument("cursor", None)
-        if cursor is not None and not (cursor.isascii() and cursor.isdigit() and len(cursor) < 19):
-            raise Invalid("cursor", "翻页游标无效")
+        cursor = self.query().get("cursor")
         async with self.engine.connect() as conn:
             member = await members.for_user(conn, user_id)
             items: list[dict[str, Any]] = []

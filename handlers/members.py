@@ -5,27 +5,28 @@ import asyncio
 from datetime import date
 from typing import Any
 
-import tornado.web
 
 from handlers.staff_base import StaffHandler
 from models import members, orgs, policy
 from models.errors import Invalid
 from models.roster import parse_roster
-from server.openapi import ERROR_REF, obj, op, ref, string
+from server.openapi import ERROR_REF, ID_MAX, integer, obj, op, ref, string
 
 _PROBLEM = obj({"line": {"type": "integer"}, "field": {"type": ["string", "null"]}, "code": string(),
                 "reason": string()}, ["line", "code", "reason"])
 IMPORT_REPORT = obj(
     {
         "total": {"type": "integer"}, "created": {"type": "integer"}, "updated": {"type": "integer"},
-        "unchanged": {"type": "integer"}, "refused": {"type": "integer"}, "committed": {"type": "boolean"},
-        "problems": {"type": "array", "items": _PROBLEM},
+        "unchanged": {"type": "integer"}, "moved": {"type": "integer"},
+        "transfer_requested": {"type": "integer"}, "refused": {"type": "integer"},
+        "committed": {"type": "boolean"}, "problems": {"type": "array", "items": _PROBLEM},
+        "notices": {"type": "array", "items": _PROBLEM},
     },
-    ["total", "created", "updated", "unchanged", "refused", "committed", "problems"],
+    ["total", "created", "updated", "unchanged", "moved", "transfer_requested", "refused", "committed", "problems",
+     "notices"],
 )
 
 
-@tornado.web.stream_request_body
 class MemberImportHandler(StaffHandler):
     """Import a roster file (CSV in UTF-8 or GBK, or XLSX) into a unit of the caller's subtree."""
 
@@ -40,7 +41,13 @@ class MemberImportHandler(StaffHandler):
             responses={200: IMPORT_REPORT, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 413: ERROR_REF,
                        415: ERROR_REF},
             description="表头：姓名、身份证号、手机号、工作单位、所属工会。按身份证号幂等；"
-            "strict=1 时只要有一行不合格就什么也不写入（committed=false）。",
+            "strict=1 时只要有一行不合格就什么也不写入（committed=false）。"
+            "problems 是未导入、需要修改的行；notices 是另行处理的行。"
+            "身份证号已在本人范围内其他单位登记的会员：姓名一致时直接调整到名册所列单位（moved；"
+            "已在该单位或其下级的不动），姓名不一致报 name_mismatch。"
+            "身份证号已在本人范围以外登记会籍的人：不修改其记录，向其所属单位发起转入申请"
+            "（notices 中 code=transfer_requested，计入 transfer_requested），无论姓名是否一致、"
+            "重复导入几次，回答都相同，也不说明是哪个单位；申请进度见 /api/v1/staff/member-transfers。",
         )
     }
 
@@ -91,7 +98,7 @@ class MemberListHandler(StaffHandler):
                 {"name": "id_number", "in": "query", "schema": string(max_len=20)},
                 {"name": "phone", "in": "query", "schema": string(max_len=20)},
                 {"name": "org", "in": "query", "schema": string(max_len=32)},
-                {"name": "after", "in": "query", "schema": {"type": "integer"}},
+                {"name": "after", "in": "query", "schema": integer(0, ID_MAX)},
             ],
             responses={200: obj({"items": {"type": "array", "items": ref("Member")},
                                  "next": {"type": ["integer", "null"]}}, ["items", "next"]),
@@ -102,15 +109,13 @@ class MemberListHandler(StaffHandler):
     async def get(self) -> None:
         actor = await self.actor()
         policy.require(actor, "member.view")
-        try:
-            after = int(self.get_query_argument("after", "0"))
-        except ValueError:
-            raise Invalid("invalid_query", "after 应为整数") from None
-        code = self.get_query_argument("org", "")
+        query = self.query()
+        code = query.get("org", "")
         async with self.engine.connect() as conn:
             org = await orgs.by_code(conn, code, within=policy.scope(actor)) if code else None
-            found = await members.search(conn, self.cipher, actor, id_number=self.get_query_argument("id_number", ""),
-                                         phone=self.get_query_argument("phone", ""), org=org, after=after, limit=50)
+            found = await members.search(conn, self.cipher, actor, id_number=query.get("id_number", ""),
+                                         phone=query.get("phone", ""), org=org, after=query.get("after", 0),
+                                         limit=50)
         self.write_json({"items": [m.view() for m in found], "next": found[-1].id if len(found) == 50 else None})
 
 

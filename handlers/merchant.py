@@ -10,7 +10,7 @@ from handlers.base import APIHandler, json_default
 from models import benefits, card_codes, idempotency, merchants, redemptions
 from models.errors import AppError
 from models.types import local_today
-from server.openapi import ERROR_REF, obj, op, ref, string
+from server.openapi import ERROR_REF, FEN_MAX, id_schema, integer, obj, op, ref, string
 
 MERCHANT = obj({"id": {"type": "integer"}, "name": string(), "type": string(), "type_label": string(),
                 "status": string()}, ["id", "name", "type", "status"], extra=True)
@@ -60,17 +60,19 @@ class ScanHandler(MerchantHandler):
                              "benefits": {"type": "array", "items": ref("Benefit")}},
                             ["scan_id", "card", "benefits"]),
                    400: ERROR_REF, 403: ERROR_REF, 409: ERROR_REF, 422: ERROR_REF, 429: ERROR_REF},
-        description="拒绝原因：qr_invalid（伪造、改动、未知密钥）、qr_expired（手机码超过有效期）、"
+        description="qr 须为二维码原文：135 个字符的大写 base32，不带 = 填充，前后和中间不含空白或换行；"
+        "小写、带填充或有空白的写法不算同一个码，答 qr_invalid。"
+        "拒绝原因：qr_invalid（伪造、改动、未知密钥、非规范写法）、qr_expired（手机码超过有效期）、"
         "qr_used（已被其他扫码使用）、qr_outdated（卡已变更或已重新制卡）、card_frozen、card_lost、card_cancelled。"
         "实体卡码须带 id_last4（持卡人身份证后四位），错误 5 次锁定 1 小时（429 card_locked）。"
         "扫码不扣额度；scan_id 在 scan_ttl 秒内供本收银员发起一次核销。")}
 
     async def post(self) -> None:
-        body = self.json_body()
         cfg = self.config
         refused: AppError | None = None
         async with self.engine.begin() as conn:
             cashier = await self.cashier(conn)
+            body = self.json_body()
             try:
                 scan = await card_codes.open_scan(
                     conn, self.signer, cashier, body["qr"], ttl=cfg.qr_ttl, skew=cfg.qr_clock_skew,
@@ -95,7 +97,7 @@ class ScanHandler(MerchantHandler):
 class InvitesHandler(MerchantHandler):
     spec = {"post": op(
         "商家管理员为门店邀请收银员：一次性邀请码和小程序码", tags=["merchants"],
-        body=obj({"store_id": {"type": "integer"}}, ["store_id"]),
+        body=obj({"store_id": id_schema()}, ["store_id"]),
         responses={200: obj({"invite": obj({"code": string(), "expires_at": string(format="date-time"),
                                             "store_id": {"type": "integer"}}, ["code", "expires_at"], extra=True),
                              "wxa_code": string()}, ["invite"]),
@@ -103,9 +105,9 @@ class InvitesHandler(MerchantHandler):
         description="wxa_code 为小程序码图片（PNG，base64），扫码打开收银员绑定页，scene 即邀请码。")}
 
     async def post(self) -> None:
-        body = self.json_body()
         async with self.engine.begin() as conn:
             manager = await self.cashier(conn)
+            body = self.json_body()
             invite = await merchants.create_invite(conn, manager.actor(self.request_id, self.request.remote_ip),
                                                    manager.merchant_id, role="cashier", store_id=body["store_id"],
                                                    by_manager=manager)
@@ -155,12 +157,12 @@ class IdempotentHandler(MerchantHandler):
     async def run_once(self, prepare: Any, work: Any, *, check_merchant: bool = True) -> None:
         """``prepare(conn, cashier)`` runs with the key's claim and commits even when ``work`` is refused;
         ``work(conn, cashier, prepared)`` runs in a second transaction with the answer it keeps."""
-        key = idempotency.check_key(self.request.headers.get("Idempotency-Key"))
         # Per caller and path, the path hashed so the scope fits its 64-character column for any ids.
         path_digest = hashlib.sha256(self.request.path.encode("utf-8")).hexdigest()[:24]
-        digest = idempotency.body_hash(self.json_body())
         async with self.engine.begin() as conn:
             cashier = await self.cashier(conn, check_merchant=check_merchant)
+            key = idempotency.check_key(self.request.headers.get("Idempotency-Key"))
+            digest = idempotency.body_hash(self.json_body())
             scope = f"merchant_staff:{cashier.id}:{path_digest}"
             replay = await idempotency.claim(conn, scope, key, digest)
             prepared = await prepare(conn, cashier) if replay is None else None
@@ -199,7 +201,7 @@ class RedemptionsHandler(IdempotentHandler):
             parameters=[IDEMPOTENCY_HEADER],
             body=obj({"scan_id": string(min_len=16, max_len=32),
                       "items": {"type": "array", "minItems": 1, "maxItems": 50, "items": obj(
-                          {"category": string(max_len=32), "amount": {"type": "integer", "minimum": 1}},
+                          {"category": string(max_len=32), "amount": integer(1, FEN_MAX)},
                           ["category", "amount"])}}, ["scan_id", "items"]),
             responses={200: REDEMPTION, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF,
                        422: ERROR_REF},
@@ -207,23 +209,23 @@ class RedemptionsHandler(IdempotentHandler):
             "Idempotent-Replayed: true）；同一键不同请求体 422 idempotency_key_reused；并发重复 409。"
             "核销即用掉该二维码：即使核销被拒（如额度不足 no_benefit），也须请持卡人刷新后重新扫码。"),
         "get": op("本收银员所在商家当天的核销记录（管理员看全部）", tags=["merchants"],
-                  parameters=[{"name": "before", "in": "query", "required": False, "schema": {"type": "integer"}}],
+                  parameters=[{"name": "before", "in": "query", "required": False, "schema": id_schema()}],
                   responses={200: obj({"items": {"type": "array", "items": REDEMPTION},
                                        "next": {"type": ["integer", "null"]}}, ["items", "next"]),
                              403: ERROR_REF}),
     }
 
     async def post(self) -> None:
-        body = self.json_body()
         today = local_today()
 
         async def prepare(conn: Any, cashier: merchants.Cashier) -> Any:
+            body = self.json_body()  # read after the caller is known to be a cashier (run_once)
             scan = await card_codes.get_scan(conn, cashier, body["scan_id"], lock=True)
             await card_codes.spend(conn, scan)
             return scan
 
         async def work(conn: Any, cashier: merchants.Cashier, scan: Any) -> dict[str, Any]:
-            lines = redemptions.parse_items(body["items"])
+            lines = redemptions.parse_items(self.json_body()["items"])
             done = await redemptions.redeem(conn, cashier, scan, lines, today=today, request_id=self.request_id,
                                             ip=self.request.remote_ip)
             return done.view()
@@ -231,13 +233,13 @@ class RedemptionsHandler(IdempotentHandler):
         await self.run_once(prepare, work)
 
     async def get(self) -> None:
-        before = self.get_query_argument("before", None)
         async with self.engine.connect() as conn:
             cashier = await self.cashier(conn, check_merchant=False)
+            before = self.query().get("before")
             items, nxt = await redemptions.for_merchant(
                 conn, cashier.merchant_id, day=local_today(),
                 cashier_id=None if cashier.role == "manager" else cashier.id,
-                before=int(before) if before and before.isdigit() else None)
+                before=before)
         self.write_json({"items": items, "next": nxt})
 
 
@@ -249,9 +251,9 @@ class VoidHandler(MerchantHandler):
                             ["id", "status"]), 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF})}
 
     async def post(self, redemption_id: str) -> None:
-        body = self.json_body()
         async with self.engine.begin() as conn:
             cashier = await self.cashier(conn, check_merchant=False)
+            body = self.json_body()
             done = await redemptions.void(conn, cashier, int(redemption_id), reason=body.get("reason"),
                                           today=local_today(), request_id=self.request_id)
         self.write_json({"id": done.id, "status": done.status, "redemption": done.view()})
@@ -261,19 +263,18 @@ class RefundHandler(IdempotentHandler):
     spec = {"post": op(
         "部分或全部退款（商家管理员）：优惠、工会与商家分担及额度按比例退回，最后一次退款精确退回余下部分",
         tags=["merchants"], parameters=[IDEMPOTENCY_HEADER],
-        body=obj({"amount": {"type": "integer", "minimum": 1}, "reason": string(min_len=1, max_len=200)},
+        body=obj({"amount": integer(1, FEN_MAX), "reason": string(min_len=1, max_len=200)},
                  ["amount", "reason"]),
         responses={200: obj({"id": {"type": "integer"}, "redemption_id": {"type": "integer"}, **AMOUNTS,
                              "redemption": REDEMPTION}, ["id", "redemption_id", "amount", "discount"]),
                    400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF, 422: ERROR_REF})}
 
     async def post(self, redemption_id: str) -> None:
-        body = self.json_body()
-
         async def prepare(conn: Any, cashier: merchants.Cashier) -> None:
             return None
 
         async def work(conn: Any, cashier: merchants.Cashier, _: Any) -> dict[str, Any]:
+            body = self.json_body()
             return await redemptions.refund(conn, cashier, int(redemption_id), amount=body["amount"],
                                             reason=body["reason"], today=local_today(),
                                             request_id=self.request_id)

@@ -9,7 +9,7 @@ from handlers.staff_base import StaffHandler
 from models import benefits, merchants, orgs, policy
 from models.benefit_rules import CATEGORIES, PRESETS
 from models.errors import Invalid
-from server.openapi import ERROR_REF, obj, op, string
+from server.openapi import ERROR_REF, FEN_MAX, id_schema, integer, obj, op, string
 
 MERCHANT = obj({"id": {"type": "integer"}, "name": string(), "type": {"enum": list(merchants.TYPES)},
                 "type_label": string(), "org_id": {"type": "integer"}, "status": {"enum": ["active", "suspended"]},
@@ -51,9 +51,7 @@ class MerchantsHandler(StaffHandler):
 
     async def get(self) -> None:
         actor = await self.actor()
-        kind = self.get_query_argument("type", None)
-        if kind is not None and kind not in merchants.TYPES:
-            raise Invalid("type", "商家类型不存在")
+        kind = self.query().get("type")
         async with self.engine.connect() as conn:
             found = await merchants.list_in_scope(conn, actor, type=kind)
         self.write_json({"items": [m.view() for m in found]})
@@ -117,7 +115,7 @@ class StoresHandler(StaffHandler):
 class StaffInvitesHandler(StaffHandler):
     spec = {"post": op(
         "邀请商家管理员（或指定门店的收银员）：一次性邀请码和小程序码", tags=["staff"],
-        body=obj({"role": {"enum": ["manager", "cashier"]}, "store_id": {"type": "integer"}}, ["role"]),
+        body=obj({"role": {"enum": ["manager", "cashier"]}, "store_id": id_schema()}, ["role"]),
         responses={201: obj({"invite": obj({"code": string(), "expires_at": string(format="date-time"),
                                             "role": string()}, ["code", "expires_at", "role"], extra=True),
                              "wxa_code": string()}, ["invite", "wxa_code"]), **_REFUSALS, 502: ERROR_REF})}
@@ -157,12 +155,12 @@ class ProgramsHandler(StaffHandler):
                       "eligibility": {"enum": ["all_members", "difficult"]},
                       "hardship_categories": {"type": "array", "items": {"enum": list(benefits.HARDSHIP)}},
                       "period": {"enum": ["month", "year"]},
-                      "money_quota": {"type": ["integer", "null"], "minimum": 1},
-                      "count_quota": {"type": ["integer", "null"], "minimum": 1},
-                      "per_txn_cap": {"type": ["integer", "null"], "minimum": 1},
-                      "fund": {"enum": list(benefits.FUNDS)}, "priority": {"type": "integer", "minimum": 0},
-                      "valid_from": DATE, "valid_to": DATE, "merchants": {"type": "array",
-                                                                          "items": {"type": "integer"}}},
+                      "money_quota": integer(1, FEN_MAX, nullable=True),
+                      "count_quota": integer(1, 10**6, nullable=True),
+                      "per_txn_cap": integer(1, FEN_MAX, nullable=True),
+                      "fund": {"enum": list(benefits.FUNDS)}, "priority": integer(0, 10**6),
+                      "valid_from": DATE, "valid_to": DATE,
+                      "merchants": {"type": "array", "items": id_schema(), "maxItems": 1000}},
                      ["org", "valid_from", "valid_to"]),
             responses={201: PROGRAM, **_REFUSALS},
             description="规则 rule 的写法见 GET /api/v1/staff/programs/presets；金额以分计，比例以万分之一计（bp）。"),
@@ -188,7 +186,7 @@ class ProgramsHandler(StaffHandler):
 
 class ProgramMerchantsHandler(StaffHandler):
     spec = {"put": op("设置优惠项目的合作商家", tags=["staff"],
-                      body=obj({"merchants": {"type": "array", "items": {"type": "integer"}, "maxItems": 1000}},
+                      body=obj({"merchants": {"type": "array", "items": id_schema(), "maxItems": 1000}},
                                ["merchants"]),
                       responses={200: obj({"merchants": {"type": "array", "items": {"type": "integer"}}},
                                           ["merchants"]), **_REFUSALS})}

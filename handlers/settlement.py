@@ -7,8 +7,8 @@ from urllib.parse import quote
 from handlers.merchant import MerchantHandler
 from handlers.staff_base import StaffHandler
 from models import settlement
-from models.errors import Forbidden, Invalid
-from server.openapi import ERROR_REF, obj, op, string
+from models.errors import Forbidden
+from server.openapi import ERROR_REF, id_schema, obj, op, string
 
 STATEMENT = obj({"id": {"type": "integer"}, "merchant_id": {"type": "integer"}, "merchant_name": string(),
                  "month": string(pattern=r"^\d{4}-\d{2}$"), "redemptions": {"type": "integer"},
@@ -24,6 +24,8 @@ EXPORT_TYPES = {"csv": "text/csv; charset=utf-8",
 EXPORT = {"description": "对账单文件（CSV 为带 BOM 的 UTF-8，Excel 可直接打开）",
           "content": {t.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
                       for t in EXPORT_TYPES.values()}}
+#: A month as the server accepts it (models.settlement.check_month).
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 FORMAT = [{"name": "format", "in": "query", "required": False, "schema": {"enum": list(EXPORT_TYPES)}}]
 _REFUSALS = {400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF}
 
@@ -32,9 +34,7 @@ class Export:
     """Send a statement as CSV or XLSX."""
 
     async def send_export(self: Any, conn: Any, statement: settlement.Statement) -> None:
-        fmt = self.get_query_argument("format", "csv")
-        if fmt not in EXPORT_TYPES:
-            raise Invalid("format", "format 应为 csv 或 xlsx")
+        fmt = self.query().get("format", "csv")
         rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
         data = (settlement.export_csv if fmt == "csv" else settlement.export_xlsx)(statement, rows)
         name = quote(f"对账单-{statement.merchant_name}-{statement.month}.{fmt}")
@@ -47,12 +47,13 @@ class Export:
 class StaffStatementsHandler(StaffHandler):
     spec = {
         "get": op("对账单列表（本单位及下级签约的商家）", tags=["staff"],
-                  parameters=[{"name": "month", "in": "query", "required": False, "schema": string()},
+                  parameters=[{"name": "month", "in": "query", "required": False,
+                               "schema": string(pattern=MONTH_PATTERN)},
                               {"name": "merchant_id", "in": "query", "required": False,
-                               "schema": {"type": "integer"}}],
+                               "schema": id_schema()}],
                   responses={200: LIST, **_REFUSALS}),
         "post": op("生成或重新计算商家某月的对账单（草稿）", tags=["staff"],
-                   body=obj({"merchant_id": {"type": "integer"}, "month": string(pattern=r"^\d{4}-\d{2}$")},
+                   body=obj({"merchant_id": id_schema(), "month": string(pattern=MONTH_PATTERN)},
                             ["merchant_id", "month"]),
                    responses={200: WITH_ROWS, **_REFUSALS, 409: ERROR_REF},
                    description="月份须已结束（北京时间）；已确认或已付款的对账单不能重算（409 statement_locked）。"
@@ -61,13 +62,10 @@ class StaffStatementsHandler(StaffHandler):
 
     async def get(self) -> None:
         actor = await self.actor()
-        month = self.get_query_argument("month", None)
-        merchant = self.get_query_argument("merchant_id", None)
-        if merchant is not None and not merchant.isdigit():
-            raise Invalid("merchant_id", "merchant_id 应为整数")
+        query = self.query()
         async with self.engine.connect() as conn:
-            found = await settlement.list_for_staff(conn, actor, month=month,
-                                                    merchant_id=int(merchant) if merchant else None)
+            found = await settlement.list_for_staff(conn, actor, month=query.get("month"),
+                                                    merchant_id=query.get("merchant_id"))
         self.write_json({"items": [s.view() for s in found]})
 
     async def post(self) -> None:

@@ -5,6 +5,7 @@ from handlers.orgs import ORG_CODE
 from handlers.staff_base import StaffHandler
 from models import audit, policy, staff
 from models.policy import ROLES
+from server import passwords
 from server.openapi import ERROR_REF, nullable, obj, op, ref, string
 
 
@@ -16,7 +17,7 @@ class AccountsHandler(StaffHandler):
             body=obj(
                 {
                     "username": string(min_len=3, max_len=64, pattern=staff.USERNAME.pattern),
-                    "password": string(min_len=1, max_len=256),
+                    "password": string(min_len=passwords.MIN_LENGTH, max_len=passwords.MAX_LENGTH),
                     "roles": {"type": "array", "minItems": 1, "maxItems": len(ROLES),
                               "items": {"type": "string", "enum": list(ROLES)}},
                     "org_code": ORG_CODE,

@@ -50,10 +50,10 @@ def _config(data_dir: str, url: str, port: int) -> Any:
 async def _serve(data_dir: str, url: str, port: int) -> None:
     import logging
 
-    import tornado.httpserver
 
     from server.app import make_app
     from server.db import make_engine
+    from server.http_server import make_http_server
     from server.shared_cache import DatabaseCache
     from server.wechat import WeChatGateway
 
@@ -61,7 +61,7 @@ async def _serve(data_dir: str, url: str, port: int) -> None:
     config = _config(data_dir, url, port)
     engine = make_engine(config)
     app = make_app(config, engine, gateway=WeChatGateway(config, DatabaseCache(engine)))
-    tornado.httpserver.HTTPServer(app).listen(port, "127.0.0.1")
+    make_http_server(app, config).listen(port, "127.0.0.1")
     print("ready", flush=True)
     await asyncio.Event().wait()
 

@@ -9,7 +9,7 @@ import tornado.web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handlers import (auth, cards, hardship, health, me, members, merchant, orgs, partners, settlement,
-                      staff_admin, staff_auth)
+                      staff_admin, staff_auth, transfers)
 from handlers.base import NotFoundHandler
 from handlers.schemas import SCHEMAS
 from server.config import Config
@@ -28,6 +28,7 @@ ROUTES: list[tuple[Any, ...]] = [
     *orgs.routes,
     *staff_admin.routes,
     *members.routes,
+    *transfers.routes,
     *hardship.routes,
     *cards.routes,
     *merchant.routes,
@@ -79,6 +80,7 @@ def make_app(
         signer=signer,
         openapi=build_document(routes, SCHEMAS),
         body_validators={},
+        query_validators={},
         default_handler_class=NotFoundHandler,
         log_function=_log_request,
         compress_response=False,

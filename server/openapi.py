@@ -50,6 +50,25 @@ COMPONENTS: dict[str, Any] = {
 }
 
 
+#: The largest id a path, query or body may name: every id column is a 64-bit integer, and
+#: JSON clients (JavaScript) hold integers exactly only up to 2**53 - 1.
+ID_MAX = 2**53 - 1
+#: The largest value of a 32-bit INT column (MariaDB refuses more; SQLite would store it).
+INT32_MAX = 2**31 - 1
+#: The largest amount of money, in fen, any request may carry (one hundred million yuan).
+FEN_MAX = 10**10
+
+
+def integer(minimum: int = 0, maximum: int = INT32_MAX, *, nullable: bool = False, **kw: Any) -> dict[str, Any]:
+    """An integer schema; every integer a request carries is bounded to fit its column."""
+    return {"type": ["integer", "null"] if nullable else "integer", "minimum": minimum, "maximum": maximum, **kw}
+
+
+def id_schema(*, nullable: bool = False) -> dict[str, Any]:
+    """A row id as a request names it."""
+    return integer(1, ID_MAX, nullable=nullable)
+
+
 def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -128,10 +147,12 @@ def build_document(routes: Iterable[tuple[Any, ...]], extra_schemas: dict[str, A
         if not spec:
             continue
         item = paths.setdefault(openapi_path(pattern), {})
-        params = re.findall(r"\(\?P<(\w+)>", pattern)
+        params = re.findall(r"\(\?P<(\w+)>([^)]*)\)", pattern)
         if params:
             item["parameters"] = [
-                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+                {"name": name, "in": "path", "required": True,
+                 "schema": id_schema() if group == "[0-9]+" else {"type": "string", "pattern": f"^{group}$"}}
+                for name, group in params
             ]
         item.update(spec)
     components = {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **extra_schemas}}

@@ -14,7 +14,6 @@ from typing import Any, AsyncIterator, Iterator
 
 import pytest
 import sqlalchemy as sa
-import tornado.httpserver
 import tornado.netutil
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -26,6 +25,7 @@ from server.app import make_app
 from server.config import Config, load_config
 from server.crypto import load_keyring
 from server.db import make_engine
+from server.http_server import make_http_server
 from server.shared_cache import DatabaseCache
 from server.wechat import WeChatGateway
 from server.wechat_sandbox import start_sandbox
@@ -145,7 +145,7 @@ async def serve_app(config: Config, engine: AsyncEngine, extra_routes: list[Any]
     gateway = WeChatGateway(config, DatabaseCache(engine))
     app = make_app(config, engine, gateway=gateway, keyring=load_keyring(config), extra_routes=extra_routes or [])
     sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    server = tornado.httpserver.HTTPServer(app, max_body_size=config.max_upload_bytes + 1024 * 1024)
+    server = make_http_server(app, config)
     server.add_sockets(sockets)
     port = sockets[0].getsockname()[1]
     return RunningApp(app, f"http://127.0.0.1:{port}", server, gateway)

@@ -257,7 +257,7 @@ async def test_qr_png_and_svg_carry_a_token_of_this_card_at_level_m(api, engine,
     assert len(set(seen)) == 3
     ok = await scan(api, scene.cashier, seen[0])
     assert ok.status == 200, ok.data
-    refused(await api.get("/api/v1/me/card/qr?format=gif", token=scene.worker), 400, "format")
+    refused(await api.get("/api/v1/me/card/qr?format=gif", token=scene.worker), 400, "invalid_query")
 
 
 async def test_public_keys_let_a_merchant_verify_a_code_offline(api, engine, running, tmp_path):
@@ -452,7 +452,7 @@ async def test_print_then_download_pdf_and_png_each_audited(api, engine, running
     assert png.status == 200 and png.headers["Content-Type"] == "image/png"
     img = Image.open(io.BytesIO(png.body))
     assert img.format == "PNG" and img.size[0] > img.size[1] > 100  # a landscape ID-1 card
-    refused(await api.get(base + "?format=svg", token=clerk), 400, "format")
+    refused(await api.get(base + "?format=svg", token=clerk), 400, "invalid_query")
     actions = [a for a, _ in await audit_actions(engine, scene.card_id)]
     assert actions == ["card.issue", "card.print", "card.print_download", "card.print_download",
                        "card.print_download"]

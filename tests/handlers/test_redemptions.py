@@ -467,7 +467,7 @@ async def test_my_redemptions_newest_first_with_cursor_paging(api, engine, runni
     assert [i["id"] for i in rest.data["items"]] == [made[0]] and rest.data["next"] is None
     mine = await api.get("/api/v1/me/redemptions", token=other.token)
     assert [i["id"] for i in mine.data["items"]] == [theirs.data["id"]] and mine.data["next"] is None
-    refused(await api.get("/api/v1/me/redemptions?cursor=abc", token=scene.worker), 400, "cursor")
+    refused(await api.get("/api/v1/me/redemptions?cursor=abc", token=scene.worker), 400, "invalid_query")
 
 
 async def test_a_manager_scans_only_for_a_store_and_the_redemption_shows_in_history(api, engine, running):
