@@ -148,8 +148,11 @@ class BaseHandler(tornado.web.RequestHandler):
         return self._chunks[0]
 
     def _body_unread(self) -> bool:
+        """Whether the request declared a body that has not been read (yet, or ever)."""
+        headers = self.request.headers
+        declared = headers.get("Content-Length", "0") not in ("", "0") or "Transfer-Encoding" in headers
         future = getattr(self.request, "_body_future", None)
-        return future is not None and not future.done()
+        return declared and future is not None and not future.done()
 
     def write_json(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)

@@ -395,3 +395,11 @@ async def test_no_token_on_the_import_route_is_401_whatever_the_body(api):
         resp = await api.request("POST", "/api/v1/staff/members/import", body=b"garbage",
                                  headers={"Content-Type": ctype})
         assert resp.status == 401, resp.data
+
+
+async def test_an_early_refusal_without_a_body_keeps_the_connection(running):
+    """A phone whose token expired is refused, and its connection stays open for the next request."""
+    status, headers, body = await raw_exchange(running, (
+        b"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer expired-token-xyz\r\n\r\n"))
+    assert status == 401 and headers.get("connection", "").lower() != "close"
+    _shaped(body, "token_invalid")
