@@ -2,25 +2,45 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 from typing import Any, Callable
 
 from handlers.base import APIHandler
 from handlers.staff_base import StaffHandler
 from models import benefits, card_codes, cards, members, policy
 from models.actors import Actor
-from models.errors import NotFound
+from models.errors import AppError, NotFound, Unavailable, Unprocessable
 from models.masking import mask_name
 from models.types import local_today
 from server import card_images
 from server.openapi import ERROR_REF, obj, op, ref, string
 
 IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+# The printed card comes whole (PDF or PNG): no bare QR, which could be printed without the
+# holder's name and card number that the cashier checks it against.
+PRINT_FORMATS = ("pdf", "png")
 REASON = obj({"reason": string(max_len=200)})
+FONT_REFUSALS = (
+    "服务器缺少可嵌入的中文字体时答 503 card_font_missing；卡上的字（持卡人或单位名称）在字体里没有字形时答 "
+    "422 card_glyph_missing，message 列出这些字。两种情况都不会给出缺字或带方框的卡，也不作废已印的卡：请管理员安装"
+    "文泉驿微米黑（apt-get install fonts-wqy-microhei），或把 UNIONAID_CARD_FONT 设为包含所需汉字的 TrueType 字体文件"
+    "（.ttf/.ttc；PostScript 轮廓的 .otf 不能嵌入）并重启服务。"
+)
+log = logging.getLogger("unionaid.cards")
 
 
-def _image_response(summary: str) -> dict[str, Any]:
-    return {"description": summary, "content": {t: {"schema": {"type": "string", "format": "binary"}}
-                                                 for t in IMAGE_TYPES.values()}}
+def _image_response(summary: str, kinds: tuple[str, ...]) -> dict[str, Any]:
+    return {"description": summary, "content": {IMAGE_TYPES[k]: {"schema": {"type": "string", "format": "binary"}}
+                                                 for k in kinds}}
+
+
+def font_refusal(exc: card_images.CardFontMissing) -> AppError:
+    """The answer for a card the fonts cannot draw in full (see FONT_REFUSALS)."""
+    log.warning("printed card refused: %s", exc.detail)
+    if exc.missing:
+        return Unprocessable("card_glyph_missing", exc.message)
+    return Unavailable("card_font_missing", exc.message)
 
 
 class CardBase(APIHandler):
@@ -72,7 +92,9 @@ class MyCardQrHandler(CardBase):
     spec = {"get": op(
         "服务卡动态二维码：短时有效、签名防伪、一次有效", tags=["workers"],
         parameters=[{"name": "format", "in": "query", "required": False, "schema": {"enum": ["png", "svg"]}}],
-        responses={200: {"description": "JSON（token、expires_at、refresh_in），或 format=png/svg 时为同一 token 的图片",
+        responses={200: {"description": "JSON（token、expires_at、refresh_in）；format=png/svg 时为本次请求新签发的码的图片"
+                                        "（每次请求都签发新码，与其他请求答的 token 不同；到期时间见响应头 X-QR-Expires-At）。"
+                                        "SVG 为白底黑码，四周留 4 个模块的空白区，深色页面上也能扫",
                          "content": {"application/json": {"schema": obj(
                              {"token": string(min_len=100, max_len=200), "expires_at": string(format="date-time"),
                               "refresh_in": {"type": "integer"}}, ["token", "expires_at", "refresh_in"])},
@@ -189,18 +211,33 @@ class CardPrintHandler(StaffCardBase):
     spec = {
         "post": op("制作实体卡：生成新的长期有效卡码，旧的实体卡随即作废", tags=["staff"],
                    responses={200: obj({"card": ref("Card")}, ["card"]), 403: ERROR_REF, 404: ERROR_REF,
-                                      409: ERROR_REF}),
+                                      409: ERROR_REF, 422: ERROR_REF, 503: ERROR_REF},
+                   description="先确认服务器的字体能印出这张卡上的每个字，否则不制卡、旧卡照常可用。" + FONT_REFUSALS),
         "get": op("下载当前实体卡（PDF 供制卡机打印，或 PNG）", tags=["staff"],
                   parameters=[{"name": "format", "in": "query", "required": False,
-                               "schema": {"enum": ["pdf", "png"]}}],
-                  responses={200: _image_response("实体卡文件"), 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF},
-                  description="每次下载记入审计日志。"),
+                               "schema": {"enum": list(PRINT_FORMATS)}}],
+                  responses={200: _image_response("实体卡文件：PDF 内嵌所用字体（子集），在没有中文字体的电脑上也能正确显示和打印",
+                                                  PRINT_FORMATS),
+                             403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF, 422: ERROR_REF, 503: ERROR_REF},
+                  description="每次下载记入审计日志（被拒绝的下载不记）。" + FONT_REFUSALS),
     }
+
+    async def check_fonts(self, holder_masked: str, org_name: str) -> None:
+        """Refuse a card whose text the server's fonts cannot draw in full."""
+        check = functools.partial(card_images.printable_face, holder_masked, org_name,
+                                  font_path=self.config.card_font or None)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, check)  # a font's first load parses the file
+        except card_images.CardFontMissing as exc:
+            raise font_refusal(exc) from None
 
     async def post(self, card_id: str) -> None:
         actor = await self.actor()
         async with self.engine.begin() as conn:
             card = await cards.reprint(conn, actor, int(card_id))
+            # In the same transaction: a refusal leaves the print in force untouched.
+            _, member = await cards.for_staff(conn, actor, card.id, "card.print")
+            await self.check_fonts(mask_name(member.name), await cards.org_name(conn, card.org_id))
         self.write_json({"card": card.view()})
 
     async def get(self, card_id: str) -> None:
@@ -209,17 +246,18 @@ class CardPrintHandler(StaffCardBase):
         async with self.engine.begin() as conn:
             card, member = await cards.for_staff(conn, actor, int(card_id), "card.print")
             token = card_codes.printed_code(self.signer, card)
+            assert card.printed_at is not None
             org_name = await cards.org_name(conn, card.org_id)
+            printed = card_images.PrintedCard(card_no=card.card_no, holder_masked=mask_name(member.name),
+                                              org_name=org_name, token=token, printed_on=local_today(card.printed_at))
+            await self.check_fonts(printed.holder_masked, printed.org_name)
             await cards.audit_print_download(conn, actor, card, member.path, fmt)
-        assert card.printed_at is not None
-        printed = card_images.PrintedCard(card_no=card.card_no, holder_masked=mask_name(member.name),
-                                          org_name=org_name, token=token, printed_on=local_today(card.printed_at))
-        if fmt == "png":
-            await self.send_image(lambda c: card_images.printed_card_png(c, font_path=self.config.card_font or None),
-                              printed, kind="png", filename=f"card-{card.card_no[-4:]}.png")
-        else:
-            await self.send_image(card_images.printed_card_pdf, printed, kind="pdf",
-                              filename=f"card-{card.card_no[-4:]}.pdf")
+        render = card_images.printed_card_png if fmt == "png" else card_images.printed_card_pdf
+        try:
+            await self.send_image(functools.partial(render, font_path=self.config.card_font or None), printed,
+                                  kind=fmt, filename=f"card-{card.card_no[-4:]}.{fmt}")
+        except card_images.CardFontMissing as exc:  # the font changed since the check
+            raise font_refusal(exc) from None
 
 
 routes: list[tuple[str, Any]] = [

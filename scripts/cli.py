@@ -72,6 +72,8 @@ async def _serve(config: Config, demo: bool) -> None:
         server.listen(config.port, config.host)
         base = f"http://{config.host}:{config.port}"
         print(f"UnionAid listening on {base} (database: {engine.dialect.name})", flush=True)
+        from server.card_images import font_report
+        print(font_report(config), flush=True)
         if sandbox is not None:
             from scripts.demo import demo_help
 

@@ -45,7 +45,7 @@ class Config:
     # Ed25519 signing key for card codes (base64 of the 32-byte seed) and its id; empty: data dir keys.
     qr_key: str = ""
     qr_key_id: int = 1
-    # A TrueType font with Chinese glyphs for printed card images (PDF needs none).
+    # The TrueType font (.ttf/.ttc) with Chinese glyphs for printed cards; empty: an installed one.
     card_font: str = ""
     # The subscribe-message template for service notices (fields thing1, thing2, time3).
     wechat_notice_template: str = "unionaid-service-notice"

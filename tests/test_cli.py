@@ -101,6 +101,9 @@ def test_serve_demo_from_nothing(tmp_path):
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, out
     assert "curl" in out and "/api/v1/auth/wechat" in out and "/api/v1/auth/staff" in out
+    lines = out.splitlines()
+    listening = next(i for i, line in enumerate(lines) if line.startswith("UnionAid listening on"))
+    assert lines[listening + 1].startswith("printed cards: ")  # the font the cards use, or why they are refused
 
 
 def test_demo_data_twice_changes_nothing(tmp_path):

@@ -452,6 +452,7 @@ async def test_print_then_download_pdf_and_png_each_audited(api, engine, running
     assert png.status == 200 and png.headers["Content-Type"] == "image/png"
     img = Image.open(io.BytesIO(png.body))
     assert img.format == "PNG" and img.size[0] > img.size[1] > 100  # a landscape ID-1 card
+    # No bare QR of a printed card: it comes whole, with the name and number it is checked against.
     refused(await api.get(base + "?format=svg", token=clerk), 400, "invalid_query")
     actions = [a for a, _ in await audit_actions(engine, scene.card_id)]
     assert actions == ["card.issue", "card.print", "card.print_download", "card.print_download",
@@ -469,6 +470,61 @@ async def test_print_then_download_pdf_and_png_each_audited(api, engine, running
     # A frozen card is not printed.
     await api.post(f"/api/v1/staff/cards/{scene.card_id}/freeze", {"reason": "核查"}, token=clerk)
     refused(await api.post(base, token=clerk), 409, "card_not_active")
+
+
+async def _printed_state(engine, card_id: int) -> tuple[str | None, list[str]]:
+    from models import cards
+
+    async with engine.connect() as conn:
+        card = await cards.get(conn, card_id)
+    return card.print_nonce, [a for a, _ in await audit_actions(engine, card_id)]
+
+
+async def test_no_usable_cjk_font_refuses_printing_and_keeps_the_print_in_force(api, engine, running, config):
+    from server.config import replace
+    from tests.client import ApiClient
+    from tests.conftest import serve_app
+
+    scene = await counter(api, engine, running)
+    clerk = await staff_token(api, engine, "clerk.k01", ["station"], "K01")
+    base = f"/api/v1/staff/cards/{scene.card_id}/print"
+    assert (await api.post(base, token=clerk)).status == 200
+    before = await _printed_state(engine, scene.card_id)
+    missing = "/nonexistent/fonts/wqy-microhei.ttc"
+    bare = await serve_app(replace(config, card_font=missing), engine)
+    try:
+        other = ApiClient(bare.url, bare.settings["openapi"])
+        for answer in (await other.get(base, token=clerk), await other.get(base + "?format=png", token=clerk),
+                       await other.post(base, token=clerk)):
+            refused(answer, 503, "card_font_missing")
+            message = answer.data["error"]["message"]
+            assert "fonts-wqy-microhei" in message and "UNIONAID_CARD_FONT" in message
+            assert missing not in message  # no server paths to the client
+    finally:
+        bare.server.stop()
+        bare.gateway.close()
+    # Nothing was downloaded, and the card printed before still works.
+    assert await _printed_state(engine, scene.card_id) == before
+
+
+async def test_a_character_the_font_lacks_refuses_that_card(api, engine, running):
+    from models.tables import orgs
+
+    scene = await counter(api, engine, running)
+    clerk = await staff_token(api, engine, "clerk.k01", ["station"], "K01")
+    base = f"/api/v1/staff/cards/{scene.card_id}/print"
+    assert (await api.post(base, token=clerk)).status == 200
+    before = await _printed_state(engine, scene.card_id)
+    rare = "\U00020000"  # CJK Extension B: not in WenQuanYi Micro Hei, nor in the Latin fallback
+    async with engine.begin() as conn:
+        org_id = (await conn.execute(sa.select(cards_table.c.org_id).where(cards_table.c.id == scene.card_id)))\
+            .scalar_one()
+        await conn.execute(orgs.update().where(orgs.c.id == org_id).values(name=f"某某{rare}工会"))
+    for answer in (await api.get(base, token=clerk), await api.get(base + "?format=png", token=clerk),
+                   await api.post(base, token=clerk)):
+        refused(answer, 422, "card_glyph_missing")
+        assert rare in answer.data["error"]["message"] and "UNIONAID_CARD_FONT" in answer.data["error"]["message"]
+    assert await _printed_state(engine, scene.card_id) == before
 
 
 async def test_notices_are_sent_to_the_holders_openid(api, engine, running, wechat):
