@@ -183,7 +183,7 @@ def demo_help(base: str, sandbox: str, counter: dict[str, Any] | None = None) ->
 Demo mode: WeChat is the sandbox at {sandbox}: a login code works once, and the part
 before its first '.' names the person (xiuying.1 and xiuying.2 are the same WeChat user).
 Demo data: the 长沙市总工会 network, 20 members, one difficult worker ({name}, 湘绣厂),
-partners with the seeds' deals (爱心超市, 爱心药店, 爱心医院, 爱心学校).
+partner merchants and their deals (爱心超市, 爱心药店, 爱心医院, 爱心学校).
 Staff logins, password {DEMO_PASSWORD}: admin (市总, 管理员), reviewer (芙蓉区, 审核/审批), clerk (东湖街道服务站, 经办).
 The API is described at {api}/openapi.json
 
