@@ -20,7 +20,9 @@ class MeHandler(APIHandler):
             user = await users.get(conn, user_id, self.cipher)
             member = await members.for_user(conn, user_id)
         view = member.view() if member else None
-        self.write_json({"user": user.view(view), "member": view})
+        # The member is said once, at the top level (the login answer carries it in ``user``).
+        profile = {k: v for k, v in user.view(view).items() if k != "member"}
+        self.write_json({"user": profile, "member": view})
 
 
 class PhoneHandler(APIHandler):

@@ -7,18 +7,18 @@ from server.openapi import nullable, obj, ref, string
 
 DATETIME = string(format="date-time")
 
+# A WeChat user as GET /me shows it; the member bound to them is beside it, not inside.
+USER_FIELDS: dict[str, Any] = {
+    "id": {"type": "integer"},
+    "roles": {"type": "array", "items": {"type": "string"}},  # "visitor" until bound, then "member"
+    "phone_masked": nullable(string(max_len=20)),
+    "created_at": DATETIME,
+}
+
 SCHEMAS: dict[str, Any] = {
-    "User": obj(
-        {
-            "id": {"type": "integer"},
-            "roles": {"type": "array", "items": {"type": "string"}},
-            "phone_masked": nullable(string(max_len=20)),
-            "created_at": DATETIME,
-            "member": nullable(ref("Member")),
-        },
-        ["id", "roles", "member"],
-        extra=True,
-    ),
+    "User": obj(USER_FIELDS, ["id", "roles"]),
+    # The login answer's user carries the member (null until bound), as the mini-program's contract fixes.
+    "LoginUser": obj({**USER_FIELDS, "member": nullable(ref("Member"))}, ["id", "roles", "member"]),
     "Member": obj(
         {
             "id": {"type": "integer"},
@@ -34,7 +34,7 @@ SCHEMAS: dict[str, Any] = {
         extra=True,
     ),
     "LoginResult": obj(
-        {"token": string(min_len=20), "expires_at": DATETIME, "user": ref("User")},
+        {"token": string(min_len=20), "expires_at": DATETIME, "user": ref("LoginUser")},
         ["token", "expires_at", "user"],
     ),
     "Me": obj({"user": ref("User"), "member": nullable(ref("Member"))}, ["user", "member"]),

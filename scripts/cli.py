@@ -63,7 +63,7 @@ async def _serve(config: Config, demo: bool) -> None:
         if demo:
             from scripts.demo import load_demo
 
-            await load_demo(config, engine)
+            counter = await load_demo(config, engine)
         cache = make_cache(engine, config.redis_url)
         gateway = WeChatGateway(config, cache)
         app = make_app(config, engine, gateway=gateway)
@@ -77,7 +77,7 @@ async def _serve(config: Config, demo: bool) -> None:
         if sandbox is not None:
             from scripts.demo import demo_help
 
-            print(demo_help(base, sandbox.url), flush=True)
+            print(demo_help(base, sandbox.url, counter), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -118,6 +118,12 @@ async def _demo_data(config: Config) -> None:
         await engine.dispose()
 
 
+async def _demo_tour() -> int:
+    from scripts.demo_tour import run
+
+    return await run()
+
+
 def _sandbox(port: int, host: str) -> None:
     from server.wechat_sandbox import run_sandbox_forever
 
@@ -133,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     sub.add_parser("migrate", help="create or upgrade the database")
     sub.add_parser("demo-data", help="load a realistic demo: union network, staff, members, a difficult worker")
+    sub.add_parser("demo-tour", help="play the demo story (worker, staff, cashier) against a scratch service of its "
+                   "own and show every request and answer")
     sandbox = sub.add_parser("wechat-sandbox", help="run the WeChat sandbox alone")
     sandbox.add_argument("--port", type=int, default=8001)
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -150,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unionaid: configuration error: {exc}", file=sys.stderr)
         return 2
     _setup_logging(config)
-    if args.command != "wechat-sandbox":
+    # The sandbox has no data; the tour keeps its own in a scratch dir.
+    if args.command not in ("wechat-sandbox", "demo-tour"):
         try:
             tightened = secure_data_dir(config.data_dir)
         except OSError as exc:
@@ -162,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": lambda: _serve(config, args.demo),
         "migrate": lambda: _migrate(config),
         "demo-data": lambda: _demo_data(config),
+        "demo-tour": _demo_tour,
         "wechat-sandbox": lambda: _sandbox(args.port, args.host),
         **admin.commands(config, args),
     }
