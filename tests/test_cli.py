@@ -188,9 +188,8 @@ def test_serve_demo_walkthrough_runs_as_printed(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
-    out = (tmp_path / "serve.log").read_text()
-    assert proc.returncode == 0, out
-    lines = out.splitlines()
+    assert proc.returncode == 0, (tmp_path / "serve.log").read_text()
+    lines = printed
     listening = next(i for i, line in enumerate(lines) if line.startswith("UnionAid listening on"))
     assert lines[listening + 1].startswith("printed cards: ")  # the font the cards use, or why they are refused
 
