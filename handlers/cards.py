@@ -133,27 +133,58 @@ class ReportLostHandler(CardBase):
 
 
 class PublicKeysHandler(CardBase):
+    """The card-code public keys as a JWK Set (RFC 7517/8037), with the freshness rule, for offline checks."""
+
+    TOKEN_LAYOUT = "unionaid-card-token-v1"
+    _KID = string(pattern="^(?:[1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5])$",
+                  description="令牌第 2 字节（密钥编号，1–255）的十进制写法，如字节 0x01 写作 \"1\"")
+    _JWK = obj({
+        "kty": {"const": "OKP"}, "crv": {"const": "Ed25519"}, "kid": _KID,
+        "x": string(pattern="^[A-Za-z0-9_-]{43}$", description="32 字节 Ed25519 公钥，base64url，不带 = 填充"),
+        "alg": {"const": "EdDSA"}, "use": {"const": "sig"},
+        "current": {"type": "boolean", "description": "非 JWK 标准成员：此钥正在签新码。验证时名单中的每把钥都有效"},
+    }, ["kty", "crv", "kid", "x", "alg", "use", "current"])
+    _LEGACY = obj({"kid": {"type": "integer"}, "alg": {"const": "Ed25519"},
+                   "public_key": string(description="base64url，带 = 填充"), "current": {"type": "boolean"}},
+                  ["kid", "alg", "public_key", "current"])
     spec = {"get": op(
-        "服务卡二维码的验签公钥（商家可离线验证）", tags=["merchants"], auth=False,
-        responses={200: obj({"keys": {"type": "array", "items": obj(
-            {"kid": {"type": "integer"}, "alg": {"const": "Ed25519"}, "public_key": string(),
-             "current": {"type": "boolean"}}, ["kid", "alg", "public_key"])}, "format": string(),
-            "qr_ttl": {"type": "integer"}, "clock_skew": {"type": "integer"}},
-            ["keys", "format", "qr_ttl", "clock_skew"])},
-        description="二维码内容只有一种写法：恰为 135 个字符的 RFC 4648 base32 大写文本（A-Z、2-7），"
+        "服务卡二维码的验签公钥（JWK Set，商家可离线验证）", tags=["merchants"], auth=False,
+        responses={200: obj({
+            "keys": {"type": "array", "items": _JWK,
+                     "description": "RFC 7517 JWK Set 的 keys：RFC 8037 的 Ed25519 公钥，最新的在前"},
+            "qr_ttl": {"type": "integer", "description": "手机码自签发起的有效秒数"},
+            "clock_skew": {"type": "integer", "description": "两端时钟允许相差的秒数，过期与签发时间在未来两头都适用"},
+            "token_layout": {"const": TOKEN_LAYOUT,
+                             "description": "令牌字节布局的版本名（docs/card-codes.md），不是令牌第 1 字节的格式"},
+            "format": {"const": TOKEN_LAYOUT, "deprecated": True,
+                       "description": "已弃用，同 token_layout；不是令牌第 1 字节的格式（1 手机码 / 2 实体卡码）"},
+            "legacy_keys": {"type": "array", "items": _LEGACY, "deprecated": True,
+                            "description": "已弃用：改用 JWK 之前的 keys 写法（kid 为整数，public_key 带填充），"
+                            "同一批钥，供旧客户端过渡，将在下一 API 版本移除"},
+        }, ["keys", "qr_ttl", "clock_skew", "token_layout", "format", "legacy_keys"])},
+        description="回答是一个 JWK Set（RFC 7517 第 5 节），另加验证规则：可直接交给 JOSE 库或 "
+        "Node 的 crypto.createPublicKey({key, format: \"jwk\"})。"
+        "二维码内容只有一种写法：恰为 135 个字符的 RFC 4648 base32 大写文本（A-Z、2-7），"
         "不带 = 填充，前后和中间不含空白或换行；小写、带填充或有空白的文本不是同一个码，扫码接口一律答 qr_invalid。"
-        "离线验证：把这段文本按 base32 解码为 84 字节；"
-        "前 20 字节为正文：格式(1，1=手机码，2=实体卡码) | 密钥编号 kid(1) | 卡 id(4) | 卡版本(2) | "
-        "签发时间 Unix 秒(4) | 随机数(8)，大端序；后 64 字节为对正文的 Ed25519 签名。"
-        "用 kid 对应的公钥（public_key 为 base64url 编码的 32 字节）验签，手机码再检查签发时间在 qr_ttl 秒内"
-        "（允许 clock_skew 秒的时钟误差；两值见本接口的回答）。"
-        "离线验证只证明码是真的；码是否已被使用、卡是否被冻结，须以 POST /api/v1/merchant/scan 为准。")}
+        "离线验证：把这段文本补一个 = 后按 base32 解码为 84 字节（135 个字符的最后 3 位须为 0）；"
+        "前 20 字节为正文，大端序：格式(1，1=手机码，2=实体卡码) | 密钥编号(1) | 卡 id(4) | 卡版本(2) | "
+        "签发时间 Unix 秒(4) | 随机数(8)；后 64 字节为对这 20 字节正文的 Ed25519 签名（RFC 8032，纯 Ed25519）。"
+        "取 kid 等于密钥编号十进制写法的 JWK，用其 x（base64url 无填充的 32 字节公钥）验签；"
+        "名单里没有该 kid 时重新取一次本接口（密钥会轮换，本回答可缓存 5 分钟）。"
+        "手机码（格式 1）在 签发时间 - clock_skew ≤ 当前时间 ≤ 签发时间 + qr_ttl + clock_skew 时有效"
+        "（qr_ttl、clock_skew 见本回答）：签发时间比当前时间晚 clock_skew 秒以上的码无效（扫码接口答 qr_invalid），"
+        "过了上限的答 qr_expired。实体卡码（格式 2）不按时间过期，其签发时间为制卡时间。"
+        "顶层的 token_layout（及已弃用的同值 format）是布局版本名，不是第 1 字节的格式。"
+        "逐字节说明、测试向量与 Python/Node 验证示例见 docs/card-codes.md。"
+        "离线验证只证明码是真的；码是否已被使用、卡是否被冻结或已补印，须以 POST /api/v1/merchant/scan 为准。")}
 
     async def get(self) -> None:
         self.set_header("Cache-Control", "public, max-age=300")
-        # The freshness rule is part of what an offline check needs, so it is published with the keys.
-        self.write_json({"keys": self.signer.public_keys(), "format": "unionaid-card-token-v1",
-                         "qr_ttl": self.config.qr_ttl, "clock_skew": self.config.qr_clock_skew})
+        # The freshness rule is part of what an offline check needs, so it is published with the keys;
+        # legacy_keys and format keep clients of the pre-JWK answer working until the next API version.
+        self.write_json({"keys": self.signer.jwks(), "qr_ttl": self.config.qr_ttl,
+                         "clock_skew": self.config.qr_clock_skew, "token_layout": self.TOKEN_LAYOUT,
+                         "format": self.TOKEN_LAYOUT, "legacy_keys": self.signer.public_keys()})
 
 
 class StaffCardBase(StaffHandler, CardBase):

@@ -8,6 +8,7 @@ Only that exact text is accepted (see :func:`decode`): no two strings verify as 
 The token names no person; only the service maps the card id to a member.
 Two formats: a phone's rotating code (short-lived, each nonce used once) and a
 printed card's code (long-lived; its nonce is the print's, replaced by a reprint).
+docs/card-codes.md describes the token byte by byte for offline verifiers, with a test vector.
 """
 from __future__ import annotations
 
@@ -130,6 +131,17 @@ class QrSigner:
             out.append({"kid": kid, "alg": "Ed25519", "public_key": base64.urlsafe_b64encode(raw).decode(),
                         "current": kid == self.current})
         return out
+
+    def jwks(self) -> list[dict[str, object]]:
+        """The published keys as RFC 8037 JWKs, newest first (the ``keys`` of a JWK Set).
+
+        ``kid`` is the token's key-id byte written in decimal ("1" for byte 0x01); ``x`` is
+        the raw 32-byte public key in unpadded base64url; ``current`` (not a registered JWK
+        member: readers ignore it) marks the key that signs new codes.
+        """
+        return [{"kty": "OKP", "crv": "Ed25519", "kid": str(k["kid"]),
+                 "x": str(k["public_key"]).rstrip("="), "alg": "EdDSA", "use": "sig",
+                 "current": k["current"]} for k in self.public_keys()]
 
 
 def decode(text: object) -> bytes:

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
+import hypothesis
 import pytest
 import sqlalchemy as sa
 import tornado.netutil
@@ -33,6 +34,27 @@ from tests.client import ApiClient
 
 MYSQL_URL = os.environ.get("UNIONAID_TEST_MYSQL_URL", "mysql+aiomysql://root@127.0.0.1:3306/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# -- Runs that pass every time, in any order ------------------------------------------------------
+# Hypothesis: no per-example deadline anywhere (2 shared cores make timings noise) and no
+# too_slow health check; in CI (or HYPOTHESIS_PROFILE=ci) the examples derive from each test's
+# name, not from a random seed or a local example database. Loaded before test modules import, so
+# their @settings(...) inherit it. Test order: pytest-randomly shuffles it; the seed is printed
+# at the end of every run; replay one with `--randomly-seed=N` (`-n 0` for the exact order, since
+# xdist hands tests to workers as they come free), or keep file order with `-p no:randomly`.
+hypothesis.settings.register_profile("dev", deadline=None, print_blob=True,
+                                     suppress_health_check=[hypothesis.HealthCheck.too_slow])
+hypothesis.settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True,
+                                     suppress_health_check=[hypothesis.HealthCheck.too_slow])
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev")
+hypothesis.settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(f"test order: --randomly-seed={seed} replays it; "
+                                    f"hypothesis profile: {HYPOTHESIS_PROFILE}")
 
 
 def _mysql_answers(url: str) -> bool:

@@ -2,6 +2,7 @@
 workers, scans and redemptions over HTTP, and the ledger read back from the database."""
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 
 from models import benefits, merchants
@@ -27,6 +29,26 @@ FOREVER = {"valid_from": "2020-01-01", "valid_to": "2099-12-31"}
 def local_today() -> date:
     """Today in Asia/Shanghai, worked out here rather than by the code under test."""
     return datetime.now(SHANGHAI).date()
+
+
+#: How long before midnight in Beijing a test reading the calendar waits for the new day instead.
+MIDNIGHT_MARGIN = 60.0
+
+
+@pytest.fixture
+async def clear_of_midnight() -> None:
+    """Start the test well inside one Beijing day.
+
+    The service reads the calendar (period keys, the settlement month, a cashier's same-day void,
+    today's list) when a request arrives; the test reads it too, a moment earlier or later. Across
+    midnight in Beijing (16:00 UTC) and above all at a month's end, the two would name different
+    days: so a test starting in the last ``MIDNIGHT_MARGIN`` seconds of a day waits for the next.
+    """
+    now = datetime.now(SHANGHAI)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), SHANGHAI)
+    left = (midnight - now).total_seconds()
+    if left < MIDNIGHT_MARGIN:
+        await asyncio.sleep(left + 1)
 
 
 def month_key(day: date | None = None) -> str:

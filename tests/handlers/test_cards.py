@@ -3,7 +3,6 @@ staff freezing, loss, cancellation and printing, within the staff's subtree and 
 from __future__ import annotations
 
 import base64
-import binascii
 import io
 import json
 import re
@@ -275,35 +274,51 @@ async def test_public_keys_let_a_merchant_verify_a_code_offline(api, engine, run
     assert (published["qr_ttl"], published["clock_skew"]) == (running.settings["config"].qr_ttl,
                                                               running.settings["config"].qr_clock_skew)
 
+    # A JWK Set (RFC 7517/8037): kid the key-id byte in decimal, x the raw key in unpadded base64url.
+    assert published["keys"] and all(
+        (k["kty"], k["crv"], k["alg"], k["use"]) == ("OKP", "Ed25519", "EdDSA", "sig")
+        and re.fullmatch(r"[1-9][0-9]{0,2}", k["kid"]) and re.fullmatch(r"[A-Za-z0-9_-]{43}", k["x"])
+        for k in published["keys"])
+    # The pre-JWK form stays, deprecated, for the clients written against it: the same keys.
+    assert [(str(k["kid"]), k["public_key"].rstrip("=")) for k in published["legacy_keys"]] == \
+        [(k["kid"], k["x"]) for k in published["keys"]]
+    assert published["token_layout"] == published["format"] == "unionaid-card-token-v1"
+
     def verify_offline(code: str, now: float | None = None) -> tuple[int, int, int, int]:
-        """Only the published JSON, base64, struct and cryptography: as the description says."""
-        try:
-            text = code.upper()
-            raw = base64.b32decode(text + "=" * (-len(text) % 8))
-        except binascii.Error:
-            raise InvalidSignature from None
-        if len(raw) != 84:
+        """Only the published JWK Set, base64, struct and cryptography: as the description says."""
+        if not re.fullmatch(r"[A-Z2-7]{135}", code):
+            raise InvalidSignature  # not the one text form
+        raw = base64.b32decode(code + "=")
+        if base64.b32encode(raw).decode().rstrip("=") != code:
             raise InvalidSignature
         body, signature = raw[:20], raw[20:]
         fmt, kid, card_id, version, issued_at, _nonce = struct.unpack(">BBIHI8s", body)
-        keys = {k["kid"]: k for k in published["keys"]}
-        if kid not in keys or keys[kid]["alg"] != "Ed25519":
+        keys = {k["kid"]: k for k in published["keys"] if (k["kty"], k["crv"]) == ("OKP", "Ed25519")}
+        if fmt not in (1, 2) or str(kid) not in keys:
             raise InvalidSignature
-        Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(keys[kid]["public_key"])).verify(signature, body)
+        x = keys[str(kid)]["x"]
+        Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))).verify(signature, body)
         now = time.time() if now is None else now
         if fmt == 1 and not issued_at - published["clock_skew"] <= now <= issued_at + published["qr_ttl"] \
                 + published["clock_skew"]:
-            raise InvalidSignature  # genuine but stale
+            raise InvalidSignature  # genuine but stale, or issued too far ahead
         return fmt, card_id, version, issued_at
 
     fmt, card_id, _version, issued_at = verify_offline(qr)
     assert (fmt, card_id) == (1, scene.card_id)
-    assert verify_offline(qr.lower())[1] == scene.card_id
-    try:
-        verify_offline(qr, now=issued_at + published["qr_ttl"] + published["clock_skew"] + 1)
-        raise AssertionError("a stale code passed the offline check")
-    except InvalidSignature:
-        pass
+    for other_text in (qr.lower(), qr + "=", f" {qr}"):
+        try:
+            verify_offline(other_text)
+            raise AssertionError("another text of the code passed the offline check")
+        except InvalidSignature:
+            pass
+    window = (issued_at - published["clock_skew"], issued_at + published["qr_ttl"] + published["clock_skew"])
+    for late in (window[0] - 1, window[1] + 1):
+        try:
+            verify_offline(qr, now=late)
+            raise AssertionError("a code outside its window passed the offline check")
+        except InvalidSignature:
+            pass
     raw = bytearray(base64.b32decode(qr + "=" * (-len(qr) % 8)))
     for index in (0, 1, 5, 19, 20, 83):
         altered = bytearray(raw)

@@ -10,6 +10,7 @@ import asyncio
 import json
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from models import benefits, cards, merchants
@@ -20,6 +21,10 @@ from tests.redeem_helpers import (REDEEM, SCAN, add_program, add_worker, count_r
                                   make_difficult, month_key, new_key, notices, other_merchant, redeem, redeem_now,
                                   redemption_row, refund, refund_rows, refused, scan, usage_of, usage_rows, void,
                                   year_key)
+from tests.redeem_helpers import clear_of_midnight  # noqa: F401 - the fixture, for pytestmark
+
+# Every test here redeems and reads the Beijing calendar (periods, same-day voids, today's list).
+pytestmark = pytest.mark.usefixtures("clear_of_midnight")
 
 FIGURES = ("amount", "discount", "payable", "union_share", "merchant_share")
 

@@ -5,6 +5,7 @@ import csv
 import io
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
@@ -13,6 +14,10 @@ from models.actors import SYSTEM
 from models.tables import redemptions
 from tests.factories import counter
 from models.types import local_today
+from tests.redeem_helpers import clear_of_midnight  # noqa: F401 - the fixture, for pytestmark
+
+# "Last month" and "this month" are read here and by the service: not across a month's end.
+pytestmark = pytest.mark.usefixtures("clear_of_midnight")
 
 PASSWORD = "Correct-Horse-42"
 

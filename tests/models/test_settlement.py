@@ -22,6 +22,7 @@ from models.errors import Conflict, Forbidden, Invalid, NotFound
 from models.tables import audit_log, cards, members, merchants, redemptions, refunds, statements, stores
 from models.types import utcnow
 from tests.factories import org_tree, staff_actor
+from tests.redeem_helpers import clear_of_midnight  # noqa: F401 - the fixture
 
 UTC = timezone.utc
 
@@ -198,6 +199,7 @@ async def test_invariant_on_random_data(engine) -> None:
             assert (union_sum, bills_sum) == (int(net[0]), int(net[1]))
 
 
+@pytest.mark.usefixtures("clear_of_midnight")  # this month, read here and by build(): not across its end
 async def test_build_refuses_an_open_month_and_a_bad_month(engine) -> None:
     tree, a, *_ = await worked_example(engine)
     finance = staff_actor(tree["K01"], "finance")
