@@ -621,10 +621,8 @@ def _parse_chunks(parser: xml.parsers.expat.XMLParserType, chunks: Iterator[byte
     _feed(parser, b"", True)
 
 
-def _scan_part(
-    package: _Package, path: str, on_start: Callable[[str, dict[str, str]], None]
-) -> None:
-    """Parse a small part, calling ``on_start(name, attributes)`` for each element."""
+def _scan_xml(chunks: Iterator[bytes], on_start: Callable[[str, dict[str, str]], None] | None = None) -> None:
+    """Parse XML chunks with nesting bounded, calling ``on_start(name, attributes)`` for each element."""
     parser = _expat()
     depth = 0
 
@@ -633,7 +631,8 @@ def _scan_part(
         depth += 1
         if depth > _MAX_XML_DEPTH:
             raise _CorruptXlsx("nesting")
-        on_start(name, attrs)
+        if on_start is not None:
+            on_start(name, attrs)
 
     def end(_name: str) -> None:
         nonlocal depth
@@ -641,8 +640,15 @@ def _scan_part(
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
-    for _ in _parse_chunks(parser, package.chunks(path, _MAX_SMALL_PART_BYTES)):
+    for _ in _parse_chunks(parser, chunks):
         pass
+
+
+def _scan_part(
+    package: _Package, path: str, on_start: Callable[[str, dict[str, str]], None]
+) -> None:
+    """Parse a small part, calling ``on_start(name, attributes)`` for each element."""
+    _scan_xml(package.chunks(path, _MAX_SMALL_PART_BYTES), on_start)
 
 
 def _local(name: str) -> str:
@@ -992,23 +998,7 @@ def _check_for_openpyxl(package: _Package) -> None:
         if not first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
             chunks.close()  # not XML (an image, say): openpyxl does not parse it
             continue
-        parser = _expat()
-        depth = 0
-
-        def start(_name: str, _attrs: dict[str, str]) -> None:
-            nonlocal depth
-            depth += 1
-            if depth > _MAX_XML_DEPTH:
-                raise _CorruptXlsx("nesting")
-
-        def end(_name: str) -> None:
-            nonlocal depth
-            depth -= 1
-
-        parser.StartElementHandler = start
-        parser.EndElementHandler = end
-        for _ in _parse_chunks(parser, itertools.chain([first], chunks)):
-            pass
+        _scan_xml(itertools.chain([first], chunks))
 
 
 def _openpyxl_rows(data: bytes) -> Iterator[tuple[int, Sequence[object]]]:
