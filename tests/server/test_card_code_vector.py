@@ -80,6 +80,9 @@ def test_the_page_states_what_the_code_does() -> None:
     text = DOC.read_text("utf-8")
     assert f"`{qr_tokens._BODY.format}`" in text  # the struct layout, as the code packs it
     assert qr_tokens.TOKEN_LEN == 84 and "exactly 135 characters" in text
+    # The last character carries 2 bits of the token and 3 zero bits.
+    last = sorted({base64.b32encode(bytes(83) + bytes([b])).decode()[134] for b in range(256)})
+    assert "of " + ", ".join(f"`{c}`" for c in last) + ")." in text
     assert f'"{PublicKeysHandler.TOKEN_LAYOUT}"' in text
 
 
