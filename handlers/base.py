@@ -127,7 +127,10 @@ class BaseHandler(tornado.web.RequestHandler):
             if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):
                 raise AppError("bad_request", "Content-Length 不对", status=400)
             if int(declared) > self.body_limit():
-                raise AppError("body_too_large", f"请求内容过大（上限 {self.body_limit() // 1024} KB）", status=413)
+                raise self._too_large()
+
+    def _too_large(self) -> AppError:
+        return AppError("body_too_large", f"请求内容过大（上限 {self.body_limit() // 1024} KB）", status=413)
 
     def data_received(self, chunk: bytes) -> None:
         if self._finished:
@@ -136,7 +139,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if self._received > self.body_limit():
             # A chunked body that grew past the limit: answer now; the connection closes.
             self._chunks.clear()
-            err = AppError("body_too_large", f"请求内容过大（上限 {self.body_limit() // 1024} KB）", status=413)
+            err = self._too_large()
             self.send_error(413, exc_info=(AppError, err, None))
             return
         self._chunks.append(chunk)
