@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from handlers.base import APIHandler
-from models import auth_tokens, members, users
+from models.identity import accounts as users
+from models.identity import sessions as auth_tokens
+from models.members import membership as members
 from server.openapi import ERROR_REF, obj, op, ref, string
 from server.wechat import WeChatGateway
 

@@ -10,16 +10,16 @@ from typing import Any, ClassVar
 
 import tornado.httputil
 import tornado.web
-from tornado.iostream import StreamClosedError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tornado.iostream import StreamClosedError
 
-from models import auth_tokens
-from models.errors import AppError, Unauthorized
+from models.core.errors import AppError, Unauthorized
+from models.identity import sessions as auth_tokens
 from server.config import Config
 from server.crypto import PiiCipher
-from server.qr_tokens import QrSigner
 from server.openapi import ID_MAX
+from server.qr_tokens import QrSigner
 from server.validation import QueryValidator, SchemaValidator, decode_json
 
 log = logging.getLogger("unionaid.http")

@@ -8,11 +8,15 @@ from typing import Any, Callable
 
 from handlers.base import APIHandler
 from handlers.staff_base import StaffHandler
-from models import benefits, card_codes, cards, members, policy
-from models.actors import Actor
-from models.errors import AppError, NotFound, Unavailable, Unprocessable
-from models.masking import mask_name
-from models.types import local_today
+from models.cards import codes as card_codes
+from models.cards import lifecycle as cards
+from models.core import policy
+from models.core.actors import Actor
+from models.core.clock import local_today
+from models.core.errors import AppError, NotFound, Unavailable, Unprocessable
+from models.core.masking import mask_name
+from models.members import membership as members
+from models.partners import programmes as benefits
 from server import card_images
 from server.openapi import ERROR_REF, obj, op, ref, string
 

@@ -5,8 +5,9 @@ from datetime import date
 from typing import Any
 
 from handlers.staff_base import StaffHandler
-from models import hardship, policy
-from models.errors import Invalid
+from models.core import policy
+from models.core.errors import Invalid
+from models.members import hardship
 from server.openapi import ERROR_REF, nullable, obj, op, string
 
 _DATE = string(format="date", pattern=r"^\d{4}-\d{2}-\d{2}$")

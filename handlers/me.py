@@ -5,8 +5,10 @@ from typing import Any
 
 from handlers.auth import CODE
 from handlers.base import APIHandler
-from models.errors import NotFound
-from models import members, redemptions, users
+from models.core.errors import NotFound
+from models.counter import redeeming as redemptions
+from models.identity import accounts as users
+from models.members import membership as members
 from server.openapi import ERROR_REF, obj, op, ref, string
 from server.wechat import WeChatGateway
 

@@ -5,11 +5,12 @@ import asyncio
 from datetime import date
 from typing import Any
 
-
 from handlers.staff_base import StaffHandler
-from models import members, orgs, policy
-from models.errors import Invalid
-from models.roster import parse_roster
+from models.core import policy
+from models.core.errors import Invalid
+from models.members import membership as members
+from models.members.roster import parse_roster
+from models.network import tree as orgs
 from server.openapi import ERROR_REF, ID_MAX, integer, obj, op, ref, string
 
 _PROBLEM = obj({"line": {"type": "integer"}, "field": {"type": ["string", "null"]}, "code": string(),

@@ -7,9 +7,13 @@ import json
 from typing import Any
 
 from handlers.base import APIHandler, json_default
-from models import benefits, card_codes, idempotency, merchants, redemptions
-from models.errors import AppError
-from models.types import local_today
+from models.core import idempotency
+from models.core.clock import local_today
+from models.core.errors import AppError
+from models.counter import redeeming as redemptions
+from models.counter import scanning
+from models.partners import partnership as merchants
+from models.partners import programmes as benefits
 from server.openapi import ERROR_REF, FEN_MAX, id_schema, integer, obj, op, ref, string
 
 MERCHANT = obj({"id": {"type": "integer"}, "name": string(), "type": string(), "type_label": string(),
@@ -74,17 +78,17 @@ class ScanHandler(MerchantHandler):
             cashier = await self.cashier(conn)
             body = self.json_body()
             try:
-                scan = await card_codes.open_scan(
+                scan = await scanning.open_scan(
                     conn, self.signer, cashier, body["qr"], ttl=cfg.qr_ttl, skew=cfg.qr_clock_skew,
                     scan_ttl=cfg.scan_ttl, id_last4=body.get("id_last4"))
-            except card_codes.SecondFactorWrong as exc:
+            except scanning.SecondFactorWrong as exc:
                 refused, card_id = exc, exc.card_id
             else:
                 offers = await benefits.for_member(conn, scan.member_id, today=local_today(), member=scan.member,
                                                    merchant=cashier.merchant)
         if refused is not None:
             async with self.engine.begin() as conn:
-                refused = await card_codes.factor_failed(conn, card_id)
+                refused = await scanning.factor_failed(conn, card_id)
             raise refused
         self.write_json({
             "scan_id": scan.id, "expires_at": scan.expires_at,
@@ -220,8 +224,8 @@ class RedemptionsHandler(IdempotentHandler):
 
         async def prepare(conn: Any, cashier: merchants.Cashier) -> Any:
             body = self.json_body()  # read after the caller is known to be a cashier (run_once)
-            scan = await card_codes.get_scan(conn, cashier, body["scan_id"], lock=True)
-            await card_codes.spend(conn, scan)
+            scan = await scanning.get_scan(conn, cashier, body["scan_id"], lock=True)
+            await scanning.spend(conn, scan)
             return scan
 
         async def work(conn: Any, cashier: merchants.Cashier, scan: Any) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from handlers.staff_base import StaffHandler
-from models import orgs, policy
+from models.core import policy
+from models.network import tree as orgs
 from server.openapi import ERROR_REF, obj, op, ref, string
 
 ORG_CODE = string(min_len=1, max_len=32, pattern=orgs.CODE.pattern)

@@ -6,9 +6,12 @@ from typing import Any
 
 from handlers.merchant import invite_answer
 from handlers.staff_base import StaffHandler
-from models import benefits, merchants, orgs, policy
-from models.benefit_rules import CATEGORIES, PRESETS
-from models.errors import Invalid
+from models.core import policy
+from models.core.errors import Invalid
+from models.network import tree as orgs
+from models.partners import partnership as merchants
+from models.partners import programmes as benefits
+from models.partners.rules import CATEGORIES, PRESETS
 from server.openapi import ERROR_REF, FEN_MAX, id_schema, integer, obj, op, string
 
 MERCHANT = obj({"id": {"type": "integer"}, "name": string(), "type": {"enum": list(merchants.TYPES)},

@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 from handlers.merchant import MerchantHandler
 from handlers.staff_base import StaffHandler
-from models import settlement
-from models.errors import Forbidden
+from models.core.errors import Forbidden
+from models.counter import settlement
 from server.openapi import ERROR_REF, id_schema, obj, op, string
 
 STATEMENT = obj({"id": {"type": "integer"}, "merchant_id": {"type": "integer"}, "merchant_name": string(),

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from handlers.orgs import ORG_CODE
 from handlers.staff_base import StaffHandler
-from models import audit, policy, staff
-from models.policy import ROLES
+from models.core import audit, policy
+from models.core.policy import ROLES
+from models.identity import staff_accounts as staff
 from server import passwords
 from server.openapi import ERROR_REF, nullable, obj, op, ref, string
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from handlers.base import APIHandler
-from models import auth_tokens, staff
+from models.identity import sessions as auth_tokens
+from models.identity import staff_accounts as staff
 from server.openapi import ERROR_REF, obj, op, ref, string
 
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from handlers.base import APIHandler
-from models import staff
-from models.actors import Actor
+from models.core.actors import Actor
+from models.identity import staff_accounts as staff
 
 
 class StaffHandler(APIHandler):

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.staff_base import StaffHandler
-from models import policy, transfers
+from models.core import policy
+from models.members import transfers
 from server.openapi import ERROR_REF, ID_MAX, integer, nullable, obj, op, ref, string
 
 _DATETIME = string(format="date-time")

@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from models import audit, orgs, staff
-from models.actors import SYSTEM
+from models.core import audit
+from models.core.actors import SYSTEM
+from models.identity import staff_accounts as staff
+from models.network import tree as orgs
 from server.config import Config
 from server.db import make_engine
 
@@ -65,8 +67,8 @@ async def audit_verify(config: Config) -> int:
 
 async def import_members(config: Config, path: str, org_code: str, strict: bool) -> int:
     """Import a roster file; print the report by row; exit 0 when every valid row is in, 1 when rows were refused."""
-    from models import members
-    from models.roster import parse_roster
+    from models.members import membership as members
+    from models.members.roster import parse_roster
     from server.crypto import PiiCipher, load_keyring
 
     try:

@@ -50,7 +50,6 @@ def _config(data_dir: str, url: str, port: int) -> Any:
 async def _serve(data_dir: str, url: str, port: int) -> None:
     import logging
 
-
     from server.app import make_app
     from server.db import make_engine
     from server.http_server import make_http_server
@@ -111,11 +110,16 @@ class Scene:
 
 
 async def _build(url: str, data_dir: Path, cards: int, cashiers: int) -> Scene:
-    from models import auth_tokens, benefits, members, merchants, orgs, schema
-    from models.actors import SYSTEM, Actor
-    from models.roster import parse_roster
-    from models.tables import users
-    from models.types import utcnow
+    from models.core.actors import SYSTEM, Actor
+    from models.core.clock import utcnow
+    from models.db import schema
+    from models.identity import sessions as auth_tokens
+    from models.identity.tables import users
+    from models.members import membership as members
+    from models.members.roster import parse_roster
+    from models.network import tree as orgs
+    from models.partners import partnership as merchants
+    from models.partners import programmes as benefits
     from scripts.bench_import import make_roster
     from server.crypto import PiiCipher, load_keyring
     from server.db import make_engine
@@ -168,8 +172,8 @@ async def _build(url: str, data_dir: Path, cards: int, cashiers: int) -> Scene:
 
 
 async def _issue(conn: Any, member_id: int) -> tuple[int, int]:
-    from models import cards
-    from models.actors import SYSTEM
+    from models.cards import lifecycle as cards
+    from models.core.actors import SYSTEM
 
     card = await cards.issue(conn, SYSTEM, member_id)
     return card.id, card.version

@@ -20,10 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from models import members, orgs, schema
-from models.actors import SYSTEM
-from models.idcard import check_digit
-from models.roster import parse_roster
+from models.core.actors import SYSTEM
+from models.db import schema
+from models.members import membership as members
+from models.members.idcard import check_digit
+from models.members.roster import parse_roster
+from models.network import tree as orgs
 from server.config import load_config
 from server.crypto import PiiCipher, load_keyring
 from server.db import make_engine

@@ -9,11 +9,11 @@ import signal
 import sys
 from typing import Any, Awaitable, Callable
 
-from models import schema
-from models.errors import AppError
+from models.core.errors import AppError
+from models.db import schema
+from scripts import admin
 from server.config import Config, ConfigError, load_config, replace, secure_data_dir
 from server.db import make_engine
-from scripts import admin
 
 log = logging.getLogger("unionaid")
 
@@ -44,10 +44,9 @@ async def _ensure_schema(config: Config, engine: Any) -> None:
 
 
 async def _serve(config: Config, demo: bool) -> None:
-    from server.http_server import make_http_server
-
     from server import jobs
     from server.app import make_app
+    from server.http_server import make_http_server
     from server.shared_cache import make_cache
     from server.wechat import WeChatGateway
 

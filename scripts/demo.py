@@ -13,15 +13,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models import benefits, hardship, members, merchants, orgs, staff
-from models.actors import SYSTEM
-from models.benefit_rules import PRESETS
-from models.idcard import age_on, check_digit, china_today, parse_id_number
-from models.roster import RosterParse, RosterRow
-from models.tables import merchants as merchants_table
-from models.tables import orgs as orgs_table
-from models.tables import staff as staff_table
-from models.tables import stores as stores_table
+from models.core.actors import SYSTEM
+from models.identity import staff_accounts as staff
+from models.identity.tables import staff as staff_table
+from models.members import hardship
+from models.members import membership as members
+from models.members.idcard import age_on, check_digit, china_today, parse_id_number
+from models.members.roster import RosterParse, RosterRow
+from models.network import tree as orgs
+from models.network.tables import orgs as orgs_table
+from models.partners import partnership as merchants
+from models.partners import programmes as benefits
+from models.partners.rules import PRESETS
+from models.partners.tables import merchants as merchants_table
+from models.partners.tables import stores as stores_table
 from server.config import Config
 from server.crypto import PiiCipher, load_keyring
 

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 import tornado.httpclient
 import tornado.netutil
 
-from models import schema
+from models.db import schema
 from scripts.demo import COUNTER, DEMO_MEMBER, DEMO_PASSWORD, load_demo
 from server.config import Config, replace
 

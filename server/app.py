@@ -8,8 +8,21 @@ from typing import Any, Iterable
 import tornado.web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers import (auth, cards, hardship, health, me, members, merchant, orgs, partners, settlement,
-                      staff_admin, staff_auth, transfers)
+from handlers import (
+    auth,
+    cards,
+    hardship,
+    health,
+    me,
+    members,
+    merchant,
+    orgs,
+    partners,
+    settlement,
+    staff_admin,
+    staff_auth,
+    transfers,
+)
 from handlers.base import NotFoundHandler
 from handlers.schemas import SCHEMAS
 from server.config import Config

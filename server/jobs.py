@@ -11,7 +11,10 @@ from typing import Any, Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models import audit, auth_tokens, card_codes, idempotency, notifications
+from models.core import audit, idempotency
+from models.core import outbox as notifications
+from models.counter import scanning
+from models.identity import sessions as auth_tokens
 from server.config import Config
 
 log = logging.getLogger("unionaid.jobs")
@@ -39,7 +42,7 @@ async def seal_audit(engine: AsyncEngine) -> int:
 async def purge(engine: AsyncEngine) -> dict[str, int]:
     """Drop spent card-code nonces and old scan sessions, old idempotency keys, expired login tokens."""
     async with engine.begin() as conn:
-        nonces, sessions = await card_codes.purge(conn)
+        nonces, sessions = await scanning.purge(conn)
         keys = await idempotency.purge(conn)
         tokens = await auth_tokens.purge_expired(conn)
     return {"nonces": nonces, "scan_sessions": sessions, "idempotency_keys": keys, "auth_tokens": tokens}

@@ -6,7 +6,7 @@ import asyncio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from models.errors import Invalid
+from models.core.errors import Invalid
 
 MIN_LENGTH = 10
 MAX_LENGTH = 128

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models.tables import shared_cache
-from models.types import utcnow
+from models.core.clock import utcnow
+from models.core.tables import shared_cache
 from server.crypto import DecryptError, PiiCipher
 
 log = logging.getLogger("unionaid.shared_cache")

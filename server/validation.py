@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from models.errors import Invalid
+from models.core.errors import Invalid
 
 # A JSON text can smuggle a lone UTF-16 surrogate only through a \\uD800-\\uDFFF escape
 # (raw surrogate bytes are not valid UTF-8): look for the escape before walking the value.

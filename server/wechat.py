@@ -18,7 +18,7 @@ import requests
 from wechatpy import WeChatClient  # type: ignore[import-untyped]
 from wechatpy.exceptions import WeChatClientException  # type: ignore[import-untyped]
 
-from models.errors import AppError, Invalid, Upstream
+from models.core.errors import AppError, Invalid, Upstream
 from server.config import Config
 from server.crypto import PiiCipher, load_keyring
 from server.shared_cache import SharedCache

@@ -19,9 +19,11 @@ import tornado.netutil
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from models import schema
-from models.audit import GENESIS
-from models.tables import audit_head, metadata, orgs
+from models.catalog import metadata
+from models.core.audit import GENESIS
+from models.core.tables import audit_head
+from models.db import schema
+from models.network.tables import orgs
 from server.app import make_app
 from server.config import Config, load_config
 from server.crypto import load_keyring

@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from models import members, orgs
-from models.actors import SYSTEM, Actor
-from models.idcard import check_digit
-from models.roster import parse_roster
+from models.core.actors import SYSTEM, Actor
+from models.members import membership as members
+from models.members.idcard import check_digit
+from models.members.roster import parse_roster
+from models.network import tree as orgs
 from server.crypto import PiiCipher
 
 
@@ -65,7 +66,7 @@ class Counter:
 async def counter(api: Any, engine: Any, running: Any, *, worker_code: str = "wang.1", cashier_code: str = "cash.1",
                   merchant_type: str = "pharmacy", seq: int = 21) -> Counter:
     """Build the scene at a pharmacy counter through the real paths (roster, bind, invite)."""
-    from models import merchants
+    from models.partners import partnership as merchants
 
     cipher: PiiCipher = running.settings["cipher"]
     async with engine.begin() as conn:

@@ -13,11 +13,15 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from models import benefits, merchants
-from models.actors import SYSTEM
-from models.tables import (cards, hardship_records, notifications, quota_usage, redemption_usage, redemptions,
-                           refunds)
-from models.types import utcnow
+from models.cards.tables import cards
+from models.core.actors import SYSTEM
+from models.core.clock import utcnow
+from models.core.tables import notifications
+from models.counter.tables import redemption_usage, redemptions, refunds
+from models.members.tables import hardship_records
+from models.partners import partnership as merchants
+from models.partners import programmes as benefits
+from models.partners.tables import quota_usage
 from tests.factories import Counter, id_number, import_rows
 
 REDEEM = "/api/v1/merchant/redemptions"
@@ -88,7 +92,7 @@ async def make_difficult(engine: Any, scene: Counter, member_id: int | None = No
                          status: str = "active", valid_from: date | None = None,
                          valid_to: date | None = None) -> int:
     """A hardship record for the member, inserted directly (its verifier is a real staff row)."""
-    from models import staff
+    from models.identity import staff_accounts as staff
 
     async with engine.begin() as conn:
         verifier = (await conn.execute(sa.text("SELECT id FROM staff ORDER BY id LIMIT 1"))).scalar()

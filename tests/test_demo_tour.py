@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from models.idcard import parse_id_number
+from models.members.idcard import parse_id_number
 from scripts.demo import DEMO_MEMBER, PEOPLE
 from scripts.demo_tour import pretty
 

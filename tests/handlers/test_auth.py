@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models.tables import auth_tokens, users
-from models.types import utcnow
+from models.core.clock import utcnow
+from models.identity.tables import auth_tokens, users
 from server.crypto import hash_token
 
 

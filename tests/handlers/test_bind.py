@@ -58,8 +58,8 @@ async def test_five_failures_lock_binding(api, engine, running):
 
 
 async def test_record_bound_elsewhere_is_refused_until_released(api, engine, running):
-    from models import members
-    from models.actors import Actor
+    from models.core.actors import Actor
+    from models.members import membership as members
 
     tree = await _roster(engine, running)
     first = await api.login("eve.1")

@@ -17,12 +17,22 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from PIL import Image
 from qrcode.base import rs_blocks
-from qrcode.constants import ERROR_CORRECT_H, ERROR_CORRECT_L, ERROR_CORRECT_M, ERROR_CORRECT_Q
+from qrcode.constants import (
+    ERROR_CORRECT_H,
+    ERROR_CORRECT_L,
+    ERROR_CORRECT_M,
+    ERROR_CORRECT_Q,
+)
 from qrcode.util import mask_func
 
-from models import card_codes, members, notifications, staff
-from models.actors import SYSTEM
-from models.tables import audit_log, cards as cards_table, users
+from models.cards import codes as card_codes
+from models.cards.tables import cards as cards_table
+from models.core import outbox as notifications
+from models.core.actors import SYSTEM
+from models.core.tables import audit_log
+from models.identity import staff_accounts as staff
+from models.identity.tables import users
+from models.members import membership as members
 from tests.factories import counter, id_number, import_rows
 from tests.handlers.test_merchant_scan import ID_LAST4, qr_of, refused, scan
 from tests.handlers.test_staff import PASSWORD, same_refusal, token_of
@@ -474,7 +484,7 @@ async def test_print_then_download_pdf_and_png_each_audited(api, engine, running
                        "card.print_download"]
     # The printed code works with the holder's last 4 digits; a reprint outdates it.
     async with engine.connect() as conn:
-        from models import cards
+        from models.cards import lifecycle as cards
 
         first = card_codes.printed_code(running.settings["signer"], await cards.get(conn, scene.card_id))
     assert running.settings["signer"].verify(first).printed
@@ -488,7 +498,7 @@ async def test_print_then_download_pdf_and_png_each_audited(api, engine, running
 
 
 async def _printed_state(engine, card_id: int) -> tuple[str | None, list[str]]:
-    from models import cards
+    from models.cards import lifecycle as cards
 
     async with engine.connect() as conn:
         card = await cards.get(conn, card_id)
@@ -523,7 +533,7 @@ async def test_no_usable_cjk_font_refuses_printing_and_keeps_the_print_in_force(
 
 
 async def test_a_character_the_font_lacks_refuses_that_card(api, engine, running):
-    from models.tables import orgs
+    from models.network.tables import orgs
 
     scene = await counter(api, engine, running)
     clerk = await staff_token(api, engine, "clerk.k01", ["station"], "K01")

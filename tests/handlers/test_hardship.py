@@ -6,9 +6,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from models import hardship, staff
-from models.actors import SYSTEM
-from models.tables import audit_log, household_members, members
+from models.core.actors import SYSTEM
+from models.core.tables import audit_log
+from models.identity import staff_accounts as staff
+from models.members import hardship
+from models.members.tables import household_members, members
 from server.crypto import PiiCipher, load_keyring
 from tests.client import ApiClient
 from tests.factories import id_number, import_rows
@@ -34,7 +36,7 @@ async def setup(engine, config):
     await network(engine)
     cipher = PiiCipher(load_keyring(config))
     async with engine.begin() as conn:
-        from models import orgs
+        from models.network import tree as orgs
         await import_rows(conn, cipher, await orgs.by_code(conn, "G1"),
                           [("王大明", id_number(11), ""), ("赵小红", id_number(12), "")])
         await import_rows(conn, cipher, await orgs.by_code(conn, "K2"), [("孙其", id_number(13), "")])

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from models import staff
-from models.actors import SYSTEM
+from models.core.actors import SYSTEM
+from models.identity import staff_accounts as staff
 from server.app import ROUTES
 from server.openapi import FEN_MAX, ID_MAX, INT32_MAX, openapi_path
 from server.validation import decode_json
 from tests.factories import counter
-from tests.hostile_files import MULTIPART_CATALOGUE
 from tests.handlers.test_staff import PASSWORD, token_of
+from tests.hostile_files import MULTIPART_CATALOGUE
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -200,7 +200,7 @@ async def test_a_whole_number_written_with_a_fraction_is_an_integer(api, engine,
 @pytest.mark.parametrize("text", [b'"\\ud800"', b'"a\\udfffb"', b'"\\udc00\\ud800"', b"NaN", b"Infinity",
                                   b'"\xed\xa0\x80"', b"[" * 100_000])
 def test_strict_json_refuses_what_is_not_unicode_or_not_json(text):
-    from models.errors import AppError
+    from models.core.errors import AppError
 
     with pytest.raises(AppError) as refused:
         decode_json(b'{"name": ' + text + b"}")

@@ -12,9 +12,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from models import orgs, staff
-from models.actors import SYSTEM
-from models.tables import audit_log, member_transfers, members
+from models.core.actors import SYSTEM
+from models.core.tables import audit_log
+from models.identity import staff_accounts as staff
+from models.members.tables import member_transfers, members
+from models.network import tree as orgs
 from tests.factories import id_number, roster_csv
 from tests.handlers.test_hardship import body as hardship_body
 from tests.handlers.test_staff import PASSWORD, token_of

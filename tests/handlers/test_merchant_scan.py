@@ -15,8 +15,14 @@ import time
 
 import sqlalchemy as sa
 
-from models import card_codes, cards, members, merchants
-from models.tables import members as members_table, qr_nonces, scan_sessions
+from models.cards import codes as card_codes
+from models.cards import lifecycle as cards
+from models.cards.tables import qr_nonces
+from models.counter import scanning
+from models.counter.tables import scan_sessions
+from models.members import membership as members
+from models.members.tables import members as members_table
+from models.partners import partnership as merchants
 from server.qr_tokens import QrSigner, load_signer
 from tests.client import ApiClient
 from tests.conftest import serve_app
@@ -121,8 +127,8 @@ async def test_a_spent_session_is_not_handed_out_again(api, engine, running):
     user_id = await user_of(api, scene.cashier)
     async with engine.begin() as conn:
         cashier = await merchants.cashier_for_user(conn, user_id)
-        row = await card_codes.get_scan(conn, cashier, first.data["scan_id"])
-        await card_codes.spend(conn, row)
+        row = await scanning.get_scan(conn, cashier, first.data["scan_id"])
+        await scanning.spend(conn, row)
     refused(await scan(api, scene.cashier, qr), 409, "qr_used")
 
 
@@ -352,7 +358,7 @@ async def test_two_app_instances_racing_one_code_exactly_one_wins(api, engine, r
 
 
 async def test_releasing_the_binding_kills_the_code_on_the_released_phone(api, engine, running):
-    from models import members
+    from models.members import membership as members
     from tests.factories import staff_actor
 
     scene = await counter(api, engine, running)
@@ -364,10 +370,11 @@ async def test_releasing_the_binding_kills_the_code_on_the_released_phone(api, e
 
 
 async def test_a_lost_card_cannot_be_printed_or_downloaded(api, engine, running):
-    from models import card_codes, cards
     import pytest
 
-    from models.errors import AppError
+    from models.cards import codes as card_codes
+    from models.cards import lifecycle as cards
+    from models.core.errors import AppError
 
     scene = await counter(api, engine, running)
     async with engine.begin() as conn:

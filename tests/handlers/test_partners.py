@@ -5,7 +5,8 @@ import base64
 
 import sqlalchemy as sa
 
-from models.tables import audit_log, program_merchants
+from models.core.tables import audit_log
+from models.partners.tables import program_merchants
 from tests.handlers.test_staff import network, same_refusal, token_of
 
 AGREEMENT = {"agreement_from": "2024-01-01", "agreement_to": "2099-12-31"}

@@ -13,15 +13,40 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from models import benefits, cards, merchants
-from models.tables import quota_usage, redemption_usage, redemptions, refunds, scan_sessions
-from models.types import utcnow
+from models.cards import lifecycle as cards
+from models.core.clock import utcnow
+from models.counter.tables import redemption_usage, redemptions, refunds, scan_sessions
+from models.partners import partnership as merchants
+from models.partners import programmes as benefits
+from models.partners.tables import quota_usage
 from tests.factories import counter
-from tests.redeem_helpers import (REDEEM, SCAN, add_program, add_worker, count_rows, items, join, local_today,
-                                  make_difficult, month_key, new_key, notices, other_merchant, redeem, redeem_now,
-                                  redemption_row, refund, refund_rows, refused, scan, usage_of, usage_rows, void,
-                                  year_key)
-from tests.redeem_helpers import clear_of_midnight  # noqa: F401 - the fixture, for pytestmark
+from tests.redeem_helpers import (
+    REDEEM,
+    SCAN,
+    add_program,
+    add_worker,
+    clear_of_midnight,  # noqa: F401 - the fixture, for pytestmark
+    count_rows,
+    items,
+    join,
+    local_today,
+    make_difficult,
+    month_key,
+    new_key,
+    notices,
+    other_merchant,
+    redeem,
+    redeem_now,
+    redemption_row,
+    refund,
+    refund_rows,
+    refused,
+    scan,
+    usage_of,
+    usage_rows,
+    void,
+    year_key,
+)
 
 # Every test here redeems and reads the Beijing calendar (periods, same-day voids, today's list).
 pytestmark = pytest.mark.usefixtures("clear_of_midnight")

@@ -9,11 +9,13 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from models import benefits, merchants, staff
-from models.actors import SYSTEM
-from models.tables import redemptions
+from models.core.actors import SYSTEM
+from models.core.clock import local_today
+from models.counter.tables import redemptions
+from models.identity import staff_accounts as staff
+from models.partners import partnership as merchants
+from models.partners import programmes as benefits
 from tests.factories import counter
-from models.types import local_today
 from tests.redeem_helpers import clear_of_midnight  # noqa: F401 - the fixture, for pytestmark
 
 # "Last month" and "this month" are read here and by the service: not across a month's end.

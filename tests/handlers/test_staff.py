@@ -6,11 +6,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from models import orgs, staff
-from models.actors import SYSTEM
-from models.errors import NotFound
-from models.tables import audit_log, staff as staff_table, throttles
-from models.types import utcnow
+from models.core.actors import SYSTEM
+from models.core.clock import utcnow
+from models.core.errors import NotFound
+from models.core.tables import audit_log, throttles
+from models.identity import staff_accounts as staff
+from models.identity.tables import staff as staff_table
+from models.network import tree as orgs
 
 PASSWORD = "Correct-Horse-42"
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from models import staff
-from models.actors import SYSTEM
-from models.tables import audit_log, members
+from models.core.actors import SYSTEM
+from models.core.tables import audit_log
+from models.identity import staff_accounts as staff
+from models.members.tables import members
 from tests.factories import id_number, roster_csv
 from tests.handlers.test_staff import PASSWORD, network, same_refusal, token_of
 

@@ -7,7 +7,7 @@ from typing import Any, AsyncIterator, Callable
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models.tables import metadata
+from models.catalog import metadata
 from server.config import Config, load_config, replace
 from server.db import make_engine
 from server.shared_cache import DatabaseCache, SharedCache

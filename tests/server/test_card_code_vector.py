@@ -17,8 +17,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from handlers.cards import PublicKeysHandler
-from models import card_codes
-from models.errors import AppError
+from models.cards import codes as card_codes
+from models.core.errors import AppError
 from server import qr_tokens
 from server.qr_tokens import QrSigner
 from tests.factories import counter

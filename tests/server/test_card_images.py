@@ -28,8 +28,19 @@ from qrcode.util import MODE_ALPHA_NUM, QRData
 
 from server import card_images
 from server.card_images import (
-    LATIN_FONT, CardFontMissing, Face, PrintedCard, card_font, find_cjk_font, font_report, printable_face,
-    printed_card_pdf, printed_card_png, qr_code, qr_png, qr_svg,
+    LATIN_FONT,
+    CardFontMissing,
+    Face,
+    PrintedCard,
+    card_font,
+    find_cjk_font,
+    font_report,
+    printable_face,
+    printed_card_pdf,
+    printed_card_png,
+    qr_code,
+    qr_png,
+    qr_svg,
 )
 from server.config import load_config
 from server.qr_tokens import load_signer

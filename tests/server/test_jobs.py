@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from models.tables import idempotency_keys, qr_nonces
-from models.types import utcnow
+from models.cards.tables import qr_nonces
+from models.core.clock import utcnow
+from models.core.tables import idempotency_keys
 from server import jobs
 
 

@@ -151,8 +151,8 @@ def test_only_the_canonical_text_verifies(signer):
 
 
 def test_only_the_canonical_text_passes_check_code(signer):
-    from models import card_codes
-    from models.errors import Invalid
+    from models.cards import codes as card_codes
+    from models.core.errors import Invalid
 
     now = 1_800_000_000
     token = signer.sign(42, 1, now)
@@ -167,7 +167,7 @@ def test_only_the_canonical_text_passes_check_code(signer):
 async def test_scan_refuses_every_variant_of_a_genuine_code(api, engine, running):
     import sqlalchemy as sa
 
-    from models.tables import qr_nonces
+    from models.cards.tables import qr_nonces
     from tests.factories import counter
 
     scene = await counter(api, engine, running)

@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models.tables import shared_cache
-from models.types import utcnow
+from models.core.clock import utcnow
+from models.core.tables import shared_cache
 from server.config import Config
 from server.crypto import Keyring, PiiCipher, load_keyring
 from server.shared_cache import DatabaseCache, RedisCache, SharedCache, value_purpose

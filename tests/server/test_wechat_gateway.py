@@ -10,7 +10,7 @@ from typing import Any, AsyncIterator, Callable
 
 import pytest
 
-from models.errors import AppError, Invalid, Upstream
+from models.core.errors import AppError, Invalid, Upstream
 from server.config import Config
 from server.db import make_engine
 from server.shared_cache import DatabaseCache, RedisCache

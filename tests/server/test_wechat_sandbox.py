@@ -9,7 +9,13 @@ from urllib.parse import urlencode
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
-from server.wechat_sandbox import DEFAULT_APPID, DEFAULT_SECRET, Sandbox, SandboxState, render_qr_png
+from server.wechat_sandbox import (
+    DEFAULT_APPID,
+    DEFAULT_SECRET,
+    Sandbox,
+    SandboxState,
+    render_qr_png,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -1,0 +1,96 @@
+"""Idempotency keys for POSTs that move money: the first answer is kept and replayed.
+
+Same key and body: the first answer again. Same key, another body: 422. A
+duplicate that arrives while the first is still running: 409. Keys are scoped
+to the caller, so two cashiers cannot collide or read each other's answers.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.core.clock import utcnow
+from models.core.errors import AppError, Conflict, Invalid
+from models.core.tables import idempotency_keys
+from models.db.sql import insert_ignore
+
+_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+KEPT = timedelta(days=7)
+# A claim still "running" after this long belongs to a process that died mid-request:
+# nothing of its work committed, so a retry may take the key over.
+ABANDONED = timedelta(minutes=2)
+
+
+_CLAIM = insert_ignore(idempotency_keys)
+_FINISH = (idempotency_keys.update().where(idempotency_keys.c.scope == sa.bindparam("b_scope"),
+                                           idempotency_keys.c.key == sa.bindparam("b_key"))
+           .values(status="done", response_status=sa.bindparam("b_status"), response=sa.bindparam("b_response")))
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: dict[str, Any]
+
+
+def check_key(key: str | None) -> str:
+    if not key:
+        raise Invalid("idempotency_key_required", "请在请求头 Idempotency-Key 中提供幂等键（8 到 64 个字符）")
+    if not _KEY.match(key):
+        raise Invalid("idempotency_key_format", "Idempotency-Key 应为 8 到 64 个字母、数字或 _.:-")
+    return key
+
+
+def body_hash(body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+async def claim(conn: AsyncConnection, scope: str, key: str, request_hash: str) -> Replay | None:
+    """Take the key for this request (None), or the kept answer of the request that took it first."""
+    taken = await conn.execute(_CLAIM, dict(scope=scope, key=key, request_hash=request_hash, status="running",
+                                            created_at=utcnow()))
+    if taken.rowcount == 1:
+        return None
+    row = (await conn.execute(sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope,
+                                                                idempotency_keys.c.key == key))).one()
+    if row.request_hash != request_hash:
+        raise AppError("idempotency_key_reused", "该幂等键已用于另一笔不同的请求", status=422)
+    if row.status != "done":
+        now = utcnow()
+        # Only an old claim is worth taking over; a fresh one is a live duplicate (and an UPDATE here
+        # would deadlock with it on InnoDB: both hold the shared lock of the duplicate-key check).
+        if row.created_at < now - ABANDONED:
+            taken = await conn.execute(idempotency_keys.update().where(
+                idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
+                idempotency_keys.c.status == "running", idempotency_keys.c.created_at == row.created_at)
+                .values(created_at=now))
+            if taken.rowcount == 1:
+                return None
+        raise Conflict("request_in_progress", "同一请求正在处理中，请稍候查看结果")
+    return Replay(int(row.response_status), json.loads(row.response))
+
+
+async def finish(conn: AsyncConnection, scope: str, key: str, status: int, body: dict[str, Any]) -> None:
+    """Keep the answer (success or refusal) for replays."""
+    await conn.execute(_FINISH, {"b_scope": scope, "b_key": key, "b_status": status,
+                                 "b_response": json.dumps(body, ensure_ascii=False, default=str)})
+
+
+async def release(conn: AsyncConnection, scope: str, key: str) -> None:
+    """Forget a key whose request failed unexpectedly, so that a retry is evaluated afresh."""
+    await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.scope == scope,
+                                                       idempotency_keys.c.key == key,
+                                                       idempotency_keys.c.status == "running"))
+
+
+async def purge(conn: AsyncConnection) -> int:
+    result = await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.created_at < utcnow() - KEPT))
+    return int(result.rowcount)

@@ -1,0 +1,296 @@
+"""Redemptions at the counter, and their voids and refunds: every fen accounted for.
+
+A redemption prices the bill (models/benefit_rules.py), takes the quotas under
+row locks with conditional updates, and records who pays what, in one
+transaction. A void (same day) or refund gives back exactly what was taken.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.cards.codes import status_error
+from models.cards.tables import cards
+from models.core import audit
+from models.core import outbox as notifications
+from models.core.clock import LOCAL_TZ, local_today, utcnow
+from models.core.errors import AppError, Conflict, Forbidden, Invalid, NotFound
+from models.counter.tables import redemption_usage, redemptions, refunds
+from models.members.tables import members
+from models.network.tables import orgs
+from models.partners import programmes as benefits
+from models.partners.partnership import Cashier
+from models.partners.rules import BillLine, allocate, calculate, yuan
+from models.partners.tables import merchants, stores
+
+
+@dataclass(frozen=True)
+class Redemption:
+    id: int
+    merchant_id: int
+    store_id: int
+    cashier_id: int
+    member_id: int
+    amount: int
+    discount: int
+    payable: int
+    union_share: int
+    merchant_share: int
+    refunded_amount: int
+    refunded_discount: int
+    refunded_union: int
+    refunded_merchant: int
+    lines: list[dict[str, Any]]
+    status: str
+    month: str
+    created_at: datetime
+    void_reason: str | None
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "merchant_id": self.merchant_id, "store_id": self.store_id, "cashier_id": self.cashier_id,
+            "amount": self.amount,
+            "discount": self.discount, "payable": self.payable, "union_share": self.union_share,
+            "merchant_share": self.merchant_share, "status": self.status, "created_at": self.created_at,
+            "refunded": {"amount": self.refunded_amount, "discount": self.refunded_discount,
+                         "union_share": self.refunded_union, "merchant_share": self.refunded_merchant},
+            "lines": self.lines, "void_reason": self.void_reason,
+        }
+
+
+def _redemption(row: Any) -> Redemption:
+    return Redemption(row.id, row.merchant_id, row.store_id, row.cashier_id, row.member_id, row.amount, row.discount,
+                      row.payable, row.union_share, row.merchant_share, row.refunded_amount, row.refunded_discount,
+                      row.refunded_union, row.refunded_merchant, json.loads(row.lines), row.status, row.month,
+                      row.created_at, row.void_reason)
+
+
+async def get(conn: AsyncConnection, redemption_id: int, *, lock: bool = False) -> Redemption:
+    query = sa.select(redemptions).where(redemptions.c.id == redemption_id)
+    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    if row is None:
+        raise NotFound("redemption_not_found", "找不到该核销记录")
+    return _redemption(row)
+
+
+_CARD = (sa.select(cards.c.status, cards.c.version, members.c.user_id, members.c.status.label("member_status"),
+                  orgs.c.path.label("member_path"))
+         .join(members, members.c.id == cards.c.member_id).join(orgs, orgs.c.id == members.c.org_id)
+         .where(cards.c.id == sa.bindparam("card_id")))
+
+
+def parse_items(items: Any) -> list[BillLine]:
+    if not isinstance(items, list):
+        raise Invalid("invalid_bill", "items 应为账单明细列表")
+    lines = []
+    for n, item in enumerate(items, 1):
+        if not isinstance(item, dict) or not isinstance(item.get("category"), str):
+            raise Invalid("invalid_bill", f"账单第 {n} 项格式有误")
+        lines.append(BillLine(item["category"], item.get("amount")))  # type: ignore[arg-type]
+    return lines
+
+
+async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequence[BillLine], *,
+                 today: date, request_id: str | None = None, ip: str | None = None) -> Redemption:
+    """Price the bill for the scanned card, take the quotas and record the redemption.
+
+    The caller has already spent the scan's code (in a transaction of its own).
+    """
+    # The member's row first: changes to one member's quotas queue here; what follows reads the latest.
+    await benefits.lock_member(conn, scan.member_id)
+    card = (await conn.execute(_CARD, {"card_id": scan.card_id})).one()
+    if card.member_status != "active":
+        raise status_error("cancelled")
+    if card.status != "active":
+        raise status_error(card.status)
+    if card.version != scan.card_version:
+        raise AppError("qr_outdated", "服务卡在扫码后发生了变更，请重新扫码", status=422)
+    found = await benefits.programs_for(conn, scan.member_id, today=today, merchant=cashier.merchant,
+                                        member=(card.member_status, card.member_path))
+    await benefits.ensure_usage_rows(conn, scan.member_id, found, today=today)
+    left = await benefits.remaining(conn, scan.member_id, found, today=today, lock=True)
+    quote = calculate(items, [p.terms for p in found], left)
+    if quote.discount == 0:
+        raise AppError("no_benefit", "本次消费没有可享受的优惠，请按原价结算", status=422,
+                       details=quote.view()["lines"])
+    by_id = {p.id: p for p in found}
+    usage_rows = []
+    for program_id, used in quote.usage.items():
+        program = by_id[program_id]
+        key = benefits.period_key(program.period, today)
+        await benefits.take(conn, scan.member_id, program, key, money=used.money, count=used.count)
+        usage_rows.append({"program_id": program_id, "period_key": key, "money": used.money, "count": used.count,
+                           "money_returned": 0, "count_returned": 0})
+    now = utcnow()
+    lines = quote.view()["lines"]
+    result = await conn.execute(redemptions.insert(), dict(
+        merchant_id=cashier.merchant_id, store_id=cashier.store_id, cashier_id=cashier.id, card_id=scan.card_id,
+        member_id=scan.member_id, scan_id=scan.id, amount=quote.amount, discount=quote.discount,
+        payable=quote.payable, union_share=quote.union_share, merchant_share=quote.merchant_share,
+        refunded_amount=0, refunded_discount=0, refunded_union=0, refunded_merchant=0,
+        lines=json.dumps(lines, ensure_ascii=False), status="done", month=today.strftime("%Y-%m"),
+        created_at=now))
+    redemption_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    await conn.execute(redemption_usage.insert(), [{**u, "redemption_id": redemption_id} for u in usage_rows])
+    if card.user_id is not None:
+        # The body is a WeChat "thing" of at most 20 characters: never let a figure be cut short.
+        body = f"消费 {yuan(quote.amount)} 元，优惠 {yuan(quote.discount)} 元"
+        await notifications.enqueue(conn, card.user_id, "redemption", title=f"{cashier.merchant.name[:12]}优惠",
+                                    body=body if len(body) <= 20 else f"本次优惠 {yuan(quote.discount)} 元",
+                                    page="pages/redemptions/index")
+    await audit.record(conn, cashier.actor(request_id, ip), "redemption.create", target_kind="redemption",
+                       target_id=redemption_id, summary={"amount": quote.amount, "discount": quote.discount,
+                                                         "union_share": quote.union_share, "card_id": scan.card_id})
+    return Redemption(redemption_id, cashier.merchant_id, cashier.store_id, cashier.id, scan.member_id, quote.amount,
+                      quote.discount, quote.payable, quote.union_share, quote.merchant_share, 0, 0, 0, 0, lines,
+                      "done", today.strftime("%Y-%m"), now, None)
+
+
+def _may_change(cashier: Cashier, redemption: Redemption, *, manager_only: bool) -> None:
+    if redemption.merchant_id != cashier.merchant_id:
+        raise NotFound("redemption_not_found", "找不到该核销记录")
+    if cashier.role == "manager":
+        return
+    if manager_only or redemption.cashier_id != cashier.id:
+        raise Forbidden("not_manager", "只有商家管理员或办理该笔核销的收银员可以操作")
+
+
+async def void(conn: AsyncConnection, cashier: Cashier, redemption_id: int, *, reason: str | None,
+               today: date, request_id: str | None = None) -> Redemption:
+    """Cancel a mistaken redemption the same day: quotas come back, the record stays, marked."""
+    redemption = await get(conn, redemption_id, lock=True)
+    _may_change(cashier, redemption, manager_only=False)
+    if redemption.status == "void":
+        return redemption
+    if redemption.refunded_amount:
+        raise Conflict("already_refunded", "该笔核销已有退款，不能撤销，请继续办理退款")
+    if local_today(redemption.created_at) != today:
+        raise Conflict("void_window_passed", "只能撤销当天的核销；之后请办理退款")
+    why = (reason or "").strip()[:200] or "收银撤销"
+    await benefits.lock_member(conn, redemption.member_id)
+    await _give_back_all(conn, redemption)
+    await conn.execute(redemptions.update().where(redemptions.c.id == redemption_id).values(
+        status="void", voided_at=utcnow(), voided_by=f"merchant:{cashier.id}", void_reason=why))
+    await _notify(conn, redemption, "核销已撤销", f"优惠 {yuan(redemption.discount)} 元已退回额度")
+    await audit.record(conn, cashier.actor(request_id), "redemption.void", target_kind="redemption",
+                       target_id=redemption_id, summary={"reason": why, "discount": redemption.discount})
+    return await get(conn, redemption_id)
+
+
+async def _give_back_all(conn: AsyncConnection, redemption: Redemption) -> None:
+    rows = (await conn.execute(sa.select(redemption_usage).where(
+        redemption_usage.c.redemption_id == redemption.id))).all()
+    for row in rows:
+        money, count = row.money - row.money_returned, row.count - row.count_returned
+        if money or count:
+            await benefits.give_back(conn, redemption.member_id, row.program_id, row.period_key, money=money,
+                                     count=count)
+            await conn.execute(redemption_usage.update().where(
+                redemption_usage.c.redemption_id == redemption.id, redemption_usage.c.program_id == row.program_id)
+                .values(money_returned=row.money, count_returned=row.count))
+
+
+async def _notify(conn: AsyncConnection, redemption: Redemption, title: str, body: str) -> None:
+    user_id = (await conn.execute(sa.select(members.c.user_id).where(members.c.id == redemption.member_id))).scalar()
+    if user_id is not None:
+        await notifications.enqueue(conn, user_id, "redemption.change", title=title, body=body,
+                                    page="pages/redemptions/index")
+
+
+def _part(total: int, share: int, whole: int) -> int:
+    """``total`` × ``share`` / ``whole``, rounded half up (whole > 0)."""
+    return (2 * total * share + whole) // (2 * whole)
+
+
+async def refund(conn: AsyncConnection, cashier: Cashier, redemption_id: int, *, amount: int, reason: str,
+                 today: date, request_id: str | None = None) -> dict[str, Any]:
+    """Give back part of a bill later: the discount, both shares and the quotas in proportion; the last
+    refund returns exactly what is left, so nothing is lost to rounding."""
+    redemption = await get(conn, redemption_id, lock=True)
+    _may_change(cashier, redemption, manager_only=True)
+    if redemption.status == "void":
+        raise Conflict("redemption_void", "该笔核销已撤销")
+    left_amount = redemption.amount - redemption.refunded_amount
+    if type(amount) is not int or not 0 < amount <= left_amount:
+        raise Invalid("refund_amount", f"退款金额应在 0.01 到 {yuan(left_amount)} 元之间")
+    why = (reason or "").strip()
+    if not why or len(why) > 200:
+        raise Invalid("reason_required", "请填写退款原因（200 字以内）")
+    left_discount = redemption.discount - redemption.refunded_discount
+    left_union = redemption.union_share - redemption.refunded_union
+    full = amount == left_amount
+    discount = left_discount if full else _part(left_discount, amount, left_amount)
+    union = left_union if full else min(discount, _part(left_union, amount, left_amount))
+    merchant = discount - union
+    if merchant > redemption.merchant_share - redemption.refunded_merchant:
+        merchant = redemption.merchant_share - redemption.refunded_merchant
+        union = discount - merchant
+    await benefits.lock_member(conn, redemption.member_id)
+    if full:
+        await _give_back_all(conn, redemption)
+    elif discount:
+        rows = (await conn.execute(sa.select(redemption_usage).where(
+            redemption_usage.c.redemption_id == redemption.id).order_by(redemption_usage.c.program_id))).all()
+        parts = allocate(discount, [r.money - r.money_returned for r in rows])
+        for row, money in zip(rows, parts):
+            if money:
+                await benefits.give_back(conn, redemption.member_id, row.program_id, row.period_key, money=money,
+                                         count=0)
+                await conn.execute(redemption_usage.update().where(
+                    redemption_usage.c.redemption_id == redemption.id,
+                    redemption_usage.c.program_id == row.program_id)
+                    .values(money_returned=redemption_usage.c.money_returned + money))
+    now = utcnow()
+    result = await conn.execute(refunds.insert().values(
+        redemption_id=redemption_id, amount=amount, discount=discount, union_share=union, merchant_share=merchant,
+        month=today.strftime("%Y-%m"), reason=why, created_by=f"merchant:{cashier.id}", created_at=now))
+    await conn.execute(redemptions.update().where(redemptions.c.id == redemption_id).values(
+        refunded_amount=redemptions.c.refunded_amount + amount,
+        refunded_discount=redemptions.c.refunded_discount + discount,
+        refunded_union=redemptions.c.refunded_union + union,
+        refunded_merchant=redemptions.c.refunded_merchant + merchant,
+        status="refunded" if full else "done"))
+    await _notify(conn, redemption, "核销已退款", f"退回优惠 {yuan(discount)} 元")
+    refund_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    await audit.record(conn, cashier.actor(request_id), "redemption.refund", target_kind="redemption",
+                       target_id=redemption_id, summary={"refund_id": refund_id, "amount": amount,
+                                                         "discount": discount, "reason": why})
+    return {"id": refund_id, "redemption_id": redemption_id, "amount": amount, "discount": discount,
+            "union_share": union, "merchant_share": merchant, "redemption": (await get(conn, redemption_id)).view()}
+
+
+async def for_member(conn: AsyncConnection, member_id: int, *, before: int | None = None,
+                     limit: int = 20) -> tuple[list[dict[str, Any]], int | None]:
+    """A worker's redemptions, newest first, with the merchant's name; and the cursor of the next page."""
+    query = (sa.select(redemptions, merchants.c.name.label("merchant_name"), stores.c.name.label("store_name"))
+             .join(merchants, merchants.c.id == redemptions.c.merchant_id)
+             .outerjoin(stores, stores.c.id == redemptions.c.store_id)  # a manager has no store (store_id 0)
+             .where(redemptions.c.member_id == member_id).order_by(redemptions.c.id.desc()).limit(limit + 1))
+    if before is not None:
+        query = query.where(redemptions.c.id < before)
+    rows = (await conn.execute(query)).all()
+    items = [{**_redemption(r).view(), "merchant": r.merchant_name, "store": r.store_name or ""}
+             for r in rows[:limit]]
+    return items, (rows[limit - 1].id if len(rows) > limit else None)
+
+
+async def for_merchant(conn: AsyncConnection, merchant_id: int, *, day: date | None = None,
+                       cashier_id: int | None = None, before: int | None = None,
+                       limit: int = 50) -> tuple[list[dict[str, Any]], int | None]:
+    """A merchant's redemptions, newest first (one day's, one cashier's when given)."""
+    query = (sa.select(redemptions).where(redemptions.c.merchant_id == merchant_id)
+             .order_by(redemptions.c.id.desc()).limit(limit + 1))
+    if cashier_id is not None:
+        query = query.where(redemptions.c.cashier_id == cashier_id)
+    if before is not None:
+        query = query.where(redemptions.c.id < before)
+    if day is not None:
+        start = datetime.combine(day, time(), LOCAL_TZ)
+        query = query.where(redemptions.c.created_at >= start, redemptions.c.created_at < start + timedelta(days=1))
+    rows = (await conn.execute(query)).all()
+    return [_redemption(r).view() for r in rows[:limit]], (rows[limit - 1].id if len(rows) > limit else None)

@@ -1,0 +1,195 @@
+"""Scanning at the counter: claim a scanned code once, check the second factor, open a scan session.
+
+A phone code's nonce can be claimed by one scan only: the primary key of ``qr_nonces`` decides
+the race on every process. A printed code asks the cashier for the last 4 digits of the holder's
+ID number.
+"""
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.cards.codes import check_code, status_error
+from models.cards.lifecycle import Card, _card
+from models.cards.tables import cards, qr_nonces
+from models.core import throttle
+from models.core.clock import utcnow
+from models.core.errors import AppError, Conflict, Forbidden, Invalid, RateLimited
+from models.core.masking import mask_name
+from models.counter.tables import scan_sessions
+from models.db.sql import insert_ignore
+from models.members.tables import members
+from models.network.tables import orgs
+from models.partners.partnership import Cashier
+from server.qr_tokens import QrSigner
+
+FACTOR_LIMIT = 5
+FACTOR_WINDOW = timedelta(minutes=30)
+FACTOR_LOCK = timedelta(hours=1)
+SESSION_KEPT = timedelta(days=7)
+
+
+class SecondFactorWrong(Forbidden):
+    """The last 4 digits given for a printed card were wrong; the caller counts the failure."""
+
+    def __init__(self, card_id: int) -> None:
+        super().__init__("id_last4_wrong", "身份证后四位不符")
+        self.card_id = card_id
+
+
+def factor_key(card_id: int) -> str:
+    return f"card_factor:{card_id}"
+
+
+@dataclass(frozen=True)
+class Scan:
+    id: str
+    card: Card
+    member_id: int
+    holder_masked: str
+    printed: bool
+    expires_at: datetime
+    merchant_id: int
+    store_id: int
+    cashier_id: int
+    # The holder's membership status and unit path, for the benefits this scan shows.
+    member: tuple[str, str] = ("active", "/")
+
+
+_HOLDER = (sa.select(cards, members.c.name, members.c.id_last4, members.c.status.label("member_status"),
+                     orgs.c.path.label("member_path"))
+           .join(members, members.c.id == cards.c.member_id).join(orgs, orgs.c.id == members.c.org_id)
+           .where(cards.c.id == sa.bindparam("card_id")))
+
+
+# The statements of every scan and redemption, built once.
+_CLAIM = insert_ignore(qr_nonces)
+_SCAN = sa.select(scan_sessions).where(scan_sessions.c.id == sa.bindparam("scan_id"))
+_SCAN_LOCKED = _SCAN.with_for_update()
+_USE_SCAN = (scan_sessions.update().where(scan_sessions.c.id == sa.bindparam("scan_id"), scan_sessions.c.used_at.is_(None))
+             .values(used_at=sa.bindparam("now")))
+_SPEND_NONCE = (qr_nonces.update().where(qr_nonces.c.nonce == sa.bindparam("b_nonce"), qr_nonces.c.spent_at.is_(None))
+                .values(spent_at=sa.bindparam("now")))
+
+
+async def _holder(conn: AsyncConnection, card_id: int) -> Any:
+    return (await conn.execute(_HOLDER, {"card_id": card_id})).first()
+
+
+async def open_scan(
+    conn: AsyncConnection, signer: QrSigner, cashier: Cashier, qr: str, *, ttl: int, skew: int, scan_ttl: int,
+    id_last4: str | None = None, now: float | None = None,
+) -> Scan:
+    """Check the code, the card and its holder; claim the code; open a scan session for this cashier."""
+    if not cashier.store_id:
+        raise Forbidden("store_required", "请以门店收银员身份扫码（商家管理员须由门店邀请）")
+    token = check_code(signer, qr, ttl=ttl, skew=skew, now=now)
+    row = await _holder(conn, token.card_id)
+    if row is None:
+        raise Invalid("qr_invalid", "无法识别的服务卡二维码")
+    card = _card(row)
+    if row.member_status != "active" and card.status in ("active", "frozen"):
+        raise status_error("cancelled")
+    if card.status != "active":
+        raise status_error(card.status)
+    if card.version != token.card_version or (token.printed and token.nonce.hex() != card.print_nonce):
+        raise AppError("qr_outdated", "二维码已失效（服务卡已变更或已重新制卡）", status=422)
+    nonce = token.nonce.hex()
+    current = utcnow()
+    scan_id = secrets.token_urlsafe(18)
+    if token.printed:
+        await _second_factor(conn, card.id, row.id_last4, id_last4)
+    else:
+        previous = await _claim(conn, nonce, card.id, cashier, current, scan_id,
+                                keep_until=max(current + timedelta(seconds=scan_ttl),
+                                               datetime.fromtimestamp(token.issued_at + ttl + skew, timezone.utc)))
+        if previous is not None:
+            return previous
+    scan = Scan(scan_id, card, row.member_id, mask_name(row.name), token.printed,
+                current + timedelta(seconds=scan_ttl), cashier.merchant_id, cashier.store_id, cashier.id,
+                (row.member_status, row.member_path))
+    await conn.execute(scan_sessions.insert(), dict(
+        id=scan.id, card_id=card.id, card_version=card.version, member_id=scan.member_id, cashier_id=cashier.id,
+        store_id=cashier.store_id, merchant_id=cashier.merchant_id, nonce=nonce, printed=token.printed,
+        created_at=current, expires_at=scan.expires_at))
+    return scan
+
+
+async def _second_factor(conn: AsyncConnection, card_id: int, expected: str, given: str | None) -> None:
+    until = await throttle.locked_until(conn, factor_key(card_id))
+    if until is not None:
+        minutes = max(1, int((until - utcnow()).total_seconds() // 60))
+        raise RateLimited("card_locked", f"身份证后四位错误次数过多，该实体卡已锁定，请 {minutes} 分钟后再试",
+                          headers={"Retry-After": str(minutes * 60)})
+    if not given:
+        raise AppError("id_last4_required", "实体卡需核对持卡人身份证号后四位", status=422)
+    if not hmac.compare_digest(given.strip().upper().encode(), expected.upper().encode()):
+        raise SecondFactorWrong(card_id)
+
+
+async def factor_failed(conn: AsyncConnection, card_id: int) -> AppError:
+    """Count a wrong answer (in its own transaction); the error to show, a lock-out when it caused one."""
+    until = await throttle.fail(conn, factor_key(card_id), limit=FACTOR_LIMIT, window=FACTOR_WINDOW,
+                                lock_for=FACTOR_LOCK)
+    if until is not None:
+        return RateLimited("card_locked", "身份证后四位错误次数过多，该实体卡已锁定 1 小时",
+                           headers={"Retry-After": str(int(FACTOR_LOCK.total_seconds()))})
+    return Forbidden("id_last4_wrong", "身份证后四位不符，请核对")
+
+
+async def _claim(
+    conn: AsyncConnection, nonce: str, card_id: int, cashier: Cashier, now: datetime, scan_id: str, *,
+    keep_until: datetime,
+) -> Scan | None:
+    """Claim the code's nonce for ``scan_id``; None when this scan is the first, the open session when
+    the same cashier scans the same code again; ``qr_used`` for anyone else. A concurrent claim waits
+    on the row until the first commits, then finds it taken."""
+    claimed = await conn.execute(_CLAIM, dict(nonce=nonce, card_id=card_id, scan_id=scan_id, claimed_at=now,
+                                              keep_until=keep_until))
+    if claimed.rowcount == 1:
+        return None
+    row = (await conn.execute(
+        sa.select(scan_sessions).join(qr_nonces, qr_nonces.c.scan_id == scan_sessions.c.id)
+        .where(qr_nonces.c.nonce == nonce, qr_nonces.c.spent_at.is_(None)))).first()
+    if row is not None and row.cashier_id == cashier.id and row.used_at is None and row.expires_at > now:
+        held = await _holder(conn, row.card_id)
+        return Scan(row.id, _card(held), row.member_id, mask_name(held.name), False, row.expires_at,
+                    row.merchant_id, row.store_id, row.cashier_id, (held.member_status, held.member_path))
+    raise Conflict("qr_used", "该二维码已被使用，请持卡人刷新后重新扫码")
+
+
+async def get_scan(conn: AsyncConnection, cashier: Cashier, scan_id: str, *, lock: bool = False) -> Any:
+    """The open scan session of this cashier, for a redemption."""
+    row = (await conn.execute(_SCAN_LOCKED if lock else _SCAN, {"scan_id": scan_id})).first()
+    if row is None or row.cashier_id != cashier.id:
+        raise AppError("scan_not_found", "扫码记录不存在，请重新扫码", status=404)
+    if row.expires_at <= utcnow():
+        raise AppError("scan_expired", "扫码已超时，请重新扫码", status=422)
+    return row
+
+
+async def spend(conn: AsyncConnection, scan: Any) -> None:
+    """Spend the scanned code for good; a second redemption of it is refused (``qr_used``).
+
+    Run it in a transaction of its own, before the redemption, so that a refused
+    redemption still spends the code.
+    """
+    now = utcnow()
+    result = await conn.execute(_USE_SCAN, {"scan_id": scan.id, "now": now})
+    if result.rowcount != 1:
+        raise Conflict("qr_used", "该二维码已被使用，请持卡人刷新后重新扫码")
+    if not scan.printed:
+        await conn.execute(_SPEND_NONCE, {"b_nonce": scan.nonce, "now": now})
+
+
+async def purge(conn: AsyncConnection) -> tuple[int, int]:
+    """Forget nonces whose codes and sessions are dead, and old scan sessions."""
+    now = utcnow()
+    nonces = await conn.execute(qr_nonces.delete().where(qr_nonces.c.keep_until < now))
+    sessions = await conn.execute(scan_sessions.delete().where(scan_sessions.c.expires_at < now - SESSION_KEPT))
+    return nonces.rowcount, sessions.rowcount

@@ -1,0 +1,377 @@
+"""Monthly settlement statements per partner merchant (月度结算对账单).
+
+A statement of merchant M for month X holds every non-void redemption whose
+``month`` is X (positive rows) and every refund made in X of M's redemptions,
+whatever month the redemption was in (negative rows). Its totals are the sums
+of its rows, to the fen. Staff build it once the month is over (a draft may be
+rebuilt), confirm it, and record the payment of ``union_owed``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.cards.tables import cards
+from models.core import audit, policy
+from models.core.actors import Actor
+from models.core.clock import LOCAL_TZ, local_today, utcnow
+from models.core.errors import Conflict, Invalid, NotFound
+from models.counter.tables import redemptions, refunds, statements
+from models.network.tables import orgs
+from models.network.tree import in_subtree
+from models.partners import partnership as merchants_model
+from models.partners.tables import merchants, stores
+
+STATUS_LABELS = {"draft": "草稿", "confirmed": "已确认", "paid": "已支付"}
+ROW_STATUS_LABELS = {"done": "已核销", "refunded": "已全额退款", "refund": "退款"}
+KIND_LABELS = {"redemption": "核销", "refund": "退款"}
+HEADER = ["时间", "核销单号", "类型", "门店", "卡号尾号", "消费金额(元)", "优惠金额(元)", "工会承担(元)",
+          "商家让利(元)", "状态"]
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# A text cell starting with one of these is taken for a formula by spreadsheet programs.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    """One line of a statement: a redemption (positive) or a refund (negative figures)."""
+
+    kind: str  # redemption | refund
+    redemption_id: int
+    refund_id: int | None
+    created_at: datetime  # UTC
+    store: str
+    card_tail: str
+    amount: int
+    discount: int
+    union_share: int
+    merchant_share: int
+    status: str  # the redemption's status (done | refunded), or "refund"
+
+    def view(self) -> dict[str, Any]:
+        return {"kind": self.kind, "kind_label": KIND_LABELS[self.kind], "redemption_id": self.redemption_id,
+                "refund_id": self.refund_id, "created_at": self.created_at, "store": self.store,
+                "card_tail": self.card_tail, "amount": self.amount, "discount": self.discount,
+                "union_share": self.union_share, "merchant_share": self.merchant_share, "status": self.status,
+                "status_label": ROW_STATUS_LABELS.get(self.status, self.status)}
+
+
+@dataclass(frozen=True)
+class Totals:
+    redemptions: int
+    bills: int
+    discounts: int
+    union_owed: int
+    merchant_conceded: int
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A merchant's statement for one month; ``union_owed`` is what the union pays (negative: is owed)."""
+
+    id: int
+    merchant_id: int
+    merchant_name: str
+    month: str
+    redemptions: int
+    bills: int
+    discounts: int
+    union_owed: int
+    merchant_conceded: int
+    status: str  # draft | confirmed | paid
+    created_at: datetime
+    confirmed_at: datetime | None
+    paid_at: datetime | None
+    payment_ref: str | None
+
+    @property
+    def totals(self) -> Totals:
+        return Totals(self.redemptions, self.bills, self.discounts, self.union_owed, self.merchant_conceded)
+
+    def view(self) -> dict[str, Any]:
+        return {"id": self.id, "merchant_id": self.merchant_id, "merchant_name": self.merchant_name,
+                "month": self.month, "redemptions": self.redemptions, "bills": self.bills,
+                "discounts": self.discounts, "union_owed": self.union_owed,
+                "merchant_conceded": self.merchant_conceded, "status": self.status,
+                "status_label": STATUS_LABELS[self.status], "created_at": self.created_at,
+                "confirmed_at": self.confirmed_at, "paid_at": self.paid_at, "payment_ref": self.payment_ref}
+
+
+def _statement(row: Any) -> Statement:
+    return Statement(row.id, row.merchant_id, row.merchant_name, row.month, row.redemptions, row.bills,
+                     row.discounts, row.union_owed, row.merchant_conceded, row.status, row.created_at,
+                     row.confirmed_at, row.paid_at, row.payment_ref)
+
+
+def totals_of(rows: Iterable[StatementRow]) -> Totals:
+    """The statement's figures from its rows: the only way they are computed."""
+    count = bills = discounts = union = merchant = 0
+    for r in rows:
+        count += r.kind == "redemption"
+        bills += r.amount
+        discounts += r.discount
+        union += r.union_share
+        merchant += r.merchant_share
+    return Totals(count, bills, discounts, union, merchant)
+
+
+def check_month(month: Any) -> str:
+    """``month`` as ``YYYY-MM``, or Invalid."""
+    if not isinstance(month, str) or not _MONTH.match(month):
+        raise Invalid("invalid_month", "月份格式应为 YYYY-MM，例如 2026-03")
+    return month
+
+
+def _check_closed(month: str, today: date) -> None:
+    if check_month(month) >= today.strftime("%Y-%m"):
+        raise Invalid("month_not_closed", "该月份尚未结束，月底之后才能生成对账单")
+
+
+async def statement_rows(conn: AsyncConnection, merchant_id: int, month: str) -> list[StatementRow]:
+    """The rows of merchant ``merchant_id``'s statement for ``month``, in time order."""
+    base = (sa.select(redemptions.c.id, redemptions.c.status, stores.c.name.label("store"), cards.c.card_no)
+            .outerjoin(stores, stores.c.id == redemptions.c.store_id)
+            .outerjoin(cards, cards.c.id == redemptions.c.card_id)
+            .where(redemptions.c.merchant_id == merchant_id))
+    sold = (await conn.execute(base.add_columns(
+        redemptions.c.created_at, redemptions.c.amount, redemptions.c.discount, redemptions.c.union_share,
+        redemptions.c.merchant_share).where(redemptions.c.month == month, redemptions.c.status != "void"))).all()
+    back = (await conn.execute(base.add_columns(
+        refunds.c.id.label("refund_id"), refunds.c.created_at, refunds.c.amount, refunds.c.discount,
+        refunds.c.union_share, refunds.c.merchant_share).join(refunds, refunds.c.redemption_id == redemptions.c.id)
+        .where(refunds.c.month == month))).all()
+    rows = [StatementRow("redemption", r.id, None, r.created_at, r.store or "", (r.card_no or "")[-4:],
+                         r.amount, r.discount, r.union_share, r.merchant_share, r.status) for r in sold]
+    rows += [StatementRow("refund", r.id, r.refund_id, r.created_at, r.store or "", (r.card_no or "")[-4:],
+                          -r.amount, -r.discount, -r.union_share, -r.merchant_share, "refund") for r in back]
+    rows.sort(key=lambda r: (r.created_at, r.kind != "redemption", r.redemption_id, r.refund_id or 0))
+    return rows
+
+
+def _select() -> Any:
+    return (sa.select(statements, merchants.c.name.label("merchant_name"), orgs.c.path.label("org_path"))
+            .join(merchants, merchants.c.id == statements.c.merchant_id)
+            .join(orgs, orgs.c.id == merchants.c.org_id))
+
+
+async def _get(conn: AsyncConnection, statement_id: int, *, within: str | None = None,
+               merchant_id: int | None = None, lock: bool = False) -> Any:
+    query = _select().where(statements.c.id == statement_id)
+    if within is not None:
+        query = query.where(in_subtree(orgs.c.path, within))
+    if merchant_id is not None:
+        query = query.where(statements.c.merchant_id == merchant_id, statements.c.status != "draft")
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise NotFound("statement_not_found", "找不到该对账单")
+    if lock:
+        # Lock the statement row alone (a locking join would lock the merchant and org rows too).
+        await conn.execute(sa.select(statements.c.id).where(statements.c.id == statement_id).with_for_update())
+        row = (await conn.execute(_select().where(statements.c.id == statement_id))).one()
+    return row
+
+
+async def _lock_month(conn: AsyncConnection, merchant_id: int, month: str) -> Any:
+    return (await conn.execute(sa.select(statements).where(
+        statements.c.merchant_id == merchant_id, statements.c.month == month).with_for_update())).first()
+
+
+def _figures(t: Totals) -> dict[str, int]:
+    return {"redemptions": t.redemptions, "bills": t.bills, "discounts": t.discounts, "union_owed": t.union_owed,
+            "merchant_conceded": t.merchant_conceded}
+
+
+async def build(conn: AsyncConnection, actor: Actor, merchant_id: int, month: str, *,
+                today: date | None = None) -> Statement:
+    """Create the draft statement of a finished month from its rows, or recompute a draft."""
+    policy.require(actor, "settlement.manage")
+    merchant = await merchants_model.get(conn, merchant_id, within=policy.scope(actor))
+    _check_closed(month, today or local_today())
+    row = await _lock_month(conn, merchant_id, month)
+    if row is None:
+        try:
+            async with conn.begin_nested():
+                await conn.execute(statements.insert().values(
+                    merchant_id=merchant_id, month=month, redemptions=0, bills=0, discounts=0, union_owed=0,
+                    merchant_conceded=0, status="draft", created_at=utcnow()))
+        except IntegrityError:
+            pass  # built at the same moment by someone else: recompute theirs
+        row = await _lock_month(conn, merchant_id, month)
+        rebuilt = False
+    else:
+        rebuilt = True
+    if row.status != "draft":
+        raise Conflict("statement_locked", "该月对账单已确认，不能重新生成；之后的退款计入以后月份的对账单")
+    totals = totals_of(await statement_rows(conn, merchant_id, month))
+    await conn.execute(statements.update().where(statements.c.id == row.id).values(**_figures(totals)))
+    path = (await conn.execute(sa.select(orgs.c.path).where(orgs.c.id == merchant.org_id))).scalar_one()
+    await audit.record(conn, actor, "settlement.build", target_kind="statement", target_id=row.id, org_path=path,
+                       summary={"merchant_id": merchant_id, "month": month, "rebuilt": rebuilt, **_figures(totals)})
+    return _statement(await _get(conn, row.id))
+
+
+async def confirm(conn: AsyncConnection, actor: Actor, statement_id: int) -> Statement:
+    """Draft → confirmed, refused when the rows no longer add up to the draft's figures."""
+    policy.require(actor, "settlement.manage")
+    row = await _get(conn, statement_id, within=policy.scope(actor), lock=True)
+    if row.status != "draft":
+        raise Conflict("statement_not_draft", "只有草稿状态的对账单可以确认")
+    current = totals_of(await statement_rows(conn, row.merchant_id, row.month))
+    if current != _statement(row).totals:
+        raise Conflict("statement_changed", "对账单生成后核销或退款记录有变动，请重新生成后再确认")
+    await conn.execute(statements.update().where(statements.c.id == statement_id, statements.c.status == "draft")
+                       .values(status="confirmed", confirmed_at=utcnow(), confirmed_by=actor.id))
+    await audit.record(conn, actor, "settlement.confirm", target_kind="statement", target_id=statement_id,
+                       org_path=row.org_path, summary={"merchant_id": row.merchant_id, "month": row.month,
+                                                       **_figures(current)})
+    return _statement(await _get(conn, statement_id))
+
+
+async def mark_paid(conn: AsyncConnection, actor: Actor, statement_id: int, *, payment_ref: str) -> Statement:
+    """Confirmed → paid, with the payment's reference (bank transfer number, voucher)."""
+    policy.require(actor, "settlement.manage")
+    ref = payment_ref.strip() if isinstance(payment_ref, str) else ""
+    if not 1 <= len(ref) <= 100:
+        raise Invalid("payment_ref_required", "请填写付款凭证号（100 字以内）")
+    row = await _get(conn, statement_id, within=policy.scope(actor), lock=True)
+    if row.status != "confirmed":
+        raise Conflict("statement_not_confirmed", "只有已确认的对账单可以登记付款")
+    await conn.execute(statements.update().where(statements.c.id == statement_id, statements.c.status == "confirmed")
+                       .values(status="paid", paid_at=utcnow(), paid_by=actor.id, payment_ref=ref))
+    await audit.record(conn, actor, "settlement.paid", target_kind="statement", target_id=statement_id,
+                       org_path=row.org_path, summary={"merchant_id": row.merchant_id, "month": row.month,
+                                                       "union_owed": row.union_owed, "payment_ref": ref})
+    return _statement(await _get(conn, statement_id))
+
+
+async def get_for_staff(conn: AsyncConnection, actor: Actor, statement_id: int) -> Statement:
+    """A statement of a merchant in the actor's subtree."""
+    policy.require(actor, "settlement.view")
+    return _statement(await _get(conn, statement_id, within=policy.scope(actor)))
+
+
+async def list_for_staff(conn: AsyncConnection, actor: Actor, *, month: str | None = None,
+                         merchant_id: int | None = None) -> list[Statement]:
+    """Statements of the merchants in the actor's subtree (of one month, one merchant), newest month first."""
+    policy.require(actor, "settlement.view")
+    query = _select().where(in_subtree(orgs.c.path, policy.scope(actor)))
+    if month is not None:
+        query = query.where(statements.c.month == check_month(month))
+    if merchant_id is not None:
+        query = query.where(statements.c.merchant_id == merchant_id)
+    rows = (await conn.execute(query.order_by(statements.c.month.desc(), statements.c.merchant_id))).all()
+    return [_statement(r) for r in rows]
+
+
+async def get_for_merchant(conn: AsyncConnection, merchant_id: int, statement_id: int) -> Statement:
+    """One of the merchant's own statements, once confirmed (a draft may still change)."""
+    return _statement(await _get(conn, statement_id, merchant_id=merchant_id))
+
+
+async def list_for_merchant(conn: AsyncConnection, merchant_id: int) -> list[Statement]:
+    """The merchant's own confirmed and paid statements, newest month first."""
+    rows = (await conn.execute(_select().where(statements.c.merchant_id == merchant_id,
+                                               statements.c.status != "draft")
+                               .order_by(statements.c.month.desc()))).all()
+    return [_statement(r) for r in rows]
+
+
+# --- export ---
+
+def yuan_text(fen: int) -> str:
+    """Signed fen as yuan with two decimals, exactly: -1234 -> "-12.34"."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def safe_text(text: str) -> str:
+    """A text cell that spreadsheet programs will not run as a formula."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _local(moment: datetime) -> datetime:
+    return moment.astimezone(LOCAL_TZ).replace(tzinfo=None)
+
+
+def _checked_totals(statement: Statement, rows: Sequence[StatementRow]) -> Totals:
+    """The rows' totals, which must be the statement's: an export never contradicts its statement."""
+    totals = totals_of(rows)
+    if totals != statement.totals:
+        raise Conflict("statement_changed", "对账单明细与合计不一致，请重新生成对账单")
+    return totals
+
+
+def _text_cells(r: StatementRow) -> list[str]:
+    return [str(r.redemption_id), KIND_LABELS[r.kind], r.store, r.card_tail]
+
+
+def export_csv(statement: Statement, rows: Sequence[StatementRow]) -> bytes:
+    """The statement as CSV: UTF-8 with BOM so Excel reads it, a Chinese header, the rows, a totals row."""
+    totals = _checked_totals(statement, rows)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for r in rows:
+        writer.writerow([_local(r.created_at).strftime("%Y-%m-%d %H:%M:%S"), *map(safe_text, _text_cells(r)),
+                         *(yuan_text(v) for v in (r.amount, r.discount, r.union_share, r.merchant_share)),
+                         ROW_STATUS_LABELS.get(r.status, r.status)])
+    writer.writerow(["合计", "", f"核销 {totals.redemptions} 笔", "", "",
+                     *(yuan_text(v) for v in (totals.bills, totals.discounts, totals.union_owed,
+                                              totals.merchant_conceded)), STATUS_LABELS[statement.status]])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def export_xlsx(statement: Statement, rows: Sequence[StatementRow]) -> bytes:
+    """The statement as an Excel workbook: a title line, the header, the rows, a totals row."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    totals = _checked_totals(statement, rows)
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = statement.month
+    money = Decimal(100)
+
+    def put(row: int, col: int, value: Any, *, fmt: str | None = None) -> None:
+        cell = ws.cell(row=row, column=col, value=value)
+        if isinstance(value, str):
+            cell.data_type = "s"  # a text cell, never a formula, whatever it starts with
+        if fmt:
+            cell.number_format = fmt
+
+    put(1, 1, f"{statement.merchant_name} {statement.month} 结算对账单（{STATUS_LABELS[statement.status]}）")
+    ws.cell(row=1, column=1).font = Font(bold=True, size=14)
+    for col, name in enumerate(HEADER, 1):
+        put(2, col, name)
+        ws.cell(row=2, column=col).font = Font(bold=True)
+    line = 3
+    for r in rows:
+        put(line, 1, _local(r.created_at), fmt="yyyy-mm-dd hh:mm:ss")
+        for col, text in enumerate(_text_cells(r), 2):
+            put(line, col, text)
+        for col, fen in enumerate((r.amount, r.discount, r.union_share, r.merchant_share), 6):
+            put(line, col, Decimal(fen) / money, fmt="0.00")
+        put(line, 10, ROW_STATUS_LABELS.get(r.status, r.status))
+        line += 1
+    put(line, 1, "合计")
+    put(line, 3, f"核销 {totals.redemptions} 笔")
+    for col, fen in enumerate((totals.bills, totals.discounts, totals.union_owed, totals.merchant_conceded), 6):
+        put(line, col, Decimal(fen) / money, fmt="0.00")
+        ws.cell(row=line, column=col).font = Font(bold=True)
+    put(line, 10, STATUS_LABELS[statement.status])
+    for letter, width in zip("ABCDEFGHIJ", (20, 10, 8, 24, 10, 14, 14, 14, 14, 12)):
+        ws.column_dimensions[letter].width = width
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

@@ -1,0 +1,151 @@
+"""Staff accounts: creation, login with throttling and lock-outs, and the acting Actor."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from models.core import audit, throttle
+from models.core.actors import Actor
+from models.core.clock import utcnow
+from models.core.errors import (
+    AppError,
+    Conflict,
+    Invalid,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
+from models.core.policy import ROLES
+from models.identity.tables import staff
+from models.network import tree as orgs
+from models.network.tables import orgs as orgs_t
+from server.passwords import check_policy, hash_password, verify_password
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+USER_LIMIT = 5
+IP_LIMIT = 30
+WINDOW = timedelta(minutes=15)
+LOCK_FOR = timedelta(minutes=15)
+LOGIN_FAILED = "用户名或密码错误"
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    username: str
+    display_name: str | None
+    roles: frozenset[str]
+    org: orgs.Org
+    active: bool
+
+    def view(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "display_name": self.display_name,
+                "roles": sorted(self.roles), "org": self.org.view(), "active": self.active}
+
+
+def parse_roles(roles: Iterable[str]) -> frozenset[str]:
+    """Roles from a list whose items may be comma-separated; refuse unknown ones."""
+    found = frozenset(r.strip() for item in roles for r in item.split(",") if r.strip())
+    if not found:
+        raise Invalid("staff_roles_required", "请至少指定一个角色")
+    unknown = found - set(ROLES)
+    if unknown:
+        raise Invalid("staff_role_unknown", "未知角色：" + "、".join(sorted(unknown)) + "；可选：" + "、".join(ROLES))
+    return found
+
+
+async def _from_row(conn: AsyncConnection, row: Any) -> Staff:
+    org = await orgs.get(conn, row.org_id)
+    return Staff(row.id, row.username, row.display_name, frozenset(filter(None, row.roles.split(","))), org,
+                 bool(row.active))
+
+
+async def get(conn: AsyncConnection, staff_id: int) -> Staff:
+    row = (await conn.execute(sa.select(staff).where(staff.c.id == staff_id))).first()
+    if row is None:
+        raise NotFound("staff_not_found", "找不到该工作人员")
+    return await _from_row(conn, row)
+
+
+async def create(
+    conn: AsyncConnection, actor: Actor, *, username: str, password: str, roles: Iterable[str], org_code: str,
+    display_name: str | None = None, within: str | None = None,
+) -> Staff:
+    """Add a member of staff; with ``within``, the home unit must lie in that subtree."""
+    if not USERNAME.match(username):
+        raise Invalid("staff_username_format", "用户名为 3–64 位字母、数字、_ . -")
+    check_policy(password, username=username)
+    role_set = parse_roles(roles)
+    org = await orgs.by_code(conn, org_code, within=within)
+    if (await conn.execute(sa.select(staff.c.id).where(staff.c.username == username))).first():
+        raise Conflict("staff_username_taken", f"用户名 {username} 已被使用")
+    password_hash = await hash_password(password)
+    now = utcnow()
+    result = await conn.execute(
+        staff.insert().values(username=username, display_name=display_name, password_hash=password_hash,
+                              roles=",".join(sorted(role_set)), org_id=org.id, active=True,
+                              created_at=now, updated_at=now)
+    )
+    assert result.inserted_primary_key is not None
+    new_id = int(result.inserted_primary_key[0])
+    await audit.record(conn, actor, "staff.create", target_kind="staff", target_id=new_id, org_path=org.path,
+                       summary={"username": username, "roles": sorted(role_set), "org": org.code})
+    return await get(conn, new_id)
+
+
+def _retry_after(until: datetime) -> str:
+    return str(max(1, int((until - utcnow()).total_seconds()) + 1))
+
+
+async def login(engine: AsyncEngine, username: str, password: str, ip: str | None) -> Staff:
+    """Check a login; failures are counted in their own committed transaction, then refused.
+
+    Unknown users, wrong passwords and inactive accounts all answer the same 401.
+    """
+    user_key = "staff-login:user:" + username.lower()[:64]
+    ip_key = "staff-login:ip:" + (ip or "unknown")[:64]
+    async with engine.connect() as conn:
+        for key, code, message in (
+            (ip_key, "rate_limited", "登录尝试过于频繁，请稍后再试"),
+            (user_key, "account_locked", "登录失败次数过多，账号已临时锁定，请稍后再试"),
+        ):
+            until = await throttle.locked_until(conn, key)
+            if until is not None:
+                raise RateLimited(code, message, headers={"Retry-After": _retry_after(until)})
+        row = (await conn.execute(sa.select(staff).where(staff.c.username == username))).first()
+    ok = await verify_password(row.password_hash if row is not None else None, password)
+    if ok and row is not None and row.active:
+        async with engine.begin() as conn:
+            await throttle.reset(conn, user_key)
+            return await _from_row(conn, row)
+    refusal: AppError = Unauthorized("login_failed", LOGIN_FAILED)
+    async with engine.begin() as conn:
+        ip_until = await throttle.fail(conn, ip_key, limit=IP_LIMIT, window=WINDOW, lock_for=LOCK_FOR)
+        user_until = await throttle.fail(conn, user_key, limit=USER_LIMIT, window=WINDOW, lock_for=LOCK_FOR)
+    if user_until is not None:
+        refusal = RateLimited("account_locked", "登录失败次数过多，账号已临时锁定，请稍后再试",
+                              headers={"Retry-After": _retry_after(user_until)})
+    elif ip_until is not None:
+        refusal = RateLimited("rate_limited", "登录尝试过于频繁，请稍后再试",
+                              headers={"Retry-After": _retry_after(ip_until)})
+    raise refusal
+
+
+async def actor_for(conn: AsyncConnection, staff_id: int, request_id: str | None, ip: str | None) -> Actor:
+    """The Actor for a logged-in member of staff; an inactive account is no longer logged in."""
+    row = (
+        await conn.execute(
+            sa.select(staff.c.id, staff.c.roles, staff.c.org_id, staff.c.active, orgs_t.c.path)
+            .join_from(staff, orgs_t, orgs_t.c.id == staff.c.org_id)
+            .where(staff.c.id == staff_id)
+        )
+    ).first()
+    if row is None or not row.active:
+        raise Unauthorized("token_invalid", "登录凭证无效，请重新登录")
+    return Actor(kind="staff", id=row.id, roles=frozenset(filter(None, row.roles.split(","))), org_id=row.org_id,
+                 org_path=row.path, request_id=request_id, ip=ip)

@@ -1,0 +1,389 @@
+"""The difficult-worker register (困难职工档案): entry, proposal of the category, re-check list and exit."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.core import audit, policy
+from models.core.actors import Actor
+from models.core.clock import local_today, utcnow
+from models.core.errors import Conflict, Invalid, NotFound
+from models.core.masking import mask_name
+from models.members.tables import hardship_records, household_members, members
+from models.network import tree as orgs
+from models.network.tables import orgs as orgs_t
+from server.crypto import PiiCipher
+
+CAUSES = {
+    "illness": "因病",
+    "disability": "因残",
+    "unemployment": "下岗失业",
+    "schooling": "因学",
+    "disaster": "因灾",
+    "accident": "意外",
+}
+CATEGORIES = {"deep": "深度困难", "relative": "相对困难", "accident": "意外致困"}
+# Proposed when the figures are above both lines and no accident/disaster explains the hardship.
+ABOVE_LINE = "above_line"
+METHODS = {"home_visit": "入户核查", "document": "材料审核", "interview": "面谈"}
+DEEP_LINE = "hardship.deep_line"
+RELATIVE_LINE = "hardship.relative_line"
+HEALTH = "health"
+VISIT_NOTE = "hardship_note"
+MAX_HOUSEHOLD = 20
+MAX_NOTE = 2000
+MAX_HEALTH = 200
+MAX_RECHECK_DAYS = 366
+_NOT_FOUND = ("hardship_not_found", "找不到该困难职工档案")
+
+
+def per_capita(household_income: int, household_size: int) -> int:
+    """Per-capita monthly income in fen: the one rounding rule of the register (rounded down)."""
+    return household_income // household_size
+
+
+def yuan(fen: int) -> str:
+    """Fen shown as yuan for messages, without going through a float."""
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def today() -> date:
+    """Today's date in China, the calendar staff work by."""
+    return local_today()
+
+
+def one_year_from(start: date) -> date:
+    """The last day of a one-year validity starting on ``start`` (29 February starts end on 28 February)."""
+    try:
+        return start.replace(year=start.year + 1) - timedelta(days=1)
+    except ValueError:
+        return date(start.year + 1, 3, 1) - timedelta(days=1)
+
+
+def propose(per_capita_income: int, causes: Iterable[str], *, deep_line: int, relative_line: int) -> str:
+    """The category the figures suggest; ``ABOVE_LINE`` when none applies."""
+    if per_capita_income <= deep_line:
+        return "deep"
+    if per_capita_income <= relative_line:
+        return "relative"
+    if {"accident", "disaster"} & set(causes):
+        return "accident"
+    return ABOVE_LINE
+
+
+@dataclass(frozen=True)
+class HouseholdMember:
+    relation: str
+    name: str
+    age: int
+    health: str | None
+    work: str | None
+    monthly_income: int
+
+    def view(self, *, full: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "relation": self.relation,
+            "name_masked": mask_name(self.name),
+            "age": self.age,
+            "work": self.work,
+            "monthly_income": self.monthly_income,
+        }
+        if full:
+            out["name"] = self.name
+            out["health"] = self.health
+        return out
+
+
+@dataclass(frozen=True)
+class HardshipRecord:
+    id: int
+    member_id: int
+    org_id: int
+    category: str
+    proposed_category: str
+    causes: list[str]
+    household_size: int
+    household_income: int
+    per_capita_income: int
+    valid_from: date
+    valid_to: date
+    status: str
+    verified_by: int
+    verification_method: str
+    visit_note: str | None
+    exit_reason: str | None
+    exited_at: datetime | None
+    exited_by: int | None
+    created_at: datetime
+    household: list[HouseholdMember]
+
+    def view(self, *, full: bool = False) -> dict[str, Any]:
+        """Masked by default: household names masked, no health facts, no visit note."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "member_id": self.member_id,
+            "org_id": self.org_id,
+            "category": self.category,
+            "category_label": CATEGORIES.get(self.category, self.category),
+            "proposed_category": self.proposed_category,
+            "causes": self.causes,
+            "household_size": self.household_size,
+            "household_income": self.household_income,
+            "per_capita_income": self.per_capita_income,
+            "valid_from": self.valid_from.isoformat(),
+            "valid_to": self.valid_to.isoformat(),
+            "status": self.status,
+            "verified_by": self.verified_by,
+            "verification_method": self.verification_method,
+            "exit_reason": self.exit_reason,
+            "exited_at": self.exited_at,
+            "exited_by": self.exited_by,
+            "created_at": self.created_at,
+            "household": [h.view(full=full) for h in self.household],
+        }
+        if full:
+            out["visit_note"] = self.visit_note
+        return out
+
+
+def _text(value: Any, field: str, label: str, *, max_len: int, required: bool = True) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise Invalid("hardship_field", f"{label}不能为空", details=[{"field": field, "reason": "不能为空"}])
+        return None
+    if not isinstance(value, str) or len(value.strip()) > max_len:
+        raise Invalid("hardship_field", f"{label}格式不对或太长（最长 {max_len} 字）",
+                      details=[{"field": field, "reason": "格式不对或太长"}])
+    return value.strip()
+
+
+def _int(value: Any, field: str, label: str, *, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise Invalid("hardship_field", f"{label}应为 {low}–{high} 之间的整数",
+                      details=[{"field": field, "reason": "应为整数"}])
+    return value
+
+
+def _household(entries: list[dict[str, Any]]) -> list[HouseholdMember]:
+    if not entries:
+        raise Invalid("hardship_household_empty", "请填写家庭成员（含本人）")
+    if len(entries) > MAX_HOUSEHOLD:
+        raise Invalid("hardship_household_too_large", f"家庭成员最多 {MAX_HOUSEHOLD} 人")
+    out = []
+    for i, e in enumerate(entries):
+        f = f"household.{i}"
+        out.append(HouseholdMember(
+            relation=_text(e.get("relation"), f + ".relation", "与本人关系", max_len=20) or "",
+            name=_text(e.get("name"), f + ".name", "家庭成员姓名", max_len=50) or "",
+            age=_int(e.get("age"), f + ".age", "年龄", low=0, high=150),
+            health=_text(e.get("health"), f + ".health", "健康状况", max_len=MAX_HEALTH, required=False),
+            work=_text(e.get("work"), f + ".work", "工作情况", max_len=100, required=False),
+            monthly_income=_int(e.get("monthly_income"), f + ".monthly_income", "月收入（分）",
+                                low=0, high=10**11),
+        ))
+    return out
+
+
+def _causes(causes: list[str]) -> list[str]:
+    unknown = [c for c in causes if c not in CAUSES]
+    if not causes or unknown:
+        raise Invalid("hardship_causes", "致困原因须从以下选择至少一项：" + "、".join(
+            f"{k}（{v}）" for k, v in CAUSES.items()))
+    return list(dict.fromkeys(causes))
+
+
+async def income_lines(conn: AsyncConnection, org: orgs.Org) -> tuple[int, int]:
+    """The (deep, relative) per-capita lines in fen per month that apply to ``org``, inherited from above."""
+    deep = await orgs.get_setting(conn, org, DEEP_LINE)
+    relative = await orgs.get_setting(conn, org, RELATIVE_LINE)
+    if deep is None or relative is None:
+        raise Invalid("hardship_lines_unset",
+                      "本单位及上级单位尚未设置困难职工认定标准（深度困难线、相对困难线），请管理员先行设置")
+    return int(deep), int(relative)
+
+
+async def _member_in_scope(conn: AsyncConnection, actor: Actor, member_id: int, *, lock: bool = False) -> Any:
+    query = (sa.select(members.c.id, members.c.status, members.c.org_id, orgs_t.c.path)
+             .join(orgs_t, orgs_t.c.id == members.c.org_id)
+             .where(members.c.id == member_id, orgs.in_subtree(orgs_t.c.path, policy.scope(actor))))
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise NotFound("member_not_found", "找不到该会员")
+    if lock:
+        # Serialises two entries for one member: the second sees the first's active record.
+        await conn.execute(sa.select(members.c.id).where(members.c.id == member_id).with_for_update())
+    return row
+
+
+async def _load(conn: AsyncConnection, cipher: PiiCipher | None, rows: list[Any]) -> list[HardshipRecord]:
+    ids = [r.id for r in rows]
+    house: dict[int, list[HouseholdMember]] = {i: [] for i in ids}
+    if ids:
+        for h in (await conn.execute(sa.select(household_members).where(household_members.c.record_id.in_(ids))
+                                     .order_by(household_members.c.id))).all():
+            health = cipher.decrypt(h.health_enc, purpose=HEALTH) if cipher and h.health_enc else None
+            house[h.record_id].append(HouseholdMember(h.relation, h.name, h.age, health, h.work, h.monthly_income))
+    return [
+        HardshipRecord(
+            r.id, r.member_id, r.org_id, r.category, r.proposed_category, r.causes.split(","), r.household_size,
+            r.household_income, r.per_capita_income, r.valid_from, r.valid_to, r.status, r.verified_by,
+            r.verification_method,
+            cipher.decrypt(r.visit_note_enc, purpose=VISIT_NOTE) if cipher and r.visit_note_enc else None,
+            r.exit_reason, r.exited_at, r.exited_by, r.created_at, house[r.id],
+        )
+        for r in rows
+    ]
+
+
+async def enter(
+    conn: AsyncConnection,
+    cipher: PiiCipher,
+    actor: Actor,
+    member_id: int,
+    *,
+    household: list[dict[str, Any]],
+    causes: list[str],
+    category: str | None = None,
+    category_reason: str | None = None,
+    valid_from: date | None = None,
+    valid_to: date | None = None,
+    verification_method: str,
+    visit_note: str | None = None,
+) -> HardshipRecord:
+    """Register a member as a difficult worker; the category is proposed from the org's income lines.
+
+    Staff may choose another category than the proposed one, with a reason (kept in the audit log).
+    """
+    policy.require(actor, "hardship.manage")
+    people = _household(household)
+    cause_codes = _causes(causes)
+    if verification_method not in METHODS:
+        raise Invalid("hardship_method", "核查方式只能是：" + "、".join(f"{k}（{v}）" for k, v in METHODS.items()))
+    if category is not None and category not in CATEGORIES:
+        raise Invalid("hardship_category", "困难类别只能是：" + "、".join(f"{k}（{v}）" for k, v in CATEGORIES.items()))
+    note = _text(visit_note, "visit_note", "核查记录", max_len=MAX_NOTE, required=False)
+    reason = _text(category_reason, "category_reason", "调整类别的理由", max_len=500, required=False)
+    start = valid_from or today()
+    end = valid_to or one_year_from(start)
+    if end <= start:
+        raise Invalid("hardship_valid_period", "有效期的结束日期应晚于开始日期")
+
+    member = await _member_in_scope(conn, actor, member_id, lock=True)
+    if member.status != "active":
+        raise Conflict("member_not_active", "该会员不是在册会员，不能建立困难职工档案")
+    active = (await conn.execute(sa.select(hardship_records.c.id).where(
+        hardship_records.c.member_id == member_id, hardship_records.c.status == "active"))).first()
+    if active is not None:
+        raise Conflict("hardship_active", "该会员已有有效的困难职工档案，请先办理脱困或复核")
+    org = await orgs.get(conn, member.org_id)
+    deep_line, relative_line = await income_lines(conn, org)
+
+    income = sum(p.monthly_income for p in people)
+    pci = per_capita(income, len(people))
+    proposed = propose(pci, cause_codes, deep_line=deep_line, relative_line=relative_line)
+    chosen = category or proposed
+    if chosen == ABOVE_LINE:
+        raise Invalid("hardship_above_line",
+                      f"家庭月人均收入 {yuan(pci)} 元高于相对困难标准 {yuan(relative_line)} 元，"
+                      "不符合认定条件；如确需认定，请选择类别并说明理由")
+    if chosen != proposed and reason is None:
+        raise Invalid("hardship_reason_required", "所选类别与系统建议不同，请填写调整理由")
+
+    result = await conn.execute(hardship_records.insert().values(
+        member_id=member_id, org_id=member.org_id, category=chosen, proposed_category=proposed,
+        causes=",".join(cause_codes), household_size=len(people), household_income=income, per_capita_income=pci,
+        valid_from=start, valid_to=end, status="active", verified_by=actor.id,
+        verification_method=verification_method,
+        visit_note_enc=cipher.encrypt(note, purpose=VISIT_NOTE) if note else None, created_at=utcnow(),
+    ))
+    assert result.inserted_primary_key is not None
+    record_id = int(result.inserted_primary_key[0])
+    await conn.execute(household_members.insert(), [
+        {"record_id": record_id, "relation": p.relation, "name": p.name, "age": p.age,
+         "health_enc": cipher.encrypt(p.health, purpose=HEALTH) if p.health else None,
+         "work": p.work, "monthly_income": p.monthly_income}
+        for p in people
+    ])
+    await audit.record(conn, actor, "hardship.enter", target_kind="hardship", target_id=record_id,
+                       org_path=member.path, summary={
+                           "member_id": member_id, "category": chosen, "proposed_category": proposed,
+                           "category_reason": reason, "causes": cause_codes, "household_size": len(people),
+                           "per_capita_income": pci, "valid_from": start, "valid_to": end,
+                           "verification_method": verification_method})
+    return (await _load(conn, cipher, [(await conn.execute(
+        sa.select(hardship_records).where(hardship_records.c.id == record_id))).one()]))[0]
+
+
+async def exit(conn: AsyncConnection, actor: Actor, record_id: int, *, reason: str) -> HardshipRecord:
+    """脱困: close an active record with a reason; the row stays for the history."""
+    policy.require(actor, "hardship.manage")
+    why = _text(reason, "reason", "脱困原因", max_len=500) or ""
+    row = (await conn.execute(sa.select(hardship_records, orgs_t.c.path)
+                              .join(orgs_t, orgs_t.c.id == hardship_records.c.org_id)
+                              .where(hardship_records.c.id == record_id,
+                                     orgs.in_subtree(orgs_t.c.path, policy.scope(actor))))).first()
+    if row is None:
+        raise NotFound(*_NOT_FOUND)
+    now = utcnow()
+    done = await conn.execute(
+        hardship_records.update()
+        .where(hardship_records.c.id == record_id, hardship_records.c.status == "active")
+        .values(status="exited", exit_reason=why, exited_at=now, exited_by=actor.id))
+    if done.rowcount != 1:
+        raise Conflict("hardship_not_active", "该档案已办理脱困")
+    await audit.record(conn, actor, "hardship.exit", target_kind="hardship", target_id=record_id,
+                       org_path=row.path, summary={"member_id": row.member_id, "reason": why})
+    return (await _load(conn, None, [(await conn.execute(
+        sa.select(hardship_records).where(hardship_records.c.id == record_id))).one()]))[0]
+
+
+async def due_for_recheck(
+    conn: AsyncConnection, actor: Actor, *, within_days: int = 30, on: date | None = None,
+) -> list[HardshipRecord]:
+    """Active records in the actor's subtree whose validity ends within ``within_days`` (or has ended)."""
+    policy.require(actor, "hardship.view")
+    if isinstance(within_days, bool) or not 0 <= within_days <= MAX_RECHECK_DAYS:
+        raise Invalid("hardship_within_days", f"天数应在 0–{MAX_RECHECK_DAYS} 之间")
+    until = (on or today()) + timedelta(days=within_days)
+    rows = (await conn.execute(
+        sa.select(hardship_records).join(orgs_t, orgs_t.c.id == hardship_records.c.org_id)
+        .where(hardship_records.c.status == "active", hardship_records.c.valid_to <= until,
+               orgs.in_subtree(orgs_t.c.path, policy.scope(actor)))
+        .order_by(hardship_records.c.valid_to, hardship_records.c.id))).all()
+    return await _load(conn, None, list(rows))
+
+
+async def history(
+    conn: AsyncConnection, cipher: PiiCipher, actor: Actor, member_id: int, *, full: bool = False,
+) -> list[HardshipRecord]:
+    """Every record of a member, newest first; ``full`` (names, health, notes) needs "member.view_full" and is audited."""
+    policy.require(actor, "hardship.view")
+    if full:
+        policy.require(actor, "member.view_full")
+    member = await _member_in_scope(conn, actor, member_id)
+    rows = (await conn.execute(sa.select(hardship_records).where(hardship_records.c.member_id == member_id)
+                               .order_by(hardship_records.c.id.desc()))).all()
+    if full:
+        await audit.record(conn, actor, "hardship.view_full", target_kind="member", target_id=member_id,
+                           org_path=member.path, summary={"records": [r.id for r in rows]})
+    return await _load(conn, cipher if full else None, list(rows))
+
+
+async def set_income_lines(
+    conn: AsyncConnection, actor: Actor, org_code: str, deep_line: int, relative_line: int,
+) -> dict[str, Any]:
+    """Set a unit's per-capita income lines (fen per month); units below inherit them."""
+    policy.require(actor, "org.manage")
+    for value in (deep_line, relative_line):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise Invalid("hardship_lines_invalid", "困难标准应为正整数（分/月）")
+    if deep_line >= relative_line:
+        raise Invalid("hardship_lines_invalid", "深度困难线应低于相对困难线")
+    org = await orgs.by_code(conn, org_code, within=policy.scope(actor))
+    await orgs.set_setting(conn, actor, org, DEEP_LINE, str(deep_line))
+    await orgs.set_setting(conn, actor, org, RELATIVE_LINE, str(relative_line))
+    return {"org_code": org.code, "deep_line": deep_line, "relative_line": relative_line}
