@@ -14,9 +14,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tornado.iostream import StreamClosedError
 
-from models.core.errors import AppError, Unauthorized
+from models.core.errors import AppError, Forbidden, Unauthorized
 from models.identity import sessions as auth_tokens
 from server.config import Config
+from server.console import cookie_authenticated
 from server.crypto import PiiCipher
 from server.openapi import ID_MAX
 from server.qr_tokens import QrSigner
@@ -209,6 +210,15 @@ class BaseHandler(tornado.web.RequestHandler):
         else:
             log.error("request %s: uncaught %s", self.request_id, typ.__name__ if typ else "error",
                       exc_info=value)
+
+    def check_xsrf_cookie(self) -> None:
+        """Cookie-authenticated requests must carry the XSRF token; bearer-token API calls need none."""
+        if not cookie_authenticated(self.request):
+            return
+        try:
+            super().check_xsrf_cookie()
+        except tornado.web.HTTPError:
+            raise Forbidden("xsrf_failed", "页面已过期或来源不明，请刷新页面后重试") from None
 
 
 class APIHandler(BaseHandler):

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.core.actors import SYSTEM
 from models.identity import staff_accounts as staff
+from server.passwords import ARGON2
 from models.identity.tables import staff as staff_table
 from models.members import hardship
 from models.members import membership as members
@@ -107,7 +108,7 @@ async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
         for code, name, type_, parent in NETWORK:
             units[code] = await orgs.create(conn, SYSTEM, code=code, name=name, type_=type_, parent_code=parent)
         for username, roles, org_code, display in STAFF:
-            await staff.create(conn, SYSTEM, username=username, password=DEMO_PASSWORD, roles=roles,
+            await staff.create(conn, SYSTEM, hasher=ARGON2, username=username, password=DEMO_PASSWORD, roles=roles,
                                org_code=org_code, display_name=display)
         rows = [RosterRow(line=n + 1, name=p.name, id_number=parse_id_number(p.id_number(n)),
                           phone=f"1380000{n:04d}", employer=p.employer, org=p.org)

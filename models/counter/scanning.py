@@ -26,7 +26,7 @@ from models.db.sql import insert_ignore
 from models.members.tables import members
 from models.network.tables import orgs
 from models.partners.partnership import Cashier
-from server.qr_tokens import QrSigner
+from models.core.ports import QrSigner
 
 FACTOR_LIMIT = 5
 FACTOR_WINDOW = timedelta(minutes=30)

@@ -13,7 +13,7 @@ from models.core.errors import NotFound
 from models.core.masking import mask_phone
 from models.db.sql import upsert
 from models.identity.tables import users
-from server.crypto import PiiCipher
+from models.core.ports import PiiCipher
 
 PHONE = "phone"
 SESSION_KEY = "wechat_session_key"

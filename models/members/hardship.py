@@ -16,7 +16,7 @@ from models.core.masking import mask_name
 from models.members.tables import hardship_records, household_members, members
 from models.network import tree as orgs
 from models.network.tables import orgs as orgs_t
-from server.crypto import PiiCipher
+from models.core.ports import PiiCipher
 
 CAUSES = {
     "illness": "因病",

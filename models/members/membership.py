@@ -22,7 +22,7 @@ from models.members.roster import RosterParse, RowProblem, normalize_name
 from models.members.tables import hardship_records, members
 from models.network.tables import orgs
 from models.network.tree import Org, in_subtree
-from server.crypto import PiiCipher
+from models.core.ports import PiiCipher
 
 ID_NUMBER = "id_number"
 BIND_LIMIT = 5

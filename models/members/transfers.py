@@ -35,7 +35,7 @@ from models.members.tables import members as members_t
 from models.network import tree as orgs
 from models.network.tables import orgs as orgs_t
 from models.network.tree import Org, in_subtree
-from server.crypto import PiiCipher
+from models.core.ports import PiiCipher
 
 STATUS_LABELS = {"pending": "待处理", "accepted": "已同意转入", "refused": "已拒绝", "cancelled": "已撤回"}
 DIRECTIONS = ("incoming", "outgoing")

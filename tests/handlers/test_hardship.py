@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from models.core.actors import SYSTEM
 from models.core.tables import audit_log
 from models.identity import staff_accounts as staff
+from server.passwords import ARGON2
 from models.members import hardship
 from models.members.tables import household_members, members
 from server.crypto import PiiCipher, load_keyring
@@ -41,8 +42,8 @@ async def setup(engine, config):
                           [("王大明", id_number(11), ""), ("赵小红", id_number(12), "")])
         await import_rows(conn, cipher, await orgs.by_code(conn, "K2"), [("孙其", id_number(13), "")])
         ids = dict((await conn.execute(sa.select(members.c.name, members.c.id))).all())
-        await staff.create(conn, SYSTEM, username="finance1", password=PASSWORD, roles=["finance"], org_code="C1")
-        await staff.create(conn, SYSTEM, username="clerk2", password=PASSWORD, roles=["station"], org_code="C2")
+        await staff.create(conn, SYSTEM, hasher=ARGON2, username="finance1", password=PASSWORD, roles=["finance"], org_code="C1")
+        await staff.create(conn, SYSTEM, hasher=ARGON2, username="clerk2", password=PASSWORD, roles=["station"], org_code="C2")
     return ids
 
 
@@ -162,7 +163,7 @@ async def test_roles_and_subtrees(hapi, engine, config):
     assert (await hapi.post(f"/api/v1/staff/members/{ids['孙其']}/hardship", body(0), token=clerk2)).status == 201
     # Full view needs member.view_full: an approver sees the masked history only.
     async with engine.begin() as conn:
-        await staff.create(conn, SYSTEM, username="approver1", password=PASSWORD, roles=["approver"],
+        await staff.create(conn, SYSTEM, hasher=ARGON2, username="approver1", password=PASSWORD, roles=["approver"],
                            org_code="C1")
     approver = await token_of(hapi, "approver1")
     assert (await hapi.get(url, token=approver)).status == 200

@@ -45,7 +45,8 @@ async def setup(engine, config, *, lines: bool = True):
             await hardship.set_income_lines(conn, admin_at(tree["C01"]), "C01", DEEP, RELATIVE)
         # The clerk's own staff row is needed for the verified_by foreign key.
         from models.identity import staff_accounts as staff
-        clerk = await staff.create(conn, SYSTEM, username="clerk", password="Correct-Horse-42",
+        from server.passwords import ARGON2
+        clerk = await staff.create(conn, SYSTEM, hasher=ARGON2, username="clerk", password="Correct-Horse-42",
                                    roles=["station"], org_code="S01")
     actor = Actor(kind="staff", id=clerk.id, roles=frozenset({"station"}), org_id=tree["S01"].id,
                   org_path=tree["S01"].path)
