@@ -235,7 +235,6 @@ class APIHandler(BaseHandler):
     #: The most parts a multipart upload may have (the file and a few fields).
     max_parts: ClassVar[int] = 8
     principal: tuple[str, int] | None = None
-    token_expires_at: datetime | None = None
     _body: Any = None
     _query: dict[str, Any] | None = None
 
@@ -331,7 +330,6 @@ class APIHandler(BaseHandler):
         async with self.engine.connect() as conn:
             found = await auth_tokens.resolve(conn, token)
         self.principal = (found.subject_kind, found.subject_id)
-        self.token_expires_at = found.expires_at
 
     def require(self, kind: str) -> int:
         """The caller's id when they are logged in as ``kind`` ("user" or "staff")."""

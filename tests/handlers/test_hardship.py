@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from models.core.actors import SYSTEM
+from models.core.clock import local_today
 from models.core.tables import audit_log
 from models.identity import staff_accounts as staff
 from server.passwords import ARGON2
@@ -102,7 +103,7 @@ async def test_exit_history_reentry_and_due(hapi, engine, config):
     admin, clerk = await token_of(hapi, "admin1"), await token_of(hapi, "clerk1")
     await put_lines(hapi, admin, "C1", 50_000, 80_000)
     url = f"/api/v1/staff/members/{ids['王大明']}/hardship"
-    today = hardship.today()
+    today = local_today()
     first = (await hapi.post(url, body(0, valid_from=(today - timedelta(days=350)).isoformat(),
                                        valid_to=(today + timedelta(days=15)).isoformat()), token=clerk)).data
     due = await hapi.get("/api/v1/staff/hardship/due", token=clerk)

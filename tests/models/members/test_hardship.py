@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from models.core.actors import SYSTEM, Actor
+from models.core.clock import local_today
 from models.core.errors import Conflict, Forbidden, Invalid, NotFound
 from models.core.tables import audit_log
 from models.members import hardship
@@ -217,7 +218,7 @@ async def test_full_view_is_audited(engine, config) -> None:
 
 async def test_due_for_recheck(engine, config) -> None:
     cipher, _tree, ids, actor = await setup(engine, config)
-    today = hardship.today()
+    today = local_today()
     soon = await enter(engine, cipher, actor, ids["张三明"], valid_from=today - timedelta(days=350),
                        valid_to=today + timedelta(days=10))
     later = await enter(engine, cipher, actor, ids["李四"], valid_from=today, valid_to=today + timedelta(days=200))
