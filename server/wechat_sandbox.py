@@ -46,6 +46,7 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 from qrcode.image.pil import PilImage
+from tornado.log import app_log
 
 DEFAULT_APPID = "wx_sandbox_appid"
 DEFAULT_SECRET = "sandbox-secret"
@@ -260,7 +261,7 @@ class _Handler(tornado.web.RequestHandler):
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # Never log request bodies or arguments (they may carry codes); the type is enough.
-        tornado.web.app_log.error("sandbox handler error: %s", getattr(typ, "__name__", typ))
+        app_log.error("sandbox handler error: %s", getattr(typ, "__name__", typ))
 
     async def prepare(self) -> None:
         if self.endpoint is None:

@@ -41,7 +41,7 @@ import xml.parsers.expat
 import zipfile
 import zlib
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Union
@@ -385,7 +385,7 @@ class _Package:
             return False
         return True
 
-    def chunks(self, member: str | zipfile.ZipInfo, limit: int = _MAX_PART_BYTES) -> Iterator[bytes]:
+    def chunks(self, member: str | zipfile.ZipInfo, limit: int = _MAX_PART_BYTES) -> Generator[bytes, None, None]:
         """A member's bytes as they are unpacked; refused past ``limit`` or the package's budget.
 
         zipfile never returns more than a member's declared size; the count here holds
