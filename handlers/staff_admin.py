@@ -37,7 +37,8 @@ class AccountsHandler(StaffHandler):
         body = self.json_body()
         async with self.engine.begin() as conn:
             member = await staff.create(conn, actor, username=body["username"], password=body["password"],
-                                        hasher=self.settings["passwords"], roles=body["roles"], org_code=body["org_code"],
+                                        roles=body["roles"], org_code=body["org_code"],
+                                        hasher=self.settings["passwords"],
                                         display_name=body.get("display_name"), within=policy.scope(actor))
         self.write_json(member.view(), status=201)
 

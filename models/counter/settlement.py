@@ -302,7 +302,8 @@ def _table(statement: Statement, rows: Sequence[StatementRow]) -> spreadsheets.T
              *(Money(v) for v in (r.amount, r.discount, r.union_share, r.merchant_share)),
              ROW_STATUS_LABELS.get(r.status, r.status)] for r in rows]
     footer: list[spreadsheets.Cell] = ["合计", None, f"核销 {totals.redemptions} 笔", None, None,
-              *(Money(v) for v in (totals.bills, totals.discounts, totals.union_owed, totals.merchant_conceded)),
+              *(Money(v) for v in (totals.bills, totals.discounts, totals.union_owed,
+                                   totals.merchant_conceded)),
               STATUS_LABELS[statement.status]]
     return spreadsheets.Table(
         sheet=statement.month, header=HEADER, rows=body, footer=footer,

@@ -137,7 +137,8 @@ def svg_matrix(data: bytes) -> list[list[bool]]:
 
 async def staff_token(api, engine, username: str, roles: list[str], org_code: str) -> str:
     async with engine.begin() as conn:
-        await staff.create(conn, SYSTEM, hasher=ARGON2, username=username, password=PASSWORD, roles=roles, org_code=org_code)
+        await staff.create(conn, SYSTEM, hasher=ARGON2,
+                           username=username, password=PASSWORD, roles=roles, org_code=org_code)
     return await token_of(api, username)
 
 

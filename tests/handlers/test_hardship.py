@@ -43,8 +43,10 @@ async def setup(engine, config):
                           [("王大明", id_number(11), ""), ("赵小红", id_number(12), "")])
         await import_rows(conn, cipher, await orgs.by_code(conn, "K2"), [("孙其", id_number(13), "")])
         ids = dict((await conn.execute(sa.select(members.c.name, members.c.id))).all())
-        await staff.create(conn, SYSTEM, hasher=ARGON2, username="finance1", password=PASSWORD, roles=["finance"], org_code="C1")
-        await staff.create(conn, SYSTEM, hasher=ARGON2, username="clerk2", password=PASSWORD, roles=["station"], org_code="C2")
+        await staff.create(conn, SYSTEM, hasher=ARGON2,
+                           username="finance1", password=PASSWORD, roles=["finance"], org_code="C1")
+        await staff.create(conn, SYSTEM, hasher=ARGON2,
+                           username="clerk2", password=PASSWORD, roles=["station"], org_code="C2")
     return ids
 
 

@@ -40,7 +40,8 @@ async def scene(engine: Any) -> dict[str, orgs.Org]:
                                      ("clerk_b", ["station", "reviewer"], "KB"),
                                      ("clerk_c", ["station", "reviewer"], "C"),
                                      ("finance_a", ["finance"], "KA")):
-            await staff.create(conn, SYSTEM, hasher=ARGON2, username=username, password=PASSWORD, roles=roles, org_code=org)
+            await staff.create(conn, SYSTEM, hasher=ARGON2,
+                               username=username, password=PASSWORD, roles=roles, org_code=org)
     return made
 
 

@@ -28,7 +28,8 @@ async def network(engine):
                                            parent_code=parent)
         for username, roles, org in (("admin1", ["admin"], "C1"), ("admin2", ["admin"], "C2"),
                                      ("clerk1", ["station", "reviewer"], "C1")):
-            await staff.create(conn, SYSTEM, hasher=ARGON2, username=username, password=PASSWORD, roles=roles, org_code=org)
+            await staff.create(conn, SYSTEM, hasher=ARGON2,
+                               username=username, password=PASSWORD, roles=roles, org_code=org)
     return made
 
 

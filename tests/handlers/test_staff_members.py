@@ -31,8 +31,10 @@ async def upload(api, token, org, content, *, strict=False, filename="roster.csv
 async def _clerks(engine):
     t = await network(engine)
     async with engine.begin() as conn:
-        await staff.create(conn, SYSTEM, hasher=ARGON2, username="finance1", password=PASSWORD, roles=["finance"], org_code="C1")
-        await staff.create(conn, SYSTEM, hasher=ARGON2, username="clerk2", password=PASSWORD, roles=["station"], org_code="C2")
+        await staff.create(conn, SYSTEM, hasher=ARGON2,
+                           username="finance1", password=PASSWORD, roles=["finance"], org_code="C1")
+        await staff.create(conn, SYSTEM, hasher=ARGON2,
+                           username="clerk2", password=PASSWORD, roles=["station"], org_code="C2")
     return t
 
 
