@@ -14,9 +14,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tornado.iostream import StreamClosedError
 
-from models.core.errors import AppError, Unauthorized
+from models.core.errors import AppError, Forbidden, Unauthorized
 from models.identity import sessions as auth_tokens
 from server.config import Config
+from server.console import cookie_authenticated
 from server.crypto import PiiCipher
 from server.openapi import ID_MAX
 from server.qr_tokens import QrSigner
@@ -210,6 +211,15 @@ class BaseHandler(tornado.web.RequestHandler):
             log.error("request %s: uncaught %s", self.request_id, typ.__name__ if typ else "error",
                       exc_info=value)
 
+    def check_xsrf_cookie(self) -> None:
+        """Cookie-authenticated requests must carry the XSRF token; bearer-token API calls need none."""
+        if not cookie_authenticated(self.request):
+            return
+        try:
+            super().check_xsrf_cookie()
+        except tornado.web.HTTPError:
+            raise Forbidden("xsrf_failed", "页面已过期或来源不明，请刷新页面后重试") from None
+
 
 class APIHandler(BaseHandler):
     """A JSON API handler: bounded bodies, ids and query strings checked against the published
@@ -225,7 +235,6 @@ class APIHandler(BaseHandler):
     #: The most parts a multipart upload may have (the file and a few fields).
     max_parts: ClassVar[int] = 8
     principal: tuple[str, int] | None = None
-    token_expires_at: datetime | None = None
     _body: Any = None
     _query: dict[str, Any] | None = None
 
@@ -321,7 +330,6 @@ class APIHandler(BaseHandler):
         async with self.engine.connect() as conn:
             found = await auth_tokens.resolve(conn, token)
         self.principal = (found.subject_kind, found.subject_id)
-        self.token_expires_at = found.expires_at
 
     def require(self, kind: str) -> int:
         """The caller's id when they are logged in as ``kind`` ("user" or "staff")."""

@@ -1,9 +1,8 @@
 """Liveness and readiness probes, and the OpenAPI document."""
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from handlers.base import APIHandler
+from server.db import ping
 from server.openapi import op, string
 
 
@@ -29,9 +28,7 @@ class ReadyHandler(APIHandler):
     }
 
     async def get(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(sa.text("SELECT 1"))
-        self.write_json({"status": "ok", "database": self.engine.dialect.name})
+        self.write_json({"status": "ok", "database": await ping(self.engine)})
 
 
 class OpenAPIHandler(APIHandler):

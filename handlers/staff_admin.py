@@ -6,7 +6,7 @@ from handlers.staff_base import StaffHandler
 from models.core import audit, policy
 from models.core.policy import ROLES
 from models.identity import staff_accounts as staff
-from server import passwords
+from models.identity import password_policy as passwords
 from server.openapi import ERROR_REF, nullable, obj, op, ref, string
 
 
@@ -38,6 +38,7 @@ class AccountsHandler(StaffHandler):
         async with self.engine.begin() as conn:
             member = await staff.create(conn, actor, username=body["username"], password=body["password"],
                                         roles=body["roles"], org_code=body["org_code"],
+                                        hasher=self.settings["passwords"],
                                         display_name=body.get("display_name"), within=policy.scope(actor))
         self.write_json(member.view(), status=201)
 

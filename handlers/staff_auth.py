@@ -26,7 +26,8 @@ class StaffLoginHandler(APIHandler):
 
     async def post(self) -> None:
         body = self.json_body()
-        member = await staff.login(self.engine, body["username"], body["password"], self.request.remote_ip)
+        member = await staff.login(self.engine, body["username"], body["password"], self.request.remote_ip,
+                                   hasher=self.settings["passwords"])
         async with self.engine.begin() as conn:
             issued = await auth_tokens.issue(conn, "staff", member.id, ttl=self.config.token_ttl)
         self.write_json({"token": issued.token, "expires_at": issued.expires_at, "staff": member.view()})

@@ -9,6 +9,7 @@ from typing import Any, Awaitable, Callable
 from models.core import audit
 from models.core.actors import SYSTEM
 from models.identity import staff_accounts as staff
+from server.passwords import ARGON2
 from models.network import tree as orgs
 from server.config import Config
 from server.db import make_engine
@@ -38,7 +39,7 @@ async def create_staff(config: Config, username: str, roles: list[str], org_code
     engine = make_engine(config)
     try:
         async with engine.begin() as conn:
-            member = await staff.create(conn, SYSTEM, username=username, password=password, roles=roles,
+            member = await staff.create(conn, SYSTEM, hasher=ARGON2, username=username, password=password, roles=roles,
                                         org_code=org_code)
         print(f"created staff {member.username} (id {member.id}) roles {','.join(sorted(member.roles))} "
               f"at {member.org.code}")

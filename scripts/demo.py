@@ -14,11 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.core.actors import SYSTEM
+from models.core.clock import local_today
 from models.identity import staff_accounts as staff
+from server.passwords import ARGON2
 from models.identity.tables import staff as staff_table
 from models.members import hardship
 from models.members import membership as members
-from models.members.idcard import age_on, check_digit, china_today, parse_id_number
+from models.members.idcard import age_on, check_digit, parse_id_number
 from models.members.roster import RosterParse, RosterRow
 from models.network import tree as orgs
 from models.network.tables import orgs as orgs_table
@@ -107,7 +109,7 @@ async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
         for code, name, type_, parent in NETWORK:
             units[code] = await orgs.create(conn, SYSTEM, code=code, name=name, type_=type_, parent_code=parent)
         for username, roles, org_code, display in STAFF:
-            await staff.create(conn, SYSTEM, username=username, password=DEMO_PASSWORD, roles=roles,
+            await staff.create(conn, SYSTEM, hasher=ARGON2, username=username, password=DEMO_PASSWORD, roles=roles,
                                org_code=org_code, display_name=display)
         rows = [RosterRow(line=n + 1, name=p.name, id_number=parse_id_number(p.id_number(n)),
                           phone=f"1380000{n:04d}", employer=p.employer, org=p.org)
@@ -122,7 +124,7 @@ async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
         await hardship.set_income_lines(conn, actors["admin"], "CS", 60000, 120000)
         actor = actors["clerk"]
         first = (await members.search(conn, cipher, actor, id_number=DEMO_MEMBER[1]))[0]
-        today = china_today()
+        today = local_today()
         await hardship.enter(
             conn, cipher, actor, first.id, causes=["illness"], verification_method="home_visit",
             household=[

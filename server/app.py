@@ -25,9 +25,11 @@ from handlers import (
 )
 from handlers.base import NotFoundHandler
 from handlers.schemas import SCHEMAS
+from server import console
 from server.config import Config
 from server.crypto import Keyring, PiiCipher, load_keyring
 from server.openapi import build_document
+from server.passwords import ARGON2
 from server.qr_tokens import QrSigner, load_signer
 from server.wechat import WeChatGateway
 
@@ -91,6 +93,7 @@ def make_app(
         cipher=PiiCipher(keyring),
         keyring=keyring,
         signer=signer,
+        passwords=ARGON2,
         openapi=build_document(routes, SCHEMAS),
         body_validators={},
         query_validators={},
@@ -99,4 +102,5 @@ def make_app(
         compress_response=False,
         serve_traceback=False,
         debug=False,
+        **console.app_settings(config, keyring),
     )

@@ -38,6 +38,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, TTFontFile
 from reportlab.pdfgen import canvas
 
+from server.config import setting_name
+
 if TYPE_CHECKING:
     from server.config import Config
 
@@ -53,7 +55,7 @@ LABEL_HOLDER = "持卡人"
 LABEL_CARD_NO = "卡号"
 LABEL_PRINTED_ON = "制卡日期"
 
-FONT_ENV = "UNIONAID_CARD_FONT"
+FONT_ENV = setting_name("card_font")  # named in messages; the value comes from Config.card_font
 # CJK fonts with TrueType outlines where distributions install them (Debian/Ubuntu, Fedora, Arch,
 # Alpine). reportlab cannot embed PostScript (CFF) outlines, so Noto CJK (.otf, .ttc) is not here.
 SYSTEM_CJK_FONTS: tuple[str, ...] = (

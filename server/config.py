@@ -20,6 +20,11 @@ class ConfigError(Exception):
     """A bad setting; the message is one line naming it."""
 
 
+def setting_name(field_name: str) -> str:
+    """The environment variable of a :class:`Config` field, e.g. ``card_font`` -> ``UNIONAID_CARD_FONT``."""
+    return ENV_PREFIX + field_name.upper()
+
+
 @dataclass(frozen=True)
 class Config:
     """Every setting of the service; see README.md for each."""
@@ -37,6 +42,8 @@ class Config:
     pii_key: str = ""
     pii_key_id: str = ""
     blind_index_key: str = ""
+    # Signs the staff console's cookies (base64 of 32 bytes); empty: generated once into the data dir.
+    cookie_secret: str = ""
     token_ttl: int = 7 * 24 * 3600
     # The card's QR code: how long a phone code lives, the clock skew allowed, how long a scan lasts.
     qr_ttl: int = 60
@@ -137,6 +144,8 @@ def _validate(cfg: Config) -> None:
         raise bad("scan_ttl", "must be between 30 and 1800 seconds")
     if not 1 <= cfg.qr_key_id <= 255:
         raise bad("qr_key_id", "must be between 1 and 255")
+    if cfg.cookie_secret and not _is_key(cfg.cookie_secret):
+        raise bad("cookie_secret", "must be base64 of 32 bytes")
     if cfg.qr_key and not _is_key(cfg.qr_key):
         raise bad("qr_key", "must be base64 of a 32-byte Ed25519 seed")
     for name in ("max_json_bytes", "max_upload_bytes", "db_pool_size", "db_pool_recycle"):

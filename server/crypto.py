@@ -1,4 +1,4 @@
-"""Secrets: the keyring in the data dir, PII encryption (AES-GCM with key ids), blind indexes, token hashes."""
+"""Secrets: the keyring in the data dir, PII encryption (AES-GCM with key ids), blind indexes."""
 from __future__ import annotations
 
 import base64
@@ -34,11 +34,15 @@ def _b64e(raw: bytes) -> str:
 
 @dataclass(frozen=True)
 class Keyring:
-    """Every secret key the service holds; ``pii_keys`` maps key id to key, newest is ``pii_current``."""
+    """Every secret key the service holds; ``pii_keys`` maps key id to key, newest is ``pii_current``.
+
+    ``cookie_secret`` signs the staff console's cookies (Tornado's ``cookie_secret``).
+    """
 
     pii_current: str
     pii_keys: dict[str, bytes]
     blind_index_key: bytes
+    cookie_secret: bytes
 
     def __repr__(self) -> str:  # never print keys
         return f"Keyring(pii_current={self.pii_current!r}, pii_key_ids={sorted(self.pii_keys)!r})"
@@ -55,7 +59,11 @@ def _write_private(path: Path, data: dict[str, object]) -> None:
 
 
 def load_keyring(config: Config) -> Keyring:
-    """Keys from config when given, else from ``keys.json`` in the data dir (created once, mode 0600)."""
+    """Keys from config when given, else from ``keys.json`` in the data dir (created once, mode 0600).
+
+    A key the file lacks and the config does not give (the cookie secret, in a file written
+    before it existed) is generated and added to the file once, so every process shares it.
+    """
     path = config.data_dir / KEYRING_FILE
     stored: dict[str, object] = {}
     if path.exists():
@@ -63,13 +71,17 @@ def load_keyring(config: Config) -> Keyring:
             stored = json.loads(path.read_text())
         except (OSError, ValueError):
             raise ConfigError(f"UNIONAID_DATA_DIR: {path} is unreadable or not JSON") from None
+        missing = not config.cookie_secret and "cookie_secret" not in stored
     else:
         stored = {
             "pii": {"current": "k1", "keys": {"k1": _b64e(secrets.token_bytes(32))}},
             "blind_index": _b64e(secrets.token_bytes(32)),
         }
-        if not (config.pii_key and config.blind_index_key):
-            _write_private(path, stored)
+        missing = not (config.pii_key and config.blind_index_key and config.cookie_secret)
+    if "cookie_secret" not in stored:
+        stored["cookie_secret"] = _b64e(secrets.token_bytes(32))
+    if missing:
+        _write_private(path, stored)
     pii = stored.get("pii", {})
     assert isinstance(pii, dict)
     keys = {kid: _b64d(k, f"{path} pii key {kid}") for kid, k in dict(pii.get("keys", {})).items()}
@@ -83,7 +95,11 @@ def load_keyring(config: Config) -> Keyring:
         bidx = _b64d(config.blind_index_key, "UNIONAID_BLIND_INDEX_KEY")
     else:
         bidx = _b64d(str(stored.get("blind_index", "")), f"{path} blind_index")
-    return Keyring(pii_current=current, pii_keys=keys, blind_index_key=bidx)
+    if config.cookie_secret:
+        cookie = _b64d(config.cookie_secret, "UNIONAID_COOKIE_SECRET")
+    else:
+        cookie = _b64d(str(stored["cookie_secret"]), f"{path} cookie_secret")
+    return Keyring(pii_current=current, pii_keys=keys, blind_index_key=bidx, cookie_secret=cookie)
 
 
 class DecryptError(Exception):
@@ -126,13 +142,3 @@ class PiiCipher:
         """A keyed hash that finds a record by exact value without decrypting anything."""
         mac = hmac.new(self.keyring.blind_index_key, f"{purpose}\x00{value}".encode("utf-8"), hashlib.sha256)
         return mac.hexdigest()[:40]
-
-
-def new_token() -> str:
-    """An opaque bearer token with 256 bits of randomness."""
-    return secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    """What the database stores of a bearer token."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -58,5 +58,8 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def is_mysql(engine: AsyncEngine) -> bool:
-    return engine.dialect.name in ("mysql", "mariadb")
+async def ping(engine: AsyncEngine) -> str:
+    """Run ``SELECT 1`` on a fresh connection; the dialect's name when the database answers."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return engine.dialect.name

@@ -20,13 +20,13 @@ import re
 import secrets
 import struct
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from models.core.ports import CardToken, TokenInvalid
 from server.config import make_private_dir
 
 SCREEN = 1
@@ -37,24 +37,6 @@ TOKEN_LEN = _BODY.size + SIGNATURE_LEN
 KEYS_FILE = "qr_keys.json"
 TEXT_LEN = -(-TOKEN_LEN * 8 // 5)  # 135 base32 characters, no padding
 _CANONICAL = re.compile(f"[A-Z2-7]{{{TEXT_LEN}}}")
-
-
-class TokenInvalid(Exception):
-    """Not a token this service signed (garbage, altered, unknown key)."""
-
-
-@dataclass(frozen=True)
-class CardToken:
-    key_id: int
-    card_id: int
-    card_version: int
-    issued_at: int  # Unix seconds
-    nonce: bytes
-    printed: bool = False
-
-    @property
-    def nonce_hex(self) -> str:
-        return self.nonce.hex()
 
 
 class QrSigner:

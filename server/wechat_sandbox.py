@@ -29,14 +29,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import json
 import re
 import secrets
 import signal
-import struct
 import time
 import uuid
-import zlib
 from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -46,6 +45,8 @@ import qrcode.constants
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
+from qrcode.image.pil import PilImage
+from tornado.log import app_log
 
 DEFAULT_APPID = "wx_sandbox_appid"
 DEFAULT_SECRET = "sandbox-secret"
@@ -235,33 +236,15 @@ class SandboxState:
         }
 
 
-def _png(matrix: list[list[bool]], scale: int) -> bytes:
-    """Encode a QR matrix as an 8-bit greyscale PNG (no Pillow needed)."""
-    raw = bytearray()
-    for row in matrix:
-        line = b"\x00" + b"".join((b"\x00" if dark else b"\xff") * scale for dark in row)
-        raw += line * scale
-    size = len(matrix) * scale
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(bytes(raw), 6))
-        + chunk(b"IEND", b"")
-    )
-
-
 def render_qr_png(text: str, width: int = 430) -> bytes:
-    """A PNG QR code of ``text`` about ``width`` pixels wide."""
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+    """A PNG QR code of ``text`` about ``width`` pixels wide (drawn by qrcode with Pillow)."""
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, image_factory=PilImage)
     qr.add_data(text)
     qr.make(fit=True)
-    matrix = qr.get_matrix()
-    return _png(matrix, max(1, width // len(matrix)))
+    qr.box_size = max(1, width // (qr.modules_count + 2 * qr.border))
+    out = io.BytesIO()
+    qr.make_image().save(out)
+    return out.getvalue()
 
 
 class _Handler(tornado.web.RequestHandler):
@@ -278,7 +261,7 @@ class _Handler(tornado.web.RequestHandler):
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # Never log request bodies or arguments (they may carry codes); the type is enough.
-        tornado.web.app_log.error("sandbox handler error: %s", getattr(typ, "__name__", typ))
+        app_log.error("sandbox handler error: %s", getattr(typ, "__name__", typ))
 
     async def prepare(self) -> None:
         if self.endpoint is None:

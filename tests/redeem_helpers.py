@@ -93,11 +93,12 @@ async def make_difficult(engine: Any, scene: Counter, member_id: int | None = No
                          valid_to: date | None = None) -> int:
     """A hardship record for the member, inserted directly (its verifier is a real staff row)."""
     from models.identity import staff_accounts as staff
+    from server.passwords import ARGON2
 
     async with engine.begin() as conn:
         verifier = (await conn.execute(sa.text("SELECT id FROM staff ORDER BY id LIMIT 1"))).scalar()
         if verifier is None:
-            verifier = (await staff.create(conn, SYSTEM, username=f"clerk{next(_STAFF_SEQ)}",
+            verifier = (await staff.create(conn, SYSTEM, hasher=ARGON2, username=f"clerk{next(_STAFF_SEQ)}",
                                            password="Correct-Horse-42", roles=["station"], org_code="S01")).id
         today = local_today()
         result = await conn.execute(hardship_records.insert().values(

@@ -11,7 +11,7 @@ from typing import Any
 
 from models.cards.lifecycle import Card
 from models.core.errors import AppError, Conflict, Forbidden, Invalid
-from server.qr_tokens import CardToken, QrSigner, TokenInvalid
+from models.core.ports import CardToken, QrSigner, TokenInvalid
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,13 @@ from models.core import audit
 from models.core import outbox as notifications
 from models.core.clock import LOCAL_TZ, local_today, utcnow
 from models.core.errors import AppError, Conflict, Forbidden, Invalid, NotFound
+from models.core.money import yuan
 from models.counter.tables import redemption_usage, redemptions, refunds
 from models.members.tables import members
 from models.network.tables import orgs
 from models.partners import programmes as benefits
 from models.partners.partnership import Cashier
-from models.partners.rules import BillLine, allocate, calculate, yuan
+from models.partners.rules import BillLine, allocate, calculate
 from models.partners.tables import merchants, stores
 
 

@@ -21,12 +21,12 @@ from models.core import throttle
 from models.core.clock import utcnow
 from models.core.errors import AppError, Conflict, Forbidden, Invalid, RateLimited
 from models.core.masking import mask_name
+from models.core.ports import QrSigner
 from models.counter.tables import scan_sessions
 from models.db.sql import insert_ignore
 from models.members.tables import members
 from models.network.tables import orgs
 from models.partners.partnership import Cashier
-from server.qr_tokens import QrSigner
 
 FACTOR_LIMIT = 5
 FACTOR_WINDOW = timedelta(minutes=30)

@@ -8,12 +8,9 @@ rebuilt), confirm it, and record the payment of ``union_owed``.
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
@@ -21,10 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.cards.tables import cards
-from models.core import audit, policy
+from models.core import audit, policy, spreadsheets
 from models.core.actors import Actor
 from models.core.clock import LOCAL_TZ, local_today, utcnow
 from models.core.errors import Conflict, Invalid, NotFound
+from models.core.spreadsheets import Money
 from models.counter.tables import redemptions, refunds, statements
 from models.network.tables import orgs
 from models.network.tree import in_subtree
@@ -37,8 +35,6 @@ KIND_LABELS = {"redemption": "核销", "refund": "退款"}
 HEADER = ["时间", "核销单号", "类型", "门店", "卡号尾号", "消费金额(元)", "优惠金额(元)", "工会承担(元)",
           "商家让利(元)", "状态"]
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-# A text cell starting with one of these is taken for a formula by spreadsheet programs.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -287,18 +283,6 @@ async def list_for_merchant(conn: AsyncConnection, merchant_id: int) -> list[Sta
 
 # --- export ---
 
-def yuan_text(fen: int) -> str:
-    """Signed fen as yuan with two decimals, exactly: -1234 -> "-12.34"."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"
-
-
-def safe_text(text: str) -> str:
-    """A text cell that spreadsheet programs will not run as a formula."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def _local(moment: datetime) -> datetime:
     return moment.astimezone(LOCAL_TZ).replace(tzinfo=None)
 
@@ -311,67 +295,28 @@ def _checked_totals(statement: Statement, rows: Sequence[StatementRow]) -> Total
     return totals
 
 
-def _text_cells(r: StatementRow) -> list[str]:
-    return [str(r.redemption_id), KIND_LABELS[r.kind], r.store, r.card_tail]
+def _table(statement: Statement, rows: Sequence[StatementRow]) -> spreadsheets.Table:
+    """The statement as one sheet: a title, the header, a line per row, a totals line."""
+    totals = _checked_totals(statement, rows)
+    body: list[list[spreadsheets.Cell]] = [[_local(r.created_at), str(r.redemption_id), KIND_LABELS[r.kind], r.store, r.card_tail,
+             *(Money(v) for v in (r.amount, r.discount, r.union_share, r.merchant_share)),
+             ROW_STATUS_LABELS.get(r.status, r.status)] for r in rows]
+    footer: list[spreadsheets.Cell] = ["合计", None, f"核销 {totals.redemptions} 笔", None, None,
+              *(Money(v) for v in (totals.bills, totals.discounts, totals.union_owed,
+                                   totals.merchant_conceded)),
+              STATUS_LABELS[statement.status]]
+    return spreadsheets.Table(
+        sheet=statement.month, header=HEADER, rows=body, footer=footer,
+        title=f"{statement.merchant_name} {statement.month} 结算对账单（{STATUS_LABELS[statement.status]}）",
+        widths=(20, 10, 8, 24, 10, 14, 14, 14, 14, 12),
+    )
 
 
 def export_csv(statement: Statement, rows: Sequence[StatementRow]) -> bytes:
     """The statement as CSV: UTF-8 with BOM so Excel reads it, a Chinese header, the rows, a totals row."""
-    totals = _checked_totals(statement, rows)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(HEADER)
-    for r in rows:
-        writer.writerow([_local(r.created_at).strftime("%Y-%m-%d %H:%M:%S"), *map(safe_text, _text_cells(r)),
-                         *(yuan_text(v) for v in (r.amount, r.discount, r.union_share, r.merchant_share)),
-                         ROW_STATUS_LABELS.get(r.status, r.status)])
-    writer.writerow(["合计", "", f"核销 {totals.redemptions} 笔", "", "",
-                     *(yuan_text(v) for v in (totals.bills, totals.discounts, totals.union_owed,
-                                              totals.merchant_conceded)), STATUS_LABELS[statement.status]])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return spreadsheets.write_csv(_table(statement, rows))
 
 
 def export_xlsx(statement: Statement, rows: Sequence[StatementRow]) -> bytes:
     """The statement as an Excel workbook: a title line, the header, the rows, a totals row."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    totals = _checked_totals(statement, rows)
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = statement.month
-    money = Decimal(100)
-
-    def put(row: int, col: int, value: Any, *, fmt: str | None = None) -> None:
-        cell = ws.cell(row=row, column=col, value=value)
-        if isinstance(value, str):
-            cell.data_type = "s"  # a text cell, never a formula, whatever it starts with
-        if fmt:
-            cell.number_format = fmt
-
-    put(1, 1, f"{statement.merchant_name} {statement.month} 结算对账单（{STATUS_LABELS[statement.status]}）")
-    ws.cell(row=1, column=1).font = Font(bold=True, size=14)
-    for col, name in enumerate(HEADER, 1):
-        put(2, col, name)
-        ws.cell(row=2, column=col).font = Font(bold=True)
-    line = 3
-    for r in rows:
-        put(line, 1, _local(r.created_at), fmt="yyyy-mm-dd hh:mm:ss")
-        for col, text in enumerate(_text_cells(r), 2):
-            put(line, col, text)
-        for col, fen in enumerate((r.amount, r.discount, r.union_share, r.merchant_share), 6):
-            put(line, col, Decimal(fen) / money, fmt="0.00")
-        put(line, 10, ROW_STATUS_LABELS.get(r.status, r.status))
-        line += 1
-    put(line, 1, "合计")
-    put(line, 3, f"核销 {totals.redemptions} 笔")
-    for col, fen in enumerate((totals.bills, totals.discounts, totals.union_owed, totals.merchant_conceded), 6):
-        put(line, col, Decimal(fen) / money, fmt="0.00")
-        ws.cell(row=line, column=col).font = Font(bold=True)
-    put(line, 10, STATUS_LABELS[statement.status])
-    for letter, width in zip("ABCDEFGHIJ", (20, 10, 8, 24, 10, 14, 14, 14, 14, 12)):
-        ws.column_dimensions[letter].width = width
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return spreadsheets.write_xlsx(_table(statement, rows))

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from models.core.clock import utcnow
 from models.core.errors import NotFound
 from models.core.masking import mask_phone
+from models.core.ports import PiiCipher
 from models.db.sql import upsert
 from models.identity.tables import users
-from server.crypto import PiiCipher
 
 PHONE = "phone"
 SESSION_KEY = "wechat_session_key"

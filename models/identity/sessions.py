@@ -1,6 +1,8 @@
 """Opaque bearer tokens: random, stored only as a hash, expiring and revocable."""
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,7 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from models.core.clock import utcnow
 from models.core.errors import Unauthorized
 from models.identity.tables import auth_tokens
-from server.crypto import hash_token, new_token
+
+
+def new_token() -> str:
+    """An opaque bearer token with 256 bits of randomness."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """What the database stores of a bearer token (unkeyed: the token itself carries 256 random bits)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -67,20 +78,6 @@ async def revoke(conn: AsyncConnection, token: str) -> bool:
         .values(revoked_at=utcnow())
     )
     return result.rowcount == 1
-
-
-async def revoke_all(conn: AsyncConnection, subject_kind: str, subject_id: int) -> int:
-    """Revoke every live token of one subject (e.g. a staff account locked or removed)."""
-    result = await conn.execute(
-        auth_tokens.update()
-        .where(
-            auth_tokens.c.subject_kind == subject_kind,
-            auth_tokens.c.subject_id == subject_id,
-            auth_tokens.c.revoked_at.is_(None),
-        )
-        .values(revoked_at=utcnow())
-    )
-    return result.rowcount
 
 
 async def purge_expired(conn: AsyncConnection, *, older_than: timedelta = timedelta(days=1)) -> int:

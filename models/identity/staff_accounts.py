@@ -21,10 +21,11 @@ from models.core.errors import (
     Unauthorized,
 )
 from models.core.policy import ROLES
+from models.core.ports import PasswordHasher
+from models.identity.password_policy import check_policy
 from models.identity.tables import staff
 from models.network import tree as orgs
 from models.network.tables import orgs as orgs_t
-from server.passwords import check_policy, hash_password, verify_password
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 USER_LIMIT = 5
@@ -74,7 +75,7 @@ async def get(conn: AsyncConnection, staff_id: int) -> Staff:
 
 async def create(
     conn: AsyncConnection, actor: Actor, *, username: str, password: str, roles: Iterable[str], org_code: str,
-    display_name: str | None = None, within: str | None = None,
+    hasher: PasswordHasher, display_name: str | None = None, within: str | None = None,
 ) -> Staff:
     """Add a member of staff; with ``within``, the home unit must lie in that subtree."""
     if not USERNAME.match(username):
@@ -84,7 +85,7 @@ async def create(
     org = await orgs.by_code(conn, org_code, within=within)
     if (await conn.execute(sa.select(staff.c.id).where(staff.c.username == username))).first():
         raise Conflict("staff_username_taken", f"用户名 {username} 已被使用")
-    password_hash = await hash_password(password)
+    password_hash = await hasher.hash(password)
     now = utcnow()
     result = await conn.execute(
         staff.insert().values(username=username, display_name=display_name, password_hash=password_hash,
@@ -102,7 +103,8 @@ def _retry_after(until: datetime) -> str:
     return str(max(1, int((until - utcnow()).total_seconds()) + 1))
 
 
-async def login(engine: AsyncEngine, username: str, password: str, ip: str | None) -> Staff:
+async def login(engine: AsyncEngine, username: str, password: str, ip: str | None, *,
+                hasher: PasswordHasher) -> Staff:
     """Check a login; failures are counted in their own committed transaction, then refused.
 
     Unknown users, wrong passwords and inactive accounts all answer the same 401.
@@ -118,7 +120,7 @@ async def login(engine: AsyncEngine, username: str, password: str, ip: str | Non
             if until is not None:
                 raise RateLimited(code, message, headers={"Retry-After": _retry_after(until)})
         row = (await conn.execute(sa.select(staff).where(staff.c.username == username))).first()
-    ok = await verify_password(row.password_hash if row is not None else None, password)
+    ok = await hasher.verify(row.password_hash if row is not None else None, password)
     if ok and row is not None and row.active:
         async with engine.begin() as conn:
             await throttle.reset(conn, user_key)

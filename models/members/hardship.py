@@ -13,10 +13,11 @@ from models.core.actors import Actor
 from models.core.clock import local_today, utcnow
 from models.core.errors import Conflict, Invalid, NotFound
 from models.core.masking import mask_name
+from models.core.money import yuan
+from models.core.ports import PiiCipher
 from models.members.tables import hardship_records, household_members, members
 from models.network import tree as orgs
 from models.network.tables import orgs as orgs_t
-from server.crypto import PiiCipher
 
 CAUSES = {
     "illness": "因病",
@@ -44,16 +45,6 @@ _NOT_FOUND = ("hardship_not_found", "找不到该困难职工档案")
 def per_capita(household_income: int, household_size: int) -> int:
     """Per-capita monthly income in fen: the one rounding rule of the register (rounded down)."""
     return household_income // household_size
-
-
-def yuan(fen: int) -> str:
-    """Fen shown as yuan for messages, without going through a float."""
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
-def today() -> date:
-    """Today's date in China, the calendar staff work by."""
-    return local_today()
 
 
 def one_year_from(start: date) -> date:
@@ -267,7 +258,7 @@ async def enter(
         raise Invalid("hardship_category", "困难类别只能是：" + "、".join(f"{k}（{v}）" for k, v in CATEGORIES.items()))
     note = _text(visit_note, "visit_note", "核查记录", max_len=MAX_NOTE, required=False)
     reason = _text(category_reason, "category_reason", "调整类别的理由", max_len=500, required=False)
-    start = valid_from or today()
+    start = valid_from or local_today()
     end = valid_to or one_year_from(start)
     if end <= start:
         raise Invalid("hardship_valid_period", "有效期的结束日期应晚于开始日期")
@@ -348,7 +339,7 @@ async def due_for_recheck(
     policy.require(actor, "hardship.view")
     if isinstance(within_days, bool) or not 0 <= within_days <= MAX_RECHECK_DAYS:
         raise Invalid("hardship_within_days", f"天数应在 0–{MAX_RECHECK_DAYS} 之间")
-    until = (on or today()) + timedelta(days=within_days)
+    until = (on or local_today()) + timedelta(days=within_days)
     rows = (await conn.execute(
         sa.select(hardship_records).join(orgs_t, orgs_t.c.id == hardship_records.c.org_id)
         .where(hardship_records.c.status == "active", hardship_records.c.valid_to <= until,

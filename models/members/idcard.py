@@ -21,10 +21,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from operator import mul
 from typing import Literal
 
+from models.core.clock import local_today
 from models.core.errors import Invalid
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
     "PROVINCE_CODES",
     "age_on",
     "check_digit",
-    "china_today",
     "parse_id_number",
 ]
 
@@ -57,7 +57,6 @@ PROVINCE_CODES: frozenset[str] = frozenset(
 )
 
 _EARLIEST_BIRTH = date(1900, 1, 1)
-_CHINA_TZ = timezone(timedelta(hours=8))  # China has no DST; avoids a tzdata dependency
 
 # re.ASCII: \d must not match other scripts' digits (e.g. Arabic-Indic), which NFKC keeps.
 _RE18 = re.compile(r"\d{17}[\dX]", re.ASCII)
@@ -116,11 +115,6 @@ def age_on(birth: date, on: date) -> int:
     return years
 
 
-def china_today() -> date:
-    """Today's date in China (UTC+8), the default "today" for birth-date checks."""
-    return datetime.now(_CHINA_TZ).date()
-
-
 def _format_error() -> Invalid:
     return Invalid(
         "id_number_format",
@@ -146,7 +140,7 @@ def parse_id_number(raw: str, *, today: date | None = None) -> IdNumber:
     if not isinstance(raw, str):
         raise _format_error()
     text = unicodedata.normalize("NFKC", raw).strip().upper()
-    today = today or china_today()
+    today = today or local_today()
 
     if len(text) == 15 and _RE15.fullmatch(text):
         birth = _parse_birth("19" + text[6:12])

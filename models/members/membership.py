@@ -16,13 +16,13 @@ from models.core.actors import Actor
 from models.core.clock import utcnow
 from models.core.errors import Conflict, Invalid, NotFound, RateLimited
 from models.core.masking import mask_id_number, mask_name
+from models.core.ports import PiiCipher
 from models.identity.accounts import PHONE
 from models.members.idcard import parse_id_number
 from models.members.roster import RosterParse, RowProblem, normalize_name
 from models.members.tables import hardship_records, members
 from models.network.tables import orgs
 from models.network.tree import Org, in_subtree
-from server.crypto import PiiCipher
 
 ID_NUMBER = "id_number"
 BIND_LIMIT = 5

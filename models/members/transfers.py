@@ -26,6 +26,7 @@ from models.core.actors import Actor
 from models.core.clock import utcnow
 from models.core.errors import Conflict, Invalid, NotFound
 from models.core.masking import mask_id_number, mask_phone
+from models.core.ports import PiiCipher
 from models.db.sql import insert_ignore
 from models.identity.accounts import PHONE
 from models.members import membership as members
@@ -35,7 +36,6 @@ from models.members.tables import members as members_t
 from models.network import tree as orgs
 from models.network.tables import orgs as orgs_t
 from models.network.tree import Org, in_subtree
-from server.crypto import PiiCipher
 
 STATUS_LABELS = {"pending": "待处理", "accepted": "已同意转入", "refused": "已拒绝", "cancelled": "已撤回"}
 DIRECTIONS = ("incoming", "outgoing")

@@ -41,10 +41,6 @@ class Org:
         return {"id": self.id, "code": self.code, "name": self.name, "type": self.type,
                 "type_label": TYPES.get(self.type, self.type), "parent_id": self.parent_id, "depth": self.depth}
 
-    def contains(self, path: str) -> bool:
-        """True when ``path`` is this unit or below it."""
-        return path.startswith(self.path)
-
 
 def _org(row: Any) -> Org:
     return Org(row.id, row.code, row.name, row.type, row.parent_id, row.path, row.depth)

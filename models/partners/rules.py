@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from models.core.errors import Invalid
+from models.core.money import yuan
 
 BP = 10000
 MAX_LINE_AMOUNT = 10_000_000_00  # ten million yuan
@@ -42,11 +43,6 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
     for i in order[: total - sum(parts)]:
         parts[i] += 1
     return parts
-
-
-def yuan(fen: int) -> str:
-    """Fen shown as yuan, e.g. 10000 -> "100.00"."""
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def percent(rate_bp: int) -> str:

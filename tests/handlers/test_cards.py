@@ -31,6 +31,7 @@ from models.core import outbox as notifications
 from models.core.actors import SYSTEM
 from models.core.tables import audit_log
 from models.identity import staff_accounts as staff
+from server.passwords import ARGON2
 from models.identity.tables import users
 from models.members import membership as members
 from tests.factories import counter, id_number, import_rows
@@ -136,7 +137,8 @@ def svg_matrix(data: bytes) -> list[list[bool]]:
 
 async def staff_token(api, engine, username: str, roles: list[str], org_code: str) -> str:
     async with engine.begin() as conn:
-        await staff.create(conn, SYSTEM, username=username, password=PASSWORD, roles=roles, org_code=org_code)
+        await staff.create(conn, SYSTEM, hasher=ARGON2,
+                           username=username, password=PASSWORD, roles=roles, org_code=org_code)
     return await token_of(api, username)
 
 

@@ -7,8 +7,10 @@ import pytest
 import sqlalchemy as sa
 
 from models.core.actors import SYSTEM
+from models.core.clock import local_today
 from models.core.tables import audit_log
 from models.identity import staff_accounts as staff
+from server.passwords import ARGON2
 from models.members import hardship
 from models.members.tables import household_members, members
 from server.crypto import PiiCipher, load_keyring
@@ -41,8 +43,10 @@ async def setup(engine, config):
                           [("王大明", id_number(11), ""), ("赵小红", id_number(12), "")])
         await import_rows(conn, cipher, await orgs.by_code(conn, "K2"), [("孙其", id_number(13), "")])
         ids = dict((await conn.execute(sa.select(members.c.name, members.c.id))).all())
-        await staff.create(conn, SYSTEM, username="finance1", password=PASSWORD, roles=["finance"], org_code="C1")
-        await staff.create(conn, SYSTEM, username="clerk2", password=PASSWORD, roles=["station"], org_code="C2")
+        await staff.create(conn, SYSTEM, hasher=ARGON2,
+                           username="finance1", password=PASSWORD, roles=["finance"], org_code="C1")
+        await staff.create(conn, SYSTEM, hasher=ARGON2,
+                           username="clerk2", password=PASSWORD, roles=["station"], org_code="C2")
     return ids
 
 
@@ -101,7 +105,7 @@ async def test_exit_history_reentry_and_due(hapi, engine, config):
     admin, clerk = await token_of(hapi, "admin1"), await token_of(hapi, "clerk1")
     await put_lines(hapi, admin, "C1", 50_000, 80_000)
     url = f"/api/v1/staff/members/{ids['王大明']}/hardship"
-    today = hardship.today()
+    today = local_today()
     first = (await hapi.post(url, body(0, valid_from=(today - timedelta(days=350)).isoformat(),
                                        valid_to=(today + timedelta(days=15)).isoformat()), token=clerk)).data
     due = await hapi.get("/api/v1/staff/hardship/due", token=clerk)
@@ -162,7 +166,7 @@ async def test_roles_and_subtrees(hapi, engine, config):
     assert (await hapi.post(f"/api/v1/staff/members/{ids['孙其']}/hardship", body(0), token=clerk2)).status == 201
     # Full view needs member.view_full: an approver sees the masked history only.
     async with engine.begin() as conn:
-        await staff.create(conn, SYSTEM, username="approver1", password=PASSWORD, roles=["approver"],
+        await staff.create(conn, SYSTEM, hasher=ARGON2, username="approver1", password=PASSWORD, roles=["approver"],
                            org_code="C1")
     approver = await token_of(hapi, "approver1")
     assert (await hapi.get(url, token=approver)).status == 200

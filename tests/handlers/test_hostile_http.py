@@ -15,6 +15,7 @@ import pytest
 
 from models.core.actors import SYSTEM
 from models.identity import staff_accounts as staff
+from server.passwords import ARGON2
 from server.app import ROUTES
 from server.openapi import FEN_MAX, ID_MAX, INT32_MAX, openapi_path
 from server.validation import decode_json
@@ -38,7 +39,7 @@ class Audiences:
 async def audiences(api: Any, engine: Any, running: Any) -> Audiences:
     scene = await counter(api, engine, running)
     async with engine.begin() as conn:
-        await staff.create(conn, SYSTEM, username="hostile.admin", password=PASSWORD,
+        await staff.create(conn, SYSTEM, hasher=ARGON2, username="hostile.admin", password=PASSWORD,
                            roles=["admin", "reviewer", "approver", "finance"], org_code="C01")
     return Audiences(scene.worker, scene.cashier, await token_of(api, "hostile.admin"))
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from models.core.actors import SYSTEM
 from models.core.tables import audit_log
 from models.identity import staff_accounts as staff
+from server.passwords import ARGON2
 from models.members.tables import member_transfers, members
 from models.network import tree as orgs
 from tests.factories import id_number, roster_csv
@@ -39,7 +40,8 @@ async def scene(engine: Any) -> dict[str, orgs.Org]:
                                      ("clerk_b", ["station", "reviewer"], "KB"),
                                      ("clerk_c", ["station", "reviewer"], "C"),
                                      ("finance_a", ["finance"], "KA")):
-            await staff.create(conn, SYSTEM, username=username, password=PASSWORD, roles=roles, org_code=org)
+            await staff.create(conn, SYSTEM, hasher=ARGON2,
+                               username=username, password=PASSWORD, roles=roles, org_code=org)
     return made
 
 

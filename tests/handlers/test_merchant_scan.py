@@ -102,7 +102,7 @@ async def test_scan_answers_masked_holder_status_benefits_and_opens_a_session(ap
     assert session.id == resp.data["scan_id"] and session.card_id == scene.card_id
     assert session.member_id == scene.member_id and session.store_id == scene.store_id
     assert session.card_version == card.version and session.used_at is None and session.printed is False
-    assert nonce.scan_id == session.id and nonce.nonce == signer_of(running).verify(qr).nonce_hex
+    assert nonce.scan_id == session.id and nonce.nonce == signer_of(running).verify(qr).nonce.hex()
 
 
 async def test_code_claimed_once_same_cashier_gets_same_scan_other_cashier_refused(api, engine, running):

@@ -13,6 +13,7 @@ from models.core.actors import SYSTEM
 from models.core.clock import local_today
 from models.counter.tables import redemptions
 from models.identity import staff_accounts as staff
+from server.passwords import ARGON2
 from models.partners import partnership as merchants
 from models.partners import programmes as benefits
 from tests.factories import counter
@@ -31,7 +32,8 @@ async def _last_month_redemption(api, engine, running):
             "preset": "pharmacy_drug_card", "eligibility": "all_members", "hardship_categories": [],
             "valid_from": "2020-01-01", "valid_to": "2099-12-31"})
         await benefits.set_merchants(conn, c.admin, program.id, [c.merchant_id])
-        await staff.create(conn, SYSTEM, username="finance1", password=PASSWORD, roles=["finance"], org_code="K01")
+        await staff.create(conn, SYSTEM, hasher=ARGON2,
+                           username="finance1", password=PASSWORD, roles=["finance"], org_code="K01")
         invite = await merchants.create_invite(conn, c.admin, c.merchant_id, role="manager", store_id=None)
     qr = await api.get("/api/v1/me/card/qr", token=c.worker)
     scan = await api.post("/api/v1/merchant/scan", {"qr": qr.data["token"]}, token=c.cashier)
@@ -91,7 +93,8 @@ async def test_open_month_and_roles(api, engine, running):
                                 token=finance)
     assert (still_open.status, still_open.error_code) == (400, "month_not_closed")
     async with engine.begin() as conn:
-        await staff.create(conn, SYSTEM, username="clerk9", password=PASSWORD, roles=["station"], org_code="K01")
+        await staff.create(conn, SYSTEM, hasher=ARGON2,
+                           username="clerk9", password=PASSWORD, roles=["station"], org_code="K01")
     clerk = (await api.post("/api/v1/auth/staff", {"username": "clerk9", "password": PASSWORD})).data["token"]
     refused = await api.post("/api/v1/staff/statements", {"merchant_id": c.merchant_id, "month": month}, token=clerk)
     assert (refused.status, refused.error_code) == (403, "role_forbidden")

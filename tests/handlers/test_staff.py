@@ -11,6 +11,7 @@ from models.core.clock import utcnow
 from models.core.errors import NotFound
 from models.core.tables import audit_log, throttles
 from models.identity import staff_accounts as staff
+from server.passwords import ARGON2
 from models.identity.tables import staff as staff_table
 from models.network import tree as orgs
 
@@ -27,7 +28,8 @@ async def network(engine):
                                            parent_code=parent)
         for username, roles, org in (("admin1", ["admin"], "C1"), ("admin2", ["admin"], "C2"),
                                      ("clerk1", ["station", "reviewer"], "C1")):
-            await staff.create(conn, SYSTEM, username=username, password=PASSWORD, roles=roles, org_code=org)
+            await staff.create(conn, SYSTEM, hasher=ARGON2,
+                               username=username, password=PASSWORD, roles=roles, org_code=org)
     return made
 
 

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from models.core.actors import SYSTEM
 from models.core.tables import audit_log
 from models.identity import staff_accounts as staff
+from server.passwords import ARGON2
 from models.members.tables import members
 from tests.factories import id_number, roster_csv
 from tests.handlers.test_staff import PASSWORD, network, same_refusal, token_of
@@ -30,8 +31,10 @@ async def upload(api, token, org, content, *, strict=False, filename="roster.csv
 async def _clerks(engine):
     t = await network(engine)
     async with engine.begin() as conn:
-        await staff.create(conn, SYSTEM, username="finance1", password=PASSWORD, roles=["finance"], org_code="C1")
-        await staff.create(conn, SYSTEM, username="clerk2", password=PASSWORD, roles=["station"], org_code="C2")
+        await staff.create(conn, SYSTEM, hasher=ARGON2,
+                           username="finance1", password=PASSWORD, roles=["finance"], org_code="C1")
+        await staff.create(conn, SYSTEM, hasher=ARGON2,
+                           username="clerk2", password=PASSWORD, roles=["station"], org_code="C2")
     return t
 
 

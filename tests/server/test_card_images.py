@@ -64,8 +64,8 @@ def need(what: str) -> None:
 
 @pytest.fixture(scope="session")
 def cjk() -> Face:
-    """The CJK face the cards use here (UNIONAID_CARD_FONT, else an installed one)."""
-    face = find_cjk_font(os.environ.get(card_images.FONT_ENV) or None)
+    """The CJK face the cards use here (the configured card_font, else an installed one)."""
+    face = find_cjk_font(load_config().card_font or None)
     if face is None:
         need(f"no CJK TrueType font here (apt-get install fonts-wqy-microhei, or set {card_images.FONT_ENV})")
     assert face is not None

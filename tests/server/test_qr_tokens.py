@@ -9,7 +9,8 @@ import qrcode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.qr_tokens import TOKEN_LEN, TokenInvalid, load_signer, rotate
+from models.core.ports import TokenInvalid
+from server.qr_tokens import TOKEN_LEN, load_signer, rotate
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ GatewayFactory = Callable[..., WeChatGateway]
 
 def stranger_cipher() -> PiiCipher:
     """A cipher with the same key id as ours and another key: a lost or replaced keyring."""
-    return PiiCipher(Keyring("k1", {"k1": bytes(range(32))}, bytes(32)))
+    return PiiCipher(Keyring("k1", {"k1": bytes(range(32))}, bytes(32), bytes(32)))
 
 
 async def raw_db_value(engine: AsyncEngine, name: str) -> str | None:

@@ -1,12 +1,14 @@
 """The WeChat sandbox over real HTTP: answers, special codes, tokens, faults and its control API."""
 from __future__ import annotations
 
+import io
 import json
 import time
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from PIL import Image
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 
 from server.wechat_sandbox import (
@@ -217,6 +219,10 @@ def test_qr_png_size() -> None:
     assert image.startswith(PNG_MAGIC)
     width = int.from_bytes(image[16:20], "big")
     assert 280 <= width <= 430
+    with Image.open(io.BytesIO(image)) as picture:  # a PNG a real decoder reads, square, black on white
+        picture.load()
+        assert picture.size == (width, width)
+        assert set(picture.convert("L").tobytes()) == {0, 255}
 
 
 async def test_injected_faults_apply_times_then_clear(wx_sandbox: Sandbox) -> None:

@@ -350,13 +350,13 @@ async def test_open_scan_claims_once_and_purge_forgets_only_dead_rows(engine, co
                                           scan_ttl=SCAN_TTL) == scans[0]
         rows = {r.nonce: r for r in (await conn.execute(sa.select(qr_nonces))).all()}
         for code, scan in zip(codes, scans):
-            row = rows[signer.verify(code).nonce_hex]
+            row = rows[signer.verify(code).nonce.hex()]
             # A nonce is kept while its code could still be presented and while its session is open.
             assert row.keep_until.timestamp() >= issued + TTL + SKEW
             assert row.keep_until >= scan.expires_at and row.scan_id == scan.id
         assert await scanning.purge(conn) == (0, 0)
         now = utcnow()
-        dead, alive = signer.verify(codes[0]).nonce_hex, signer.verify(codes[1]).nonce_hex
+        dead, alive = signer.verify(codes[0]).nonce.hex(), signer.verify(codes[1]).nonce.hex()
         await conn.execute(qr_nonces.update().where(qr_nonces.c.nonce == dead)
                            .values(keep_until=now - timedelta(seconds=1)))
         await conn.execute(qr_nonces.update().where(qr_nonces.c.nonce == alive)
@@ -367,7 +367,7 @@ async def test_open_scan_claims_once_and_purge_forgets_only_dead_rows(engine, co
                            .values(expires_at=now - scanning.SESSION_KEPT + timedelta(minutes=5)))
         assert await scanning.purge(conn) == (1, 1)
         left = set((await conn.execute(sa.select(qr_nonces.c.nonce))).scalars())
-        assert left == {alive, signer.verify(codes[2]).nonce_hex}
+        assert left == {alive, signer.verify(codes[2]).nonce.hex()}
         sessions = set((await conn.execute(sa.select(scan_sessions.c.id))).scalars())
         assert sessions == {scans[1].id, scans[2].id}
         assert await scanning.purge(conn) == (0, 0)

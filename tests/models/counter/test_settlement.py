@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 
 from models.cards.tables import cards
 from models.core.actors import Actor
+from models.core.money import yuan
 from models.core.clock import LOCAL_TZ, local_today, utcnow
 from models.core.errors import Conflict, Forbidden, Invalid, NotFound
 from models.core.tables import audit_log
@@ -471,6 +472,6 @@ def test_exports_refuse_rows_that_do_not_add_up() -> None:
         assert export(_statement(), rows)
 
 
-def test_yuan_text_is_exact() -> None:
-    assert [settlement.yuan_text(v) for v in (0, 5, -5, 100, -1234, 123456789012345678)] == [
+def test_yuan_is_exact() -> None:
+    assert [yuan(v) for v in (0, 5, -5, 100, -1234, 123456789012345678)] == [
         "0.00", "0.05", "-0.05", "1.00", "-12.34", "1234567890123456.78"]

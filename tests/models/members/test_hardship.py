@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from models.core.actors import SYSTEM, Actor
+from models.core.clock import local_today
 from models.core.errors import Conflict, Forbidden, Invalid, NotFound
 from models.core.tables import audit_log
 from models.members import hardship
@@ -45,7 +46,8 @@ async def setup(engine, config, *, lines: bool = True):
             await hardship.set_income_lines(conn, admin_at(tree["C01"]), "C01", DEEP, RELATIVE)
         # The clerk's own staff row is needed for the verified_by foreign key.
         from models.identity import staff_accounts as staff
-        clerk = await staff.create(conn, SYSTEM, username="clerk", password="Correct-Horse-42",
+        from server.passwords import ARGON2
+        clerk = await staff.create(conn, SYSTEM, hasher=ARGON2, username="clerk", password="Correct-Horse-42",
                                    roles=["station"], org_code="S01")
     actor = Actor(kind="staff", id=clerk.id, roles=frozenset({"station"}), org_id=tree["S01"].id,
                   org_path=tree["S01"].path)
@@ -216,7 +218,7 @@ async def test_full_view_is_audited(engine, config) -> None:
 
 async def test_due_for_recheck(engine, config) -> None:
     cipher, _tree, ids, actor = await setup(engine, config)
-    today = hardship.today()
+    today = local_today()
     soon = await enter(engine, cipher, actor, ids["张三明"], valid_from=today - timedelta(days=350),
                        valid_to=today + timedelta(days=10))
     later = await enter(engine, cipher, actor, ids["李四"], valid_from=today, valid_to=today + timedelta(days=200))

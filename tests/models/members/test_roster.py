@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl.worksheet.formula import ArrayFormula
 
+from models.core import spreadsheets
 from models.core.errors import Invalid
-from models.members import roster
 from models.members.idcard import check_digit
 from models.members.roster import (
     RosterParse,
@@ -643,9 +643,9 @@ def test_strict_ooxml_namespace() -> None:
 
 def test_unrecognised_layout_falls_back_to_openpyxl(monkeypatch: pytest.MonkeyPatch) -> None:
     def unknown(_archive: zipfile.ZipFile) -> None:
-        raise roster._UseOpenpyxl("test")
+        raise spreadsheets._UseOpenpyxl("test")
 
-    monkeypatch.setattr(roster, "_locate_first_sheet", unknown)
+    monkeypatch.setattr(spreadsheets, "_locate_first_sheet", unknown)
     data = xlsx(["姓名", "身份证号"], ["张三", ID1], ["李四", "=A2"])
     result = parse(data, "r.xlsx")
     assert [r.name for r in result.rows] == ["张三"]
@@ -673,8 +673,8 @@ def _trimmed(values: Any) -> list[Any]:
 @given(st.lists(st.lists(cell_values, max_size=6), max_size=8))
 def test_fast_reader_agrees_with_openpyxl(table: list[list[Any]]) -> None:
     data = xlsx(*table)
-    fast = {line: _trimmed(v) for line, v in roster._xlsx_rows(data, 20 << 20)}
-    reference = {line: _trimmed(v) for line, v in roster._openpyxl_rows(data)}
+    fast = {line: _trimmed(v) for line, v in spreadsheets._xlsx_rows(data, 20 << 20)}
+    reference = {line: _trimmed(v) for line, v in spreadsheets._openpyxl_rows(data)}
     fast = {k: v for k, v in fast.items() if v}
     reference = {k: v for k, v in reference.items() if v}
     assert fast.keys() == reference.keys()

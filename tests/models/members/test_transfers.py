@@ -13,6 +13,7 @@ from models.core.clock import utcnow
 from models.core.errors import Conflict, Forbidden, Invalid, NotFound
 from models.core.tables import audit_log, notifications
 from models.identity import staff_accounts as staff
+from server.passwords import ARGON2
 from models.identity.tables import users
 from models.members import hardship, transfers
 from models.members import membership as members
@@ -37,7 +38,8 @@ async def scene(engine, config):
             tree[code] = await orgs.create(conn, SYSTEM, code=code, name=f"单位{code}", type_=type_,
                                            parent_code=parent)
         for code in ("KA", "KB", "KC", "C"):
-            row = await staff.create(conn, SYSTEM, username=f"clerk_{code.lower()}", password="Correct-Horse-42",
+            row = await staff.create(conn, SYSTEM, hasher=ARGON2,
+                                     username=f"clerk_{code.lower()}", password="Correct-Horse-42",
                                      roles=["station"], org_code=code)
             actors[code] = Actor(kind="staff", id=row.id, roles=frozenset({"station"}), org_id=tree[code].id,
                                  org_path=tree[code].path)

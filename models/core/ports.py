@@ -1,0 +1,72 @@
+"""Ports: what the domain needs from the server's key-holding infrastructure, as typing Protocols.
+
+The domain imports only these; ``server/`` implements them (structurally: no base class)
+and the boundary (handler, CLI, job) passes the implementation in. The value and
+exception types the domain reads or catches live here too, so the server builds them
+and the domain never imports ``server``.
+
+Implementations: :class:`server.crypto.PiiCipher` is a :class:`PiiCipher`,
+:class:`server.qr_tokens.QrSigner` a :class:`QrSigner` and
+:class:`server.passwords.Argon2Passwords` a :class:`PasswordHasher` (same names on purpose:
+a domain signature reads the same whichever side it is looked at from).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class PiiCipher(Protocol):
+    """Encrypts personal data at rest and finds it again through a keyed hash (blind index)."""
+
+    def encrypt(self, plaintext: str, *, purpose: str) -> str:
+        """The stored text of ``plaintext``; ``purpose`` binds it to one kind of field."""
+        ...
+
+    def decrypt(self, token: str, *, purpose: str) -> str:
+        """The plaintext of a stored text encrypted for ``purpose``."""
+        ...
+
+    def blind_index(self, value: str, *, purpose: str) -> str:
+        """A keyed hash that finds a record by exact value without decrypting anything."""
+        ...
+
+
+class TokenInvalid(Exception):
+    """Not a card code this service signed (garbage, altered, unknown key)."""
+
+
+@dataclass(frozen=True)
+class CardToken:
+    """The fields of a verified card code."""
+
+    key_id: int
+    card_id: int
+    card_version: int
+    issued_at: int  # Unix seconds
+    nonce: bytes
+    printed: bool = False
+
+
+class QrSigner(Protocol):
+    """Signs and verifies the card codes shown as QR codes."""
+
+    def sign(self, card_id: int, card_version: int, issued_at: int, *, printed_nonce: bytes | None = None) -> str:
+        """A phone code with a fresh nonce, or with ``printed_nonce`` the printed card's code."""
+        ...
+
+    def verify(self, token: str) -> CardToken:
+        """The code's fields when its signature checks out; :class:`TokenInvalid` for anything else."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    """Hashes staff passwords (slow, off the event loop) and checks a password against its hash."""
+
+    async def hash(self, password: str) -> str:
+        """The stored form of ``password``."""
+        ...
+
+    async def verify(self, stored: str | None, password: str) -> bool:
+        """True when ``password`` matches ``stored``; as slow for ``stored`` None (an unknown user)."""
+        ...

@@ -1,0 +1,39 @@
+"""What the staff web console needs from the app: signed cookies, XSRF protection, templates, static files.
+
+A request is *cookie-authenticated* when it carries the console's session cookie; such a
+request must also carry the XSRF token (Tornado's ``_xsrf`` field or ``X-XSRFToken``
+header, matching the ``_xsrf`` cookie). The bearer-token API sends no cookie a browser
+would attach by itself, so it cannot be forged cross-site and needs no XSRF token.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tornado.httputil import HTTPServerRequest
+
+from server.config import Config
+from server.crypto import Keyring
+
+#: The signed cookie that will carry a console login (set with ``set_signed_cookie``).
+SESSION_COOKIE = "unionaid_console"
+TEMPLATE_PATH = Path(__file__).parent / "templates"
+STATIC_PATH = Path(__file__).parent / "static"
+STATIC_URL_PREFIX = "/console/static/"
+
+
+def cookie_authenticated(request: HTTPServerRequest) -> bool:
+    """Whether the request carries the console's session cookie (and so needs the XSRF token)."""
+    return SESSION_COOKIE in request.cookies
+
+
+def app_settings(config: Config, keyring: Keyring) -> dict[str, Any]:
+    """The Tornado settings for cookie-authenticated pages."""
+    return {
+        "cookie_secret": keyring.cookie_secret,
+        "xsrf_cookies": True,
+        "xsrf_cookie_kwargs": {"httponly": False, "samesite": "Strict", "secure": config.behind_https},
+        "template_path": str(TEMPLATE_PATH),
+        "static_path": str(STATIC_PATH),
+        "static_url_prefix": STATIC_URL_PREFIX,
+    }
