@@ -4,12 +4,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from handlers.base import APIHandler
+from models.core.policy import PUBLIC
 from server.openapi import op, string
 
 
 class HealthHandler(APIHandler):
     """The process is up; touches nothing else."""
 
+    access = {"get": PUBLIC}
     spec = {
         "get": op("进程存活检查", auth=False, tags=["ops"],
                   responses={200: {"type": "object", "properties": {"status": string()}, "required": ["status"]}})
@@ -22,6 +24,7 @@ class HealthHandler(APIHandler):
 class ReadyHandler(APIHandler):
     """The database answers; 503 otherwise."""
 
+    access = {"get": PUBLIC}
     spec = {
         "get": op("就绪检查（数据库可用）", auth=False, tags=["ops"],
                   responses={200: {"type": "object", "properties": {"status": string(), "database": string()},
@@ -35,6 +38,7 @@ class ReadyHandler(APIHandler):
 
 
 class OpenAPIHandler(APIHandler):
+    access = {"get": PUBLIC}
     spec = {"get": op("本 API 的 OpenAPI 3.1 文档", auth=False, tags=["ops"], responses={200: {"type": "object"}})}
 
     async def get(self) -> None:
