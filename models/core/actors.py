@@ -9,6 +9,7 @@ caller is no actor (``None``).
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field, replace
 
 
@@ -68,3 +69,8 @@ def worker(user_id: int, *, member_id: int | None = None, request_id: str | None
     """A WeChat user acting for themselves (role ``member`` once bound, ``visitor`` before)."""
     return Actor(kind="user", id=user_id, user_id=user_id, member_id=member_id,
                  roles=frozenset({"member" if member_id is not None else "visitor"}), request_id=request_id, ip=ip)
+
+
+def command(name: str) -> Actor:
+    """The system acting for one CLI command: its own request id, and the local machine as its address."""
+    return SYSTEM.with_request(f"cli-{name}-{uuid.uuid4().hex[:12]}", "local")
