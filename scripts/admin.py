@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from models.core import audit
-from models.core import actors
+from models.core import actors, audit
 from models.identity import staff_accounts as staff
 from models.network import tree as orgs
 from server.config import Config

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -51,7 +52,7 @@ class Caller:
     expires_at: datetime
 
 
-def _standing(row: sa.Row[tuple[object, ...]]) -> str:
+def _standing(row: Any) -> str:
     today = local_today()
     if row.merchant_status != "active":
         return "suspended"

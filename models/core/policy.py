@@ -189,7 +189,7 @@ class Located:
 @dataclass(frozen=True)
 class Target:
     """How a handler's target is found: a kind of record (see models.access.targets) and the path argument
-    naming it (``None`` for the caller's own record); ``missing`` is the one answer for absent or out of reach."""
+    naming it (``None`` for the caller's own record, e.g. ``own_member``)."""
 
     kind: str
     arg: str | None = None

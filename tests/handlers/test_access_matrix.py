@@ -37,8 +37,6 @@ from models.partners import programmes as benefits
 from server.app import ROUTES, make_app
 from server.crypto import load_keyring
 from server.http_server import make_http_server
-from server.shared_cache import DatabaseCache
-from server.wechat import WeChatGateway
 from tests.client import ApiClient
 from tests.factories import Counter, counter, id_number, import_rows, staff_actor
 from tests.redeem_helpers import join

@@ -14,7 +14,13 @@ from models.members.roster import parse_roster
 from models.network import tree as orgs
 from tests.factories import counter, id_number, roster_csv
 from tests.redeem_helpers import (  # noqa: F401 - clear_of_midnight is the fixture
-    add_program, clear_of_midnight, items, redeem_now, refund, void)
+    add_program,
+    clear_of_midnight,
+    items,
+    redeem_now,
+    refund,
+    void,
+)
 
 PASSWORD = "audit-Walk-2026!"
 pytestmark = pytest.mark.usefixtures("clear_of_midnight")  # a void is for the same day
