@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from handlers.base import APIHandler
+from models.core.policy import PUBLIC, Access
 from models.identity import accounts as users
 from models.identity import sessions as auth_tokens
 from models.members import membership as members
@@ -14,6 +15,7 @@ CODE = string(min_len=1, max_len=128, pattern=r"^\S+$")
 class WeChatLoginHandler(APIHandler):
     """Exchange a wx.login code for a bearer token; a new person becomes a visitor."""
 
+    access = {"post": PUBLIC}
     spec = {
         "post": op(
             "微信登录：用 wx.login 的 code 换取令牌",
@@ -44,14 +46,13 @@ class LogoutHandler(APIHandler):
     """Revoke the token the request carries."""
 
     accepts = "none"
+    access = {"post": Access("session.logout")}
     spec = {
         "post": op("退出登录：吊销当前令牌", tags=["workers"],
                    responses={200: obj({"revoked": {"type": "boolean"}}, ["revoked"])})
     }
 
     async def post(self) -> None:
-        if self.principal is None:
-            self.require("user")
         token = self.bearer_token()
         assert token is not None
         async with self.engine.begin() as conn:

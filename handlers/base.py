@@ -6,7 +6,7 @@ import logging
 import re
 import uuid
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable
 
 import tornado.httputil
 import tornado.web
@@ -14,8 +14,12 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tornado.iostream import StreamClosedError
 
+from models.access import callers, targets
+from models.core import policy
+from models.core.actors import Actor
 from models.core.errors import AppError, Forbidden, Unauthorized
-from models.identity import sessions as auth_tokens
+from models.core.policy import Access
+from models.identity.sessions import hash_token
 from server.config import Config
 from server.console import cookie_authenticated
 from server.crypto import PiiCipher
@@ -244,7 +248,7 @@ class APIHandler(BaseHandler):
     async def prepare(self) -> None:
         self._guard_request()
         self._check_path_ids()
-        await self._load_principal()
+        await self._identify_and_authorize()
 
     def _check_path_ids(self) -> None:
         """Every numeric path id is an int within what an id column holds, else 404 (no such row)."""
@@ -319,25 +323,82 @@ class APIHandler(BaseHandler):
                            status=400) from None
         return arguments, files
 
-    async def _load_principal(self) -> None:
+    # --- the caller and declared access ------------------------------------------------------
+    #: Who may call each method: ``{"get": Access("member.view", Target("member", "member_id"))}``.
+    #: Every method a handler implements must be declared (``check_declarations``, run by make_app).
+    access: ClassVar[dict[str, Access]] = {}
+    #: The one Actor of this request (None for an anonymous caller), built in ``prepare``.
+    current_actor: Actor | None = None
+
+    def declaration(self) -> Access | None:
+        """This request's declared access (None for OPTIONS, which Tornado answers 405 itself)."""
+        method = (self.request.method or "GET").lower()
+        if method == "head":
+            method = "get"
+        rule = type(self).access.get(method)
+        if rule is None and method != "options":
+            raise AppError("forbidden", "没有权限进行此操作", status=403)  # make_app refuses such a route
+        return rule
+
+    def _bearer(self) -> str | None:
+        """The bearer token the request carries; a malformed Authorization header is refused (401)."""
         header = self.request.headers.get("Authorization", "")
         if not header:
-            return
+            return None
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_CHARS:
             raise Unauthorized("token_invalid", "登录凭证无效，请重新登录")
-        async with self.engine.connect() as conn:
-            found = await auth_tokens.resolve(conn, token)
-        self.principal = (found.subject_kind, found.subject_id)
+        return token
+
+    async def _identify_and_authorize(self) -> None:
+        """Build the request's Actor from the token (one query), then enforce the declaration: the caller's
+        kind and role first, then the target, looked up so that one out of reach answers like a missing one."""
+        token = self._bearer()
+        rule = self.declaration()
+        if token is None and (rule is None or rule.target is None):
+            if rule is not None:
+                policy.authorize(None, rule.action)
+            return
+        async with self.engine.connect() as conn:  # one connection for the caller and the target
+            if token is not None:
+                found = await callers.resolve(conn, hash_token(token), request_id=self.request_id,
+                                              ip=self.request.remote_ip)
+                self.current_actor = found.actor
+                self.principal = (found.actor.kind, int(found.actor.id or 0))
+            if rule is None:
+                return
+            policy.authorize(self.current_actor, rule.action)
+            if rule.target is not None:
+                actor = self.current_actor
+                assert actor is not None  # authorize refuses an anonymous caller of a targeted action
+                kind = rule.target.kind
+                ident = self.path_kwargs.get(rule.target.arg) if rule.target.arg else None
+                located = await targets.locate(conn, actor, kind, ident)
+                if located is None or not policy.in_reach(actor, rule.action, located):
+                    raise targets.missing(kind, ident)
+                policy.check_record(actor, rule.action, located)
+
+    def caller(self) -> Actor:
+        """The logged-in caller (the declaration has already let them through); 401 when anonymous."""
+        if self.current_actor is None:
+            raise Unauthorized()
+        return self.current_actor
+
+    def user_id(self) -> int:
+        """The WeChat user behind the caller (for a worker's or a merchant's own routes)."""
+        actor = self.caller()
+        if actor.user_id is None:
+            raise AppError("forbidden", "没有权限进行此操作", status=403)
+        return actor.user_id
 
     def require(self, kind: str) -> int:
         """The caller's id when they are logged in as ``kind`` ("user" or "staff")."""
-        if self.principal is None:
-            raise Unauthorized()
-        if self.principal[0] != kind:
+        actor = self.caller()
+        if actor.kind != kind:
             raise AppError("forbidden", "没有权限进行此操作", status=403)
-        return self.principal[1]
+        assert actor.id is not None
+        return actor.id
 
     def bearer_token(self) -> str | None:
         header = self.request.headers.get("Authorization", "")
@@ -356,3 +417,40 @@ class NotFoundHandler(BaseHandler):
 
     def check_xsrf_cookie(self) -> None:
         return None
+
+
+_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def check_declarations(routes: Iterable[tuple[Any, ...]]) -> None:
+    """Refuse a route table in which an API handler's method has no access declaration, or a declaration
+    names an unknown action, an unknown kind of target or a path argument the route does not have."""
+    problems: list[str] = []
+    for route in routes:
+        pattern, handler = route[0], route[1]
+        if not (isinstance(handler, type) and issubclass(handler, APIHandler)):
+            continue
+        groups = set(re.findall(r"\(\?P<(\w+)>", pattern))
+        for method in _METHODS:
+            own = getattr(handler, method, None)
+            if own is None or own is getattr(tornado.web.RequestHandler, method):
+                continue
+            rule = handler.access.get(method)
+            if rule is None:
+                problems.append(f"{method.upper()} {pattern}: no access declaration")
+                continue
+            if rule.action not in policy.ACTIONS:
+                problems.append(f"{method.upper()} {pattern}: unknown action {rule.action}")
+            target = rule.target
+            if target is not None:
+                if not targets.known(target.kind):
+                    problems.append(f"{method.upper()} {pattern}: unknown target kind {target.kind}")
+                if target.arg is not None and target.arg not in groups:
+                    problems.append(f"{method.upper()} {pattern}: no path argument {target.arg}")
+                if target.arg is None and target.kind not in targets.OWN:
+                    problems.append(f"{method.upper()} {pattern}: target {target.kind} needs a path argument")
+        for method in handler.access:
+            if method not in _METHODS:
+                problems.append(f"{pattern}: access declared for unknown method {method}")
+    if problems:
+        raise TypeError("access declarations: " + "; ".join(problems))

@@ -11,14 +11,19 @@ from handlers.staff_base import StaffHandler
 from models.cards import codes as card_codes
 from models.cards import lifecycle as cards
 from models.core import policy
-from models.core.actors import Actor
 from models.core.clock import local_today
 from models.core.errors import AppError, NotFound, Unavailable, Unprocessable
 from models.core.masking import mask_name
+from models.core.policy import PUBLIC, Access, Target
 from models.members import membership as members
 from models.partners import programmes as benefits
 from server import card_images
 from server.openapi import ERROR_REF, obj, op, ref, string
+
+MEMBER = Target("member", "member_id")
+CARD_TARGET = Target("card", "card_id")
+#: The worker's own card: found from their own roster record (none yet: member_not_bound).
+OWN_CARD = Target("own_member")
 
 IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 # The printed card comes whole (PDF or PNG): no bare QR, which could be printed without the
@@ -63,7 +68,7 @@ class CardBase(APIHandler):
 
     async def my_card(self) -> tuple[int, cards.Card, Any]:
         """The caller's live card (issued now if a bound member never had one), else their latest, and member."""
-        user_id = self.require("user")
+        user_id = self.user_id()
         async with self.engine.connect() as conn:
             member = await members.for_user(conn, user_id)
             card = await cards.shown_card(conn, member.id) if member else None
@@ -71,8 +76,7 @@ class CardBase(APIHandler):
             raise NotFound("member_not_bound", "请先完成会员实名绑定")
         if card is None:
             async with self.engine.begin() as conn:
-                card = await cards.issue(conn, Actor(kind="user", id=user_id, request_id=self.request_id,
-                                                     ip=self.request.remote_ip), member.id)
+                card = await cards.issue(conn, self.caller(), member.id)
         return user_id, card, member
 
 
@@ -82,6 +86,7 @@ CARD = obj({"card_no": string(pattern="^8[0-9]{15}$"), "card_no_display": string
 
 
 class MyCardHandler(CardBase):
+    access = {"get": Access("my_card.view", OWN_CARD)}
     spec = {"get": op("我的职工互助服务卡：卡号、状态、可享权益及剩余额度", tags=["workers"],
                       responses={200: CARD, 404: ERROR_REF})}
 
@@ -93,6 +98,7 @@ class MyCardHandler(CardBase):
 
 
 class MyCardQrHandler(CardBase):
+    access = {"get": Access("my_card.view", OWN_CARD)}
     spec = {"get": op(
         "服务卡动态二维码：短时有效、签名防伪、一次有效", tags=["workers"],
         parameters=[{"name": "format", "in": "query", "required": False, "schema": {"enum": ["png", "svg"]}}],
@@ -123,14 +129,15 @@ class MyCardQrHandler(CardBase):
 
 
 class ReportLostHandler(CardBase):
+    access = {"post": Access("my_card.report_lost", OWN_CARD)}
     spec = {"post": op("挂失服务卡：旧卡立即作废，补发新卡号", tags=["workers"], body=REASON,
                        responses={200: obj({"card": ref("Card"), "previous_card_no": string()},
                                            ["card", "previous_card_no"]), 404: ERROR_REF, 409: ERROR_REF})}
 
     async def post(self) -> None:
-        user_id, card, _ = await self.my_card()
+        _, card, _ = await self.my_card()
         body = self.json_body()
-        actor = Actor(kind="user", id=user_id, request_id=self.request_id, ip=self.request.remote_ip)
+        actor = self.caller()
         async with self.engine.begin() as conn:
             new = await cards.report_lost(conn, actor, card.id, reason=body.get("reason"))
         self.write_json({"card": new.view(), "previous_card_no": card.card_no})
@@ -151,6 +158,7 @@ class PublicKeysHandler(CardBase):
     _LEGACY = obj({"kid": {"type": "integer"}, "alg": {"const": "Ed25519"},
                    "public_key": string(description="base64url，带 = 填充"), "current": {"type": "boolean"}},
                   ["kid", "alg", "public_key", "current"])
+    access = {"get": PUBLIC}
     spec = {"get": op(
         "服务卡二维码的验签公钥（JWK Set，商家可离线验证）", tags=["merchants"], auth=False,
         responses={200: obj({
@@ -197,6 +205,7 @@ class StaffCardBase(StaffHandler, CardBase):
 
 class MemberCardHandler(StaffCardBase):
     accepts = "none"
+    access = {"get": Access("card.view", MEMBER), "post": Access("card.manage", MEMBER)}
     spec = {
         "get": op("会员的服务卡及历史卡", tags=["staff"], responses={200: obj(
             {"card": {"oneOf": [ref("Card"), {"type": "null"}]},
@@ -207,7 +216,6 @@ class MemberCardHandler(StaffCardBase):
 
     async def get(self, member_id: str) -> None:
         actor = await self.actor()
-        policy.require(actor, "card.view")
         async with self.engine.connect() as conn:
             await members.get_in_scope(conn, int(member_id), policy.scope(actor))
             live = await cards.live_for_member(conn, int(member_id))
@@ -225,6 +233,7 @@ def _card_action(summary: str, fn: Callable[..., Any], *, reason_required: bool)
     """A staff action on one card that takes a reason: freeze, unfreeze, reissue, cancel."""
 
     class Handler(StaffCardBase):
+        access = {"post": Access("card.manage", CARD_TARGET)}
         spec = {"post": op(summary, tags=["staff"], body=obj({"reason": string(max_len=200)},
                                                              ["reason"] if reason_required else []),
                            responses={200: obj({"card": ref("Card")}, ["card"]), 400: ERROR_REF, 403: ERROR_REF,
@@ -243,6 +252,7 @@ def _card_action(summary: str, fn: Callable[..., Any], *, reason_required: bool)
 
 class CardPrintHandler(StaffCardBase):
     accepts = "none"
+    access = {"post": Access("card.print", CARD_TARGET), "get": Access("card.print", CARD_TARGET)}
     spec = {
         "post": op("制作实体卡：生成新的长期有效卡码，旧的实体卡随即作废", tags=["staff"],
                    responses={200: obj({"card": ref("Card")}, ["card"]), 403: ERROR_REF, 404: ERROR_REF,

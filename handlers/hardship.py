@@ -5,10 +5,12 @@ from datetime import date
 from typing import Any
 
 from handlers.staff_base import StaffHandler
-from models.core import policy
 from models.core.errors import Invalid
+from models.core.policy import Access, Target
 from models.members import hardship
 from server.openapi import ERROR_REF, nullable, obj, op, string
+
+MEMBER = Target("member", "member_id")
 
 _DATE = string(format="date", pattern=r"^\d{4}-\d{2}-\d{2}$")
 _FEN = {"type": "integer", "minimum": 0, "maximum": 10**11}
@@ -88,6 +90,7 @@ def _date(value: str | None, field: str) -> date | None:
 class MemberHardshipHandler(StaffHandler):
     """A member's register: enter a new record, or list every record (history)."""
 
+    access = {"post": Access("hardship.manage", MEMBER), "get": Access("hardship.view", MEMBER)}
     spec = {
         "post": op(
             "建立困难职工档案（入档）",
@@ -112,7 +115,6 @@ class MemberHardshipHandler(StaffHandler):
 
     async def post(self, member_id: str) -> None:
         actor = await self.actor()
-        policy.require(actor, "hardship.manage")
         body = self.json_body()
         async with self.engine.begin() as conn:
             record = await hardship.enter(
@@ -125,7 +127,6 @@ class MemberHardshipHandler(StaffHandler):
 
     async def get(self, member_id: str) -> None:
         actor = await self.actor()
-        policy.require(actor, "hardship.view")
         full = self.query().get("full", "0")
         async with self.engine.begin() as conn:
             records = await hardship.history(conn, self.cipher, actor, int(member_id), full=full == "1")
@@ -133,6 +134,7 @@ class MemberHardshipHandler(StaffHandler):
 
 
 class HardshipExitHandler(StaffHandler):
+    access = {"post": Access("hardship.manage", Target("hardship", "record_id"))}
     spec = {
         "post": op(
             "办理脱困",
@@ -146,7 +148,6 @@ class HardshipExitHandler(StaffHandler):
 
     async def post(self, record_id: str) -> None:
         actor = await self.actor()
-        policy.require(actor, "hardship.manage")
         body = self.json_body()
         async with self.engine.begin() as conn:
             record = await hardship.exit(conn, actor, int(record_id), reason=body["reason"])
@@ -154,6 +155,7 @@ class HardshipExitHandler(StaffHandler):
 
 
 class HardshipDueHandler(StaffHandler):
+    access = {"get": Access("hardship.view")}
     spec = {
         "get": op(
             "待年度复核的困难职工档案",
@@ -167,7 +169,6 @@ class HardshipDueHandler(StaffHandler):
 
     async def get(self) -> None:
         actor = await self.actor()
-        policy.require(actor, "hardship.view")
         within_days = self.query().get("within_days", 30)
         async with self.engine.connect() as conn:
             records = await hardship.due_for_recheck(conn, actor, within_days=within_days)
@@ -175,6 +176,7 @@ class HardshipDueHandler(StaffHandler):
 
 
 class IncomeLinesHandler(StaffHandler):
+    access = {"put": Access("org.manage", Target("org_code", "org_code"))}
     spec = {
         "put": op(
             "设置困难职工认定标准（管理员）",
@@ -189,7 +191,6 @@ class IncomeLinesHandler(StaffHandler):
 
     async def put(self, org_code: str) -> None:
         actor = await self.actor()
-        policy.require(actor, "org.manage")
         body = self.json_body()
         async with self.engine.begin() as conn:
             lines = await hardship.set_income_lines(conn, actor, org_code, body["deep_line"], body["relative_line"])

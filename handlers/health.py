@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from handlers.base import APIHandler
+from models.core.policy import PUBLIC
 from server.db import ping
 from server.openapi import op, string
 
@@ -9,6 +10,7 @@ from server.openapi import op, string
 class HealthHandler(APIHandler):
     """The process is up; touches nothing else."""
 
+    access = {"get": PUBLIC}
     spec = {
         "get": op("进程存活检查", auth=False, tags=["ops"],
                   responses={200: {"type": "object", "properties": {"status": string()}, "required": ["status"]}})
@@ -21,6 +23,7 @@ class HealthHandler(APIHandler):
 class ReadyHandler(APIHandler):
     """The database answers; 503 otherwise."""
 
+    access = {"get": PUBLIC}
     spec = {
         "get": op("就绪检查（数据库可用）", auth=False, tags=["ops"],
                   responses={200: {"type": "object", "properties": {"status": string(), "database": string()},
@@ -32,6 +35,7 @@ class ReadyHandler(APIHandler):
 
 
 class OpenAPIHandler(APIHandler):
+    access = {"get": PUBLIC}
     spec = {"get": op("本 API 的 OpenAPI 3.1 文档", auth=False, tags=["ops"], responses={200: {"type": "object"}})}
 
     async def get(self) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 from handlers.auth import CODE
 from handlers.base import APIHandler
 from models.core.errors import NotFound
+from models.core.policy import Access
 from models.counter import redeeming as redemptions
 from models.identity import accounts as users
 from models.members import membership as members
@@ -14,10 +15,11 @@ from server.wechat import WeChatGateway
 
 
 class MeHandler(APIHandler):
+    access = {"get": Access("me.view")}
     spec = {"get": op("当前用户及其会员信息（敏感字段已脱敏）", tags=["workers"], responses={200: ref("Me")})}
 
     async def get(self) -> None:
-        user_id = self.require("user")
+        user_id = self.user_id()
         async with self.engine.connect() as conn:
             user = await users.get(conn, user_id, self.cipher)
             member = await members.for_user(conn, user_id)
@@ -28,6 +30,7 @@ class MeHandler(APIHandler):
 
 
 class PhoneHandler(APIHandler):
+    access = {"post": Access("me.phone")}
     spec = {
         "post": op(
             "用 getPhoneNumber 的 code 绑定手机号",
@@ -40,7 +43,7 @@ class PhoneHandler(APIHandler):
     }
 
     async def post(self) -> None:
-        user_id = self.require("user")
+        user_id = self.user_id()
         body = self.json_body()
         gateway: WeChatGateway = self.settings["gateway"]
         info = await gateway.phone_number(body["code"])
@@ -52,6 +55,7 @@ class PhoneHandler(APIHandler):
 class BindHandler(APIHandler):
     """A worker claims their roster record by real name and ID number."""
 
+    access = {"post": Access("me.bind")}
     spec = {
         "post": op(
             "实名绑定会员：用姓名和身份证号认领会员记录",
@@ -66,15 +70,14 @@ class BindHandler(APIHandler):
     }
 
     async def post(self) -> None:
-        user_id = self.require("user")
+        user_id = self.user_id()
         body = self.json_body()
         async with self.engine.begin() as conn:
             await members.bind_guard(conn, user_id)
         try:
             async with self.engine.begin() as conn:
-                member = await members.bind(conn, self.cipher, user_id, name=body["name"],
-                                            id_number=body["id_number"], request_id=self.request_id,
-                                            ip=self.request.remote_ip)
+                member = await members.bind(conn, self.cipher, self.caller(), name=body["name"],
+                                            id_number=body["id_number"])
         except NotFound:
             async with self.engine.begin() as conn:
                 await members.bind_failed(conn, user_id)
@@ -83,6 +86,7 @@ class BindHandler(APIHandler):
 
 
 class MyRedemptionsHandler(APIHandler):
+    access = {"get": Access("me.redemptions")}
     spec = {"get": op(
         "我的核销记录（新的在前），按 next 游标翻页", tags=["workers"],
         parameters=[{"name": "cursor", "in": "query", "required": False,
@@ -96,7 +100,7 @@ class MyRedemptionsHandler(APIHandler):
             "next": {"type": ["string", "null"]}}, ["items", "next"]), 400: ERROR_REF})}
 
     async def get(self) -> None:
-        user_id = self.require("user")
+        user_id = self.user_id()
         cursor = self.query().get("cursor")
         async with self.engine.connect() as conn:
             member = await members.for_user(conn, user_id)

@@ -8,10 +8,13 @@ from typing import Any
 from handlers.staff_base import StaffHandler
 from models.core import policy
 from models.core.errors import Invalid
+from models.core.policy import Access, Target
 from models.members import membership as members
 from models.members.roster import parse_roster
 from models.network import tree as orgs
 from server.openapi import ERROR_REF, ID_MAX, integer, obj, op, ref, string
+
+MEMBER = Target("member", "member_id")
 
 _PROBLEM = obj({"line": {"type": "integer"}, "field": {"type": ["string", "null"]}, "code": string(),
                 "reason": string()}, ["line", "code", "reason"])
@@ -32,6 +35,7 @@ class MemberImportHandler(StaffHandler):
     """Import a roster file (CSV in UTF-8 or GBK, or XLSX) into a unit of the caller's subtree."""
 
     accepts = "multipart"
+    access = {"post": Access("member.import")}
     spec = {
         "post": op(
             "导入会员名册（CSV/XLSX），先整体校验，逐行报告",
@@ -54,7 +58,6 @@ class MemberImportHandler(StaffHandler):
 
     async def post(self) -> None:
         actor = await self.actor()
-        policy.require(actor, "member.import")
         fields, uploads = self.uploaded()
         files = uploads.get("file") or []
         if len(files) != 1:
@@ -74,6 +77,7 @@ class MemberImportHandler(StaffHandler):
 
 class ReleaseBindingHandler(StaffHandler):
     accepts = "none"
+    access = {"post": Access("member.release_binding", MEMBER)}
     spec = {
         "post": op("解除会员与微信账号的绑定", tags=["staff"],
                    responses={200: obj({"member": ref("Member")}, ["member"]), 403: ERROR_REF, 404: ERROR_REF})
@@ -81,7 +85,6 @@ class ReleaseBindingHandler(StaffHandler):
 
     async def post(self, member_id: str) -> None:
         actor = await self.actor()
-        policy.require(actor, "member.release_binding")
         async with self.engine.begin() as conn:
             member = await members.release_binding(conn, actor, int(member_id), scope=policy.scope(actor))
         self.write_json({"member": member.view()})
@@ -91,6 +94,7 @@ class ReleaseBindingHandler(StaffHandler):
 class MemberListHandler(StaffHandler):
     """Find members in the caller's subtree, by exact ID number or phone, or list a unit's members."""
 
+    access = {"get": Access("member.view")}
     spec = {
         "get": op(
             "查询会员（按身份证号、手机号精确查找，或按单位列出），结果脱敏",
@@ -109,7 +113,6 @@ class MemberListHandler(StaffHandler):
 
     async def get(self) -> None:
         actor = await self.actor()
-        policy.require(actor, "member.view")
         query = self.query()
         code = query.get("org", "")
         async with self.engine.connect() as conn:
@@ -121,6 +124,7 @@ class MemberListHandler(StaffHandler):
 
 
 class MemberHandler(StaffHandler):
+    access = {"patch": Access("member.manage", MEMBER)}
     spec = {
         "patch": op(
             "修改会员信息或终止会籍（手机号、工作单位、银行账号加密保存）",
@@ -150,6 +154,7 @@ class MemberHandler(StaffHandler):
 
 
 class MemberFullHandler(StaffHandler):
+    access = {"get": Access("member.view_full", MEMBER)}
     spec = {
         "get": op("查看会员完整信息（不脱敏；每次查看都记入审计日志）", tags=["staff"],
                   responses={200: {"type": "object"}, 403: ERROR_REF, 404: ERROR_REF})

@@ -10,11 +10,14 @@ from handlers.base import APIHandler, json_default
 from models.core import idempotency
 from models.core.clock import local_today
 from models.core.errors import AppError
+from models.core.policy import Access, Target
 from models.counter import redeeming as redemptions
 from models.counter import scanning
 from models.partners import partnership as merchants
 from models.partners import programmes as benefits
 from server.openapi import ERROR_REF, FEN_MAX, id_schema, integer, obj, op, ref, string
+
+REDEMPTION_TARGET = Target("redemption", "redemption_id")
 
 MERCHANT = obj({"id": {"type": "integer"}, "name": string(), "type": string(), "type_label": string(),
                 "status": string()}, ["id", "name", "type", "status"], extra=True)
@@ -29,11 +32,14 @@ async def invite_answer(gateway: Any, invite: merchants.Invite) -> dict[str, Any
 class MerchantHandler(APIHandler):
     """A handler for a WeChat user acting for a merchant."""
 
-    async def cashier(self, conn: Any, *, check_merchant: bool = True) -> merchants.Cashier:
-        return await merchants.cashier_for_user(conn, self.require("user"), check_merchant=check_merchant)
+    async def cashier(self, conn: Any) -> merchants.Cashier:
+        """The caller's merchant role, read in this transaction; the declaration has checked the role and
+        whether the merchant may trade (models.core.policy)."""
+        return await merchants.cashier_for(conn, self.caller())
 
 
 class BindHandler(MerchantHandler):
+    access = {"post": Access("merchant.bind")}
     spec = {"post": op(
         "收银员（或商家管理员）用邀请码绑定到商家门店", tags=["merchants"],
         body=obj({"invite_code": string(min_len=6, max_len=32)}, ["invite_code"]),
@@ -45,15 +51,15 @@ class BindHandler(MerchantHandler):
         description="邀请码一次有效，7 天内使用。一个微信账号同一时间只为一家门店工作：绑定新邀请码即结束原来的身份。")}
 
     async def post(self) -> None:
-        user_id = self.require("user")
         body = self.json_body()
         async with self.engine.begin() as conn:
-            cashier = await merchants.bind(conn, user_id, body["invite_code"], request_id=self.request_id)
+            cashier = await merchants.bind(conn, self.caller(), body["invite_code"])
             store = await merchants.store_view(conn, cashier.store_id) if cashier.store_id else None
         self.write_json({"merchant": cashier.merchant.view(), "role": cashier.role, "store": store})
 
 
 class ScanHandler(MerchantHandler):
+    access = {"post": Access("counter.scan")}
     spec = {"post": op(
         "扫描职工服务卡：核验二维码、卡和会员，返回可享权益并开启扫码会话", tags=["merchants"],
         body=obj({"qr": string(min_len=1, max_len=300), "id_last4": string(pattern="^[0-9]{3}[0-9Xx]$")},
@@ -99,6 +105,7 @@ class ScanHandler(MerchantHandler):
 
 
 class InvitesHandler(MerchantHandler):
+    access = {"post": Access("merchant.invite")}
     spec = {"post": op(
         "商家管理员为门店邀请收银员：一次性邀请码和小程序码", tags=["merchants"],
         body=obj({"store_id": id_schema()}, ["store_id"]),
@@ -112,7 +119,7 @@ class InvitesHandler(MerchantHandler):
         async with self.engine.begin() as conn:
             manager = await self.cashier(conn)
             body = self.json_body()
-            invite = await merchants.create_invite(conn, manager.actor(self.request_id, self.request.remote_ip),
+            invite = await merchants.create_invite(conn, manager.actor(),
                                                    manager.merchant_id, role="cashier", store_id=body["store_id"],
                                                    by_manager=manager)
         self.write_json(await invite_answer(self.settings["gateway"], invite))
@@ -120,6 +127,7 @@ class InvitesHandler(MerchantHandler):
 
 class MerchantStaffHandler(MerchantHandler):
     accepts = "none"
+    access = {"get": Access("merchant_staff.view")}
     spec = {"get": op("商家管理员查看本商家的收银员", tags=["merchants"], responses={200: obj(
         {"items": {"type": "array", "items": obj({"id": {"type": "integer"}, "role": string(),
                                                   "store_id": {"type": ["integer", "null"]},
@@ -128,20 +136,21 @@ class MerchantStaffHandler(MerchantHandler):
 
     async def get(self) -> None:
         async with self.engine.connect() as conn:
-            manager = await self.cashier(conn, check_merchant=False)
+            manager = await self.cashier(conn)
             items = await merchants.list_staff(conn, manager)
         self.write_json({"items": items})
 
 
 class MerchantStaffItemHandler(MerchantHandler):
     accepts = "none"
+    access = {"delete": Access("merchant_staff.remove", Target("merchant_staff", "staff_id"))}
     spec = {"delete": op("商家管理员移除收银员", tags=["merchants"],
                          responses={200: obj({"removed": {"type": "integer"}}, ["removed"]), 403: ERROR_REF,
                                     404: ERROR_REF})}
 
     async def delete(self, staff_id: str) -> None:
         async with self.engine.begin() as conn:
-            manager = await self.cashier(conn, check_merchant=False)
+            manager = await self.cashier(conn)
             await merchants.remove_staff(conn, manager, int(staff_id), request_id=self.request_id)
         self.write_json({"removed": int(staff_id)})
 
@@ -164,7 +173,7 @@ class IdempotentHandler(MerchantHandler):
         # Per caller and path, the path hashed so the scope fits its 64-character column for any ids.
         path_digest = hashlib.sha256(self.request.path.encode("utf-8")).hexdigest()[:24]
         async with self.engine.begin() as conn:
-            cashier = await self.cashier(conn, check_merchant=check_merchant)
+            cashier = await self.cashier(conn)
             key = idempotency.check_key(self.request.headers.get("Idempotency-Key"))
             digest = idempotency.body_hash(self.json_body())
             scope = f"merchant_staff:{cashier.id}:{path_digest}"
@@ -199,6 +208,7 @@ class IdempotentHandler(MerchantHandler):
 
 
 class RedemptionsHandler(IdempotentHandler):
+    access = {"post": Access("counter.redeem"), "get": Access("counter.list")}
     spec = {
         "post": op(
             "核销：按扫码会话和账单计算优惠，扣减额度并记账（一个事务）", tags=["merchants"],
@@ -238,7 +248,7 @@ class RedemptionsHandler(IdempotentHandler):
 
     async def get(self) -> None:
         async with self.engine.connect() as conn:
-            cashier = await self.cashier(conn, check_merchant=False)
+            cashier = await self.cashier(conn)
             before = self.query().get("before")
             items, nxt = await redemptions.for_merchant(
                 conn, cashier.merchant_id, day=local_today(),
@@ -248,6 +258,7 @@ class RedemptionsHandler(IdempotentHandler):
 
 
 class VoidHandler(MerchantHandler):
+    access = {"post": Access("counter.void", REDEMPTION_TARGET)}
     spec = {"post": op(
         "撤销当天的核销（收银员本人或商家管理员）：额度原样退回，记录保留并标记", tags=["merchants"],
         body=obj({"reason": string(max_len=200)}),
@@ -256,7 +267,7 @@ class VoidHandler(MerchantHandler):
 
     async def post(self, redemption_id: str) -> None:
         async with self.engine.begin() as conn:
-            cashier = await self.cashier(conn, check_merchant=False)
+            cashier = await self.cashier(conn)
             body = self.json_body()
             done = await redemptions.void(conn, cashier, int(redemption_id), reason=body.get("reason"),
                                           today=local_today(), request_id=self.request_id)
@@ -264,6 +275,7 @@ class VoidHandler(MerchantHandler):
 
 
 class RefundHandler(IdempotentHandler):
+    access = {"post": Access("counter.refund", REDEMPTION_TARGET)}
     spec = {"post": op(
         "部分或全部退款（商家管理员）：优惠、工会与商家分担及额度按比例退回，最后一次退款精确退回余下部分",
         tags=["merchants"], parameters=[IDEMPOTENCY_HEADER],

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from handlers.staff_base import StaffHandler
 from models.core import policy
+from models.core.policy import Access, Target
 from models.network import tree as orgs
 from server.openapi import ERROR_REF, obj, op, ref, string
 
@@ -12,6 +13,7 @@ _REFUSALS = {400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF}
 
 
 class OrgsHandler(StaffHandler):
+    access = {"get": Access("org.view"), "post": Access("org.manage")}
     spec = {
         "get": op("本单位及全部下级单位", tags=["staff"],
                   responses={200: obj({"items": {"type": "array", "items": ref("Org")}}, ["items"]), 403: ERROR_REF}),
@@ -27,7 +29,6 @@ class OrgsHandler(StaffHandler):
 
     async def get(self) -> None:
         actor = await self.actor()
-        policy.require(actor, "org.view")
         async with self.engine.connect() as conn:
             root = await orgs.get(conn, actor.org_id or 0, within=policy.scope(actor))
             units = await orgs.subtree(conn, root)
@@ -35,7 +36,6 @@ class OrgsHandler(StaffHandler):
 
     async def post(self) -> None:
         actor = await self.actor()
-        policy.require(actor, "org.manage")
         body = self.json_body()
         async with self.engine.begin() as conn:
             org = await orgs.create(conn, actor, code=body["code"], name=body["name"], type_=body["type"],
@@ -44,6 +44,7 @@ class OrgsHandler(StaffHandler):
 
 
 class OrgHandler(StaffHandler):
+    access = {"patch": Access("org.manage", Target("org", "org_id")), "delete": Access("org.manage", Target("org", "org_id"))}
     spec = {
         "patch": op(
             "改名或移动单位（管理员）",
@@ -65,7 +66,6 @@ class OrgHandler(StaffHandler):
 
     async def patch(self, org_id: str) -> None:
         actor = await self.actor()
-        policy.require(actor, "org.manage")
         body = self.json_body()
         within = policy.scope(actor)
         async with self.engine.begin() as conn:
@@ -79,7 +79,6 @@ class OrgHandler(StaffHandler):
 
     async def delete(self, org_id: str) -> None:
         actor = await self.actor()
-        policy.require(actor, "org.manage")
         async with self.engine.begin() as conn:
             org = await orgs.get(conn, int(org_id), within=policy.scope(actor))
             await orgs.delete(conn, actor, org)

@@ -8,11 +8,15 @@ from handlers.merchant import invite_answer
 from handlers.staff_base import StaffHandler
 from models.core import policy
 from models.core.errors import Invalid
+from models.core.policy import Access, Target
 from models.network import tree as orgs
 from models.partners import partnership as merchants
 from models.partners import programmes as benefits
 from models.partners.rules import CATEGORIES, PRESETS
 from server.openapi import ERROR_REF, FEN_MAX, id_schema, integer, obj, op, string
+
+MERCHANT_TARGET = Target("merchant", "merchant_id")
+PROGRAM_TARGET = Target("program", "program_id")
 
 MERCHANT = obj({"id": {"type": "integer"}, "name": string(), "type": {"enum": list(merchants.TYPES)},
                 "type_label": string(), "org_id": {"type": "integer"}, "status": {"enum": ["active", "suspended"]},
@@ -39,6 +43,7 @@ def _date(value: str, field: str) -> date:
 
 
 class MerchantsHandler(StaffHandler):
+    access = {"get": Access("merchant.view"), "post": Access("merchant.manage")}
     spec = {
         "get": op("本单位及下级签约的合作商家", tags=["staff"],
                   parameters=[{"name": "type", "in": "query", "required": False,
@@ -73,13 +78,13 @@ class MerchantsHandler(StaffHandler):
 
 class MerchantHandler(StaffHandler):
     accepts = "none"
+    access = {"get": Access("merchant.view", MERCHANT_TARGET)}
     spec = {"get": op("合作商家详情及门店", tags=["staff"], responses={
         200: obj({"merchant": MERCHANT, "stores": {"type": "array", "items": STORE}}, ["merchant", "stores"]),
         **_REFUSALS})}
 
     async def get(self, merchant_id: str) -> None:
         actor = await self.actor()
-        policy.require(actor, "merchant.view")
         async with self.engine.connect() as conn:
             merchant = await merchants.get(conn, int(merchant_id), within=policy.scope(actor))
             stores = await merchants.list_stores(conn, merchant.id)
@@ -87,6 +92,7 @@ class MerchantHandler(StaffHandler):
 
 
 class MerchantStatusHandler(StaffHandler):
+    access = {"post": Access("merchant.manage", MERCHANT_TARGET)}
     spec = {"post": op("启用或暂停合作商家（暂停后其收银员不能扫码核销）", tags=["staff"],
                        body=obj({"status": {"enum": ["active", "suspended"]}, "reason": string(max_len=200)},
                                 ["status"]),
@@ -102,6 +108,7 @@ class MerchantStatusHandler(StaffHandler):
 
 
 class StoresHandler(StaffHandler):
+    access = {"post": Access("merchant.manage", MERCHANT_TARGET)}
     spec = {"post": op("为商家添加门店", tags=["staff"],
                        body=obj({"name": string(min_len=1, max_len=100), "address": string(min_len=1, max_len=200)},
                                 ["name", "address"]),
@@ -116,6 +123,7 @@ class StoresHandler(StaffHandler):
 
 
 class StaffInvitesHandler(StaffHandler):
+    access = {"post": Access("merchant.manage", MERCHANT_TARGET)}
     spec = {"post": op(
         "邀请商家管理员（或指定门店的收银员）：一次性邀请码和小程序码", tags=["staff"],
         body=obj({"role": {"enum": ["manager", "cashier"]}, "store_id": id_schema()}, ["role"]),
@@ -134,17 +142,17 @@ class StaffInvitesHandler(StaffHandler):
 
 class PresetsHandler(StaffHandler):
     accepts = "none"
+    access = {"get": Access("program.view")}
     spec = {"get": op("优惠规则预设（各地合作协议的做法）及商品类别", tags=["staff"], responses={
         200: obj({"presets": {"type": "object"}, "categories": {"type": "object"}}, ["presets", "categories"]),
         403: ERROR_REF})}
 
     async def get(self) -> None:
-        actor = await self.actor()
-        policy.require(actor, "program.view")
         self.write_json({"presets": PRESETS, "categories": CATEGORIES})
 
 
 class ProgramsHandler(StaffHandler):
+    access = {"get": Access("program.view"), "post": Access("program.manage")}
     spec = {
         "get": op("本单位及下级的优惠项目", tags=["staff"],
                   responses={200: obj({"items": {"type": "array", "items": PROGRAM}}, ["items"]), 403: ERROR_REF}),
@@ -188,6 +196,7 @@ class ProgramsHandler(StaffHandler):
 
 
 class ProgramMerchantsHandler(StaffHandler):
+    access = {"put": Access("program.manage", PROGRAM_TARGET)}
     spec = {"put": op("设置优惠项目的合作商家", tags=["staff"],
                       body=obj({"merchants": {"type": "array", "items": id_schema(), "maxItems": 1000}},
                                ["merchants"]),
@@ -204,6 +213,7 @@ class ProgramMerchantsHandler(StaffHandler):
 
 class ProgramEndHandler(StaffHandler):
     accepts = "none"
+    access = {"post": Access("program.manage", PROGRAM_TARGET)}
     spec = {"post": op("停止优惠项目（已发生的核销不受影响）", tags=["staff"],
                        responses={200: PROGRAM, **_REFUSALS})}
 

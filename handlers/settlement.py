@@ -6,9 +6,11 @@ from urllib.parse import quote
 
 from handlers.merchant import MerchantHandler
 from handlers.staff_base import StaffHandler
-from models.core.errors import Forbidden
+from models.core.policy import Access, Target
 from models.counter import settlement
 from server.openapi import ERROR_REF, id_schema, obj, op, string
+
+STATEMENT_TARGET = Target("statement", "statement_id")
 
 STATEMENT = obj({"id": {"type": "integer"}, "merchant_id": {"type": "integer"}, "merchant_name": string(),
                  "month": string(pattern=r"^\d{4}-\d{2}$"), "redemptions": {"type": "integer"},
@@ -45,6 +47,7 @@ class Export:
 
 
 class StaffStatementsHandler(StaffHandler):
+    access = {"get": Access("settlement.view"), "post": Access("settlement.manage")}
     spec = {
         "get": op("对账单列表（本单位及下级签约的商家）", tags=["staff"],
                   parameters=[{"name": "month", "in": "query", "required": False,
@@ -79,6 +82,7 @@ class StaffStatementsHandler(StaffHandler):
 
 class StaffStatementHandler(StaffHandler):
     accepts = "none"
+    access = {"get": Access("settlement.view", STATEMENT_TARGET)}
     spec = {"get": op("对账单及其全部明细行", tags=["staff"], responses={200: WITH_ROWS, **_REFUSALS})}
 
     async def get(self, statement_id: str) -> None:
@@ -91,6 +95,7 @@ class StaffStatementHandler(StaffHandler):
 
 class ConfirmHandler(StaffHandler):
     accepts = "none"
+    access = {"post": Access("settlement.manage", STATEMENT_TARGET)}
     spec = {"post": op("确认对账单（确认前重新核对，金额有变化则拒绝）", tags=["staff"],
                        responses={200: STATEMENT, **_REFUSALS, 409: ERROR_REF})}
 
@@ -102,6 +107,7 @@ class ConfirmHandler(StaffHandler):
 
 
 class PaidHandler(StaffHandler):
+    access = {"post": Access("settlement.manage", STATEMENT_TARGET)}
     spec = {"post": op("登记对账单已付款（工会应付部分）", tags=["staff"],
                        body=obj({"payment_ref": string(min_len=1, max_len=100)}, ["payment_ref"]),
                        responses={200: STATEMENT, **_REFUSALS, 409: ERROR_REF})}
@@ -116,6 +122,7 @@ class PaidHandler(StaffHandler):
 
 class StaffExportHandler(StaffHandler, Export):
     accepts = "none"
+    access = {"get": Access("settlement.view", STATEMENT_TARGET)}
     spec = {"get": op("导出对账单（CSV 或 XLSX）", tags=["staff"], parameters=FORMAT,
                       responses={200: EXPORT, **_REFUSALS, 409: ERROR_REF})}
 
@@ -129,13 +136,14 @@ class MerchantStatementBase(MerchantHandler):
     accepts = "none"
 
     async def manager_merchant(self, conn: Any) -> int:
-        manager = await self.cashier(conn, check_merchant=False)
-        if manager.role != "manager":
-            raise Forbidden("not_manager", "只有商家管理员可以查看对账单")
-        return manager.merchant_id
+        """The merchant the calling manager works for (the declaration has checked the role)."""
+        merchant_id = self.caller().merchant_id
+        assert merchant_id is not None
+        return merchant_id
 
 
 class MerchantStatementsHandler(MerchantStatementBase):
+    access = {"get": Access("merchant_statement.view")}
     spec = {"get": op("本商家已确认的对账单（商家管理员）", tags=["merchants"], responses={200: LIST, 403: ERROR_REF})}
 
     async def get(self) -> None:
@@ -145,6 +153,7 @@ class MerchantStatementsHandler(MerchantStatementBase):
 
 
 class MerchantStatementHandler(MerchantStatementBase):
+    access = {"get": Access("merchant_statement.view", STATEMENT_TARGET)}
     spec = {"get": op("本商家的一张对账单及明细（商家管理员）", tags=["merchants"],
                       responses={200: WITH_ROWS, 403: ERROR_REF, 404: ERROR_REF})}
 
@@ -156,6 +165,7 @@ class MerchantStatementHandler(MerchantStatementBase):
 
 
 class MerchantExportHandler(MerchantStatementBase, Export):
+    access = {"get": Access("merchant_statement.view", STATEMENT_TARGET)}
     spec = {"get": op("导出本商家的对账单（CSV 或 XLSX）", tags=["merchants"], parameters=FORMAT,
                       responses={200: EXPORT, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF})}
 

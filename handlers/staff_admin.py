@@ -4,13 +4,14 @@ from __future__ import annotations
 from handlers.orgs import ORG_CODE
 from handlers.staff_base import StaffHandler
 from models.core import audit, policy
-from models.core.policy import ROLES
-from models.identity import staff_accounts as staff
+from models.core.policy import ROLES, Access
 from models.identity import password_policy as passwords
+from models.identity import staff_accounts as staff
 from server.openapi import ERROR_REF, nullable, obj, op, ref, string
 
 
 class AccountsHandler(StaffHandler):
+    access = {"post": Access("staff.manage")}
     spec = {
         "post": op(
             "新建工作人员账号（管理员）",
@@ -33,7 +34,6 @@ class AccountsHandler(StaffHandler):
 
     async def post(self) -> None:
         actor = await self.actor()
-        policy.require(actor, "staff.manage")
         body = self.json_body()
         async with self.engine.begin() as conn:
             member = await staff.create(conn, actor, username=body["username"], password=body["password"],
@@ -44,6 +44,7 @@ class AccountsHandler(StaffHandler):
 
 
 class AuditVerifyHandler(StaffHandler):
+    access = {"get": Access("audit.view")}
     spec = {
         "get": op(
             "校验审计日志哈希链（管理员）",
@@ -59,8 +60,6 @@ class AuditVerifyHandler(StaffHandler):
     }
 
     async def get(self) -> None:
-        actor = await self.actor()
-        policy.require(actor, "audit.view")
         async with self.engine.begin() as conn:
             await audit.seal(conn)  # so that the check covers everything committed until now
         async with self.engine.connect() as conn:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from handlers.base import APIHandler
+from models.core.policy import PUBLIC
 from models.identity import sessions as auth_tokens
 from models.identity import staff_accounts as staff
 from server.openapi import ERROR_REF, obj, op, ref, string
@@ -10,6 +11,7 @@ from server.openapi import ERROR_REF, obj, op, ref, string
 class StaffLoginHandler(APIHandler):
     """Log a member of staff in."""
 
+    access = {"post": PUBLIC}
     spec = {
         "post": op(
             "工作人员登录：用户名和密码换取令牌",

@@ -1,19 +1,20 @@
-"""The base of every staff API handler: loads the calling member of staff as an Actor."""
+"""The base of every staff API handler: the calling member of staff as an Actor."""
 from __future__ import annotations
 
 from handlers.base import APIHandler
 from models.core.actors import Actor
-from models.identity import staff_accounts as staff
 
 
 class StaffHandler(APIHandler):
-    """A handler for staff only; ``await self.actor()`` gives who is acting, with roles and subtree."""
+    """A handler for staff only; ``await self.actor()`` gives who is acting, with roles and subtree.
 
-    _actor: Actor | None = None
+    The Actor is built once, in ``prepare``, with the token (one query); the handler's access
+    declaration has already checked the caller's role and the target's subtree.
+    """
 
     async def actor(self) -> Actor:
-        if self._actor is None:
-            staff_id = self.require("staff")
-            async with self.engine.connect() as conn:
-                self._actor = await staff.actor_for(conn, staff_id, self.request_id, self.request.remote_ip)
-        return self._actor
+        """The calling member of staff (a coroutine, as handlers await it)."""
+        actor = self.caller()
+        if actor.kind != "staff":  # never: every staff action is granted to staff roles only
+            self.require("staff")
+        return actor

@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.staff_base import StaffHandler
-from models.core import policy
+from models.core.policy import Access, Target
 from models.members import transfers
 from server.openapi import ERROR_REF, ID_MAX, integer, nullable, obj, op, ref, string
+
+INCOMING_TARGET = Target("transfer_incoming", "transfer_id")
 
 _DATETIME = string(format="date-time")
 _UNIT = obj({"id": {"type": "integer"}, "code": string(), "name": string()}, ["id", "code", "name"])
@@ -37,6 +39,7 @@ _ANSWERS = {200: INCOMING, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: 
 class TransfersHandler(StaffHandler):
     """Requests for members of the caller's subtree (incoming) or asked by units of it (outgoing)."""
 
+    access = {"get": Access("member_transfer.view")}
     spec = {
         "get": op(
             "会籍转入申请：待本单位确认的（incoming）或本单位发起的（outgoing）",
@@ -58,7 +61,6 @@ class TransfersHandler(StaffHandler):
 
     async def get(self) -> None:
         actor = await self.actor()
-        policy.require(actor, "member_transfer.view")
         query = self.query()
         direction = query.get("direction", "outgoing")
         status = query.get("status")
@@ -72,6 +74,7 @@ class TransfersHandler(StaffHandler):
 
 class AcceptHandler(StaffHandler):
     accepts = "none"
+    access = {"post": Access("member_transfer.decide", INCOMING_TARGET)}
     spec = {
         "post": op(
             "同意转入：会员转到申请单位（同时采用名册中的工作单位和手机号）",
@@ -83,13 +86,13 @@ class AcceptHandler(StaffHandler):
 
     async def post(self, transfer_id: str) -> None:
         actor = await self.actor()
-        policy.require(actor, "member_transfer.decide")
         async with self.engine.begin() as conn:
             transfer = await transfers.accept(conn, self.cipher, actor, int(transfer_id))
         self.write_json(transfer.incoming_view())
 
 
 class RefuseHandler(StaffHandler):
+    access = {"post": Access("member_transfer.decide", INCOMING_TARGET)}
     spec = {
         "post": op(
             "拒绝转入（须填原因，申请单位可见）",
@@ -100,7 +103,6 @@ class RefuseHandler(StaffHandler):
 
     async def post(self, transfer_id: str) -> None:
         actor = await self.actor()
-        policy.require(actor, "member_transfer.decide")
         body = self.json_body()
         async with self.engine.begin() as conn:
             transfer = await transfers.refuse(conn, self.cipher, actor, int(transfer_id), reason=body["reason"])
@@ -109,6 +111,7 @@ class RefuseHandler(StaffHandler):
 
 class CancelHandler(StaffHandler):
     accepts = "none"
+    access = {"post": Access("member_transfer.request", Target("transfer_outgoing", "transfer_id"))}
     spec = {
         "post": op(
             "撤回本单位发起的转入申请",
@@ -119,7 +122,6 @@ class CancelHandler(StaffHandler):
 
     async def post(self, transfer_id: str) -> None:
         actor = await self.actor()
-        policy.require(actor, "member_transfer.request")
         async with self.engine.begin() as conn:
             transfer = await transfers.cancel(conn, self.cipher, actor, int(transfer_id))
         self.write_json(transfer.outgoing_view())

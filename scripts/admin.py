@@ -6,13 +6,12 @@ import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from models.core import audit
-from models.core.actors import SYSTEM
+from models.core import actors, audit
 from models.identity import staff_accounts as staff
-from server.passwords import ARGON2
 from models.network import tree as orgs
 from server.config import Config
 from server.db import make_engine
+from server.passwords import ARGON2
 
 
 async def create_org(config: Config, code: str, name: str, parent: str | None, type_: str | None) -> int:
@@ -22,7 +21,8 @@ async def create_org(config: Config, code: str, name: str, parent: str | None, t
         async with engine.begin() as conn:
             if type_ is None:
                 type_ = "grassroots" if parent else "province"
-            org = await orgs.create(conn, SYSTEM, code=code, name=name, type_=type_, parent_code=parent)
+            org = await orgs.create(conn, actors.command("create-org"), code=code, name=name, type_=type_,
+                                    parent_code=parent)
         print(f"created org {org.code} (id {org.id}, {orgs.TYPES[org.type]}): {org.name}")
         return 0
     finally:
@@ -39,8 +39,8 @@ async def create_staff(config: Config, username: str, roles: list[str], org_code
     engine = make_engine(config)
     try:
         async with engine.begin() as conn:
-            member = await staff.create(conn, SYSTEM, hasher=ARGON2, username=username, password=password, roles=roles,
-                                        org_code=org_code)
+            member = await staff.create(conn, actors.command("create-staff"), hasher=ARGON2, username=username, password=password,
+                                        roles=roles, org_code=org_code)
         print(f"created staff {member.username} (id {member.id}) roles {','.join(sorted(member.roles))} "
               f"at {member.org.code}")
         return 0
@@ -82,8 +82,8 @@ async def import_members(config: Config, path: str, org_code: str, strict: bool)
     try:
         async with engine.begin() as conn:
             unit = await orgs.by_code(conn, org_code)
-            report = await members.import_roster(conn, PiiCipher(load_keyring(config)), SYSTEM, parsed, org=unit,
-                                                 strict=strict)
+            report = await members.import_roster(conn, PiiCipher(load_keyring(config)), actors.command("import-members"),
+                                                 parsed, org=unit, strict=strict)
     finally:
         await engine.dispose()
     for problem in report.problems:

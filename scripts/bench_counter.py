@@ -110,6 +110,7 @@ class Scene:
 
 
 async def _build(url: str, data_dir: Path, cards: int, cashiers: int) -> Scene:
+    from models.core import actors
     from models.core.actors import SYSTEM, Actor
     from models.core.clock import utcnow
     from models.db import schema
@@ -159,7 +160,7 @@ async def _build(url: str, data_dir: Path, cards: int, cashiers: int) -> Scene:
             user_id = (await conn.execute(users.insert().values(openid=f"bench-cashier-{i}", created_at=now,
                                                                 last_login_at=now))).inserted_primary_key[0]  # type: ignore[index]
             invite = await merchants.create_invite(conn, admin, merchant.id, role="cashier", store_id=store["id"])
-            await merchants.bind(conn, user_id, invite.code)
+            await merchants.bind(conn, actors.worker(user_id), invite.code)
             scene.cashiers.append((await auth_tokens.issue(conn, "user", user_id, ttl=86400)).token)
         await conn.execute(sa.text("CREATE TABLE bench_quota (id INT PRIMARY KEY, used BIGINT NOT NULL)"))
         await conn.execute(sa.text("CREATE TABLE bench_log (id BIGINT AUTO_INCREMENT PRIMARY KEY, "

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from models.core.actors import SYSTEM
 from models.core.clock import local_today
 from models.identity import staff_accounts as staff
-from server.passwords import ARGON2
 from models.identity.tables import staff as staff_table
 from models.members import hardship
 from models.members import membership as members
@@ -31,6 +30,7 @@ from models.partners.tables import merchants as merchants_table
 from models.partners.tables import stores as stores_table
 from server.config import Config
 from server.crypto import PiiCipher, load_keyring
+from server.passwords import ARGON2
 
 DEMO_PASSWORD = "demo-Passw0rd-2026"
 NETWORK = [

@@ -23,7 +23,7 @@ from handlers import (
     staff_auth,
     transfers,
 )
-from handlers.base import NotFoundHandler
+from handlers.base import NotFoundHandler, check_declarations
 from handlers.schemas import SCHEMAS
 from server import console
 from server.config import Config
@@ -85,6 +85,7 @@ def make_app(
     keyring = keyring or load_keyring(config)
     signer = signer or load_signer(config.data_dir, key=config.qr_key, key_id=config.qr_key_id)
     routes = [*ROUTES, *extra_routes]
+    check_declarations(routes)  # a route without an access declaration never serves
     return tornado.web.Application(
         routes,
         config=config,

@@ -4,15 +4,20 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from handlers.base import APIHandler
+from models.core.policy import PUBLIC
 
 
 class BoomHandler(APIHandler):
+    access = {"get": PUBLIC}
+
     async def get(self) -> None:
         raise RuntimeError("secret internal detail /etc/passwd")
 
 
 class KillConnectionHandler(APIHandler):
     """Kills its own MySQL connection from another one, then uses it: the database 'goes away'."""
+
+    access = {"get": PUBLIC}
 
     async def get(self) -> None:
         async with self.engine.connect() as conn:

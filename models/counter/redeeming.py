@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.cards.codes import status_error
 from models.cards.tables import cards
-from models.core import audit
+from models.core import audit, policy
 from models.core import outbox as notifications
 from models.core.clock import LOCAL_TZ, local_today, utcnow
-from models.core.errors import AppError, Conflict, Forbidden, Invalid, NotFound
+from models.core.errors import AppError, Conflict, Invalid, NotFound
 from models.core.money import yuan
 from models.counter.tables import redemption_usage, redemptions, refunds
 from models.members.tables import members
@@ -153,12 +153,10 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequ
 
 
 def _may_change(cashier: Cashier, redemption: Redemption, *, manager_only: bool) -> None:
-    if redemption.merchant_id != cashier.merchant_id:
-        raise NotFound("redemption_not_found", "找不到该核销记录")
-    if cashier.role == "manager":
-        return
-    if manager_only or redemption.cashier_id != cashier.id:
-        raise Forbidden("not_manager", "只有商家管理员或办理该笔核销的收银员可以操作")
+    """The policy's own rule for a redemption (its merchant; the cashier who made it, or a manager), kept
+    here as a guard on the locked row: the same function the declared access applies, so they cannot disagree."""
+    policy.may_change_redemption(cashier.actor(), redemption.merchant_id, redemption.cashier_id,
+                                 manager_only=manager_only)
 
 
 async def void(conn: AsyncConnection, cashier: Cashier, redemption_id: int, *, reason: str | None,

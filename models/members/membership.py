@@ -1,7 +1,7 @@
 """Union members: real-name records, roster import, and a worker claiming their record."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -250,14 +250,15 @@ async def bind_failed(conn: AsyncConnection, user_id: int) -> None:
     await throttle.fail(conn, _bind_key(user_id), limit=BIND_LIMIT, window=BIND_WINDOW, lock_for=BIND_WINDOW)
 
 
-async def bind(conn: AsyncConnection, cipher: PiiCipher, user_id: int, *, name: str, id_number: str,
-               request_id: str | None = None, ip: str | None = None) -> Member:
-    """Link a WeChat user to the roster record with this name and ID number.
+async def bind(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, *, name: str, id_number: str) -> Member:
+    """Link the acting WeChat user to the roster record with this name and ID number.
 
     A wrong pair never says which half was wrong. Raises Invalid ``member_not_found``
     (counted by the caller as a failure) or Conflict ``already_bound``.
     """
     not_found = NotFound("member_not_found", "未找到与姓名和身份证号相符的会员记录，请核对或联系所在工会")
+    user_id = actor.user_id if actor.user_id is not None else actor.id
+    assert actor.kind == "user" and user_id is not None
     try:
         parsed = parse_id_number(id_number)
     except Invalid:
@@ -277,7 +278,7 @@ async def bind(conn: AsyncConnection, cipher: PiiCipher, user_id: int, *, name: 
                        .values(user_id=user_id, bound_at=utcnow(), updated_at=utcnow()))
     await throttle.reset(conn, _bind_key(user_id))
     # A bound member gets a service card at once (the same transaction: both or neither).
-    await cards.issue(conn, Actor(kind="user", id=user_id, request_id=request_id, ip=ip), row.id)
+    await cards.issue(conn, replace(actor, member_id=row.id, roles=actor.roles - {"visitor"} | {"member"}), row.id)
     return _member((await conn.execute(sa.select(members).where(members.c.id == row.id))).one())
 
 

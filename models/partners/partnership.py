@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -70,9 +70,16 @@ class Cashier:
     merchant_id: int
     store_id: int
     merchant: Merchant
+    #: The request's Actor acting for this merchant (with the request id and the caller's address).
+    caller: Actor | None = None
 
     def actor(self, request_id: str | None = None, ip: str | None = None) -> Actor:
-        return Actor(kind="merchant", id=self.id, roles=frozenset({self.role}), request_id=request_id, ip=ip)
+        """Who acts, for the audit log: the request's caller when known."""
+        if self.caller is not None:
+            return self.caller
+        return Actor(kind="merchant", id=self.id, roles=frozenset({self.role}), user_id=self.user_id,
+                     merchant_staff_id=self.id, merchant_id=self.merchant_id, store_id=self.store_id,
+                     request_id=request_id, ip=ip)
 
 
 def _text(value: Any, field: str, label: str, max_len: int, *, required: bool = True) -> str | None:
@@ -214,8 +221,10 @@ async def create_invite(
     return invite
 
 
-async def bind(conn: AsyncConnection, user_id: int, code: str, *, request_id: str | None = None) -> Cashier:
-    """A WeChat user redeems an invite and acts for the store (a previous role of theirs ends)."""
+async def bind(conn: AsyncConnection, actor: Actor, code: str) -> Cashier:
+    """The acting WeChat user redeems an invite and acts for the store (a previous role of theirs ends)."""
+    user_id = actor.user_id if actor.user_id is not None else actor.id
+    assert actor.kind == "user" and user_id is not None
     invalid = NotFound("invite_invalid", "邀请码无效或已过期，请向商家管理员索取新的邀请码")
     if not isinstance(code, str) or not 6 <= len(code.strip()) <= 32:
         raise invalid
@@ -242,8 +251,8 @@ async def bind(conn: AsyncConnection, user_id: int, code: str, *, request_id: st
     except IntegrityError:
         raise Conflict("bind_busy", "正在处理另一个绑定，请稍后重试") from None
     staff_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-    cashier = await cashier_for_user(conn, user_id, check_merchant=False)
-    await audit.record(conn, cashier.actor(request_id), "merchant.bind", target_kind="merchant_staff",
+    cashier = await cashier_for(conn, actor)
+    await audit.record(conn, cashier.actor(), "merchant.bind", target_kind="merchant_staff",
                        target_id=staff_id, summary={"merchant_id": row.merchant_id, "role": row.role})
     return cashier
 
@@ -266,6 +275,19 @@ async def cashier_for_user(conn: AsyncConnection, user_id: int, *, check_merchan
     if check_merchant and not merchant.in_force(local_today()):
         raise Forbidden("agreement_not_in_force", "该商家的合作协议不在有效期内")
     return Cashier(row.staff_id, user_id, row.staff_role, merchant.id, row.store_id or 0, merchant)
+
+
+async def cashier_for(conn: AsyncConnection, actor: Actor) -> Cashier:
+    """The merchant role the acting WeChat user holds now, read in the caller's transaction, acting as
+    that merchant's staff (whether the role allows the action is the policy's to say, before this)."""
+    user_id = actor.user_id if actor.user_id is not None else actor.id
+    assert user_id is not None
+    found = await cashier_for_user(conn, user_id, check_merchant=False)
+    caller = Actor(kind="merchant", id=found.id, roles=frozenset({found.role}), user_id=user_id,
+                   member_id=actor.member_id, merchant_staff_id=found.id, merchant_id=found.merchant_id,
+                   store_id=found.store_id, merchant_standing=actor.merchant_standing,
+                   request_id=actor.request_id, ip=actor.ip)
+    return replace(found, caller=caller)
 
 
 async def list_staff(conn: AsyncConnection, manager: Cashier) -> list[dict[str, Any]]:

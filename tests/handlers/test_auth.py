@@ -7,8 +7,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from models.core.clock import utcnow
-from models.identity.tables import auth_tokens, users
 from models.identity.sessions import hash_token
+from models.identity.tables import auth_tokens, users
 
 
 async def test_new_worker_logs_in_as_visitor(api, engine):

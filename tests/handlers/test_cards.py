@@ -31,9 +31,9 @@ from models.core import outbox as notifications
 from models.core.actors import SYSTEM
 from models.core.tables import audit_log
 from models.identity import staff_accounts as staff
-from server.passwords import ARGON2
 from models.identity.tables import users
 from models.members import membership as members
+from server.passwords import ARGON2
 from tests.factories import counter, id_number, import_rows
 from tests.handlers.test_merchant_scan import ID_LAST4, qr_of, refused, scan
 from tests.handlers.test_staff import PASSWORD, same_refusal, token_of

@@ -10,10 +10,10 @@ from models.core.actors import SYSTEM
 from models.core.clock import local_today
 from models.core.tables import audit_log
 from models.identity import staff_accounts as staff
-from server.passwords import ARGON2
 from models.members import hardship
 from models.members.tables import household_members, members
 from server.crypto import PiiCipher, load_keyring
+from server.passwords import ARGON2
 from tests.client import ApiClient
 from tests.factories import id_number, import_rows
 from tests.handlers.test_staff import PASSWORD, network, same_refusal, token_of

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from models.core.actors import SYSTEM
 from models.core.tables import audit_log
 from models.identity import staff_accounts as staff
-from server.passwords import ARGON2
 from models.members.tables import member_transfers, members
 from models.network import tree as orgs
+from server.passwords import ARGON2
 from tests.factories import id_number, roster_csv
 from tests.handlers.test_hardship import body as hardship_body
 from tests.handlers.test_staff import PASSWORD, token_of

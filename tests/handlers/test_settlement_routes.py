@@ -13,9 +13,9 @@ from models.core.actors import SYSTEM
 from models.core.clock import local_today
 from models.counter.tables import redemptions
 from models.identity import staff_accounts as staff
-from server.passwords import ARGON2
 from models.partners import partnership as merchants
 from models.partners import programmes as benefits
+from server.passwords import ARGON2
 from tests.factories import counter
 from tests.redeem_helpers import clear_of_midnight  # noqa: F401 - the fixture, for pytestmark
 

@@ -11,9 +11,9 @@ from models.core.clock import utcnow
 from models.core.errors import NotFound
 from models.core.tables import audit_log, throttles
 from models.identity import staff_accounts as staff
-from server.passwords import ARGON2
 from models.identity.tables import staff as staff_table
 from models.network import tree as orgs
+from server.passwords import ARGON2
 
 PASSWORD = "Correct-Horse-42"
 
@@ -144,9 +144,13 @@ async def test_admin_manages_orgs_in_subtree(api, engine):
     dup = await api.post("/api/v1/staff/orgs", {"code": "K2", "name": "重复", "type": "county",
                                                 "parent_code": "C1"}, token=token)
     assert (dup.status, dup.error_code) == (409, "org_code_taken")
-    both = await api.request("PATCH", f"/api/v1/staff/orgs/{new_id}", json_body={"name": "a", "parent_code": "C1"},
-                             token=token)
+    # The declared access finds the target before the body is read: name a unit that exists.
+    both = await api.request("PATCH", f"/api/v1/staff/orgs/{t['K1'].id}",
+                             json_body={"name": "a", "parent_code": "C1"}, token=token)
     assert both.status == 400
+    # The deleted unit now answers like any missing one, whatever the body.
+    gone_again = await api.request("PATCH", f"/api/v1/staff/orgs/{new_id}", json_body={"name": "a"}, token=token)
+    assert (gone_again.status, gone_again.error_code) == (404, "org_not_found")
     async with engine.connect() as conn:
         actions = (await conn.execute(sa.select(audit_log.c.action, audit_log.c.actor_kind, audit_log.c.ip)
                                       .where(audit_log.c.actor_kind == "staff"))).all()

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 from models.core.actors import SYSTEM
 from models.core.tables import audit_log
 from models.identity import staff_accounts as staff
-from server.passwords import ARGON2
 from models.members.tables import members
+from server.passwords import ARGON2
 from tests.factories import id_number, roster_csv
 from tests.handlers.test_staff import PASSWORD, network, same_refusal, token_of
 

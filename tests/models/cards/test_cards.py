@@ -13,6 +13,7 @@ from models.cards import codes as card_codes
 from models.cards import lifecycle as cards
 from models.cards.tables import cards as cards_table
 from models.cards.tables import qr_nonces
+from models.core import actors
 from models.core import outbox as notifications
 from models.core.actors import Actor
 from models.core.clock import utcnow
@@ -56,14 +57,14 @@ async def scene(engine, config) -> Scene:
         tree = await org_tree(conn)
         await import_rows(conn, cipher, tree["G01"], [("王秀英", id_number(21), ""), ("李四", id_number(22), "")])
         user_id = await new_user(conn, "wang")
-        member = await members.bind(conn, cipher, user_id, name="王秀英", id_number=id_number(21))
+        member = await members.bind(conn, cipher, actors.worker(user_id), name="王秀英", id_number=id_number(21))
         other = (await conn.execute(sa.text("SELECT id FROM members WHERE name = '李四'"))).scalar_one()
         admin = staff_actor(tree["K01"], "admin")
         merchant = await merchants.create(conn, admin, name="老百姓大药房", type="pharmacy", org_id=tree["K01"].id,
                                           agreement_from=date(2020, 1, 1), agreement_to=date(2099, 12, 31))
         store = await merchants.add_store(conn, admin, merchant.id, name="东湖店", address="东湖路 1 号")
         invite = await merchants.create_invite(conn, admin, merchant.id, role="cashier", store_id=store["id"])
-        cashier = await merchants.bind(conn, await new_user(conn, "cash"), invite.code)
+        cashier = await merchants.bind(conn, actors.worker(await new_user(conn, "cash")), invite.code)
     return Scene(tree, user_id, member.id, other, admin, cashier, cipher)
 
 
@@ -379,7 +380,7 @@ async def test_claimed_code_refused_to_another_cashier_and_spent_code_to_anyone(
     async with engine.begin() as conn:
         invite = await merchants.create_invite(conn, s.admin, s.cashier.merchant_id, role="cashier",
                                                store_id=s.cashier.store_id)
-        other = await merchants.bind(conn, await new_user(conn, "zhao"), invite.code)
+        other = await merchants.bind(conn, actors.worker(await new_user(conn, "zhao")), invite.code)
         code = signer.sign(card.id, card.version, int(time.time()))
         first = await scanning.open_scan(conn, signer, s.cashier, code, ttl=TTL, skew=SKEW, scan_ttl=SCAN_TTL)
         assert (first.holder_masked, first.printed, first.member_id) == ("王*英", False, s.member_id)

@@ -17,9 +17,9 @@ from openpyxl import load_workbook
 
 from models.cards.tables import cards
 from models.core.actors import Actor
-from models.core.money import yuan
 from models.core.clock import LOCAL_TZ, local_today, utcnow
 from models.core.errors import Conflict, Forbidden, Invalid, NotFound
+from models.core.money import yuan
 from models.core.tables import audit_log
 from models.counter import settlement
 from models.counter.tables import redemptions, refunds, statements

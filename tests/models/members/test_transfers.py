@@ -13,7 +13,6 @@ from models.core.clock import utcnow
 from models.core.errors import Conflict, Forbidden, Invalid, NotFound
 from models.core.tables import audit_log, notifications
 from models.identity import staff_accounts as staff
-from server.passwords import ARGON2
 from models.identity.tables import users
 from models.members import hardship, transfers
 from models.members import membership as members
@@ -22,6 +21,7 @@ from models.members.tables import hardship_records, member_transfers
 from models.members.tables import members as members_t
 from models.network import tree as orgs
 from server.crypto import PiiCipher, load_keyring
+from server.passwords import ARGON2
 from tests.factories import id_number, roster_csv
 
 B1, B2, NEW = id_number(301), id_number(302), id_number(303)

@@ -1,0 +1,120 @@
+"""Where each kind of record a handler acts on sits: its unit's path in the union tree, or the merchant
+(and cashier) it belongs to, or the worker it belongs to. Each kind has the one answer a caller gets when
+the record is missing or out of their reach (the same status, code and message as the domain's)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.cards.tables import cards
+from models.core.actors import Actor
+from models.core.errors import NotFound
+from models.core.policy import Located
+from models.counter.tables import redemptions, statements
+from models.members.tables import hardship_records, member_transfers, members
+from models.network.tables import orgs
+from models.partners.tables import merchant_staff, merchants, programs
+
+_path = orgs.c.path.label("org_path")
+
+
+def _member(ident: Any) -> Any:
+    return sa.select(_path).join_from(members, orgs, orgs.c.id == members.c.org_id).where(members.c.id == ident)
+
+
+def _card(ident: Any) -> Any:
+    return (sa.select(_path).select_from(cards).join(members, members.c.id == cards.c.member_id)
+            .join(orgs, orgs.c.id == members.c.org_id).where(cards.c.id == ident))
+
+
+def _org(ident: Any) -> Any:
+    return sa.select(_path).where(orgs.c.id == ident)
+
+
+def _org_code(ident: Any) -> Any:
+    return sa.select(_path).where(orgs.c.code == ident)
+
+
+def _merchant(ident: Any) -> Any:
+    return sa.select(_path).join_from(merchants, orgs, orgs.c.id == merchants.c.org_id).where(merchants.c.id == ident)
+
+
+def _program(ident: Any) -> Any:
+    return sa.select(_path).join_from(programs, orgs, orgs.c.id == programs.c.org_id).where(programs.c.id == ident)
+
+
+def _statement(ident: Any) -> Any:
+    return (sa.select(_path, statements.c.merchant_id, statements.c.status).select_from(statements)
+            .join(merchants, merchants.c.id == statements.c.merchant_id).join(orgs, orgs.c.id == merchants.c.org_id)
+            .where(statements.c.id == ident))
+
+
+def _hardship(ident: Any) -> Any:
+    return (sa.select(_path).join_from(hardship_records, orgs, orgs.c.id == hardship_records.c.org_id)
+            .where(hardship_records.c.id == ident))
+
+
+def _transfer(side: Any) -> Callable[[Any], Any]:
+    def query(ident: Any) -> Any:
+        return (sa.select(_path).join_from(member_transfers, orgs, orgs.c.id == side)
+                .where(member_transfers.c.id == ident))
+    return query
+
+
+def _redemption(ident: Any) -> Any:
+    return sa.select(redemptions.c.merchant_id, redemptions.c.cashier_id).where(redemptions.c.id == ident)
+
+
+def _merchant_staff(ident: Any) -> Any:
+    return sa.select(merchant_staff.c.merchant_id).where(merchant_staff.c.id == ident,
+                                                         merchant_staff.c.live_user_id.is_not(None))
+
+
+#: kind -> (the query locating one record by its id or code, the answer when missing or out of reach)
+KINDS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], NotFound]]] = {
+    "member": (_member, lambda _: NotFound("member_not_found", "找不到该会员")),
+    "card": (_card, lambda _: NotFound("card_not_found", "找不到该服务卡")),
+    "org": (_org, lambda _: NotFound("org_not_found", "找不到该工会组织")),
+    "org_code": (_org_code, lambda code: NotFound("org_not_found", f"找不到代码为 {code} 的工会组织")),
+    "merchant": (_merchant, lambda _: NotFound("merchant_not_found", "找不到该商家")),
+    "program": (_program, lambda _: NotFound("program_not_found", "找不到该优惠项目")),
+    "statement": (_statement, lambda _: NotFound("statement_not_found", "找不到该对账单")),
+    "hardship": (_hardship, lambda _: NotFound("hardship_not_found", "找不到该困难职工档案")),
+    # A transfer is decided by the member's side (from_org) and cancelled by the asking side (to_org).
+    "transfer_incoming": (_transfer(member_transfers.c.from_org_id),
+                          lambda _: NotFound("transfer_not_found", "找不到该转入申请")),
+    "transfer_outgoing": (_transfer(member_transfers.c.to_org_id),
+                          lambda _: NotFound("transfer_not_found", "找不到该转入申请")),
+    "redemption": (_redemption, lambda _: NotFound("redemption_not_found", "找不到该核销记录")),
+    "merchant_staff": (_merchant_staff, lambda _: NotFound("cashier_not_found", "找不到该收银员")),
+}
+#: Kinds that are the caller's own record, found from the caller alone (no path argument).
+OWN: dict[str, Callable[[Any], NotFound]] = {
+    "own_member": lambda _: NotFound("member_not_bound", "请先完成会员实名绑定"),
+}
+
+
+def missing(kind: str, ident: Any) -> NotFound:
+    """The answer for a record of ``kind`` that is missing or out of the caller's reach."""
+    if kind in OWN:
+        return OWN[kind](ident)
+    return KINDS[kind][1](ident)
+
+
+async def locate(conn: AsyncConnection | None, actor: Actor, kind: str, ident: Any) -> Located | None:
+    """Where the record sits, or None when there is no such record."""
+    if kind == "own_member":
+        return Located(member_id=actor.member_id) if actor.member_id is not None else None
+    assert conn is not None
+    row = (await conn.execute(KINDS[kind][0](ident))).mappings().first()
+    if row is None:
+        return None
+    return Located(org_path=row.get("org_path"), merchant_id=row.get("merchant_id"),
+                   cashier_id=row.get("cashier_id"), status=row.get("status"))
+
+
+def known(kind: str) -> bool:
+    """Whether ``kind`` is a target kind this module can locate."""
+    return kind in KINDS or kind in OWN
