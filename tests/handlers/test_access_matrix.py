@@ -37,6 +37,7 @@ from models.partners import programmes as benefits
 from server.app import ROUTES, make_app
 from server.crypto import load_keyring
 from server.http_server import make_http_server
+from server.passwords import ARGON2
 from tests.client import ApiClient
 from tests.factories import Counter, counter, id_number, import_rows, staff_actor
 from tests.redeem_helpers import join
@@ -144,7 +145,7 @@ async def insert_row(conn: Any, table: sa.Table, **values: Any) -> int:
 
 
 async def _staff(conn: Any, name: str, org_code: str, roles: list[str]) -> int:
-    made = await staff_model.create(conn, SYSTEM, username=name, password=STAFF_PASSWORD, roles=roles,
+    made = await staff_model.create(conn, SYSTEM, hasher=ARGON2, username=name, password=STAFF_PASSWORD, roles=roles,
                                     org_code=org_code)
     return made.id
 

@@ -12,6 +12,7 @@ from models.identity import staff_accounts as staff
 from models.members import membership as members
 from models.members.roster import parse_roster
 from models.network import tree as orgs
+from server.passwords import ARGON2
 from tests.factories import counter, id_number, roster_csv
 from tests.redeem_helpers import (  # noqa: F401 - clear_of_midnight is the fixture
     add_program,
@@ -43,7 +44,7 @@ async def test_every_audit_record_has_who_role_request_and_address(api, engine, 
     async with engine.begin() as conn:
         await orgs.create(conn, actors.command("create-org"), code="G09", name="新工会", type_="grassroots",
                           parent_code="S01")
-        made = await staff.create(conn, actors.command("create-staff"), username="audit.admin", password=PASSWORD,
+        made = await staff.create(conn, actors.command("create-staff"), hasher=ARGON2, username="audit.admin", password=PASSWORD,
                                   roles=["station", "admin"], org_code="K01")
         token = (await sessions.issue(conn, "staff", made.id, ttl=3600)).token
     invite = await api.post(f"/api/v1/staff/merchants/{scene.merchant_id}/invites", {"role": "manager"}, token=token)

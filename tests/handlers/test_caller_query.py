@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from models.core.actors import SYSTEM
 from models.identity import sessions
 from models.identity import staff_accounts as staff
+from server.passwords import ARGON2
 from tests.factories import org_tree
 
 PASSWORD = "conn-Count-2026!"
@@ -17,7 +18,7 @@ PASSWORD = "conn-Count-2026!"
 async def _staff_token(engine: Any) -> str:
     async with engine.begin() as conn:
         await org_tree(conn)
-        made = await staff.create(conn, SYSTEM, username="conn.admin", password=PASSWORD, roles=["admin"],
+        made = await staff.create(conn, SYSTEM, hasher=ARGON2, username="conn.admin", password=PASSWORD, roles=["admin"],
                                   org_code="K01")
         return (await sessions.issue(conn, "staff", made.id, ttl=3600)).token
 
