@@ -5,7 +5,7 @@ from typing import Any
 
 from handlers.auth import CODE
 from handlers.base import APIHandler
-from models.core.errors import NotFound
+from models.cards import usecases as card_flows
 from models.counter import redeeming as redemptions
 from models.identity import accounts as users
 from models.members import membership as members
@@ -68,17 +68,9 @@ class BindHandler(APIHandler):
     async def post(self) -> None:
         user_id = self.require("user")
         body = self.json_body()
-        async with self.engine.begin() as conn:
-            await members.bind_guard(conn, user_id)
-        try:
-            async with self.engine.begin() as conn:
-                member = await members.bind(conn, self.cipher, user_id, name=body["name"],
-                                            id_number=body["id_number"], request_id=self.request_id,
-                                            ip=self.request.remote_ip)
-        except NotFound:
-            async with self.engine.begin() as conn:
-                await members.bind_failed(conn, user_id)
-            raise
+        member = await card_flows.bind_member(self.engine, self.cipher, user_id, name=body["name"],
+                                              id_number=body["id_number"], request_id=self.request_id,
+                                              ip=self.request.remote_ip)
         self.write_json({"member": member.view()})
 
 

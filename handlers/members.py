@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from handlers.staff_base import StaffHandler
+from models.cards import usecases as card_flows
 from models.core import policy
 from models.core.errors import Invalid
 from models.members import membership as members
@@ -68,7 +69,7 @@ class MemberImportHandler(StaffHandler):
             None, lambda: parse_roster(upload["body"], upload["filename"] or "roster.csv",
                                        max_bytes=self.config.max_upload_bytes))
         async with self.engine.begin() as conn:
-            report = await members.import_roster(conn, self.cipher, actor, parsed, org=org, strict=strict)
+            report = await card_flows.import_roster(conn, self.cipher, actor, parsed, org=org, strict=strict)
         self.write_json(report.view())
 
 
@@ -83,7 +84,7 @@ class ReleaseBindingHandler(StaffHandler):
         actor = await self.actor()
         policy.require(actor, "member.release_binding")
         async with self.engine.begin() as conn:
-            member = await members.release_binding(conn, actor, int(member_id), scope=policy.scope(actor))
+            member = await card_flows.release_binding(conn, actor, int(member_id), scope=policy.scope(actor))
         self.write_json({"member": member.view()})
 
 
@@ -145,7 +146,7 @@ class MemberHandler(StaffHandler):
             except ValueError:
                 raise Invalid("invalid_body", "ended_on 日期不对") from None
         async with self.engine.begin() as conn:
-            member = await members.update(conn, self.cipher, actor, int(member_id), changes=body)
+            member = await card_flows.update_member(conn, self.cipher, actor, int(member_id), changes=body)
         self.write_json({"member": member.view()})
 
 

@@ -6,9 +6,10 @@ must still be counted, for one).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
