@@ -400,6 +400,20 @@ class APIHandler(BaseHandler):
         assert actor.id is not None
         return actor.id
 
+    # --- idempotency (handlers/idempotency.py's ``@idempotent`` asks this) ------------------
+
+    async def idempotency_scope(self, conn: Any) -> str:
+        """Whose Idempotency-Keys this request's key is among: the logged-in caller.
+
+        Runs in the claiming transaction before the key or the body is looked at, so a
+        handler that narrows the caller (e.g. to a cashier) refuses a wrong one first.
+        """
+        if self.principal is None:
+            raise Unauthorized()
+        return f"{self.principal[0]}:{self.principal[1]}"
+
+    # ---------------------------------------------------------------------------------------
+
     def bearer_token(self) -> str | None:
         header = self.request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")

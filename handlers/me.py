@@ -5,7 +5,7 @@ from typing import Any
 
 from handlers.auth import CODE
 from handlers.base import APIHandler
-from models.core.errors import NotFound
+from models.cards import usecases as card_flows
 from models.core.policy import Access
 from models.counter import redeeming as redemptions
 from models.identity import accounts as users
@@ -70,18 +70,9 @@ class BindHandler(APIHandler):
     }
 
     async def post(self) -> None:
-        user_id = self.user_id()
         body = self.json_body()
-        async with self.engine.begin() as conn:
-            await members.bind_guard(conn, user_id)
-        try:
-            async with self.engine.begin() as conn:
-                member = await members.bind(conn, self.cipher, self.caller(), name=body["name"],
-                                            id_number=body["id_number"])
-        except NotFound:
-            async with self.engine.begin() as conn:
-                await members.bind_failed(conn, user_id)
-            raise
+        member = await card_flows.bind_member(self.engine, self.cipher, self.caller(), name=body["name"],
+                                              id_number=body["id_number"])
         self.write_json({"member": member.view()})
 
 

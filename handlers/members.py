@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from handlers.staff_base import StaffHandler
+from models.cards import usecases as card_flows
 from models.core import policy
 from models.core.errors import Invalid
 from models.core.policy import Access, Target
@@ -71,7 +72,7 @@ class MemberImportHandler(StaffHandler):
             None, lambda: parse_roster(upload["body"], upload["filename"] or "roster.csv",
                                        max_bytes=self.config.max_upload_bytes))
         async with self.engine.begin() as conn:
-            report = await members.import_roster(conn, self.cipher, actor, parsed, org=org, strict=strict)
+            report = await card_flows.import_roster(conn, self.cipher, actor, parsed, org=org, strict=strict)
         self.write_json(report.view())
 
 
@@ -86,7 +87,7 @@ class ReleaseBindingHandler(StaffHandler):
     async def post(self, member_id: str) -> None:
         actor = await self.actor()
         async with self.engine.begin() as conn:
-            member = await members.release_binding(conn, actor, int(member_id), scope=policy.scope(actor))
+            member = await card_flows.release_binding(conn, actor, int(member_id), scope=policy.scope(actor))
         self.write_json({"member": member.view()})
 
 
@@ -149,7 +150,7 @@ class MemberHandler(StaffHandler):
             except ValueError:
                 raise Invalid("invalid_body", "ended_on 日期不对") from None
         async with self.engine.begin() as conn:
-            member = await members.update(conn, self.cipher, actor, int(member_id), changes=body)
+            member = await card_flows.update_member(conn, self.cipher, actor, int(member_id), changes=body)
         self.write_json({"member": member.view()})
 
 

@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 from typing import Any
 
-from handlers.base import APIHandler, json_default
-from models.core import idempotency
+from handlers.base import APIHandler
+from handlers.idempotency import IDEMPOTENCY_HEADER, idempotent
 from models.core.clock import local_today
-from models.core.errors import AppError
 from models.core.policy import Access, Target
 from models.counter import redeeming as redemptions
 from models.counter import scanning
+from models.counter import usecases as counter
 from models.partners import partnership as merchants
-from models.partners import programmes as benefits
 from server.openapi import ERROR_REF, FEN_MAX, id_schema, integer, obj, op, ref, string
 
 REDEMPTION_TARGET = Target("redemption", "redemption_id")
@@ -32,10 +29,18 @@ async def invite_answer(gateway: Any, invite: merchants.Invite) -> dict[str, Any
 class MerchantHandler(APIHandler):
     """A handler for a WeChat user acting for a merchant."""
 
+    #: The caller, once ``idempotency_scope`` has read them.
+    known_cashier: merchants.Cashier
+
     async def cashier(self, conn: Any) -> merchants.Cashier:
         """The caller's merchant role, read in this transaction; the declaration has checked the role and
         whether the merchant may trade (models.core.policy)."""
         return await merchants.cashier_for(conn, self.caller())
+
+    async def idempotency_scope(self, conn: Any) -> str:
+        """Keys are per cashier (their merchant_staff row), read before the key or the body is."""
+        self.known_cashier = await self.cashier(conn)
+        return f"merchant_staff:{self.known_cashier.id}"
 
 
 class BindHandler(MerchantHandler):
@@ -79,23 +84,10 @@ class ScanHandler(MerchantHandler):
 
     async def post(self) -> None:
         cfg = self.config
-        refused: AppError | None = None
-        async with self.engine.begin() as conn:
-            cashier = await self.cashier(conn)
-            body = self.json_body()
-            try:
-                scan = await scanning.open_scan(
-                    conn, self.signer, cashier, body["qr"], ttl=cfg.qr_ttl, skew=cfg.qr_clock_skew,
-                    scan_ttl=cfg.scan_ttl, id_last4=body.get("id_last4"))
-            except scanning.SecondFactorWrong as exc:
-                refused, card_id = exc, exc.card_id
-            else:
-                offers = await benefits.for_member(conn, scan.member_id, today=local_today(), member=scan.member,
-                                                   merchant=cashier.merchant)
-        if refused is not None:
-            async with self.engine.begin() as conn:
-                refused = await scanning.factor_failed(conn, card_id)
-            raise refused
+        done = await counter.scan_card(
+            self.engine, self.signer, self.caller(), lambda: counter.ScanRequest.from_body(self.json_body()),
+            ttl=cfg.qr_ttl, skew=cfg.qr_clock_skew, scan_ttl=cfg.scan_ttl, today=local_today())
+        scan, offers = done.scan, done.offers
         self.write_json({
             "scan_id": scan.id, "expires_at": scan.expires_at,
             "card": {"holder": scan.holder_masked, "status": scan.card.status, "card_no_tail": scan.card.card_no[-4:],
@@ -155,8 +147,6 @@ class MerchantStaffItemHandler(MerchantHandler):
         self.write_json({"removed": int(staff_id)})
 
 
-IDEMPOTENCY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": True,
-                      "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{8,64}$"}}
 AMOUNTS = {"amount": {"type": "integer"}, "discount": {"type": "integer"}, "payable": {"type": "integer"},
            "union_share": {"type": "integer"}, "merchant_share": {"type": "integer"}}
 REDEMPTION = obj({"id": {"type": "integer"}, **AMOUNTS, "status": {"enum": ["done", "void", "refunded"]},
@@ -164,50 +154,7 @@ REDEMPTION = obj({"id": {"type": "integer"}, **AMOUNTS, "status": {"enum": ["don
                  ["id", "amount", "discount", "payable", "union_share", "merchant_share"], extra=True)
 
 
-class IdempotentHandler(MerchantHandler):
-    """A money-moving POST: the first answer to an Idempotency-Key is kept and replayed."""
-
-    async def run_once(self, prepare: Any, work: Any, *, check_merchant: bool = True) -> None:
-        """``prepare(conn, cashier)`` runs with the key's claim and commits even when ``work`` is refused;
-        ``work(conn, cashier, prepared)`` runs in a second transaction with the answer it keeps."""
-        # Per caller and path, the path hashed so the scope fits its 64-character column for any ids.
-        path_digest = hashlib.sha256(self.request.path.encode("utf-8")).hexdigest()[:24]
-        async with self.engine.begin() as conn:
-            cashier = await self.cashier(conn)
-            key = idempotency.check_key(self.request.headers.get("Idempotency-Key"))
-            digest = idempotency.body_hash(self.json_body())
-            scope = f"merchant_staff:{cashier.id}:{path_digest}"
-            replay = await idempotency.claim(conn, scope, key, digest)
-            prepared = await prepare(conn, cashier) if replay is None else None
-        if replay is not None:
-            self.set_header("Idempotent-Replayed", "true")
-            if replay.status >= 400:
-                self.set_status(replay.status)
-                self.set_header("Content-Type", "application/json; charset=utf-8")
-                self.finish(json.dumps(replay.body, ensure_ascii=False))
-                return
-            self.write_json(replay.body, replay.status)
-            return
-        try:
-            async with self.engine.begin() as conn:
-                # As the client sees it (times as ISO strings), so that a replay is byte-for-byte the same.
-                answer = json.loads(json.dumps(await work(conn, cashier, prepared), default=json_default))
-                await idempotency.finish(conn, scope, key, 200, answer)
-        except AppError as exc:
-            body: dict[str, Any] = {"code": exc.code, "message": exc.message, "request_id": self.request_id}
-            if exc.details:
-                body["details"] = exc.details
-            async with self.engine.begin() as conn:
-                await idempotency.finish(conn, scope, key, exc.status, {"error": body})
-            raise
-        except BaseException:
-            async with self.engine.begin() as conn:
-                await idempotency.release(conn, scope, key)
-            raise
-        self.write_json(answer)
-
-
-class RedemptionsHandler(IdempotentHandler):
+class RedemptionsHandler(MerchantHandler):
     access = {"post": Access("counter.redeem"), "get": Access("counter.list")}
     spec = {
         "post": op(
@@ -229,22 +176,19 @@ class RedemptionsHandler(IdempotentHandler):
                              403: ERROR_REF}),
     }
 
-    async def post(self) -> None:
-        today = local_today()
+    scan: Any = None
 
-        async def prepare(conn: Any, cashier: merchants.Cashier) -> Any:
-            body = self.json_body()  # read after the caller is known to be a cashier (run_once)
-            scan = await scanning.get_scan(conn, cashier, body["scan_id"], lock=True)
-            await scanning.spend(conn, scan)
-            return scan
+    async def spend_scan(self, conn: Any) -> None:
+        """With the key's claim: the scan is used up even when the redemption is then refused."""
+        self.scan = await scanning.get_scan(conn, self.known_cashier, self.json_body()["scan_id"], lock=True)
+        await scanning.spend(conn, self.scan)
 
-        async def work(conn: Any, cashier: merchants.Cashier, scan: Any) -> dict[str, Any]:
-            lines = redemptions.parse_items(self.json_body()["items"])
-            done = await redemptions.redeem(conn, cashier, scan, lines, today=today, request_id=self.request_id,
-                                            ip=self.request.remote_ip)
-            return done.view()
-
-        await self.run_once(prepare, work)
+    @idempotent(on_claim=spend_scan)
+    async def post(self, conn: Any) -> dict[str, Any]:
+        lines = redemptions.parse_items(self.json_body()["items"])
+        done = await redemptions.redeem(conn, self.known_cashier, self.scan, lines, today=local_today(),
+                                        request_id=self.request_id, ip=self.request.remote_ip)
+        return done.view()
 
     async def get(self) -> None:
         async with self.engine.connect() as conn:
@@ -274,7 +218,7 @@ class VoidHandler(MerchantHandler):
         self.write_json({"id": done.id, "status": done.status, "redemption": done.view()})
 
 
-class RefundHandler(IdempotentHandler):
+class RefundHandler(MerchantHandler):
     access = {"post": Access("counter.refund", REDEMPTION_TARGET)}
     spec = {"post": op(
         "部分或全部退款（商家管理员）：优惠、工会与商家分担及额度按比例退回，最后一次退款精确退回余下部分",
@@ -285,17 +229,11 @@ class RefundHandler(IdempotentHandler):
                              "redemption": REDEMPTION}, ["id", "redemption_id", "amount", "discount"]),
                    400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF, 422: ERROR_REF})}
 
-    async def post(self, redemption_id: str) -> None:
-        async def prepare(conn: Any, cashier: merchants.Cashier) -> None:
-            return None
-
-        async def work(conn: Any, cashier: merchants.Cashier, _: Any) -> dict[str, Any]:
-            body = self.json_body()
-            return await redemptions.refund(conn, cashier, int(redemption_id), amount=body["amount"],
-                                            reason=body["reason"], today=local_today(),
-                                            request_id=self.request_id)
-
-        await self.run_once(prepare, work, check_merchant=False)
+    @idempotent()
+    async def post(self, conn: Any, redemption_id: str) -> dict[str, Any]:
+        body = self.json_body()
+        return await redemptions.refund(conn, self.known_cashier, int(redemption_id), amount=body["amount"],
+                                        reason=body["reason"], today=local_today(), request_id=self.request_id)
 
 
 routes: list[tuple[str, Any]] = [

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from handlers.base import APIHandler
 from models.core.policy import PUBLIC
-from models.identity import sessions as auth_tokens
-from models.identity import staff_accounts as staff
+from models.identity import usecases as identity
 from server.openapi import ERROR_REF, obj, op, ref, string
 
 
@@ -28,11 +27,9 @@ class StaffLoginHandler(APIHandler):
 
     async def post(self) -> None:
         body = self.json_body()
-        member = await staff.login(self.engine, body["username"], body["password"], self.request.remote_ip,
-                                   hasher=self.settings["passwords"])
-        async with self.engine.begin() as conn:
-            issued = await auth_tokens.issue(conn, "staff", member.id, ttl=self.config.token_ttl)
-        self.write_json({"token": issued.token, "expires_at": issued.expires_at, "staff": member.view()})
+        done = await identity.staff_login(self.engine, body["username"], body["password"], self.request.remote_ip,
+                                          hasher=self.settings["passwords"], token_ttl=self.config.token_ttl)
+        self.write_json({"token": done.token.token, "expires_at": done.token.expires_at, "staff": done.staff.view()})
 
 
 routes = [

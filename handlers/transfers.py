@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.staff_base import StaffHandler
+from models.cards import usecases as card_flows
 from models.core.policy import Access, Target
 from models.members import transfers
 from server.openapi import ERROR_REF, ID_MAX, integer, nullable, obj, op, ref, string
@@ -87,7 +88,7 @@ class AcceptHandler(StaffHandler):
     async def post(self, transfer_id: str) -> None:
         actor = await self.actor()
         async with self.engine.begin() as conn:
-            transfer = await transfers.accept(conn, self.cipher, actor, int(transfer_id))
+            transfer = await card_flows.accept_transfer(conn, self.cipher, actor, int(transfer_id))
         self.write_json(transfer.incoming_view())
 
 

@@ -68,7 +68,7 @@ async def audit_verify(config: Config) -> int:
 
 async def import_members(config: Config, path: str, org_code: str, strict: bool) -> int:
     """Import a roster file; print the report by row; exit 0 when every valid row is in, 1 when rows were refused."""
-    from models.members import membership as members
+    from models.cards import usecases as card_flows
     from models.members.roster import parse_roster
     from server.crypto import PiiCipher, load_keyring
 
@@ -82,8 +82,8 @@ async def import_members(config: Config, path: str, org_code: str, strict: bool)
     try:
         async with engine.begin() as conn:
             unit = await orgs.by_code(conn, org_code)
-            report = await members.import_roster(conn, PiiCipher(load_keyring(config)), actors.command("import-members"),
-                                                 parsed, org=unit, strict=strict)
+            report = await card_flows.import_roster(conn, PiiCipher(load_keyring(config)), actors.command("import-members"),
+                                                    parsed, org=unit, strict=strict)
     finally:
         await engine.dispose()
     for problem in report.problems:

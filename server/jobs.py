@@ -12,9 +12,9 @@ from typing import Any, Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.core import audit, idempotency
-from models.core import outbox as notifications
 from models.counter import scanning
 from models.identity import sessions as auth_tokens
+from models.identity import usecases as identity
 from server.config import Config
 
 log = logging.getLogger("unionaid.jobs")
@@ -25,7 +25,8 @@ PURGE_EVERY = 600.0
 
 
 async def send_notifications(engine: AsyncEngine, gateway: Any, config: Config) -> int:
-    return await notifications.dispatch_due(engine, gateway, config.wechat_notice_template)
+    """Send the queued notices that are due (identity's use case: it needs the users' openids)."""
+    return await identity.dispatch_notifications(engine, gateway, config.wechat_notice_template)
 
 
 async def seal_audit(engine: AsyncEngine) -> int:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from models.cards import usecases as card_flows
 from models.core.actors import SYSTEM, Actor
 from models.members import membership as members
 from models.members.idcard import check_digit
@@ -41,7 +42,7 @@ def roster_csv(rows: list[tuple[str, str, str]]) -> bytes:
 async def import_rows(conn: Any, cipher: PiiCipher, org: orgs.Org, rows: list[tuple[str, str, str]],
                       *, strict: bool = False) -> members.ImportReport:
     parsed = parse_roster(roster_csv(rows), "roster.csv")
-    return await members.import_roster(conn, cipher, SYSTEM, parsed, org=org, strict=strict)
+    return await card_flows.import_roster(conn, cipher, SYSTEM, parsed, org=org, strict=strict)
 
 
 def staff_actor(org: orgs.Org, *roles: str, staff_id: int = 1) -> Actor:

@@ -1,9 +1,15 @@
-"""Routes that exist only in tests: an uncaught exception, a database connection killed mid-request."""
+"""Routes that exist only in tests: an uncaught exception, a database connection killed mid-request,
+a handler declared idempotent."""
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 
 from handlers.base import APIHandler
+from handlers.idempotency import idempotent
+from models.core import outbox
+from models.core.errors import Conflict
 from models.core.policy import PUBLIC
 
 
@@ -28,7 +34,22 @@ class KillConnectionHandler(APIHandler):
         self.write_json({"status": "unreachable"})
 
 
+class IdempotentEchoHandler(APIHandler):
+    """Declared idempotent, and nothing else: each run queues one notice (so runs can be counted)."""
+
+    @idempotent()
+    async def post(self, conn: Any) -> tuple[int, dict[str, Any]]:
+        body = self.json_body()
+        notice_id = await outbox.enqueue(conn, self.require("user"), "test.echo", title="测试", body="测试")
+        if body.get("refuse"):
+            raise Conflict("test_refused", "测试拒绝")  # after a write: the refusal must leave nothing
+        if body.get("crash"):
+            raise RuntimeError("crash")
+        return 201, {"notice_id": notice_id, "echo": body}
+
+
 TEST_ROUTES = [
     (r"/__test__/boom", BoomHandler),
     (r"/__test__/kill-db", KillConnectionHandler),
+    (r"/__test__/idempotent", IdempotentEchoHandler),
 ]

@@ -278,6 +278,14 @@ async def cancel_for_member(conn: AsyncConnection, actor: Actor, member_id: int,
                       "card.cancel", notify_user=user_id)
 
 
+async def follow_members(conn: AsyncConnection, member_ids: list[int]) -> None:
+    """Members moved to another unit: their live cards move with them (issued and printed there from now on)."""
+    unit = sa.select(members.c.org_id).where(members.c.id == cards.c.live_member_id).scalar_subquery()
+    for start in range(0, len(member_ids), 1000):
+        await conn.execute(cards.update().where(cards.c.live_member_id.in_(member_ids[start:start + 1000]))
+                           .values(org_id=unit))
+
+
 async def invalidate_codes(conn: AsyncConnection, member_id: int) -> None:
     """Kill the codes already shown for the member's live card (its WeChat binding was released)."""
     await conn.execute(cards.update().where(cards.c.live_member_id == member_id)

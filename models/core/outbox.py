@@ -1,8 +1,10 @@
 """The notification outbox: written with the change it reports, sent to WeChat afterwards.
 
 A notice is queued in the caller's transaction, so it exists exactly when the
-change committed. ``dispatch_due`` sends what is due; a row is claimed by a
-conditional UPDATE, so several processes can dispatch without sending twice.
+change committed. Sending is a use case of the identity domain (it needs the
+users' openids): models/identity/usecases.py ``dispatch_notifications`` reads what
+is due here, claims each row by a conditional UPDATE (so several processes can
+dispatch without sending twice), and marks it sent or failed.
 """
 from __future__ import annotations
 
@@ -14,12 +16,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.core.clock import utcnow
-from models.core.errors import AppError
 from models.core.tables import notifications
-from models.identity.tables import users
 
 log = logging.getLogger("unionaid.notify")
 
@@ -67,51 +67,55 @@ def _notice(row: Any) -> Notice:
                   row.status, row.created_at)
 
 
-def _message(notice: Notice, sent_at: datetime) -> dict[str, Any]:
+def message(notice: Notice, sent_at: datetime) -> dict[str, Any]:
+    """The subscribe message's data for a notice."""
     shown = sent_at.astimezone(_SHANGHAI).strftime("%Y-%m-%d %H:%M")
     return {"thing1": {"value": notice.title}, "thing2": {"value": notice.body}, "time3": {"value": shown}}
 
 
-async def dispatch_due(engine: AsyncEngine, gateway: Any, template_id: str, *, limit: int = 50) -> int:
-    """Send up to ``limit`` due notices; returns how many were sent."""
-    now = utcnow()
-    async with engine.connect() as conn:
-        due = (await conn.execute(
-            sa.select(notifications, users.c.openid).join(users, users.c.id == notifications.c.user_id)
+def due_query(now: datetime, limit: int) -> sa.Select[Any]:
+    """The pending notices due at ``now``, oldest first (a dispatcher adds who they go to)."""
+    return (sa.select(notifications)
             .where(notifications.c.status == "pending", notifications.c.next_attempt_at <= now)
-            .order_by(notifications.c.id).limit(limit))).all()
-    sent = 0
-    for row in due:
-        async with engine.begin() as conn:
-            claimed = await conn.execute(
-                notifications.update()
-                .where(notifications.c.id == row.id, notifications.c.status == "pending",
-                       notifications.c.next_attempt_at == row.next_attempt_at)
-                .values(next_attempt_at=now + CLAIM_FOR))
-        if claimed.rowcount != 1:
-            continue  # another process has it
-        notice = _notice(row)
-        try:
-            await gateway.send_subscribe_message(row.openid, template_id, _message(notice, now), page=notice.page)
-        except AppError as exc:
-            await _failed(engine, row.id, row.attempts + 1, exc.code)
-            continue
-        except Exception as exc:  # noqa: BLE001 - one bad notice must not stop the batch or retry forever
-            log.warning("notice %s: unexpected %s", row.id, type(exc).__name__, exc_info=exc)
-            await _failed(engine, row.id, row.attempts + 1, type(exc).__name__)
-            continue
-        async with engine.begin() as conn:
-            await conn.execute(notifications.update().where(notifications.c.id == row.id)
-                               .values(status="sent", sent_at=utcnow(), attempts=row.attempts + 1))
-        sent += 1
-    return sent
+            .order_by(notifications.c.id).limit(limit))
 
 
-async def _failed(engine: AsyncEngine, notice_id: int, attempts: int, code: str) -> None:
+@dataclass(frozen=True)
+class Due:
+    """A notice to send, with what claiming it and counting its attempts need."""
+
+    notice: Notice
+    attempts: int
+    next_attempt_at: datetime
+
+
+def due_of(row: Any) -> Due:
+    """A row of ``due_query`` as a notice to send."""
+    return Due(_notice(row), int(row.attempts), row.next_attempt_at)
+
+
+async def claim(conn: AsyncConnection, due: Due, now: datetime) -> bool:
+    """Take a due notice for ``CLAIM_FOR``; False when another process has it (a conditional UPDATE)."""
+    claimed = await conn.execute(
+        notifications.update()
+        .where(notifications.c.id == due.notice.id, notifications.c.status == "pending",
+               notifications.c.next_attempt_at == due.next_attempt_at)
+        .values(next_attempt_at=now + CLAIM_FOR))
+    return bool(claimed.rowcount == 1)
+
+
+async def mark_sent(conn: AsyncConnection, due: Due) -> None:
+    """The notice reached WeChat."""
+    await conn.execute(notifications.update().where(notifications.c.id == due.notice.id)
+                       .values(status="sent", sent_at=utcnow(), attempts=due.attempts + 1))
+
+
+async def mark_failed(conn: AsyncConnection, due: Due, code: str) -> None:
+    """The notice was not sent: try again later with backoff, or give up (final error, too many attempts)."""
+    attempts = due.attempts + 1
     final = code in _FINAL_ERRORS or attempts >= MAX_ATTEMPTS
     backoff = timedelta(seconds=30 * 2 ** attempts)
-    log.info("notice %s not sent (%s), attempt %s%s", notice_id, code, attempts, ", giving up" if final else "")
-    async with engine.begin() as conn:
-        await conn.execute(notifications.update().where(notifications.c.id == notice_id).values(
-            status="failed" if final else "pending", attempts=attempts, last_error=code[:200],
-            next_attempt_at=utcnow() + backoff))
+    log.info("notice %s not sent (%s), attempt %s%s", due.notice.id, code, attempts, ", giving up" if final else "")
+    await conn.execute(notifications.update().where(notifications.c.id == due.notice.id).values(
+        status="failed" if final else "pending", attempts=attempts, last_error=code[:200],
+        next_attempt_at=utcnow() + backoff))

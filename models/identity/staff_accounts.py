@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.core import audit, throttle
 from models.core.actors import Actor
@@ -103,39 +103,61 @@ def _retry_after(until: datetime) -> str:
     return str(max(1, int((until - utcnow()).total_seconds()) + 1))
 
 
-async def login(engine: AsyncEngine, username: str, password: str, ip: str | None, *,
-                hasher: PasswordHasher) -> Staff:
-    """Check a login; failures are counted in their own committed transaction, then refused.
+@dataclass(frozen=True)
+class LoginKeys:
+    """The throttle keys of one login attempt: the username's and the address's."""
 
-    Unknown users, wrong passwords and inactive accounts all answer the same 401.
-    """
-    user_key = "staff-login:user:" + username.lower()[:64]
-    ip_key = "staff-login:ip:" + (ip or "unknown")[:64]
-    async with engine.connect() as conn:
-        for key, code, message in (
-            (ip_key, "rate_limited", "登录尝试过于频繁，请稍后再试"),
-            (user_key, "account_locked", "登录失败次数过多，账号已临时锁定，请稍后再试"),
-        ):
-            until = await throttle.locked_until(conn, key)
-            if until is not None:
-                raise RateLimited(code, message, headers={"Retry-After": _retry_after(until)})
-        row = (await conn.execute(sa.select(staff).where(staff.c.username == username))).first()
+    user: str
+    ip: str
+
+    @classmethod
+    def of(cls, username: str, ip: str | None) -> LoginKeys:
+        """The keys for this username (case-insensitive) from this address."""
+        return cls("staff-login:user:" + username.lower()[:64], "staff-login:ip:" + (ip or "unknown")[:64])
+
+
+async def refuse_if_locked(conn: AsyncConnection, keys: LoginKeys) -> None:
+    """Refuse (429 with Retry-After) while the address or the username is locked out."""
+    for key, code, message in (
+        (keys.ip, "rate_limited", "登录尝试过于频繁，请稍后再试"),
+        (keys.user, "account_locked", "登录失败次数过多，账号已临时锁定，请稍后再试"),
+    ):
+        until = await throttle.locked_until(conn, key)
+        if until is not None:
+            raise RateLimited(code, message, headers={"Retry-After": _retry_after(until)})
+
+
+async def for_login(conn: AsyncConnection, username: str) -> Any:
+    """The account row a login names, or None."""
+    return (await conn.execute(sa.select(staff).where(staff.c.username == username))).first()
+
+
+async def password_accepted(row: Any, password: str, hasher: PasswordHasher) -> bool:
+    """Whether the password opens this account (hashed off the loop; as slow for a missing or inactive one)."""
     ok = await hasher.verify(row.password_hash if row is not None else None, password)
-    if ok and row is not None and row.active:
-        async with engine.begin() as conn:
-            await throttle.reset(conn, user_key)
-            return await _from_row(conn, row)
-    refusal: AppError = Unauthorized("login_failed", LOGIN_FAILED)
-    async with engine.begin() as conn:
-        ip_until = await throttle.fail(conn, ip_key, limit=IP_LIMIT, window=WINDOW, lock_for=LOCK_FOR)
-        user_until = await throttle.fail(conn, user_key, limit=USER_LIMIT, window=WINDOW, lock_for=LOCK_FOR)
+    return bool(ok and row is not None and row.active)
+
+
+async def login_succeeded(conn: AsyncConnection, keys: LoginKeys, row: Any) -> Staff:
+    """Forget the username's failures; the account that logged in."""
+    await throttle.reset(conn, keys.user)
+    return await _from_row(conn, row)
+
+
+async def login_failed(conn: AsyncConnection, keys: LoginKeys) -> AppError:
+    """Count a failure for the address and the username; the refusal to give (a lock-out when it caused one).
+
+    Unknown users, wrong passwords and inactive accounts all get the same 401.
+    """
+    ip_until = await throttle.fail(conn, keys.ip, limit=IP_LIMIT, window=WINDOW, lock_for=LOCK_FOR)
+    user_until = await throttle.fail(conn, keys.user, limit=USER_LIMIT, window=WINDOW, lock_for=LOCK_FOR)
     if user_until is not None:
-        refusal = RateLimited("account_locked", "登录失败次数过多，账号已临时锁定，请稍后再试",
-                              headers={"Retry-After": _retry_after(user_until)})
-    elif ip_until is not None:
-        refusal = RateLimited("rate_limited", "登录尝试过于频繁，请稍后再试",
-                              headers={"Retry-After": _retry_after(ip_until)})
-    raise refusal
+        return RateLimited("account_locked", "登录失败次数过多，账号已临时锁定，请稍后再试",
+                           headers={"Retry-After": _retry_after(user_until)})
+    if ip_until is not None:
+        return RateLimited("rate_limited", "登录尝试过于频繁，请稍后再试",
+                           headers={"Retry-After": _retry_after(ip_until)})
+    return Unauthorized("login_failed", LOGIN_FAILED)
 
 
 async def actor_for(conn: AsyncConnection, staff_id: int, request_id: str | None, ip: str | None) -> Actor:

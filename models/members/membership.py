@@ -1,15 +1,13 @@
 """Union members: real-name records, roster import, and a worker claiming their record."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.cards import lifecycle as cards
-from models.cards.tables import cards as cards_t
 from models.core import audit, throttle
 from models.core import outbox as notifications
 from models.core.actors import Actor
@@ -85,6 +83,8 @@ class ImportReport:
     problems: list[RowProblem] = field(default_factory=list)
     notices: list[RowProblem] = field(default_factory=list)
     committed: bool = False
+    #: The members this import moved to another unit (what follows a member is moved by the caller's use case).
+    moved_member_ids: list[int] = field(default_factory=list)
 
     def view(self) -> dict[str, Any]:
         def rows(entries: list[RowProblem]) -> list[dict[str, Any]]:
@@ -198,6 +198,7 @@ async def import_roster(
         await transfers.request_many(conn, cipher, actor, [ask for _, ask in asks])
     report.notices = [RowProblem(line, "id_number", "transfer_requested", TRANSFER_REQUESTED) for line, _ in asks]
     report.created, report.updated, report.moved = len(inserts), len(updates), len(moves)
+    report.moved_member_ids = [old.id for old, _, _ in moves]
     report.transfer_requested, report.committed = len(asks), True
     await audit.record(conn, actor, "member.import", target_kind="org", target_id=org.id, org_path=org.path,
                        summary={k: v for k, v in report.view().items() if k not in ("problems", "notices")})
@@ -209,17 +210,17 @@ async def move(
 ) -> None:
     """Move a member (a row with ``id``, ``org_id``, ``user_id``) to ``to_org``, with what follows them; audited.
 
-    Their live card and an active hardship record move too (the new unit issues,
-    prints and re-checks them from now on). Pending transfer requests for them are
-    granted when the member now lies in the asking unit's subtree, and otherwise
-    follow them to their new unit, whose staff decide them from now on.
+    An active hardship record moves too (the new unit re-checks it from now on).
+    Pending transfer requests for them are granted when the member now lies in the
+    asking unit's subtree, and otherwise follow them to their new unit, whose staff
+    decide them from now on. Their live card is the cards domain's: its use cases
+    (models/cards/usecases.py) move it after this.
     """
     from models.members import transfers
 
     now = utcnow()
     await conn.execute(members.update().where(members.c.id == member.id)
                        .values(org_id=to_org.id, updated_at=now, **(values or {})))
-    await conn.execute(cards_t.update().where(cards_t.c.live_member_id == member.id).values(org_id=to_org.id))
     await conn.execute(hardship_records.update().where(hardship_records.c.member_id == member.id,
                                                        hardship_records.c.status == "active")
                        .values(org_id=to_org.id))
@@ -250,11 +251,19 @@ async def bind_failed(conn: AsyncConnection, user_id: int) -> None:
     await throttle.fail(conn, _bind_key(user_id), limit=BIND_LIMIT, window=BIND_WINDOW, lock_for=BIND_WINDOW)
 
 
-async def bind(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, *, name: str, id_number: str) -> Member:
+class Bound(NamedTuple):
+    """A bound member, and whether this call bound them (False: they already were, to this user)."""
+
+    member: Member
+    newly: bool
+
+
+async def bind(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, *, name: str, id_number: str) -> Bound:
     """Link the acting WeChat user to the roster record with this name and ID number.
 
-    A wrong pair never says which half was wrong. Raises Invalid ``member_not_found``
-    (counted by the caller as a failure) or Conflict ``already_bound``.
+    A wrong pair never says which half was wrong. Raises NotFound ``member_not_found``
+    (counted by the caller as a failure) or Conflict ``already_bound``. The card a
+    new binding brings is issued by models/cards/usecases.py.
     """
     not_found = NotFound("member_not_found", "未找到与姓名和身份证号相符的会员记录，请核对或联系所在工会")
     user_id = actor.user_id if actor.user_id is not None else actor.id
@@ -269,7 +278,7 @@ async def bind(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, *, name: 
     if row is None or normalize_name(row.name) != normalize_name(name) or row.status != "active":
         raise not_found
     if row.user_id == user_id:
-        return _member(row)
+        return Bound(_member(row), False)
     if row.user_id is not None:
         raise Conflict("already_bound", "该会员已绑定其他微信账号，请到所在工会服务站办理解绑")
     if await for_user(conn, user_id) is not None:
@@ -277,20 +286,26 @@ async def bind(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, *, name: 
     await conn.execute(members.update().where(members.c.id == row.id, members.c.user_id.is_(None))
                        .values(user_id=user_id, bound_at=utcnow(), updated_at=utcnow()))
     await throttle.reset(conn, _bind_key(user_id))
-    # A bound member gets a service card at once (the same transaction: both or neither).
-    await cards.issue(conn, replace(actor, member_id=row.id, roles=actor.roles - {"visitor"} | {"member"}), row.id)
-    return _member((await conn.execute(sa.select(members).where(members.c.id == row.id))).one())
+    return Bound(_member((await conn.execute(sa.select(members).where(members.c.id == row.id))).one()), True)
 
 
 async def release_binding(conn: AsyncConnection, actor: Actor, member_id: int, *, scope: str) -> Member:
-    """Staff free a record bound to a WeChat account (lost phone, wrong person); audited."""
+    """Staff free a record bound to a WeChat account (lost phone, wrong person); audited.
+
+    The released phone's card codes are killed by the caller's use case (models/cards/usecases.py).
+    """
     row, path = await get_in_scope(conn, member_id, scope)
     await conn.execute(members.update().where(members.c.id == member_id)
                        .values(user_id=None, bound_at=None, updated_at=utcnow()))
-    await cards.invalidate_codes(conn, member_id)  # the released phone's code must not work a minute longer
     await audit.record(conn, actor, "member.release_binding", target_kind="member", target_id=member_id,
                        org_path=path, summary={"user_id": row.user_id})
     return _member((await conn.execute(sa.select(members).where(members.c.id == member_id))).one())
+
+
+async def bound_user(conn: AsyncConnection, member_id: int) -> int | None:
+    """The WeChat user the member is bound to now, the row locked for the caller's change."""
+    return (await conn.execute(sa.select(members.c.user_id).where(members.c.id == member_id)
+                               .with_for_update())).scalar_one_or_none()
 
 
 async def search(
@@ -344,12 +359,15 @@ async def full_view(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, memb
 async def update(
     conn: AsyncConnection, cipher: PiiCipher, actor: Actor, member_id: int, *, changes: dict[str, Any],
 ) -> Member:
-    """Staff correct a record: phone, employer, bank account, or end the membership; audited without values."""
+    """Staff correct a record: phone, employer, bank account, or end the membership; audited without values.
+
+    Ending a membership cancels the live card: the caller's use case does it (models/cards/usecases.py).
+    """
     from models.core import policy
     from models.members.roster import normalize_phone
 
     policy.require(actor, "member.manage")
-    row, path = await get_in_scope(conn, member_id, policy.scope(actor))
+    _, path = await get_in_scope(conn, member_id, policy.scope(actor))
     values: dict[str, Any] = {}
     if "phone" in changes:
         phone = normalize_phone(changes["phone"]) if changes["phone"] else None
@@ -372,8 +390,6 @@ async def update(
         raise Invalid("nothing_to_change", "没有要修改的内容")
     values["updated_at"] = utcnow()
     await conn.execute(members.update().where(members.c.id == member_id).values(**values))
-    if values.get("status") == "ended":
-        await cards.cancel_for_member(conn, actor, member_id, user_id=row.user_id)
     await audit.record(conn, actor, "member.update", target_kind="member", target_id=member_id, org_path=path,
                        summary={"fields": sorted(k for k in changes), "status": changes.get("status")})
     return _member((await conn.execute(sa.select(members).where(members.c.id == member_id))).one())

@@ -58,8 +58,8 @@ async def test_five_failures_lock_binding(api, engine, running):
 
 
 async def test_record_bound_elsewhere_is_refused_until_released(api, engine, running):
+    from models.cards import usecases as card_flows
     from models.core.actors import Actor
-    from models.members import membership as members
 
     tree = await _roster(engine, running)
     first = await api.login("eve.1")
@@ -70,7 +70,7 @@ async def test_record_bound_elsewhere_is_refused_until_released(api, engine, run
     staff = Actor(kind="staff", id=1, roles=frozenset({"station"}), org_id=tree["S01"].id, org_path=tree["S01"].path)
     member_id = (await api.get("/api/v1/me", token=first)).data["member"]["id"]
     async with engine.begin() as conn:
-        await members.release_binding(conn, staff, member_id, scope=staff.org_path)
+        await card_flows.release_binding(conn, staff, member_id, scope=staff.org_path)
     retry = await api.post("/api/v1/me/bind", {"name": "李四", "id_number": id_number(12)}, token=second)
     assert retry.status == 200
 

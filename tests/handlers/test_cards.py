@@ -26,13 +26,14 @@ from qrcode.constants import (
 from qrcode.util import mask_func
 
 from models.cards import codes as card_codes
+from models.cards import usecases as card_flows
 from models.cards.tables import cards as cards_table
 from models.core import outbox as notifications
 from models.core.actors import SYSTEM
 from models.core.tables import audit_log
 from models.identity import staff_accounts as staff
+from models.identity import usecases as identity
 from models.identity.tables import users
-from models.members import membership as members
 from server.passwords import ARGON2
 from tests.factories import counter, id_number, import_rows
 from tests.handlers.test_merchant_scan import ID_LAST4, qr_of, refused, scan
@@ -210,7 +211,7 @@ async def test_staff_issue_in_scope_only_and_never_to_an_ended_member(api, engin
     view = await api.get(f"/api/v1/staff/members/{ids['李四']}/card", token=clerk)
     assert view.data["card"]["id"] == issued.data["card"]["id"] and len(view.data["history"]) == 1
     async with engine.begin() as conn:
-        await members.update(conn, cipher, scene.admin, ids["赵六"], changes={"status": "ended"})
+        await card_flows.update_member(conn, cipher, scene.admin, ids["赵六"], changes={"status": "ended"})
     refused(await api.post(f"/api/v1/staff/members/{ids['赵六']}/card", token=clerk), 409, "member_inactive")
     # Outside the subtree reads exactly like a member that does not exist; a role without the right is refused
     # before any lookup.
@@ -411,8 +412,8 @@ async def test_membership_ended_cancels_the_card_and_tells_the_former_holder(api
     scene = await counter(api, engine, running)
     user_id = await user_id_of(api, scene.worker)
     async with engine.begin() as conn:
-        await members.update(conn, running.settings["cipher"], scene.admin, scene.member_id,
-                             changes={"status": "ended"})
+        await card_flows.update_member(conn, running.settings["cipher"], scene.admin, scene.member_id,
+                                       changes={"status": "ended"})
     async with engine.connect() as conn:
         row = (await conn.execute(sa.select(cards_table).where(cards_table.c.id == scene.card_id))).one()
     assert (row.status, row.live_member_id, row.status_reason) == ("cancelled", None, "会员关系终止")
@@ -559,7 +560,7 @@ async def test_notices_are_sent_to_the_holders_openid(api, engine, running, wech
     clerk = await staff_token(api, engine, "clerk.k01", ["station"], "K01")
     await api.post(f"/api/v1/staff/cards/{scene.card_id}/freeze", {"reason": "核查"}, token=clerk)
     template = running.settings["config"].wechat_notice_template
-    assert await notifications.dispatch_due(engine, running.gateway, template) == 2
+    assert await identity.dispatch_notifications(engine, running.gateway, template) == 2
     user_id = await user_id_of(api, scene.worker)
     async with engine.connect() as conn:
         openid = (await conn.execute(sa.select(users.c.openid).where(users.c.id == user_id))).scalar_one()
@@ -569,4 +570,4 @@ async def test_notices_are_sent_to_the_holders_openid(api, engine, running, wech
     assert [m["data"]["thing1"]["value"] for m in sent] == ["服务卡已开通", "服务卡已冻结"]
     assert {m["touser"] for m in sent} == {wechat.state.openid_for("wang")}
     assert {m["template_id"] for m in sent} == {template} and {m["page"] for m in sent} == {"pages/card/index"}
-    assert await notifications.dispatch_due(engine, running.gateway, template) == 0
+    assert await identity.dispatch_notifications(engine, running.gateway, template) == 0

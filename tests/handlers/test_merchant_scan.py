@@ -17,10 +17,10 @@ import sqlalchemy as sa
 
 from models.cards import codes as card_codes
 from models.cards import lifecycle as cards
+from models.cards import usecases as card_flows
 from models.cards.tables import qr_nonces
 from models.counter import scanning
 from models.counter.tables import scan_sessions
-from models.members import membership as members
 from models.members.tables import members as members_table
 from models.partners import partnership as merchants
 from server.qr_tokens import QrSigner, load_signer
@@ -169,8 +169,8 @@ async def test_cancelled_card_and_ended_membership_are_refused(api, engine, runn
     scene = await counter(api, engine, running)
     shown = await qr_of(api, scene.worker)
     async with engine.begin() as conn:
-        await members.update(conn, running.settings["cipher"], scene.admin, scene.member_id,
-                             changes={"status": "ended"})
+        await card_flows.update_member(conn, running.settings["cipher"], scene.admin, scene.member_id,
+                                       changes={"status": "ended"})
     refused(await scan(api, scene.cashier, shown), 403, "card_cancelled")
     async with engine.connect() as conn:
         card = await cards.get(conn, scene.card_id)
@@ -358,14 +358,13 @@ async def test_two_app_instances_racing_one_code_exactly_one_wins(api, engine, r
 
 
 async def test_releasing_the_binding_kills_the_code_on_the_released_phone(api, engine, running):
-    from models.members import membership as members
     from tests.factories import staff_actor
 
     scene = await counter(api, engine, running)
     shown = await qr_of(api, scene.worker)
     clerk = staff_actor(scene.tree["S01"], "station")
     async with engine.begin() as conn:
-        await members.release_binding(conn, clerk, scene.member_id, scope=clerk.org_path)
+        await card_flows.release_binding(conn, clerk, scene.member_id, scope=clerk.org_path)
     refused(await scan(api, scene.cashier, shown), 422, "qr_outdated")
 
 

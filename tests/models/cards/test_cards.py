@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from models.cards import codes as card_codes
 from models.cards import lifecycle as cards
+from models.cards import usecases as card_flows
 from models.cards.tables import cards as cards_table
 from models.cards.tables import qr_nonces
 from models.core import actors
@@ -23,7 +24,6 @@ from models.core.tables import notifications as notifications_table
 from models.counter import scanning
 from models.counter.tables import scan_sessions
 from models.identity.tables import users
-from models.members import membership as members
 from models.partners import partnership as merchants
 from server.crypto import PiiCipher, load_keyring
 from server.qr_tokens import QrSigner, load_signer
@@ -57,7 +57,8 @@ async def scene(engine, config) -> Scene:
         tree = await org_tree(conn)
         await import_rows(conn, cipher, tree["G01"], [("王秀英", id_number(21), ""), ("李四", id_number(22), "")])
         user_id = await new_user(conn, "wang")
-        member = await members.bind(conn, cipher, actors.worker(user_id), name="王秀英", id_number=id_number(21))
+        member = await card_flows.claim_membership(conn, cipher, actors.worker(user_id), name="王秀英",
+                                                   id_number=id_number(21))
         other = (await conn.execute(sa.text("SELECT id FROM members WHERE name = '李四'"))).scalar_one()
         admin = staff_actor(tree["K01"], "admin")
         merchant = await merchants.create(conn, admin, name="老百姓大药房", type="pharmacy", org_id=tree["K01"].id,
@@ -236,7 +237,7 @@ async def test_issue_refusals_say_nothing_outside_scope_or_role(engine, config):
         for member_id in (s.other_member_id, 10**9):
             with pytest.raises(Forbidden):
                 await cards.issue(conn, reviewer, member_id)
-        await members.update(conn, s.cipher, s.admin, s.other_member_id, changes={"status": "ended"})
+        await card_flows.update_member(conn, s.cipher, s.admin, s.other_member_id, changes={"status": "ended"})
         with pytest.raises(Conflict) as ended:
             await cards.issue(conn, s.admin, s.other_member_id)
         assert ended.value.code == "member_inactive"
@@ -305,12 +306,12 @@ async def test_membership_end_cancels_in_the_same_transaction(engine, config):
     card = await live(engine, s.member_id)
     with pytest.raises(RuntimeError):
         async with engine.begin() as conn:
-            await members.update(conn, s.cipher, s.admin, s.member_id, changes={"status": "ended"})
+            await card_flows.update_member(conn, s.cipher, s.admin, s.member_id, changes={"status": "ended"})
             assert (await cards.get(conn, card.id)).status == "cancelled"
             raise RuntimeError("roll back")
     assert (await live(engine, s.member_id)).status == "active"  # both or neither
     async with engine.begin() as conn:
-        await members.update(conn, s.cipher, s.admin, s.member_id, changes={"status": "ended"})
+        await card_flows.update_member(conn, s.cipher, s.admin, s.member_id, changes={"status": "ended"})
         gone = await cards.get(conn, card.id)
         assert (gone.status, gone.version) == ("cancelled", 2)
         assert await cards.live_for_member(conn, s.member_id) is None
@@ -319,7 +320,7 @@ async def test_membership_end_cancels_in_the_same_transaction(engine, config):
         with pytest.raises(Conflict):
             await cards.cancel(conn, s.admin, card.id, reason="again")
         # The membership comes back: the old card stays dead, a new one can be issued.
-        await members.update(conn, s.cipher, s.admin, s.member_id, changes={"status": "active"})
+        await card_flows.update_member(conn, s.cipher, s.admin, s.member_id, changes={"status": "active"})
         with pytest.raises(Conflict):
             await cards.unfreeze(conn, s.admin, card.id)
         fresh = await cards.issue(conn, s.admin, s.member_id)

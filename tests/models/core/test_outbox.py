@@ -1,4 +1,6 @@
-"""The notification outbox: queued with the change, sent through the WeChat sandbox, retried with backoff."""
+"""The notification outbox: queued with the change, sent through the WeChat sandbox, retried with backoff.
+
+Sending is identity's use case (it needs the users' openids): models/identity/usecases.py."""
 from __future__ import annotations
 
 import asyncio
@@ -10,6 +12,7 @@ import sqlalchemy as sa
 from models.core import outbox as notifications
 from models.core.clock import utcnow
 from models.core.tables import notifications as outbox
+from models.identity import usecases as identity
 from models.identity.tables import users
 
 
@@ -24,7 +27,7 @@ def template(running) -> str:
 
 
 async def dispatch(engine, running, **kw) -> int:
-    return await notifications.dispatch_due(engine, running.gateway, template(running), **kw)
+    return await identity.dispatch_notifications(engine, running.gateway, template(running), **kw)
 
 
 async def row_of(engine, notice_id: int):
@@ -176,7 +179,7 @@ async def test_an_unexpected_gateway_failure_counts_as_an_attempt_and_the_batch_
     async with engine.begin() as conn:
         first = await notifications.enqueue(conn, await new_user(conn, "u1"), "t", title="一", body="二")
         second = await notifications.enqueue(conn, await new_user(conn, "u2"), "t", title="一", body="二")
-    sent = await notifications.dispatch_due(engine, Broken(), "tpl")
+    sent = await identity.dispatch_notifications(engine, Broken(), "tpl")
     assert sent == 1
     failed, done = await row_of(engine, first), await row_of(engine, second)
     assert (failed.status, failed.attempts, failed.last_error) == ("pending", 1, "RuntimeError")

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from models.cards import lifecycle as cards
+from models.cards import usecases as card_flows
 from models.cards.tables import cards as cards_t
 from models.core.actors import SYSTEM, Actor
 from models.core.clock import utcnow
@@ -117,7 +118,7 @@ async def test_accept_moves_the_member_with_card_hardship_and_phone(engine, conf
             await transfers.accept(conn, cipher, actors["KA"], transfer_id)
         with pytest.raises(NotFound):
             await transfers.accept(conn, cipher, actors["KC"], transfer_id)
-        done = await transfers.accept(conn, cipher, actors["KB"], transfer_id)
+        done = await card_flows.accept_transfer(conn, cipher, actors["KB"], transfer_id)
         assert done.status == "accepted" and done.incoming_view()["member"] is None
         assert await org_of(conn, li) == tree["GA"].id
         row = (await conn.execute(sa.select(members_t).where(members_t.c.id == li))).one()

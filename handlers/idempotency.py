@@ -1,0 +1,105 @@
+"""``@idempotent``: the Idempotency-Key of a POST as one declaration on the handler method.
+
+Declared on a method of an ``APIHandler``::
+
+    class RefundHandler(APIHandler):
+        @idempotent()
+        async def post(self, conn, redemption_id: int) -> dict[str, Any]:
+            return {...}   # or (201, {...})
+
+The decorated method runs inside the transaction that also keeps its answer, and
+returns that answer instead of writing it. Around it:
+
+1. in a first transaction: the caller's scope (``APIHandler.idempotency_scope``, which
+   may refuse the caller before anything about the request is read), the key, the
+   body's hash, the claim, and ``on_claim`` (work that must commit even when the
+   method is then refused, e.g. spending a scan session);
+2. the same key and body already answered: that answer again (status and body, with
+   ``Idempotent-Replayed: true``); another body: 422; still running: 409;
+3. in a second transaction: the method and the kept answer (both or neither). A
+   refusal (``AppError``) is kept too; any other failure frees the key for a retry.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from handlers.base import json_default
+from models.core import idempotency
+from models.core.errors import AppError
+
+if TYPE_CHECKING:
+    from handlers.base import APIHandler
+
+HEADER = "Idempotency-Key"
+#: The header as an OpenAPI parameter, for the spec of every idempotent operation.
+IDEMPOTENCY_HEADER = {"name": HEADER, "in": "header", "required": True,
+                      "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{8,64}$"}}
+
+Answer = dict[str, Any] | tuple[int, dict[str, Any]]
+Work = Callable[..., Awaitable[Answer]]
+# The connection is typed Any: handlers import nothing of SQLAlchemy (.importlinter).
+OnClaim = Callable[[Any, Any], Awaitable[None]]
+
+
+def idempotent(*, on_claim: OnClaim | None = None) -> Callable[[Work], Callable[..., Awaitable[None]]]:
+    """Declare a handler method idempotent by its ``Idempotency-Key`` header (see the module's docstring)."""
+
+    def declare(method: Work) -> Callable[..., Awaitable[None]]:
+        @functools.wraps(method)
+        async def run(self: APIHandler, *args: Any, **kwargs: Any) -> None:
+            await _run_once(self, method, on_claim, args, kwargs)
+
+        run.idempotent = True  # type: ignore[attr-defined]
+        return run
+
+    return declare
+
+
+def is_idempotent(handler: type, method: str) -> bool:
+    """Whether ``handler`` declares ``method`` (e.g. "post") idempotent."""
+    return bool(getattr(getattr(handler, method, None), "idempotent", False))
+
+
+async def _run_once(handler: APIHandler, method: Work, on_claim: OnClaim | None, args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> None:
+    # Per caller and path, the path hashed so the scope fits its 64-character column for any ids.
+    path_digest = hashlib.sha256(handler.request.path.encode("utf-8")).hexdigest()[:24]
+    async with handler.engine.begin() as conn:
+        scope = f"{await handler.idempotency_scope(conn)}:{path_digest}"
+        key = idempotency.check_key(handler.request.headers.get(HEADER))
+        digest = idempotency.body_hash(handler.json_body())
+        replay = await idempotency.claim(conn, scope, key, digest)
+        if replay is None and on_claim is not None:
+            await on_claim(handler, conn)
+    if replay is not None:
+        handler.set_header("Idempotent-Replayed", "true")
+        if replay.status >= 400:
+            handler.set_status(replay.status)
+            handler.set_header("Content-Type", "application/json; charset=utf-8")
+            handler.finish(json.dumps(replay.body, ensure_ascii=False))
+            return
+        handler.write_json(replay.body, replay.status)
+        return
+    try:
+        async with handler.engine.begin() as conn:
+            result = await method(handler, conn, *args, **kwargs)
+            status, body = result if isinstance(result, tuple) else (200, result)
+            # As the client sees it (times as ISO strings), so that a replay is byte-for-byte the same.
+            answer = json.loads(json.dumps(body, default=json_default))
+            await idempotency.finish(conn, scope, key, status, answer)
+    except AppError as exc:
+        error: dict[str, Any] = {"code": exc.code, "message": exc.message, "request_id": handler.request_id}
+        if exc.details:
+            error["details"] = exc.details
+        async with handler.engine.begin() as conn:
+            await idempotency.finish(conn, scope, key, exc.status, {"error": error})
+        raise
+    except BaseException:
+        async with handler.engine.begin() as conn:
+            await idempotency.release(conn, scope, key)
+        raise
+    handler.write_json(answer, status)
