@@ -127,7 +127,7 @@ class MerchantStaffHandler(MerchantHandler):
         ["items"]), 403: ERROR_REF})}
 
     async def get(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             manager = await self.cashier(conn, check_merchant=False)
             items = await merchants.list_staff(conn, manager)
         self.write_json({"items": items})
@@ -237,7 +237,7 @@ class RedemptionsHandler(IdempotentHandler):
         await self.run_once(prepare, work)
 
     async def get(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             cashier = await self.cashier(conn, check_merchant=False)
             before = self.query().get("before")
             items, nxt = await redemptions.for_merchant(

@@ -14,6 +14,6 @@ class StaffHandler(APIHandler):
     async def actor(self) -> Actor:
         if self._actor is None:
             staff_id = self.require("staff")
-            async with self.engine.connect() as conn:
+            async with self.reading() as conn:
                 self._actor = await staff.actor_for(conn, staff_id, self.request_id, self.request.remote_ip)
         return self._actor

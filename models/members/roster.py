@@ -61,7 +61,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from openpyxl import load_workbook
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
@@ -406,6 +406,10 @@ _ZIP_ERRORS = (
 )
 
 
+#: An upload: its bytes, or a seekable binary file holding them (a spooled upload).
+_Source = bytes | BinaryIO
+
+
 class _UseOpenpyxl(Exception):
     """The fast reader does not recognise this package layout; let openpyxl read it."""
 
@@ -414,21 +418,41 @@ class _CorruptXlsx(Exception):
     """The sheet data cannot be read."""
 
 
-class _CountingFile(io.BytesIO):
-    """The upload as a file (sharing the bytes, not copying them) that counts what is read from it.
+class _CountingFile:
+    """The upload as a file (the bytes shared, not copied, or the spooled file) that counts reads.
 
     zipfile reads members' compressed data through it, so bytes out of a member can be
     set against compressed bytes in while streaming.
     """
 
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
+    def __init__(self, source: _Source) -> None:
+        self._file: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else source
+        self._file.seek(0)
         self.consumed = 0
 
     def read(self, size: int | None = -1) -> bytes:
-        chunk = super().read(size)
+        chunk = self._file.read(-1 if size is None else size)
         self.consumed += len(chunk)
         return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+
+def _size_and_tail(source: _Source) -> tuple[int, bytes]:
+    """The upload's size and its last bytes, enough to hold a zip's end records (ZIP64 too)."""
+    if isinstance(source, bytes):
+        return len(source), source
+    size = source.seek(0, io.SEEK_END)
+    start = max(0, size - 22 - 0xFFFF - 76)
+    source.seek(start)
+    return size, source.read(size - start)
 
 
 def _zip_directory(data: bytes) -> tuple[int, int] | None:
@@ -448,8 +472,9 @@ def _zip_directory(data: bytes) -> tuple[int, int] | None:
 class _Package:
     """The zip package of an XLSX whose every read is bounded (see the limits above)."""
 
-    def __init__(self, data: bytes, budget: int) -> None:
-        directory = _zip_directory(data)
+    def __init__(self, data: _Source, budget: int) -> None:
+        size, tail = _size_and_tail(data)
+        directory = _zip_directory(tail)
         if directory is not None and (
             directory[0] > _MAX_ZIP_MEMBERS or directory[1] > _MAX_ZIP_DIRECTORY_BYTES
         ):
@@ -472,7 +497,7 @@ class _Package:
                 # without a bound per call: a few bytes can become gigabytes at once.
                 if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                     raise Invalid("roster_format", _CORRUPT_XLSX)
-                if info.compress_size > len(data):
+                if info.compress_size > size:
                     raise Invalid("roster_format", _CORRUPT_XLSX)
                 if info.file_size > _MAX_PART_BYTES:
                     raise _too_large(_UNZIPPED_TOO_LARGE)
@@ -539,7 +564,7 @@ class _Package:
                 yield chunk
 
 
-def _xlsx_rows(data: bytes, max_bytes: int) -> Iterator[tuple[int, Sequence[object]]]:
+def _xlsx_rows(data: _Source, max_bytes: int) -> Iterator[tuple[int, Sequence[object]]]:
     """(row number, values) of the first worksheet, for rows present in the file.
 
     The sheet XML is streamed with expat (a few times faster than openpyxl's
@@ -1001,7 +1026,7 @@ def _check_for_openpyxl(package: _Package) -> None:
         _scan_xml(itertools.chain([first], chunks))
 
 
-def _openpyxl_rows(data: bytes) -> Iterator[tuple[int, Sequence[object]]]:
+def _openpyxl_rows(data: _Source) -> Iterator[tuple[int, Sequence[object]]]:
     """(row number, values) of the first worksheet read by openpyxl (the fallback).
 
     Only for small packages whose XML passed the fast reader's checks; the values it
@@ -1015,7 +1040,10 @@ def _openpyxl_rows(data: bytes) -> Iterator[tuple[int, Sequence[object]]]:
     finally:
         package.close()
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        if not isinstance(data, bytes):
+            data.seek(0)
+        workbook = load_workbook(io.BytesIO(data) if isinstance(data, bytes) else data, read_only=True,
+                                 data_only=False)
     except Exception as exc:  # openpyxl raises many types for a malformed file
         raise Invalid("roster_format", _CORRUPT_XLSX) from exc
     try:
@@ -1146,7 +1174,7 @@ def _check_name(raw: str | None) -> tuple[str, tuple[str, str] | None]:
 
 
 def parse_roster(
-    data: bytes,
+    data: bytes | BinaryIO,
     filename: str,
     *,
     max_bytes: int = 20 * 1024 * 1024,
@@ -1155,23 +1183,34 @@ def parse_roster(
 ) -> RosterParse:
     """Read a roster file (CSV or XLSX) and check every row; see the module docstring.
 
-    Only the 姓名 and 身份证号 columns are required; 手机号, 工作单位 and 所属工会 are
-    optional, other columns are ignored, rows blank in every recognised column are
-    skipped. Raises :class:`Invalid` for file-level failures.
+    ``data`` is the file's bytes or a seekable binary file (a spooled upload): an XLSX is
+    then read from the file (only the parts it needs, never the whole into memory); a CSV,
+    whose rows take more memory than its bytes anyway, is read whole. Only the 姓名 and
+    身份证号 columns are required; 手机号, 工作单位 and 所属工会 are optional, other columns
+    are ignored, rows blank in every recognised column are skipped. Raises
+    :class:`Invalid` for file-level failures.
     """
-    if len(data) > max_bytes:
+    size = len(data) if isinstance(data, bytes) else data.seek(0, io.SEEK_END)
+    if size > max_bytes:
         raise Invalid(
             "roster_too_large",
-            f"文件太大（{len(data) / 1048576:.1f} MB），上限为 {max_bytes / 1048576:.0f} MB，请分批导入",
+            f"文件太大（{size / 1048576:.1f} MB），上限为 {max_bytes / 1048576:.0f} MB，请分批导入",
         )
-    if not data or data.isspace():  # (not data.strip(): that copies the upload)
+    if not isinstance(data, bytes):
+        data.seek(0)
+        head = data.read(len(_ZIP_MAGIC))
+        data.seek(0)
+        if not head.startswith(_ZIP_MAGIC):
+            data = data.read()
+    if isinstance(data, bytes) and (not data or data.isspace()):  # (not data.strip(): that copies the upload)
         raise Invalid("roster_empty", "文件是空的，没有任何内容")
 
-    kind = _detect_format(data, filename)
+    kind = "xlsx" if not isinstance(data, bytes) else _detect_format(data, filename)
     result = RosterParse(format=kind)
     if kind == "xlsx":
         source = _xlsx_rows(data, max_bytes)
     else:
+        assert isinstance(data, bytes)
         codec = _csv_encoding(data)
         result.encoding = "utf-8" if codec == "utf-8-sig" else codec
         source = _csv_rows(data, codec)
