@@ -1,25 +1,30 @@
 """Base handlers: request ids, security headers, the fixed error shape, JSON bodies, bearer auth."""
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 import re
 import uuid
+from concurrent.futures import Executor
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, ClassVar, Iterable
+from typing import Any, BinaryIO, Callable, ClassVar, Iterable, TypeVar
 
-import tornado.httputil
 import tornado.web
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tornado.iostream import StreamClosedError
 
+from handlers.uploads import Form, UploadedFile, split_form, spool_file
 from models.access import callers, targets
 from models.core import policy
 from models.core.actors import Actor
 from models.core.errors import AppError, Forbidden, Unauthorized
 from models.core.policy import Access
 from models.identity.sessions import hash_token
+from server import db
 from server.config import Config
 from server.console import cookie_authenticated
 from server.crypto import PiiCipher
@@ -46,6 +51,7 @@ _HTTP_CODES = {
 _MAX_TOKEN_CHARS = 256
 #: Every body is counted here, not by Tornado (whose refusals are bare, unshaped 400s).
 _TRANSPORT_BODY_LIMIT = 2**62
+_T = TypeVar("_T")
 _DB_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError, OSError)
 
 
@@ -73,6 +79,9 @@ class BaseHandler(tornado.web.RequestHandler):
     _request_id: str | None = None
     _chunks: list[bytes]
     _received = 0
+    #: The body spooled to a temporary file (see `spools_body`), and the form split from it.
+    _spool: BinaryIO | None = None
+    _form: Form | None = None
 
     def initialize(self, **_kwargs: Any) -> None:
         self._chunks = []
@@ -144,10 +153,63 @@ class BaseHandler(tornado.web.RequestHandler):
         if self._received > self.body_limit():
             # A chunked body that grew past the limit: answer now; the connection closes.
             self._chunks.clear()
+            self._drop_spool()
             err = self._too_large()
             self.send_error(413, exc_info=(AppError, err, None))
             return
+        if self.spools_body():
+            if self._spool is None:
+                self._spool = spool_file(self.config.data_dir)
+            self._spool.write(chunk)  # into the page cache: no wait worth leaving the loop for
+            return
         self._chunks.append(chunk)
+
+    # --- uploads spooled to disk ---------------------------------------------------------
+
+    def spools_body(self) -> bool:
+        """Whether this request's body goes to a temporary file rather than memory (uploads)."""
+        return False
+
+    def spooled_body(self) -> BinaryIO | None:
+        """The spooled body (complete once the handler's method runs), or None when there was none."""
+        if self._spool is not None:
+            self._spool.flush()
+        return self._spool
+
+    def _drop_spool(self) -> None:
+        """Remove the spooled body and every file split from it."""
+        if self._form is not None:
+            self._form.close()
+            self._form = None
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+    def on_finish(self) -> None:
+        self._drop_spool()
+
+    def on_connection_close(self) -> None:
+        self._drop_spool()
+        super().on_connection_close()
+
+    # --- work off the event loop, and the two kinds of transaction ---------------------------
+
+    @property
+    def executor(self) -> Executor | None:
+        """The app's bounded pool for CPU-bound work (None: the loop's default, outside the app)."""
+        return self.settings.get("executor")
+
+    async def offload(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Run ``fn(*args, **kwargs)`` in the app's worker pool, so the event loop keeps serving."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    def reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A read-only transaction (deferred on SQLite: it blocks no writer)."""
+        return db.reading(self.engine)
+
+    def writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A transaction that writes (IMMEDIATE on SQLite: writers queue), committed on success."""
+        return db.writing(self.engine)
 
     def raw_body(self) -> bytes:
         """The whole request body (complete once the handler's method runs)."""
@@ -245,6 +307,9 @@ class APIHandler(BaseHandler):
     def body_limit(self) -> int:
         return int(self.config.max_upload_bytes if self.accepts == "multipart" else self.config.max_json_bytes)
 
+    def spools_body(self) -> bool:
+        return self.accepts == "multipart"
+
     async def prepare(self) -> None:
         self._guard_request()
         self._check_path_ids()
@@ -304,24 +369,23 @@ class APIHandler(BaseHandler):
             self._query = validators[key].parse(self.request.query_arguments)
         return self._query
 
-    def uploaded(self) -> tuple[dict[str, list[bytes]], dict[str, list[Any]]]:
-        """The form fields and files of a multipart upload; a malformed one is ``invalid_multipart``."""
+    async def uploaded(self) -> tuple[dict[str, list[bytes]], dict[str, list[UploadedFile]]]:
+        """The form fields and files of a multipart upload; a malformed one is ``invalid_multipart``.
+
+        The body was spooled to a temporary file as it came; it is split off the event loop,
+        each file into a temporary file of its own (removed when the request ends).
+        """
         self._require_caller()
         if self._content_type() != "multipart/form-data":
             raise AppError("unsupported_media_type", "请以 multipart/form-data 上传文件", status=415)
-        arguments: dict[str, list[bytes]] = {}
-        files: dict[str, list[Any]] = {}
-        config = tornado.httputil.ParseBodyConfig(
-            multipart=tornado.httputil.ParseMultipartConfig(max_parts=self.max_parts, max_part_header_size=4096))
-        try:
-            tornado.httputil.parse_body_arguments(
-                self.request.headers.get("Content-Type", ""), self.raw_body(), arguments, files,
-                self.request.headers, config=config,
-            )
-        except tornado.httputil.HTTPInputError:
-            raise AppError("invalid_multipart", "上传内容格式不对（multipart/form-data 不完整或字段过多）",
-                           status=400) from None
-        return arguments, files
+        if self._form is None:
+            body = self.spooled_body()
+            if body is None:
+                raise AppError("invalid_multipart", "上传内容格式不对（multipart/form-data 不完整或字段过多）",
+                               status=400)
+            self._form = await self.offload(split_form, body, self.request.headers.get("Content-Type", ""),
+                                            self.config.data_dir, max_parts=self.max_parts)
+        return self._form.fields, self._form.files
 
     # --- the caller and declared access ------------------------------------------------------
     #: Who may call each method: ``{"get": Access("member.view", Target("member", "member_id"))}``.
@@ -360,7 +424,7 @@ class APIHandler(BaseHandler):
             if rule is not None:
                 policy.authorize(None, rule.action)
             return
-        async with self.engine.connect() as conn:  # one connection for the caller and the target
+        async with self.reading() as conn:  # one connection for the caller and the target
             if token is not None:
                 found = await callers.resolve(conn, hash_token(token), request_id=self.request_id,
                                               ip=self.request.remote_ip)

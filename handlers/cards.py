@@ -1,7 +1,6 @@
 """The service card: the worker's card and rotating QR code, the public keys, staff card management."""
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from typing import Any, Callable
@@ -55,7 +54,7 @@ def font_refusal(exc: card_images.CardFontMissing) -> AppError:
 class CardBase(APIHandler):
     async def send_image(self, fn: Callable[..., bytes], *args: Any, kind: str, filename: str | None = None) -> None:
         """Render an image off the event loop and send it, never cached."""
-        data = await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+        data = await self.offload(fn, *args)
         self.set_header("Content-Type", IMAGE_TYPES[kind])
         if filename:
             self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
@@ -69,7 +68,7 @@ class CardBase(APIHandler):
     async def my_card(self) -> tuple[int, cards.Card, Any]:
         """The caller's live card (issued now if a bound member never had one), else their latest, and member."""
         user_id = self.user_id()
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             member = await members.for_user(conn, user_id)
             card = await cards.shown_card(conn, member.id) if member else None
         if member is None:
@@ -92,7 +91,7 @@ class MyCardHandler(CardBase):
 
     async def get(self) -> None:
         _, card, member = await self.my_card()
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             offers = await benefits.for_member(conn, member.id, today=local_today())
         self.write_json({**card.view(), "holder": mask_name(member.name), "benefits": [b.view() for b in offers]})
 
@@ -216,7 +215,7 @@ class MemberCardHandler(StaffCardBase):
 
     async def get(self, member_id: str) -> None:
         actor = await self.actor()
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             await members.get_in_scope(conn, int(member_id), policy.scope(actor))
             live = await cards.live_for_member(conn, int(member_id))
             past = await cards.history(conn, int(member_id))
@@ -272,7 +271,7 @@ class CardPrintHandler(StaffCardBase):
         check = functools.partial(card_images.printable_face, holder_masked, org_name,
                                   font_path=self.config.card_font or None)
         try:
-            await asyncio.get_running_loop().run_in_executor(None, check)  # a font's first load parses the file
+            await self.offload(check)  # a font's first load parses the file
         except card_images.CardFontMissing as exc:
             raise font_refusal(exc) from None
 

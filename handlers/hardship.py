@@ -170,7 +170,7 @@ class HardshipDueHandler(StaffHandler):
     async def get(self) -> None:
         actor = await self.actor()
         within_days = self.query().get("within_days", 30)
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             records = await hardship.due_for_recheck(conn, actor, within_days=within_days)
         self.write_json({"items": [r.view() for r in records]})
 

@@ -20,7 +20,7 @@ class MeHandler(APIHandler):
 
     async def get(self) -> None:
         user_id = self.user_id()
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             user = await users.get(conn, user_id, self.cipher)
             member = await members.for_user(conn, user_id)
         view = member.view() if member else None
@@ -93,7 +93,7 @@ class MyRedemptionsHandler(APIHandler):
     async def get(self) -> None:
         user_id = self.user_id()
         cursor = self.query().get("cursor")
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             member = await members.for_user(conn, user_id)
             items: list[dict[str, Any]] = []
             nxt = None

@@ -1,7 +1,6 @@
 """Staff API for members: roster import and releasing a WeChat binding."""
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from typing import Any
 
@@ -59,20 +58,20 @@ class MemberImportHandler(StaffHandler):
 
     async def post(self) -> None:
         actor = await self.actor()
-        fields, uploads = self.uploaded()
+        fields, uploads = await self.uploaded()
         files = uploads.get("file") or []
         if len(files) != 1:
             raise Invalid("file_required", "请上传一个名册文件（字段名 file）")
         org_code = b"".join(fields.get("org", [])).decode("utf-8", "replace")
         strict = b"".join(fields.get("strict", [])).decode("utf-8", "replace") in ("1", "true")
         upload = files[0]
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             org = await orgs.by_code(conn, org_code, within=policy.scope(actor))
-        parsed = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: parse_roster(upload["body"], upload["filename"] or "roster.csv",
-                                       max_bytes=self.config.max_upload_bytes))
-        async with self.engine.begin() as conn:
-            report = await card_flows.import_roster(conn, self.cipher, actor, parsed, org=org, strict=strict)
+        parsed = await self.offload(parse_roster, upload.file, upload.filename or "roster.csv",
+                                    max_bytes=self.config.max_upload_bytes)
+        async with self.writing() as conn:
+            report = await card_flows.import_roster(conn, self.cipher, actor, parsed, org=org, strict=strict,
+                                                    offload=self.offload)
         self.write_json(report.view())
 
 
@@ -116,7 +115,7 @@ class MemberListHandler(StaffHandler):
         actor = await self.actor()
         query = self.query()
         code = query.get("org", "")
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             org = await orgs.by_code(conn, code, within=policy.scope(actor)) if code else None
             found = await members.search(conn, self.cipher, actor, id_number=query.get("id_number", ""),
                                          phone=query.get("phone", ""), org=org, after=query.get("after", 0),

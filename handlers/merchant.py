@@ -127,7 +127,7 @@ class MerchantStaffHandler(MerchantHandler):
         ["items"]), 403: ERROR_REF})}
 
     async def get(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             manager = await self.cashier(conn)
             items = await merchants.list_staff(conn, manager)
         self.write_json({"items": items})
@@ -191,7 +191,7 @@ class RedemptionsHandler(MerchantHandler):
         return done.view()
 
     async def get(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             cashier = await self.cashier(conn)
             before = self.query().get("before")
             items, nxt = await redemptions.for_merchant(

@@ -29,7 +29,7 @@ class OrgsHandler(StaffHandler):
 
     async def get(self) -> None:
         actor = await self.actor()
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             root = await orgs.get(conn, actor.org_id or 0, within=policy.scope(actor))
             units = await orgs.subtree(conn, root)
         self.write_json({"items": [u.view() for u in units]})

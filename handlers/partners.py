@@ -60,7 +60,7 @@ class MerchantsHandler(StaffHandler):
     async def get(self) -> None:
         actor = await self.actor()
         kind = self.query().get("type")
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             found = await merchants.list_in_scope(conn, actor, type=kind)
         self.write_json({"items": [m.view() for m in found]})
 
@@ -85,7 +85,7 @@ class MerchantHandler(StaffHandler):
 
     async def get(self, merchant_id: str) -> None:
         actor = await self.actor()
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             merchant = await merchants.get(conn, int(merchant_id), within=policy.scope(actor))
             stores = await merchants.list_stores(conn, merchant.id)
         self.write_json({"merchant": merchant.view(), "stores": stores})
@@ -179,7 +179,7 @@ class ProgramsHandler(StaffHandler):
 
     async def get(self) -> None:
         actor = await self.actor()
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             found = await benefits.list_in_scope(conn, actor)
             views = [{**p.view(), "merchants": await benefits.merchant_ids(conn, p.id)} for p in found]
         self.write_json({"items": views})

@@ -38,7 +38,8 @@ class Export:
     async def send_export(self: Any, conn: Any, statement: settlement.Statement) -> None:
         fmt = self.query().get("format", "csv")
         rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
-        data = (settlement.export_csv if fmt == "csv" else settlement.export_xlsx)(statement, rows)
+        # Writing a workbook is CPU work (openpyxl): off the event loop, in the app's pool.
+        data = await self.offload(settlement.export_csv if fmt == "csv" else settlement.export_xlsx, statement, rows)
         name = quote(f"对账单-{statement.merchant_name}-{statement.month}.{fmt}")
         self.set_header("Content-Type", EXPORT_TYPES[fmt])
         self.set_header("Content-Disposition", f"attachment; filename=\"statement-{statement.month}.{fmt}\"; "
@@ -66,7 +67,7 @@ class StaffStatementsHandler(StaffHandler):
     async def get(self) -> None:
         actor = await self.actor()
         query = self.query()
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             found = await settlement.list_for_staff(conn, actor, month=query.get("month"),
                                                     merchant_id=query.get("merchant_id"))
         self.write_json({"items": [s.view() for s in found]})
@@ -87,7 +88,7 @@ class StaffStatementHandler(StaffHandler):
 
     async def get(self, statement_id: str) -> None:
         actor = await self.actor()
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             statement = await settlement.get_for_staff(conn, actor, int(statement_id))
             rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
         self.write_json({"statement": statement.view(), "rows": [r.view() for r in rows]})
@@ -128,7 +129,7 @@ class StaffExportHandler(StaffHandler, Export):
 
     async def get(self, statement_id: str) -> None:
         actor = await self.actor()
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             await self.send_export(conn, await settlement.get_for_staff(conn, actor, int(statement_id)))
 
 
@@ -147,7 +148,7 @@ class MerchantStatementsHandler(MerchantStatementBase):
     spec = {"get": op("本商家已确认的对账单（商家管理员）", tags=["merchants"], responses={200: LIST, 403: ERROR_REF})}
 
     async def get(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             found = await settlement.list_for_merchant(conn, await self.manager_merchant(conn))
         self.write_json({"items": [s.view() for s in found]})
 
@@ -158,7 +159,7 @@ class MerchantStatementHandler(MerchantStatementBase):
                       responses={200: WITH_ROWS, 403: ERROR_REF, 404: ERROR_REF})}
 
     async def get(self, statement_id: str) -> None:
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             statement = await settlement.get_for_merchant(conn, await self.manager_merchant(conn), int(statement_id))
             rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
         self.write_json({"statement": statement.view(), "rows": [r.view() for r in rows]})
@@ -170,7 +171,7 @@ class MerchantExportHandler(MerchantStatementBase, Export):
                       responses={200: EXPORT, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF})}
 
     async def get(self, statement_id: str) -> None:
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             statement = await settlement.get_for_merchant(conn, await self.manager_merchant(conn), int(statement_id))
             await self.send_export(conn, statement)
 

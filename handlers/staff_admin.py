@@ -62,7 +62,7 @@ class AuditVerifyHandler(StaffHandler):
     async def get(self) -> None:
         async with self.engine.begin() as conn:
             await audit.seal(conn)  # so that the check covers everything committed until now
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             result = await audit.verify(conn)
         self.write_json({"ok": result.ok, "checked": result.checked, "first_bad_id": result.first_bad_id,
                          "reason": result.reason, "pending": result.pending})

@@ -66,7 +66,7 @@ class TransfersHandler(StaffHandler):
         direction = query.get("direction", "outgoing")
         status = query.get("status")
         after = query.get("after", 0)
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             found = await transfers.listing(conn, self.cipher, actor, direction=direction, status=status,
                                             after=after, limit=50)
         views = [t.incoming_view() if direction == "incoming" else t.outgoing_view() for t in found]

@@ -110,13 +110,13 @@ class Scene:
 
 
 async def _build(url: str, data_dir: Path, cards: int, cashiers: int) -> Scene:
+    from models.cards import usecases as card_flows
     from models.core import actors
     from models.core.actors import SYSTEM, Actor
     from models.core.clock import utcnow
     from models.db import schema
     from models.identity import sessions as auth_tokens
     from models.identity.tables import users
-    from models.members import membership as members
     from models.members.roster import parse_roster
     from models.network import tree as orgs
     from models.partners import partnership as merchants
@@ -133,7 +133,7 @@ async def _build(url: str, data_dir: Path, cards: int, cashiers: int) -> Scene:
     async with engine.begin() as conn:
         city = await orgs.create(conn, SYSTEM, code="B", name="基准市总工会", type_="city", parent_code=None)
         unit = await orgs.create(conn, SYSTEM, code="B1", name="基准工会", type_="grassroots", parent_code="B")
-        await members.import_roster(conn, cipher, SYSTEM, parsed, org=unit)
+        await card_flows.import_roster(conn, cipher, SYSTEM, parsed, org=unit)
         admin = Actor(kind="staff", id=0, roles=frozenset({"admin"}), org_id=city.id, org_path=city.path)
         merchant = await merchants.create(conn, admin, name="基准大药房", type="pharmacy", org_id=city.id,
                                           agreement_from=date(2020, 1, 1), agreement_to=date(2099, 12, 31))

@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from models.cards import usecases as card_flows
 from models.core.actors import SYSTEM
 from models.db import schema
-from models.members import membership as members
 from models.members.idcard import check_digit
 from models.members.roster import parse_roster
 from models.network import tree as orgs
@@ -74,10 +74,10 @@ async def run(rows: int, fmt: str, server_url: str) -> None:
         parsed = parse_roster(data, f"roster.{fmt}", max_bytes=50 * 1024 * 1024)
         t1 = time.perf_counter()
         async with engine.begin() as conn:
-            report = await members.import_roster(conn, cipher, SYSTEM, parsed, org=unit)
+            report = await card_flows.import_roster(conn, cipher, SYSTEM, parsed, org=unit)
         t2 = time.perf_counter()
         async with engine.begin() as conn:
-            again = await members.import_roster(conn, cipher, SYSTEM, parse_roster(data, f"roster.{fmt}",
+            again = await card_flows.import_roster(conn, cipher, SYSTEM, parse_roster(data, f"roster.{fmt}",
                                                                                   max_bytes=50 * 1024 * 1024), org=unit)
         t3 = time.perf_counter()
         print(f"rows in file:        {parsed.total} ({len(data) / 1e6:.1f} MB {fmt}), problems {len(parsed.problems)}")

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from models.cards import usecases as card_flows
 from models.core.actors import SYSTEM
 from models.core.clock import local_today
 from models.identity import staff_accounts as staff
@@ -114,7 +115,7 @@ async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
         rows = [RosterRow(line=n + 1, name=p.name, id_number=parse_id_number(p.id_number(n)),
                           phone=f"1380000{n:04d}", employer=p.employer, org=p.org)
                 for n, p in enumerate(PEOPLE, 1)]
-        await members.import_roster(conn, cipher, SYSTEM, RosterParse(rows=rows, total=len(rows)),
+        await card_flows.import_roster(conn, cipher, SYSTEM, RosterParse(rows=rows, total=len(rows)),
                                     org=units["CS-FR-DH"])
         actors = {}
         for username in ("admin", "clerk"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, Iterable
 
 import tornado.web
@@ -79,10 +80,16 @@ def make_app(
     gateway: WeChatGateway,
     keyring: Keyring | None = None,
     signer: QrSigner | None = None,
+    executor: Executor | None = None,
     extra_routes: Iterable[tuple[Any, ...]] = (),
 ) -> tornado.web.Application:
-    """Build the Tornado application; everything a handler needs is in its settings."""
+    """Build the Tornado application; everything a handler needs is in its settings.
+
+    ``executor`` is the one bounded pool for CPU-bound work off the event loop (exports,
+    imports, images); by default one of ``config.cpu_workers`` threads.
+    """
     keyring = keyring or load_keyring(config)
+    executor = executor or ThreadPoolExecutor(max_workers=config.cpu_workers, thread_name_prefix="unionaid-cpu")
     signer = signer or load_signer(config.data_dir, key=config.qr_key, key_id=config.qr_key_id)
     routes = [*ROUTES, *extra_routes]
     check_declarations(routes)  # a route without an access declaration never serves
@@ -95,6 +102,7 @@ def make_app(
         keyring=keyring,
         signer=signer,
         passwords=ARGON2,
+        executor=executor,
         openapi=build_document(routes, SCHEMAS),
         body_validators={},
         query_validators={},

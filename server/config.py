@@ -62,6 +62,8 @@ class Config:
     db_max_overflow: int = 20
     db_pool_recycle: int = 1800
     db_pool_timeout: float = 10.0
+    # Threads for CPU-bound work kept off the event loop (exports, imports, card images).
+    cpu_workers: int = 4
     behind_https: bool = False
     # Take the client address from X-Real-Ip/X-Forwarded-For (only behind a proxy that sets them).
     trust_proxy: bool = False
@@ -148,7 +150,7 @@ def _validate(cfg: Config) -> None:
         raise bad("cookie_secret", "must be base64 of 32 bytes")
     if cfg.qr_key and not _is_key(cfg.qr_key):
         raise bad("qr_key", "must be base64 of a 32-byte Ed25519 seed")
-    for name in ("max_json_bytes", "max_upload_bytes", "db_pool_size", "db_pool_recycle"):
+    for name in ("max_json_bytes", "max_upload_bytes", "db_pool_size", "db_pool_recycle", "cpu_workers"):
         if getattr(cfg, name) <= 0:
             raise bad(name, "must be positive")
     if cfg.db_max_overflow < 0:

@@ -1,12 +1,13 @@
 """Async SQLAlchemy engines for MySQL/MariaDB (aiomysql) and SQLite (aiosqlite)."""
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from server.config import Config, make_private_dir
 
@@ -55,7 +56,35 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read (see `reading`) begins deferred: in WAL mode it takes no lock and sees one snapshot,
+        # so writers go on meanwhile. Anything else may write, and takes the write lock up front.
+        read = conn.get_execution_options().get(_READ_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+
+# --- the two kinds of transaction ------------------------------------------------------------
+
+#: The execution option that marks a connection's transactions as read-only work.
+_READ_OPTION = "unionaid_read"
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read transaction: deferred on SQLite (blocks no writer), an ordinary one elsewhere.
+
+    For work that only reads; a write inside it may fail on SQLite (use `writing`).
+    """
+    async with engine.connect() as conn:
+        await conn.execution_options(**{_READ_OPTION: True})
+        async with conn.begin():
+            yield conn
+
+
+@asynccontextmanager
+async def writing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A write transaction: BEGIN IMMEDIATE on SQLite (writers queue), committed on success."""
+    async with engine.begin() as conn:
+        yield conn
 
 
 async def ping(engine: AsyncEngine) -> str:

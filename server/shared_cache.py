@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from models.core.clock import utcnow
 from models.core.tables import shared_cache
 from server.crypto import DecryptError, PiiCipher
+from server.db import reading
 
 log = logging.getLogger("unionaid.shared_cache")
 
@@ -87,7 +88,7 @@ class DatabaseCache(_Sealed):
         self.cipher = cipher
 
     async def get(self, name: str) -> str | None:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             row = (
                 await conn.execute(
                     sa.select(shared_cache.c.value, shared_cache.c.expires_at).where(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from models.cards import lifecycle as cards
 from models.core.actors import Actor
 from models.core.errors import Forbidden, NotFound
+from models.core.offload import Offload, inline
 from models.core.ports import PiiCipher
 from models.members import membership as members
 from models.members import transfers
@@ -75,9 +76,9 @@ async def update_member(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, 
 
 
 async def import_roster(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, parsed: RosterParse, *, org: Org,
-                        strict: bool = False) -> members.ImportReport:
+                        strict: bool = False, offload: Offload = inline) -> members.ImportReport:
     """Import a roster (``members.import_roster``); the live cards of the members it moved move with them."""
-    report = await members.import_roster(conn, cipher, actor, parsed, org=org, strict=strict)
+    report = await members.import_roster(conn, cipher, actor, parsed, org=org, strict=strict, offload=offload)
     if report.moved_member_ids:
         await cards.follow_members(conn, report.moved_member_ids)
     return report

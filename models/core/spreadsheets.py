@@ -44,7 +44,7 @@ from array import array
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Union
+from typing import BinaryIO, Literal, Union
 
 from openpyxl import load_workbook
 
@@ -62,7 +62,7 @@ class Refused(Invalid):
 
 Rows = Iterator[tuple[int, Sequence[object]]]
 
-_ZIP_MAGIC = b"PK\x03\x04"
+ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls / WPS .et
 
 
@@ -81,12 +81,21 @@ class Upload:
             close()
 
 
-def read_rows(data: bytes, filename: str, *, max_bytes: int) -> Upload:
+def read_rows(data: Source, filename: str, *, max_bytes: int) -> Upload:
     """Open an uploaded CSV or XLSX; the format is checked now, the rows are read as they are asked for.
 
-    ``max_bytes`` is the upload's own limit: an XLSX may unpack to at most
-    ``_MAX_UNZIP_RATIO`` times it (and never past ``_MAX_UNZIPPED_BYTES``).
+    ``data`` is the bytes or a seekable binary file (a spooled upload): an XLSX is read
+    from the file, only the parts it needs; a CSV, whose rows take more memory than its
+    bytes anyway, is read whole. ``max_bytes`` is the upload's own limit: an XLSX may
+    unpack to at most ``_MAX_UNZIP_RATIO`` times it (and never past ``_MAX_UNZIPPED_BYTES``).
     """
+    if not isinstance(data, bytes):
+        data.seek(0)
+        head = data.read(len(ZIP_MAGIC))
+        data.seek(0)
+        if head.startswith(ZIP_MAGIC):
+            return Upload("xlsx", None, _xlsx_rows(data, max_bytes))
+        data = data.read()
     kind = _detect_format(data, filename)
     if kind == "xlsx":
         return Upload("xlsx", None, _xlsx_rows(data, max_bytes))
@@ -183,7 +192,7 @@ _RATIO_TOO_HIGH = (
 
 def _detect_format(data: bytes, filename: str) -> Literal["csv", "xlsx"]:
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    if data.startswith(_ZIP_MAGIC):
+    if data.startswith(ZIP_MAGIC):
         return "xlsx"
     if data.startswith(_OLE_MAGIC) or ext in ("xls", "et"):
         raise Refused("format", "不支持旧版 Excel（.xls）或加密的 Excel 文件；请取消密码，"
@@ -298,21 +307,45 @@ class _CorruptXlsx(Exception):
     """The sheet data cannot be read."""
 
 
-class _CountingFile(io.BytesIO):
-    """The upload as a file (sharing the bytes, not copying them) that counts what is read from it.
+#: An upload: its bytes, or a seekable binary file holding them (a spooled upload).
+Source = Union[bytes, BinaryIO]
+
+
+class _CountingFile:
+    """The upload as a file (the bytes shared, not copied, or the spooled file) that counts reads.
 
     zipfile reads members' compressed data through it, so bytes out of a member can be
     set against compressed bytes in while streaming.
     """
 
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
+    def __init__(self, source: Source) -> None:
+        self._file: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else source
+        self._file.seek(0)
         self.consumed = 0
 
     def read(self, size: int | None = -1) -> bytes:
-        chunk = super().read(size)
+        chunk = self._file.read(-1 if size is None else size)
         self.consumed += len(chunk)
         return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+
+def _size_and_tail(source: Source) -> tuple[int, bytes]:
+    """The upload's size and its last bytes, enough to hold a zip's end records (ZIP64 too)."""
+    if isinstance(source, bytes):
+        return len(source), source
+    size = source.seek(0, io.SEEK_END)
+    start = max(0, size - 22 - 0xFFFF - 76)
+    source.seek(start)
+    return size, source.read(size - start)
 
 
 def _zip_directory(data: bytes) -> tuple[int, int] | None:
@@ -332,8 +365,9 @@ def _zip_directory(data: bytes) -> tuple[int, int] | None:
 class _Package:
     """The zip package of an XLSX whose every read is bounded (see the limits above)."""
 
-    def __init__(self, data: bytes, budget: int) -> None:
-        directory = _zip_directory(data)
+    def __init__(self, data: Source, budget: int) -> None:
+        size, tail = _size_and_tail(data)
+        directory = _zip_directory(tail)
         if directory is not None and (
             directory[0] > _MAX_ZIP_MEMBERS or directory[1] > _MAX_ZIP_DIRECTORY_BYTES
         ):
@@ -356,7 +390,7 @@ class _Package:
                 # without a bound per call: a few bytes can become gigabytes at once.
                 if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                     raise Refused("format", _CORRUPT_XLSX)
-                if info.compress_size > len(data):
+                if info.compress_size > size:
                     raise Refused("format", _CORRUPT_XLSX)
                 if info.file_size > _MAX_PART_BYTES:
                     raise _too_large(_UNZIPPED_TOO_LARGE)
@@ -423,7 +457,7 @@ class _Package:
                 yield chunk
 
 
-def _xlsx_rows(data: bytes, max_bytes: int) -> Iterator[tuple[int, Sequence[object]]]:
+def _xlsx_rows(data: Source, max_bytes: int) -> Iterator[tuple[int, Sequence[object]]]:
     """(row number, values) of the first worksheet, for rows present in the file.
 
     The sheet XML is streamed with expat (a few times faster than openpyxl's
@@ -885,7 +919,7 @@ def _check_for_openpyxl(package: _Package) -> None:
         _scan_xml(itertools.chain([first], chunks))
 
 
-def _openpyxl_rows(data: bytes) -> Iterator[tuple[int, Sequence[object]]]:
+def _openpyxl_rows(data: Source) -> Iterator[tuple[int, Sequence[object]]]:
     """(row number, values) of the first worksheet read by openpyxl (the fallback).
 
     Only for small packages whose XML passed the fast reader's checks; the values it
@@ -899,7 +933,10 @@ def _openpyxl_rows(data: bytes) -> Iterator[tuple[int, Sequence[object]]]:
     finally:
         package.close()
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        if not isinstance(data, bytes):
+            data.seek(0)
+        workbook = load_workbook(io.BytesIO(data) if isinstance(data, bytes) else data, read_only=True,
+                                 data_only=False)
     except Exception as exc:  # openpyxl raises many types for a malformed file
         raise Refused("format", _CORRUPT_XLSX) from exc
     try:

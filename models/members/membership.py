@@ -14,10 +14,11 @@ from models.core.actors import Actor
 from models.core.clock import utcnow
 from models.core.errors import Conflict, Invalid, NotFound, RateLimited
 from models.core.masking import mask_id_number, mask_name
+from models.core.offload import Offload, inline
 from models.core.ports import PiiCipher
 from models.identity.accounts import PHONE
 from models.members.idcard import parse_id_number
-from models.members.roster import RosterParse, RowProblem, normalize_name
+from models.members.roster import RosterParse, RosterRow, RowProblem, normalize_name
 from models.members.tables import hardship_records, members
 from models.network.tables import orgs
 from models.network.tree import Org, in_subtree
@@ -103,6 +104,7 @@ TRANSFER_REQUESTED = "该身份证号已在其他单位登记会籍，已向其�
 
 async def import_roster(
     conn: AsyncConnection, cipher: PiiCipher, actor: Actor, parsed: RosterParse, *, org: Org, strict: bool = False,
+    offload: Offload = inline,
 ) -> ImportReport:
     """Import every valid row into ``org`` (or the unit its 所属工会 names, inside ``org``'s subtree).
 
@@ -111,7 +113,8 @@ async def import_roster(
     are in it or below it. A known person outside the actor's subtree is never
     written: the row asks their unit for a transfer (one pending request per unit
     and member) and reads the same whether the name matched or not. With ``strict``,
-    any problem means nothing is written.
+    any problem means nothing is written. The blind indexes and the encryption of the rows
+    (the import's CPU work) run through ``offload``: a server passes its worker pool.
     """
     from models.core import policy
     from models.members import transfers
@@ -131,7 +134,8 @@ async def import_roster(
     asks: list[tuple[int, transfers.Ask]] = []
     for start in range(0, len(parsed.rows), CHUNK):
         chunk = parsed.rows[start:start + CHUNK]
-        keyed = {cipher.blind_index(r.id_number.value, purpose=ID_NUMBER): r for r in chunk}
+        indexes = await offload(_blind_indexes, cipher, chunk)
+        keyed = {bidx: (r, phone_bidx) for r, (bidx, phone_bidx) in zip(chunk, indexes)}
         existing = {
             row.id_number_bidx: row
             for row in (await conn.execute(sa.select(
@@ -139,7 +143,7 @@ async def import_roster(
                 members.c.org_id, members.c.user_id, orgs.c.path).join(orgs, orgs.c.id == members.c.org_id)
                 .where(members.c.id_number_bidx.in_(list(keyed))))).all()
         }
-        for bidx, r in keyed.items():
+        for bidx, (r, phone_bidx) in keyed.items():
             unit = org
             if r.org:
                 if r.org not in units:
@@ -147,13 +151,12 @@ async def import_roster(
                                                       f"所属工会 {r.org} 不存在或不在 {org.name} 之下"))
                     continue
                 unit = units[r.org]
-            phone_bidx = cipher.blind_index(r.phone, purpose=PHONE) if r.phone else None
             old = existing.get(bidx)
             if old is None:
                 inserts.append({
-                    "name": r.name, "id_number_enc": cipher.encrypt(r.id_number.value, purpose=ID_NUMBER),
+                    "name": r.name, "_id_number": r.id_number.value,
                     "id_number_bidx": bidx, "id_last4": r.id_number.value[-4:],
-                    "phone_enc": cipher.encrypt(r.phone, purpose=PHONE) if r.phone else None,
+                    "_phone": r.phone,
                     "phone_bidx": phone_bidx, "gender": r.id_number.gender, "birth_date": r.id_number.birth_date,
                     "employer": r.employer, "org_id": unit.id, "status": "active", "joined_on": now.date(),
                     "created_at": now, "updated_at": now,
@@ -173,7 +176,7 @@ async def import_roster(
             if (r.employer or old.employer) != old.employer:
                 change["employer"] = r.employer
             if phone_bidx and phone_bidx != old.phone_bidx:
-                change["phone_enc"] = cipher.encrypt(r.phone or "", purpose=PHONE)
+                change["_phone"] = r.phone or ""
                 change["phone_bidx"] = phone_bidx
             if not old.path.startswith(unit.path):
                 # Inside the subtree the importer has the authority over both units: the roster
@@ -186,6 +189,8 @@ async def import_roster(
     report.problems.sort(key=lambda p: p.line)
     if strict and report.problems:
         return report
+    # The values' "_id_number"/"_phone" are encrypted into their columns, all at once, off the loop.
+    await offload(_seal, cipher, [*inserts, *updates, *(change for _, _, change in moves)])
     if inserts:
         for start in range(0, len(inserts), CHUNK):
             await conn.execute(members.insert(), inserts[start:start + CHUNK])
@@ -203,6 +208,22 @@ async def import_roster(
     await audit.record(conn, actor, "member.import", target_kind="org", target_id=org.id, org_path=org.path,
                        summary={k: v for k, v in report.view().items() if k not in ("problems", "notices")})
     return report
+
+
+def _blind_indexes(cipher: PiiCipher, rows: list[RosterRow]) -> list[tuple[str, str | None]]:
+    """(ID number, phone) blind indexes of each row (CPU work: run it off the event loop)."""
+    return [(cipher.blind_index(r.id_number.value, purpose=ID_NUMBER),
+             cipher.blind_index(r.phone, purpose=PHONE) if r.phone else None) for r in rows]
+
+
+def _seal(cipher: PiiCipher, pending: list[dict[str, Any]]) -> None:
+    """Encrypt each value set's "_id_number" and "_phone" into their columns, in place (CPU work)."""
+    for values in pending:
+        if "_id_number" in values:
+            values["id_number_enc"] = cipher.encrypt(values.pop("_id_number"), purpose=ID_NUMBER)
+        if "_phone" in values:
+            phone = values.pop("_phone")
+            values["phone_enc"] = cipher.encrypt(phone, purpose=PHONE) if phone else None
 
 
 async def move(

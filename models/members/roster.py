@@ -44,13 +44,14 @@ the text line number unless a quoted cell spans several lines.
 """
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
@@ -281,7 +282,7 @@ def _check_name(raw: str | None) -> tuple[str, tuple[str, str] | None]:
 
 
 def parse_roster(
-    data: bytes,
+    data: bytes | BinaryIO,
     filename: str,
     *,
     max_bytes: int = 20 * 1024 * 1024,
@@ -290,16 +291,25 @@ def parse_roster(
 ) -> RosterParse:
     """Read a roster file (CSV or XLSX) and check every row; see the module docstring.
 
-    Only the 姓名 and 身份证号 columns are required; 手机号, 工作单位 and 所属工会 are
-    optional, other columns are ignored, rows blank in every recognised column are
-    skipped. Raises :class:`Invalid` for file-level failures.
+    ``data`` is the file's bytes or a seekable binary file (a spooled upload), which
+    ``spreadsheets.read_rows`` reads without loading an XLSX whole. Only the 姓名 and
+    身份证号 columns are required; 手机号, 工作单位 and 所属工会 are optional, other columns
+    are ignored, rows blank in every recognised column are skipped. Raises
+    :class:`Invalid` for file-level failures.
     """
-    if len(data) > max_bytes:
+    size = len(data) if isinstance(data, bytes) else data.seek(0, io.SEEK_END)
+    if size > max_bytes:
         raise Invalid(
             "roster_too_large",
-            f"文件太大（{len(data) / 1048576:.1f} MB），上限为 {max_bytes / 1048576:.0f} MB，请分批导入",
+            f"文件太大（{size / 1048576:.1f} MB），上限为 {max_bytes / 1048576:.0f} MB，请分批导入",
         )
-    if not data or data.isspace():  # (not data.strip(): that copies the upload)
+    if not isinstance(data, bytes):
+        data.seek(0)
+        head = data.read(len(spreadsheets.ZIP_MAGIC))
+        data.seek(0)
+        if not head.startswith(spreadsheets.ZIP_MAGIC):
+            data = data.read()  # not an XLSX: a CSV is read whole anyway
+    if isinstance(data, bytes) and (not data or data.isspace()):  # (not data.strip(): that copies the upload)
         raise Invalid("roster_empty", "文件是空的，没有任何内容")
 
     try:
