@@ -10,7 +10,7 @@ from handlers.base import APIHandler
 from handlers.idempotency import idempotent
 from models.core import outbox
 from models.core.errors import Conflict
-from models.core.policy import PUBLIC
+from models.core.policy import PUBLIC, Access
 
 
 class BoomHandler(APIHandler):
@@ -37,10 +37,12 @@ class KillConnectionHandler(APIHandler):
 class IdempotentEchoHandler(APIHandler):
     """Declared idempotent, and nothing else: each run queues one notice (so runs can be counted)."""
 
+    access = {"post": Access("me.view")}  # any WeChat user, as the worker's own routes
+
     @idempotent()
     async def post(self, conn: Any) -> tuple[int, dict[str, Any]]:
         body = self.json_body()
-        notice_id = await outbox.enqueue(conn, self.require("user"), "test.echo", title="测试", body="测试")
+        notice_id = await outbox.enqueue(conn, self.user_id(), "test.echo", title="测试", body="测试")
         if body.get("refuse"):
             raise Conflict("test_refused", "测试拒绝")  # after a write: the refusal must leave nothing
         if body.get("crash"):
