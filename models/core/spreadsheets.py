@@ -906,6 +906,8 @@ def _check_for_openpyxl(package: _Package) -> None:
     overlong tags, or in UTF-16 (which these checks do not read). Its size is bounded
     by the package's budget."""
     for info in package.infos():
+        if not info.filename:  # no writer makes one (and zipfile's is_dir() fails on it)
+            raise _CorruptXlsx("a part without a name")
         if info.is_dir():
             continue
         chunks = package.chunks(info, _MAX_FALLBACK_UNZIPPED_BYTES)

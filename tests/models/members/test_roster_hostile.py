@@ -137,6 +137,14 @@ def test_a_mutated_zip_never_escapes_as_another_error(edits: list[tuple[int, str
     outcome(_mutate(GOOD_XLSX, edits), "r.xlsx")
 
 
+def test_a_part_without_a_name_is_a_corrupt_file_not_a_crash() -> None:
+    # Found by the mutation test above: a nameless member reached openpyxl's fallback check,
+    # where zipfile's is_dir() raised IndexError (a 500 over HTTP).
+    data = hostile_files.xlsx(parts={"xl/_rels/workbook.xml.rels": None},
+                              extra=[hostile_files.Member("", b"<x/>")])
+    assert outcome(data, "r.xlsx") == "roster_format"
+
+
 @settings(max_examples=100, deadline=None)
 @given(MUTATION)
 def test_a_mutated_csv_never_escapes_as_another_error(edits: list[tuple[int, str, bytes]]) -> None:
