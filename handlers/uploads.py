@@ -35,7 +35,7 @@ def spool_dir(data_dir: Path) -> Path:
 
 def spool_file(data_dir: Path) -> BinaryIO:
     """A new anonymous temporary file (0600, gone once closed, even if the process dies)."""
-    return tempfile.TemporaryFile(dir=spool_dir(data_dir))  # type: ignore[return-value]
+    return tempfile.TemporaryFile(dir=spool_dir(data_dir))
 
 
 @dataclass

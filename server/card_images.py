@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import qrcode
 import reportlab
@@ -99,12 +99,13 @@ _QR_RIGHT, _QR_TOP = 3.0, 13.0
 _TEXT_RIGHT = 52.0  # text stays left of the QR's quiet zone
 
 
-def qr_code(token: str, *, box_size: int = 8, border: int = 4) -> qrcode.QRCode:
+def qr_code(token: str, *, box_size: int = 8, border: int = 4) -> qrcode.QRCode[Any]:
     """The QR code of a card token: alphanumeric mode, error correction M, smallest version."""
     if not token:
         raise ValueError("empty token")
     qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=box_size, border=border)
-    qr.add_data(QRData(token, mode=MODE_ALPHA_NUM))  # ValueError unless 0-9 A-Z and " $%*+-./:"
+    # The stubs know QRData(bytes) only; qrcode takes a str with an explicit mode too.
+    qr.add_data(QRData(token, mode=MODE_ALPHA_NUM))  # type: ignore[call-overload]  # ValueError unless 0-9 A-Z and " $%*+-./:"
     qr.make(fit=True)
     if qr.version > MAX_QR_VERSION:
         raise ValueError(f"token too long for a QR code of version {MAX_QR_VERSION}")
@@ -421,7 +422,7 @@ def printed_card_pdf(card: PrintedCard, *, font_path: str | None = None,
     buf = io.BytesIO()
     # An embedded initial font, or reportlab names Helvetica, which a bare machine lacks.
     c = canvas.Canvas(buf, pagesize=(width, height), invariant=1, pageCompression=1,
-                      initialFontName=fields.digits[0].pdf_name)
+                      initialFontName=fields.digits[0].pdf_name)  # type: ignore[arg-type]  # stubs: a name
     c.setTitle(TITLE)  # no personal data in the metadata
     c.setCreator("unionaid")
 
@@ -470,7 +471,7 @@ def printed_card_pdf(card: PrintedCard, *, font_path: str | None = None,
     for row, cells in enumerate(matrix):
         for start, length in _dark_runs(cells):
             path.rect(left + start * module, top - (row + 1) * module, length * module, module)
-    c.drawPath(path, stroke=0, fill=1, fillMode=canvas.FILL_NON_ZERO)
+    c.drawPath(path, stroke=0, fill=1, fillMode=canvas.FILL_NON_ZERO)  # type: ignore[attr-defined]  # not in stubs
 
     c.showPage()
     c.save()

@@ -176,7 +176,7 @@ class WeChatGateway:
         suggest = verdict.get("suggest") if isinstance(verdict, dict) else None
         if suggest not in ("pass", "review", "risky"):
             raise _bad_response("msg_sec_check")
-        return suggest == "pass"
+        return bool(suggest == "pass")
 
     async def wxa_code(self, scene: str, page: str | None = None, width: int = 430) -> bytes:
         """The mini-program code image (PNG from the sandbox) that opens ``page`` with ``scene``."""

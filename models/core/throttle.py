@@ -16,7 +16,8 @@ async def locked_until(conn: AsyncConnection, key: str) -> datetime | None:
     row = (await conn.execute(sa.select(throttles.c.locked_until).where(throttles.c.key == key))).first()
     if row is None or row.locked_until is None or row.locked_until <= utcnow():
         return None
-    return row.locked_until
+    until: datetime = row.locked_until
+    return until
 
 
 async def fail(
