@@ -92,8 +92,6 @@ def make_app(
         keyring=keyring,
         signer=signer,
         openapi=build_document(routes, SCHEMAS),
-        body_validators={},
-        query_validators={},
         default_handler_class=NotFoundHandler,
         log_function=_log_request,
         compress_response=False,
