@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from handlers.staff_base import StaffHandler
 from models.core import policy
 from models.core.errors import Invalid
+from models.core.typed import PageQuery, encode_cursor, text
 from models.members import membership as members
 from models.members.roster import parse_roster
 from models.network import tree as orgs
-from server.openapi import ERROR_REF, ID_MAX, integer, obj, op, ref, string
+from server.openapi import ERROR_REF, obj, op, page, ref, string
 
 _PROBLEM = obj({"line": {"type": "integer"}, "field": {"type": ["string", "null"]}, "code": string(),
                 "reason": string()}, ["line", "code", "reason"])
@@ -26,6 +26,14 @@ IMPORT_REPORT = obj(
     ["total", "created", "updated", "unchanged", "moved", "transfer_requested", "refused", "committed", "problems",
      "notices"],
 )
+
+
+class MemberSearch(PageQuery):
+    """Find by exact ID number or phone, or list one unit's members."""
+
+    id_number: Annotated[str, text(20)] = ""
+    phone: Annotated[str, text(20)] = ""
+    org: Annotated[str, text(32)] = ""
 
 
 class MemberImportHandler(StaffHandler):
@@ -95,14 +103,8 @@ class MemberListHandler(StaffHandler):
         "get": op(
             "查询会员（按身份证号、手机号精确查找，或按单位列出），结果脱敏",
             tags=["staff"],
-            parameters=[
-                {"name": "id_number", "in": "query", "schema": string(max_len=20)},
-                {"name": "phone", "in": "query", "schema": string(max_len=20)},
-                {"name": "org", "in": "query", "schema": string(max_len=32)},
-                {"name": "after", "in": "query", "schema": integer(0, ID_MAX)},
-            ],
-            responses={200: obj({"items": {"type": "array", "items": ref("Member")},
-                                 "next": {"type": ["integer", "null"]}}, ["items", "next"]),
+            query=MemberSearch,
+            responses={200: page(ref("Member")),
                        400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF},
         )
     }
@@ -110,14 +112,13 @@ class MemberListHandler(StaffHandler):
     async def get(self) -> None:
         actor = await self.actor()
         policy.require(actor, "member.view")
-        query = self.query()
-        code = query.get("org", "")
+        query = self.query(MemberSearch)
         async with self.engine.connect() as conn:
-            org = await orgs.by_code(conn, code, within=policy.scope(actor)) if code else None
-            found = await members.search(conn, self.cipher, actor, id_number=query.get("id_number", ""),
-                                         phone=query.get("phone", ""), org=org, after=query.get("after", 0),
-                                         limit=50)
-        self.write_json({"items": [m.view() for m in found], "next": found[-1].id if len(found) == 50 else None})
+            org = await orgs.by_code(conn, query.org, within=policy.scope(actor)) if query.org else None
+            found = await members.search(conn, self.cipher, actor, id_number=query.id_number, phone=query.phone,
+                                         org=org, after=query.cursor or 0, limit=query.limit)
+        self.write_json({"items": [m.view() for m in found],
+                         "next": encode_cursor(found[-1].id if len(found) == query.limit else None)})
 
 
 class MemberHandler(StaffHandler):
@@ -125,11 +126,7 @@ class MemberHandler(StaffHandler):
         "patch": op(
             "修改会员信息或终止会籍（手机号、工作单位、银行账号加密保存）",
             tags=["staff"],
-            body=obj({"phone": {"type": ["string", "null"], "maxLength": 20},
-                      "employer": {"type": ["string", "null"], "maxLength": 200},
-                      "bank_account": {"type": ["string", "null"], "maxLength": 40},
-                      "status": {"enum": ["active", "ended"]},
-                      "ended_on": string(format="date", pattern=r"^\d{4}-\d{2}-\d{2}$")}),
+            body=members.MemberChanges,
             responses={200: obj({"member": ref("Member")}, ["member"]), 400: ERROR_REF, 403: ERROR_REF,
                        404: ERROR_REF},
             description="终止会籍时同时解除微信绑定。",
@@ -138,12 +135,7 @@ class MemberHandler(StaffHandler):
 
     async def patch(self, member_id: str) -> None:
         actor = await self.actor()
-        body = self.json_body()
-        if "ended_on" in body:
-            try:
-                body["ended_on"] = date.fromisoformat(body["ended_on"])
-            except ValueError:
-                raise Invalid("invalid_body", "ended_on 日期不对") from None
+        body = self.body(members.MemberChanges)
         async with self.engine.begin() as conn:
             member = await members.update(conn, self.cipher, actor, int(member_id), changes=body)
         self.write_json({"member": member.view()})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from handlers.base import APIHandler, json_default
 from models.core import idempotency
@@ -14,7 +14,40 @@ from models.counter import redeeming as redemptions
 from models.counter import scanning
 from models.partners import partnership as merchants
 from models.partners import programmes as benefits
-from server.openapi import ERROR_REF, FEN_MAX, id_schema, integer, obj, op, ref, string
+from models.core.typed import Body, Id, PageQuery, PositiveFen, encode_cursor, text
+from server.openapi import ERROR_REF, obj, op, page, ref, string
+
+
+class InviteCode(Body):
+    """The invitation a manager gave."""
+
+    invite_code: Annotated[str, text(32, min_len=6)]
+
+
+class ScanBody(Body):
+    """The card's QR text, and the last four characters of the ID number when the counter asks."""
+
+    qr: Annotated[str, text(300, min_len=1)]
+    id_last4: Annotated[str, text(pattern="^[0-9]{3}[0-9Xx]$")] | None = None
+
+
+class InviteBody(Body):
+    """The store the new cashier will work at."""
+
+    store_id: Id
+
+
+class VoidBody(Body):
+    """Why the redemption is voided (optional)."""
+
+    reason: Annotated[str, text(200)] | None = None
+
+
+class RefundBody(Body):
+    """How much of the paid amount goes back, and why."""
+
+    amount: PositiveFen
+    reason: Annotated[str, text(200, min_len=1)]
 
 MERCHANT = obj({"id": {"type": "integer"}, "name": string(), "type": string(), "type_label": string(),
                 "status": string()}, ["id", "name", "type", "status"], extra=True)
@@ -36,7 +69,7 @@ class MerchantHandler(APIHandler):
 class BindHandler(MerchantHandler):
     spec = {"post": op(
         "收银员（或商家管理员）用邀请码绑定到商家门店", tags=["merchants"],
-        body=obj({"invite_code": string(min_len=6, max_len=32)}, ["invite_code"]),
+        body=InviteCode,
         responses={200: obj({"merchant": MERCHANT, "role": {"enum": ["cashier", "manager"]},
                              "store": {"oneOf": [obj({"id": {"type": "integer"}, "name": string(),
                                                       "address": string()}, ["id", "name"], extra=True),
@@ -46,9 +79,9 @@ class BindHandler(MerchantHandler):
 
     async def post(self) -> None:
         user_id = self.require("user")
-        body = self.json_body()
+        body = self.body(InviteCode)
         async with self.engine.begin() as conn:
-            cashier = await merchants.bind(conn, user_id, body["invite_code"], request_id=self.request_id)
+            cashier = await merchants.bind(conn, user_id, body.invite_code, request_id=self.request_id)
             store = await merchants.store_view(conn, cashier.store_id) if cashier.store_id else None
         self.write_json({"merchant": cashier.merchant.view(), "role": cashier.role, "store": store})
 
@@ -56,8 +89,7 @@ class BindHandler(MerchantHandler):
 class ScanHandler(MerchantHandler):
     spec = {"post": op(
         "扫描职工服务卡：核验二维码、卡和会员，返回可享权益并开启扫码会话", tags=["merchants"],
-        body=obj({"qr": string(min_len=1, max_len=300), "id_last4": string(pattern="^[0-9]{3}[0-9Xx]$")},
-                 ["qr"]),
+        body=ScanBody,
         responses={200: obj({"scan_id": string(min_len=16), "expires_at": string(format="date-time"),
                              "card": obj({"holder": string(), "status": string(), "card_no_tail": string(),
                                           "printed": {"type": "boolean"}}, ["holder", "status"]),
@@ -76,11 +108,11 @@ class ScanHandler(MerchantHandler):
         refused: AppError | None = None
         async with self.engine.begin() as conn:
             cashier = await self.cashier(conn)
-            body = self.json_body()
+            body = self.body(ScanBody)
             try:
                 scan = await scanning.open_scan(
-                    conn, self.signer, cashier, body["qr"], ttl=cfg.qr_ttl, skew=cfg.qr_clock_skew,
-                    scan_ttl=cfg.scan_ttl, id_last4=body.get("id_last4"))
+                    conn, self.signer, cashier, body.qr, ttl=cfg.qr_ttl, skew=cfg.qr_clock_skew,
+                    scan_ttl=cfg.scan_ttl, id_last4=body.id_last4)
             except scanning.SecondFactorWrong as exc:
                 refused, card_id = exc, exc.card_id
             else:
@@ -101,7 +133,7 @@ class ScanHandler(MerchantHandler):
 class InvitesHandler(MerchantHandler):
     spec = {"post": op(
         "商家管理员为门店邀请收银员：一次性邀请码和小程序码", tags=["merchants"],
-        body=obj({"store_id": id_schema()}, ["store_id"]),
+        body=InviteBody,
         responses={200: obj({"invite": obj({"code": string(), "expires_at": string(format="date-time"),
                                             "store_id": {"type": "integer"}}, ["code", "expires_at"], extra=True),
                              "wxa_code": string()}, ["invite"]),
@@ -111,9 +143,9 @@ class InvitesHandler(MerchantHandler):
     async def post(self) -> None:
         async with self.engine.begin() as conn:
             manager = await self.cashier(conn)
-            body = self.json_body()
+            body = self.body(InviteBody)
             invite = await merchants.create_invite(conn, manager.actor(self.request_id, self.request.remote_ip),
-                                                   manager.merchant_id, role="cashier", store_id=body["store_id"],
+                                                   manager.merchant_id, role="cashier", store_id=body.store_id,
                                                    by_manager=manager)
         self.write_json(await invite_answer(self.settings["gateway"], invite))
 
@@ -203,19 +235,15 @@ class RedemptionsHandler(IdempotentHandler):
         "post": op(
             "核销：按扫码会话和账单计算优惠，扣减额度并记账（一个事务）", tags=["merchants"],
             parameters=[IDEMPOTENCY_HEADER],
-            body=obj({"scan_id": string(min_len=16, max_len=32),
-                      "items": {"type": "array", "minItems": 1, "maxItems": 50, "items": obj(
-                          {"category": string(max_len=32), "amount": integer(1, FEN_MAX)},
-                          ["category", "amount"])}}, ["scan_id", "items"]),
+            body=redemptions.Bill,
             responses={200: REDEMPTION, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF,
                        422: ERROR_REF},
             description="金额以分计。同一 Idempotency-Key 同一请求体再次提交返回第一次的结果（响应头 "
             "Idempotent-Replayed: true）；同一键不同请求体 422 idempotency_key_reused；并发重复 409。"
             "核销即用掉该二维码：即使核销被拒（如额度不足 no_benefit），也须请持卡人刷新后重新扫码。"),
         "get": op("本收银员所在商家当天的核销记录（管理员看全部）", tags=["merchants"],
-                  parameters=[{"name": "before", "in": "query", "required": False, "schema": id_schema()}],
-                  responses={200: obj({"items": {"type": "array", "items": REDEMPTION},
-                                       "next": {"type": ["integer", "null"]}}, ["items", "next"]),
+                  query=PageQuery,
+                  responses={200: page(REDEMPTION),
                              403: ERROR_REF}),
     }
 
@@ -223,14 +251,13 @@ class RedemptionsHandler(IdempotentHandler):
         today = local_today()
 
         async def prepare(conn: Any, cashier: merchants.Cashier) -> Any:
-            body = self.json_body()  # read after the caller is known to be a cashier (run_once)
-            scan = await scanning.get_scan(conn, cashier, body["scan_id"], lock=True)
+            bill = self.body(redemptions.Bill)  # read after the caller is known to be a cashier (run_once)
+            scan = await scanning.get_scan(conn, cashier, bill.scan_id, lock=True)
             await scanning.spend(conn, scan)
             return scan
 
         async def work(conn: Any, cashier: merchants.Cashier, scan: Any) -> dict[str, Any]:
-            lines = redemptions.parse_items(self.json_body()["items"])
-            done = await redemptions.redeem(conn, cashier, scan, lines, today=today, request_id=self.request_id,
+            done = await redemptions.redeem(conn, cashier, scan, self.body(redemptions.Bill).lines(), today=today, request_id=self.request_id,
                                             ip=self.request.remote_ip)
             return done.view()
 
@@ -239,26 +266,26 @@ class RedemptionsHandler(IdempotentHandler):
     async def get(self) -> None:
         async with self.engine.connect() as conn:
             cashier = await self.cashier(conn, check_merchant=False)
-            before = self.query().get("before")
+            query = self.query(PageQuery)
             items, nxt = await redemptions.for_merchant(
                 conn, cashier.merchant_id, day=local_today(),
                 cashier_id=None if cashier.role == "manager" else cashier.id,
-                before=before)
-        self.write_json({"items": items, "next": nxt})
+                before=query.cursor, limit=query.limit)
+        self.write_json({"items": items, "next": encode_cursor(nxt)})
 
 
 class VoidHandler(MerchantHandler):
     spec = {"post": op(
         "撤销当天的核销（收银员本人或商家管理员）：额度原样退回，记录保留并标记", tags=["merchants"],
-        body=obj({"reason": string(max_len=200)}),
+        body=VoidBody,
         responses={200: obj({"id": {"type": "integer"}, "status": {"const": "void"}, "redemption": REDEMPTION},
                             ["id", "status"]), 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF})}
 
     async def post(self, redemption_id: str) -> None:
         async with self.engine.begin() as conn:
             cashier = await self.cashier(conn, check_merchant=False)
-            body = self.json_body()
-            done = await redemptions.void(conn, cashier, int(redemption_id), reason=body.get("reason"),
+            body = self.body(VoidBody)
+            done = await redemptions.void(conn, cashier, int(redemption_id), reason=body.reason,
                                           today=local_today(), request_id=self.request_id)
         self.write_json({"id": done.id, "status": done.status, "redemption": done.view()})
 
@@ -267,8 +294,7 @@ class RefundHandler(IdempotentHandler):
     spec = {"post": op(
         "部分或全部退款（商家管理员）：优惠、工会与商家分担及额度按比例退回，最后一次退款精确退回余下部分",
         tags=["merchants"], parameters=[IDEMPOTENCY_HEADER],
-        body=obj({"amount": integer(1, FEN_MAX), "reason": string(min_len=1, max_len=200)},
-                 ["amount", "reason"]),
+        body=RefundBody,
         responses={200: obj({"id": {"type": "integer"}, "redemption_id": {"type": "integer"}, **AMOUNTS,
                              "redemption": REDEMPTION}, ["id", "redemption_id", "amount", "discount"]),
                    400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF, 422: ERROR_REF})}
@@ -278,9 +304,9 @@ class RefundHandler(IdempotentHandler):
             return None
 
         async def work(conn: Any, cashier: merchants.Cashier, _: Any) -> dict[str, Any]:
-            body = self.json_body()
-            return await redemptions.refund(conn, cashier, int(redemption_id), amount=body["amount"],
-                                            reason=body["reason"], today=local_today(),
+            body = self.body(RefundBody)
+            return await redemptions.refund(conn, cashier, int(redemption_id), amount=body.amount,
+                                            reason=body.reason, today=local_today(),
                                             request_id=self.request_id)
 
         await self.run_once(prepare, work, check_merchant=False)

@@ -9,7 +9,7 @@ from pydantic_core import PydanticCustomError
 from handlers.staff_base import StaffHandler
 from models.core import policy
 from models.network import tree as orgs
-from models.core.typed import Body, text
+from models.core.typed import Body, published, text
 from server.openapi import ERROR_REF, obj, op, ref
 
 OrgCode = Annotated[str, text(32, min_len=1, pattern=orgs.CODE.pattern)]
@@ -30,7 +30,8 @@ class NewOrg(Body):
 class OrgChange(Body):
     """Exactly one change: a new name, or a new parent."""
 
-    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+    model_config = ConfigDict(json_schema_extra=lambda schema, model: (
+        published(schema), schema.update(minProperties=1, maxProperties=1)))
 
     name: OrgName | None = None
     parent_code: OrgCode | None = None

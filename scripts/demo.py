@@ -149,8 +149,8 @@ async def _partners(conn: Any, admin: Any, org_id: int) -> None:
         for preset in presets:
             made.setdefault(preset, []).append(merchant.id)
     for priority, preset in enumerate(PRESETS):
-        program = await benefits.create(conn, admin, org_id, {"preset": preset, "valid_from": "2026-01-01",
-                                                              "valid_to": "2028-12-31", "priority": priority})
+        program = await benefits.create(conn, admin, org_id, benefits.ProgramDraft.of(
+            {"preset": preset, "valid_from": "2026-01-01", "valid_to": "2028-12-31", "priority": priority}))
         await benefits.set_merchants(conn, admin, program.id, made.get(preset, []))
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import zlib
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Mapping, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -27,10 +28,29 @@ INT32_MAX = 2**31 - 1
 FEN_MAX = 10**10
 
 
+M = TypeVar("M", bound="Body")
+
+
+def published(schema: dict[str, Any], _model: Any = None) -> None:
+    """The published schema without pydantic's titles and the models' English docstrings."""
+    schema.pop("title", None)
+    schema.pop("description", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+
+
 class Body(BaseModel):
     """A JSON request body: strict types (no "12" for 12, no 1 for true), unknown fields refused."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, json_schema_extra=published)
+
+    @classmethod
+    def of(cls: type[M], data: Mapping[str, Any]) -> M:
+        """The model from plain data (the CLI, tests), refused like a request body (``invalid_body``)."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise invalid(exc) from None
 
     def given(self) -> set[str]:
         """The fields the client sent (a PATCH tells "set to null" from "leave alone" by this)."""
@@ -40,13 +60,13 @@ class Body(BaseModel):
 class Open(Body):
     """A JSON object that keeps fields it does not declare (published with additionalProperties)."""
 
-    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True, json_schema_extra=published)
 
 
 class Query(BaseModel):
     """Query parameters: typed from their text; parameters the operation does not publish are ignored."""
 
-    model_config = ConfigDict(strict=False, extra="ignore", frozen=True)
+    model_config = ConfigDict(strict=False, extra="ignore", frozen=True, json_schema_extra=published)
 
 
 # --- field types --------------------------------------------------------------------------------
@@ -105,11 +125,17 @@ _CURSOR_PREFIX = b"k1:"
 _CURSOR = re.compile(r"^[A-Za-z0-9_-]{4,40}$")
 
 
+def _cursor_payload(position: int) -> bytes:
+    # A check value so that a mistyped or made-up cursor is refused rather than read as another page.
+    digits = str(position).encode()
+    return _CURSOR_PREFIX + digits + b":" + b"%08x" % zlib.crc32(_CURSOR_PREFIX + digits)
+
+
 def encode_cursor(position: int | None) -> str | None:
     """The opaque cursor a list answers as ``next`` for a keyset position (None: no more pages)."""
     if position is None:
         return None
-    return base64.urlsafe_b64encode(_CURSOR_PREFIX + str(position).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(_cursor_payload(position)).decode().rstrip("=")
 
 
 def _cursor(value: Any) -> Any:
@@ -119,8 +145,8 @@ def _cursor(value: Any) -> Any:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError):
         raise PydanticCustomError("cursor_invalid", "bad cursor") from None
-    digits = raw[len(_CURSOR_PREFIX):]
-    if not raw.startswith(_CURSOR_PREFIX) or not digits.isdigit() or len(digits) > 16:
+    digits = raw[len(_CURSOR_PREFIX):].split(b":")[0]
+    if not digits.isdigit() or len(digits) > 16 or raw != _cursor_payload(int(digits)):
         raise PydanticCustomError("cursor_invalid", "bad cursor")
     position = int(digits)
     if not 1 <= position <= ID_MAX:

@@ -170,7 +170,7 @@ async def test_cancelled_card_and_ended_membership_are_refused(api, engine, runn
     shown = await qr_of(api, scene.worker)
     async with engine.begin() as conn:
         await members.update(conn, running.settings["cipher"], scene.admin, scene.member_id,
-                             changes={"status": "ended"})
+                             changes=members.MemberChanges.of({"status": "ended"}))
     refused(await scan(api, scene.cashier, shown), 403, "card_cancelled")
     async with engine.connect() as conn:
         card = await cards.get(conn, scene.card_id)
