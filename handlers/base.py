@@ -279,12 +279,13 @@ class APIHandler(BaseHandler):
                 raise AppError("unsupported_media_type", "请以 application/json 提交", status=415)
             else:
                 self._body = decode_json(raw)
-        model = getattr(self._operation(), "body", None)
+        model: type[BaseModel] | None = getattr(self._operation(), "body", None)
         if model is not None and self._typed_body is None:
             self._typed_body = validate(model, self._body)
         if not isinstance(self._body, dict):
             raise AppError("invalid_json", "请求体应为 JSON 对象", status=400)
-        return self._body
+        body: dict[str, Any] = self._body
+        return body
 
     def body(self, model: type[B]) -> B:
         """The request body as the operation's declared model (``invalid_body`` names the bad fields)."""

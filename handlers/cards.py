@@ -15,7 +15,7 @@ from models.core.actors import Actor
 from models.core.clock import local_today
 from models.core.errors import AppError, NotFound, Unavailable, Unprocessable
 from models.core.masking import mask_name
-from models.core.typed import Body, Query, text
+from models.core.typed import Body, Query, one_of, text
 from models.members import membership as members
 from models.partners import programmes as benefits
 from server import card_images
@@ -49,7 +49,7 @@ class QrQuery(Query):
 class PrintQuery(Query):
     """The printed card's file type (PDF by default)."""
 
-    format: Literal[PRINT_FORMATS] = "pdf"  # type: ignore[valid-type]
+    format: Annotated[str, one_of(PRINT_FORMATS)] = "pdf"
 FONT_REFUSALS = (
     "服务器缺少可嵌入的中文字体时答 503 card_font_missing；卡上的字（持卡人或单位名称）在字体里没有字形时答 "
     "422 card_glyph_missing，message 列出这些字。两种情况都不会给出缺字或带方框的卡，也不作废已印的卡：请管理员安装"

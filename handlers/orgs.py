@@ -1,7 +1,7 @@
 """The union network for staff: list the caller's subtree, create, rename, move and delete units."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
@@ -9,13 +9,13 @@ from pydantic_core import PydanticCustomError
 from handlers.staff_base import StaffHandler
 from models.core import policy
 from models.network import tree as orgs
-from models.core.typed import Body, published, text
+from models.core.typed import Body, one_of, published, text
 from server.openapi import ERROR_REF, obj, op, ref
 
 OrgCode = Annotated[str, text(32, min_len=1, pattern=orgs.CODE.pattern)]
 """A unit's code, as staff type it."""
 OrgName = Annotated[str, text(100, min_len=1)]
-OrgType = Literal[tuple(orgs.TYPES)]  # type: ignore[valid-type]
+OrgType = Annotated[str, one_of(orgs.TYPES)]
 
 
 class NewOrg(Body):
@@ -27,11 +27,16 @@ class NewOrg(Body):
     parent_code: OrgCode
 
 
+def published_once(schema: dict[str, Any]) -> None:
+    """The change's schema says it carries exactly one field."""
+    published(schema)
+    schema.update(minProperties=1, maxProperties=1)
+
+
 class OrgChange(Body):
     """Exactly one change: a new name, or a new parent."""
 
-    model_config = ConfigDict(json_schema_extra=lambda schema, model: (
-        published(schema), schema.update(minProperties=1, maxProperties=1)))
+    model_config = ConfigDict(json_schema_extra=published_once)
 
     name: OrgName | None = None
     parent_code: OrgCode | None = None

@@ -8,7 +8,7 @@ from pydantic import Field
 from handlers.merchant import invite_answer
 from handlers.staff_base import StaffHandler
 from models.core import policy
-from models.core.typed import Body, Date, Id, Query, text
+from models.core.typed import Body, Date, Id, Query, one_of, text
 from models.network import tree as orgs
 from models.partners import partnership as merchants
 from models.partners import programmes as benefits
@@ -29,7 +29,7 @@ PROGRAM = obj({"id": {"type": "integer"}, "name": string(), "summary": string(),
                "status": {"enum": ["active", "ended"]}, "merchants": {"type": "array", "items": {"type": "integer"}}},
               ["id", "name", "summary", "rule", "union_bp", "categories", "status"], extra=True)
 _REFUSALS = {400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF}
-MerchantType = Literal[tuple(merchants.TYPES)]  # type: ignore[valid-type]
+MerchantType = Annotated[str, one_of(merchants.TYPES)]
 MerchantIds = Annotated[list[Id], Field(max_length=1000)]
 
 

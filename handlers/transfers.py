@@ -1,18 +1,18 @@
 """Staff API for member transfers (会籍转接): the holder's unit decides, the asking unit follows its requests."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from handlers.staff_base import StaffHandler
 from models.core import policy
 from models.members import transfers
-from models.core.typed import Body, PageQuery, encode_cursor, text
+from models.core.typed import Body, PageQuery, encode_cursor, one_of, text
 from server.openapi import ERROR_REF, nullable, obj, op, page, ref, string
 
-Direction = Literal[tuple(transfers.DIRECTIONS)]  # type: ignore[valid-type]
-TransferStatus = Literal[tuple(transfers.STATUS_LABELS)]  # type: ignore[valid-type]
+Direction = Annotated[str, one_of(transfers.DIRECTIONS)]
+TransferStatus = Annotated[str, one_of(transfers.STATUS_LABELS)]
 
 
 class TransfersQuery(PageQuery):

@@ -11,11 +11,12 @@ import base64
 import binascii
 import re
 import zlib
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Mapping, TypeVar
+from typing import Annotated, Any, Iterable, Mapping, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler, ValidationError, WithJsonSchema
+from pydantic_core import PydanticCustomError, core_schema
 
 from models.core.errors import Invalid
 
@@ -84,6 +85,22 @@ Int32 = Annotated[int, Field(ge=0, le=INT32_MAX)]
 def text(max_len: int | None = None, *, min_len: int = 0, pattern: str | None = None, **kw: Any) -> Any:
     """A string field's constraints: ``Annotated[str, text(50, min_len=1)]``."""
     return Field(min_length=min_len, max_length=max_len, pattern=pattern, **kw)
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Field metadata: the value is one of a domain's codes (``Annotated[str, one_of(TYPES)]``)."""
+
+    values: tuple[str, ...]
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        """Validated and published like a ``Literal`` of the codes."""
+        return core_schema.literal_schema(list(self.values))
+
+
+def one_of(values: Iterable[str]) -> OneOf:
+    """One of the given codes (a mapping's keys, a tuple), declared where the codes live."""
+    return OneOf(tuple(values))
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

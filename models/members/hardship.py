@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, Iterable
 
 from pydantic import Field
 
@@ -15,7 +15,7 @@ from models.core.actors import Actor
 from models.core.clock import local_today, utcnow
 from models.core.errors import Conflict, Invalid, NotFound
 from models.core.masking import mask_name
-from models.core.typed import Body, Date, text
+from models.core.typed import Body, Date, one_of, text
 from models.members.tables import hardship_records, household_members, members
 from models.network import tree as orgs
 from models.network.tables import orgs as orgs_t
@@ -177,12 +177,12 @@ class HardshipEntry(Body):
     """What staff record to enter a member in the register."""
 
     household: Annotated[list[HouseholdEntry], Field(min_length=1, max_length=MAX_HOUSEHOLD)]
-    causes: Annotated[list[Literal[tuple(CAUSES)]], Field(min_length=1, max_length=6)]  # type: ignore[valid-type]
-    category: Literal[tuple(CATEGORIES)] | None = None  # type: ignore[valid-type]
+    causes: Annotated[list[Annotated[str, one_of(CAUSES)]], Field(min_length=1, max_length=6)]
+    category: Annotated[str, one_of(CATEGORIES)] | None = None
     category_reason: Annotated[str, text(500)] | None = None
     valid_from: Date | None = None
     valid_to: Date | None = None
-    verification_method: Literal[tuple(METHODS)]  # type: ignore[valid-type]
+    verification_method: Annotated[str, one_of(METHODS)]
     visit_note: Annotated[str, text(MAX_NOTE)] | None = None
 
 

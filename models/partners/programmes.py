@@ -20,7 +20,7 @@ from models.core import audit, policy
 from models.core.actors import Actor
 from models.core.clock import utcnow
 from models.core.errors import Conflict, Invalid, NotFound
-from models.core.typed import Body, Date, PositiveFen, text
+from models.core.typed import Body, Date, PositiveFen, one_of, text
 from models.db.sql import insert_ignore
 from models.members.tables import hardship_records, members
 from models.network.tables import orgs
@@ -276,19 +276,19 @@ class ProgramDraft(Body):
     A field left out keeps the preset's value; one sent (even as null) replaces it.
     """
 
-    preset: Literal[tuple(PRESETS)] | None = None  # type: ignore[valid-type]
+    preset: Annotated[str, one_of(PRESETS)] | None = None
     name: Annotated[str, text(100)] | None = None
     rule: dict[str, Any] | None = None
     union_bp: Annotated[int, Field(ge=0, le=10000)] | None = None
     categories: list[Code] | None = None
     excluded: list[Code] | None = None
     eligibility: Literal["all_members", "difficult"] | None = None
-    hardship_categories: list[Literal[HARDSHIP]] | None = None  # type: ignore[valid-type]
+    hardship_categories: list[Annotated[str, one_of(HARDSHIP)]] | None = None
     period: Literal["month", "year"] | None = None
     money_quota: PositiveFen | None = None
     count_quota: Annotated[int, Field(ge=1, le=10**6)] | None = None
     per_txn_cap: PositiveFen | None = None
-    fund: Literal[tuple(FUNDS)] | None = None  # type: ignore[valid-type]
+    fund: Annotated[str, one_of(FUNDS)] | None = None
     priority: Annotated[int, Field(ge=0, le=10**6)] | None = None
     valid_from: Date
     valid_to: Date
