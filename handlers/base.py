@@ -233,6 +233,7 @@ class APIHandler(BaseHandler):
     _body: Any = None
     _typed_body: BaseModel | None = None
     _query: BaseModel | None = None
+    _upload: tuple[dict[str, list[bytes]], dict[str, list[Any]]] | None = None
 
     def body_limit(self) -> int:
         return int(self.config.max_upload_bytes if self.accepts == "multipart" else self.config.max_json_bytes)
@@ -303,9 +304,17 @@ class APIHandler(BaseHandler):
         assert isinstance(self._query, model)
         return self._query
 
+    def form(self, model: type[Q]) -> tuple[Q, dict[str, list[Any]]]:
+        """An upload's text fields as the operation's declared form model, and its files."""
+        self._declared(model, "form")
+        arguments, files = self.uploaded()
+        return validate(model, query_values(model, arguments)), files
+
     def uploaded(self) -> tuple[dict[str, list[bytes]], dict[str, list[Any]]]:
         """The form fields and files of a multipart upload; a malformed one is ``invalid_multipart``."""
         self._require_caller()
+        if self._upload is not None:
+            return self._upload
         if self._content_type() != "multipart/form-data":
             raise AppError("unsupported_media_type", "请以 multipart/form-data 上传文件", status=415)
         arguments: dict[str, list[bytes]] = {}
@@ -320,7 +329,8 @@ class APIHandler(BaseHandler):
         except tornado.httputil.HTTPInputError:
             raise AppError("invalid_multipart", "上传内容格式不对（multipart/form-data 不完整或字段过多）",
                            status=400) from None
-        return arguments, files
+        self._upload = (arguments, files)
+        return self._upload
 
     async def _load_principal(self) -> None:
         header = self.request.headers.get("Authorization", "")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from handlers.staff_base import StaffHandler
 from models.core import policy
 from models.core.errors import Invalid
-from models.core.typed import PageQuery, encode_cursor, text
+from models.core.typed import PageQuery, Query, encode_cursor, one_of, text
 from models.members import membership as members
 from models.members.roster import parse_roster
 from models.network import tree as orgs
@@ -36,6 +36,13 @@ class MemberSearch(PageQuery):
     org: Annotated[str, text(32)] = ""
 
 
+class RosterForm(Query):
+    """The text fields of a roster upload: the unit's code, and whether one bad row stops the import."""
+
+    org: Annotated[str, text(32, min_len=1)]
+    strict: Annotated[str, one_of(("0", "1", "true", "false"))] = "0"
+
+
 class MemberImportHandler(StaffHandler):
     """Import a roster file (CSV in UTF-8 or GBK, or XLSX) into a unit of the caller's subtree."""
 
@@ -44,9 +51,8 @@ class MemberImportHandler(StaffHandler):
         "post": op(
             "导入会员名册（CSV/XLSX），先整体校验，逐行报告",
             tags=["staff"],
-            content_type="multipart/form-data",
-            body=obj({"file": {"type": "string", "format": "binary"}, "org": string(max_len=32),
-                      "strict": {"enum": ["0", "1", "true", "false"]}}, ["file", "org"]),
+            form=RosterForm,
+            files=["file"],
             responses={200: IMPORT_REPORT, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 413: ERROR_REF,
                        415: ERROR_REF},
             description="表头：姓名、身份证号、手机号、工作单位、所属工会。按身份证号幂等；"
@@ -63,20 +69,20 @@ class MemberImportHandler(StaffHandler):
     async def post(self) -> None:
         actor = await self.actor()
         policy.require(actor, "member.import")
-        fields, uploads = self.uploaded()
+        _, uploads = self.uploaded()
         files = uploads.get("file") or []
         if len(files) != 1:
             raise Invalid("file_required", "请上传一个名册文件（字段名 file）")
-        org_code = b"".join(fields.get("org", [])).decode("utf-8", "replace")
-        strict = b"".join(fields.get("strict", [])).decode("utf-8", "replace") in ("1", "true")
+        form, _ = self.form(RosterForm)
         upload = files[0]
         async with self.engine.connect() as conn:
-            org = await orgs.by_code(conn, org_code, within=policy.scope(actor))
+            org = await orgs.by_code(conn, form.org, within=policy.scope(actor))
         parsed = await asyncio.get_running_loop().run_in_executor(
             None, lambda: parse_roster(upload["body"], upload["filename"] or "roster.csv",
                                        max_bytes=self.config.max_upload_bytes))
         async with self.engine.begin() as conn:
-            report = await members.import_roster(conn, self.cipher, actor, parsed, org=org, strict=strict)
+            report = await members.import_roster(conn, self.cipher, actor, parsed, org=org,
+                                                 strict=form.strict in ("1", "true"))
         self.write_json(report.view())
 
 

@@ -14,7 +14,7 @@ from models.counter import redeeming as redemptions
 from models.counter import scanning
 from models.partners import partnership as merchants
 from models.partners import programmes as benefits
-from models.core.typed import Body, Id, PageQuery, PositiveFen, encode_cursor, text
+from models.core.typed import Body, Id, PageQuery, PositiveFen, encode_cursor, paged, text
 from server.openapi import ERROR_REF, obj, op, page, ref, string
 
 
@@ -152,17 +152,17 @@ class InvitesHandler(MerchantHandler):
 
 class MerchantStaffHandler(MerchantHandler):
     accepts = "none"
-    spec = {"get": op("商家管理员查看本商家的收银员", tags=["merchants"], responses={200: obj(
-        {"items": {"type": "array", "items": obj({"id": {"type": "integer"}, "role": string(),
-                                                  "store_id": {"type": ["integer", "null"]},
-                                                  "since": string(format="date-time")}, ["id", "role"])}},
-        ["items"]), 403: ERROR_REF})}
+    spec = {"get": op("商家管理员查看本商家的收银员", tags=["merchants"], query=PageQuery, responses={200: page(
+        obj({"id": {"type": "integer"}, "role": string(), "store_id": {"type": ["integer", "null"]},
+             "since": string(format="date-time")}, ["id", "role"])), 400: ERROR_REF, 403: ERROR_REF})}
 
     async def get(self) -> None:
         async with self.engine.connect() as conn:
             manager = await self.cashier(conn, check_merchant=False)
-            items = await merchants.list_staff(conn, manager)
-        self.write_json({"items": items})
+            query = self.query(PageQuery)
+            found = await merchants.list_staff(conn, manager, after=query.cursor or 0, limit=query.limit + 1)
+        items, nxt = paged(found, query.limit, lambda s: int(s["id"]))
+        self.write_json({"items": items, "next": nxt})
 
 
 class MerchantStaffItemHandler(MerchantHandler):

@@ -8,12 +8,12 @@ from pydantic import Field
 from handlers.merchant import invite_answer
 from handlers.staff_base import StaffHandler
 from models.core import policy
-from models.core.typed import Body, Date, Id, Query, one_of, text
+from models.core.typed import Body, Date, Id, PageQuery, one_of, paged, text
 from models.network import tree as orgs
 from models.partners import partnership as merchants
 from models.partners import programmes as benefits
 from models.partners.rules import CATEGORIES, PRESETS
-from server.openapi import ERROR_REF, obj, op, string
+from server.openapi import ERROR_REF, obj, op, page, string
 
 MERCHANT = obj({"id": {"type": "integer"}, "name": string(), "type": {"enum": list(merchants.TYPES)},
                 "type_label": string(), "org_id": {"type": "integer"}, "status": {"enum": ["active", "suspended"]},
@@ -33,7 +33,7 @@ MerchantType = Annotated[str, one_of(merchants.TYPES)]
 MerchantIds = Annotated[list[Id], Field(max_length=1000)]
 
 
-class MerchantsQuery(Query):
+class MerchantsQuery(PageQuery):
     """Only merchants of one type, when given."""
 
     type: MerchantType | None = None
@@ -88,7 +88,7 @@ class MerchantsHandler(StaffHandler):
     spec = {
         "get": op("本单位及下级签约的合作商家", tags=["staff"],
                   query=MerchantsQuery,
-                  responses={200: obj({"items": {"type": "array", "items": MERCHANT}}, ["items"]), 403: ERROR_REF}),
+                  responses={200: page(MERCHANT), 400: ERROR_REF, 403: ERROR_REF}),
         "post": op("新增合作商家（管理员）", tags=["staff"],
                    body=NewMerchant,
                    responses={201: MERCHANT, **_REFUSALS}, description="org 为签约工会的单位代码。"),
@@ -98,8 +98,10 @@ class MerchantsHandler(StaffHandler):
         actor = await self.actor()
         query = self.query(MerchantsQuery)
         async with self.engine.connect() as conn:
-            found = await merchants.list_in_scope(conn, actor, type=query.type)
-        self.write_json({"items": [m.view() for m in found]})
+            found = await merchants.list_in_scope(conn, actor, type=query.type, after=query.cursor or 0,
+                                                  limit=query.limit + 1)
+        items, nxt = paged(found, query.limit, lambda m: m.id)
+        self.write_json({"items": [m.view() for m in items], "next": nxt})
 
     async def post(self) -> None:
         actor = await self.actor()
@@ -185,8 +187,8 @@ class PresetsHandler(StaffHandler):
 
 class ProgramsHandler(StaffHandler):
     spec = {
-        "get": op("本单位及下级的优惠项目", tags=["staff"],
-                  responses={200: obj({"items": {"type": "array", "items": PROGRAM}}, ["items"]), 403: ERROR_REF}),
+        "get": op("本单位及下级的优惠项目", tags=["staff"], query=PageQuery,
+                  responses={200: page(PROGRAM), 400: ERROR_REF, 403: ERROR_REF}),
         "post": op(
             "新建优惠项目（管理员）：从预设出发或完整填写", tags=["staff"],
             body=NewProgram,
@@ -196,10 +198,12 @@ class ProgramsHandler(StaffHandler):
 
     async def get(self) -> None:
         actor = await self.actor()
+        query = self.query(PageQuery)
         async with self.engine.connect() as conn:
-            found = await benefits.list_in_scope(conn, actor)
+            found, nxt = paged(await benefits.list_in_scope(conn, actor, after=query.cursor or 0,
+                                                            limit=query.limit + 1), query.limit, lambda p: p.id)
             views = [{**p.view(), "merchants": await benefits.merchant_ids(conn, p.id)} for p in found]
-        self.write_json({"items": views})
+        self.write_json({"items": views, "next": nxt})
 
     async def post(self) -> None:
         actor = await self.actor()

@@ -108,6 +108,7 @@ class Operation(dict[str, Any]):
 
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
+    form: type[BaseModel] | None = None
     defs: dict[str, Any]
 
 
@@ -146,6 +147,8 @@ def op(
     responses: dict[int, Any],
     body: type[BaseModel] | dict[str, Any] | None = None,
     query: type[BaseModel] | None = None,
+    form: type[BaseModel] | None = None,
+    files: Iterable[str] = (),
     auth: bool = True,
     description: str = "",
     tags: Iterable[str] = (),
@@ -153,8 +156,8 @@ def op(
     content_type: str = "application/json",
 ) -> Operation:
     """One operation. ``body`` and ``query`` are the pydantic models the request is validated with
-    (a multipart body is described by a schema dict); ``responses`` maps status to a schema (JSON),
-    ``ERROR_REF`` or a full response; ``parameters`` holds headers only."""
+    (an upload: ``form`` types its text fields, ``files`` names its file fields); ``responses`` maps
+    status to a schema (JSON), ``ERROR_REF`` or a full response; ``parameters`` holds headers only."""
     out = Operation(summary=summary, tags=list(tags), responses={})
     out.defs = {}
     if description:
@@ -167,6 +170,13 @@ def op(
         params += query_parameters(query, out.defs)
     if params:
         out["parameters"] = params
+    if form is not None:
+        out.form = form
+        schema = model_schema(form, out.defs)
+        schema["properties"] = {**{f: {"type": "string", "format": "binary"} for f in files}, **schema["properties"]}
+        schema["required"] = [*files, *schema.get("required", [])]
+        schema.pop("additionalProperties", None)
+        out["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
     if body is not None:
         if isinstance(body, dict):
             schema = body

@@ -13,7 +13,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Iterable, Mapping, TypeVar
+from typing import Annotated, Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler, ValidationError, WithJsonSchema
 from pydantic_core import PydanticCustomError, core_schema
@@ -175,6 +175,15 @@ Cursor = Annotated[int, BeforeValidator(_cursor),
                    WithJsonSchema({"type": "string", "pattern": _CURSOR.pattern,
                                    "description": "不透明的翻页游标：上一页回答中的 next，原样传回"})]
 """A cursor as the client sends it back, decoded to the keyset position it stands for."""
+
+
+T = TypeVar("T")
+
+
+def paged(fetched: Sequence[T], limit: int, position: Callable[[T], int]) -> tuple[list[T], str | None]:
+    """A page from ``limit + 1`` fetched items: the first ``limit``, and the cursor of the next page or None."""
+    items = list(fetched[:limit])
+    return items, encode_cursor(position(items[-1])) if len(fetched) > limit and items else None
 
 
 class PageQuery(Query):

@@ -402,8 +402,11 @@ async def end(conn: AsyncConnection, actor: Actor, program_id: int) -> Program:
     return await get(conn, program_id)
 
 
-async def list_in_scope(conn: AsyncConnection, actor: Actor) -> list[Program]:
+async def list_in_scope(conn: AsyncConnection, actor: Actor, *, after: int = 0,
+                        limit: int | None = None) -> list[Program]:
+    """The programmes of the actor's subtree in id order, those after ``after`` (``limit`` when given)."""
     policy.require(actor, "program.view")
-    rows = (await conn.execute(_programs_query().where(in_subtree(orgs.c.path, policy.scope(actor)))
-                               .order_by(programs.c.id))).all()
+    rows = (await conn.execute(_programs_query().where(in_subtree(orgs.c.path, policy.scope(actor)),
+                                                       programs.c.id > after)
+                               .order_by(programs.c.id).limit(limit))).all()
     return [_program(r) for r in rows]

@@ -29,6 +29,8 @@ def test_every_json_body_and_query_is_declared_by_a_model_and_published_from_it(
             assert operation.body is not None, f"{method} {pattern}: a JSON body without a model"
             assert content["application/json"]["schema"] == model_schema(operation.body, {})
             bodies += 1
+        if "multipart/form-data" in content:
+            assert operation.form is not None, f"{method} {pattern}: an upload without a form model"
         published = [p for p in operation.get("parameters", []) if p["in"] == "query"]
         if published:
             assert operation.query is not None, f"{method} {pattern}: query parameters without a model"
@@ -100,3 +102,37 @@ async def test_staff_members_page_through_with_opaque_cursors(api, engine) -> No
     wrong = await api.get("/api/v1/staff/members?limit=abc", token=clerk)
     assert (wrong.status, wrong.error_code) == (400, "invalid_query")
     assert wrong.data["error"]["details"] == [{"field": "limit", "reason": "limit 的类型不对"}]
+
+
+async def test_lists_that_returned_everything_now_page(api, engine) -> None:
+    await network(engine)
+    admin = await token_of(api, "admin1")
+    made = []
+    for n in range(3):
+        resp = await api.post("/api/v1/staff/merchants", {"name": f"药房{n}", "type": "pharmacy", "org": "C1",
+                                                          "agreement_from": "2026-01-01", "agreement_to": "2027-01-01"},
+                              token=admin)
+        assert resp.status == 201, resp.data
+        made.append(resp.data["id"])
+    first = await api.get("/api/v1/staff/merchants?limit=2", token=admin)
+    assert [m["id"] for m in first.data["items"]] == made[:2] and first.data["next"]
+    rest = await api.get(f"/api/v1/staff/merchants?limit=2&cursor={first.data['next']}", token=admin)
+    assert [m["id"] for m in rest.data["items"]] == made[2:] and rest.data["next"] is None
+    exact = await api.get("/api/v1/staff/merchants?limit=3", token=admin)
+    assert len(exact.data["items"]) == 3 and exact.data["next"] is None  # no empty last page
+
+
+async def test_the_roster_form_fields_are_validated_by_their_model(api, engine) -> None:
+    await network(engine)
+    clerk = await token_of(api, "clerk1")
+    content = roster_csv([("张三", id_number(1), "")])
+    from tests.handlers.test_staff_members import multipart
+
+    body, headers = multipart({"org": "G1", "strict": "yes"}, "roster.csv", content)
+    resp = await api.request("POST", "/api/v1/staff/members/import", body=body, headers=headers, token=clerk)
+    assert (resp.status, resp.error_code) == (400, "invalid_body"), resp.data
+    assert resp.data["error"]["details"][0]["field"] == "strict"
+    body, headers = multipart({"strict": "1"}, "roster.csv", content)
+    resp = await api.request("POST", "/api/v1/staff/members/import", body=body, headers=headers, token=clerk)
+    assert (resp.status, resp.error_code) == (400, "invalid_body"), resp.data
+    assert resp.data["error"]["details"] == [{"field": "org", "reason": "缺少必填字段 org"}]
