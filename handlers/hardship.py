@@ -1,28 +1,30 @@
 """Staff API for the difficult-worker register: entry, history, exit, re-check list and income lines."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from handlers.staff_base import StaffHandler
 from models.core import policy
-from models.core.typed import Body, Query, text
+from models.core.typed import Body, Keyset, PageQuery, Paging, paged, text
 from models.members import hardship
-from server.openapi import ERROR_REF, nullable, obj, op, string
+from server.openapi import ERROR_REF, nullable, obj, op, page, string
 
 _DATE = string(format="date", pattern=r"^\d{4}-\d{2}-\d{2}$")
 
 
-class HistoryQuery(Query):
+class HistoryQuery(PageQuery):
     """``full=1`` shows names, health and the visit note (audited)."""
 
     full: Annotated[Literal["0", "1"], Field(description="1：显示家庭成员姓名、健康状况与核查记录（审计）")] = "0"
 
 
-class DueQuery(Query):
-    """How far ahead to look for records due for their yearly re-check."""
+class DueQuery(Paging):
+    """How far ahead to look for records due for their yearly re-check; soonest first."""
 
+    cursor: Annotated[tuple[Any, ...], Keyset(date, int)] | None = None
     within_days: Annotated[int, Field(ge=0, le=hardship.MAX_RECHECK_DAYS)] = 30
 
 
@@ -71,7 +73,7 @@ RECORD = obj(
     ["id", "member_id", "category", "proposed_category", "causes", "household_size", "household_income",
      "per_capita_income", "valid_from", "valid_to", "status", "verification_method", "household"],
 )
-RECORDS = obj({"items": {"type": "array", "items": RECORD}}, ["items"])
+RECORDS = page(RECORD)
 LINES = obj({"org_code": string(), "deep_line": {"type": "integer"}, "relative_line": {"type": "integer"}},
             ["org_code", "deep_line", "relative_line"])
 
@@ -111,10 +113,13 @@ class MemberHardshipHandler(StaffHandler):
     async def get(self, member_id: str) -> None:
         actor = await self.actor()
         policy.require(actor, "hardship.view")
-        full = self.query(HistoryQuery).full == "1"
+        query = self.query(HistoryQuery)
+        full = query.full == "1"
         async with self.engine.begin() as conn:
-            records = await hardship.history(conn, self.cipher, actor, int(member_id), full=full)
-        self.write_json({"items": [r.view(full=full) for r in records]})
+            records, nxt = paged(await hardship.history(conn, self.cipher, actor, int(member_id), full=full,
+                                                        before=query.cursor, limit=query.limit + 1),
+                                 query.limit, lambda r: r.id)
+        self.write_json({"items": [r.view(full=full) for r in records], "next": nxt})
 
 
 class HardshipExitHandler(StaffHandler):
@@ -154,8 +159,10 @@ class HardshipDueHandler(StaffHandler):
         policy.require(actor, "hardship.view")
         query = self.query(DueQuery)
         async with self.engine.connect() as conn:
-            records = await hardship.due_for_recheck(conn, actor, within_days=query.within_days)
-        self.write_json({"items": [r.view() for r in records]})
+            records, nxt = paged(await hardship.due_for_recheck(
+                conn, actor, within_days=query.within_days, after=query.cursor,
+                limit=query.limit + 1), query.limit, lambda r: (r.valid_to, r.id))
+        self.write_json({"items": [r.view() for r in records], "next": nxt})
 
 
 class IncomeLinesHandler(StaffHandler):

@@ -9,13 +9,19 @@ from pydantic_core import PydanticCustomError
 from handlers.staff_base import StaffHandler
 from models.core import policy
 from models.network import tree as orgs
-from models.core.typed import Body, one_of, published, text
-from server.openapi import ERROR_REF, obj, op, ref
+from models.core.typed import Body, Keyset, Paging, one_of, paged, published, text
+from server.openapi import ERROR_REF, obj, op, page, ref
 
 OrgCode = Annotated[str, text(32, min_len=1, pattern=orgs.CODE.pattern)]
 """A unit's code, as staff type it."""
 OrgName = Annotated[str, text(100, min_len=1)]
 OrgType = Annotated[str, one_of(orgs.TYPES)]
+
+
+class OrgsQuery(Paging):
+    """A page of the caller's subtree, in tree order."""
+
+    cursor: Annotated[tuple[Any, ...], Keyset(str)] | None = None
 
 
 class NewOrg(Body):
@@ -51,8 +57,8 @@ _REFUSALS = {400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF}
 
 class OrgsHandler(StaffHandler):
     spec = {
-        "get": op("本单位及全部下级单位", tags=["staff"],
-                  responses={200: obj({"items": {"type": "array", "items": ref("Org")}}, ["items"]), 403: ERROR_REF}),
+        "get": op("本单位及全部下级单位（按树的顺序）", tags=["staff"], query=OrgsQuery,
+                  responses={200: page(ref("Org")), 400: ERROR_REF, 403: ERROR_REF}),
         "post": op(
             "新建下级单位（管理员）",
             tags=["staff"],
@@ -67,8 +73,10 @@ class OrgsHandler(StaffHandler):
         policy.require(actor, "org.view")
         async with self.engine.connect() as conn:
             root = await orgs.get(conn, actor.org_id or 0, within=policy.scope(actor))
-            units = await orgs.subtree(conn, root)
-        self.write_json({"items": [u.view() for u in units]})
+            query = self.query(OrgsQuery)
+            units, nxt = paged(await orgs.subtree(conn, root, after=query.cursor[0] if query.cursor else None,
+                                                  limit=query.limit + 1), query.limit, lambda u: (u.path,))
+        self.write_json({"items": [u.view() for u in units], "next": nxt})
 
     async def post(self) -> None:
         actor = await self.actor()

@@ -8,8 +8,8 @@ from handlers.merchant import MerchantHandler
 from handlers.staff_base import StaffHandler
 from models.core.errors import Forbidden
 from models.counter import settlement
-from models.core.typed import Body, Id, Month, Query, one_of, text
-from server.openapi import ERROR_REF, obj, op, string
+from models.core.typed import Body, Id, Keyset, Month, Paging, Query, one_of, paged, text
+from server.openapi import ERROR_REF, obj, op, page, string
 
 STATEMENT = obj({"id": {"type": "integer"}, "merchant_id": {"type": "integer"}, "merchant_name": string(),
                  "month": string(pattern=r"^\d{4}-\d{2}$"), "redemptions": {"type": "integer"},
@@ -19,7 +19,7 @@ STATEMENT = obj({"id": {"type": "integer"}, "merchant_id": {"type": "integer"}, 
                 extra=True)
 WITH_ROWS = obj({"statement": STATEMENT, "rows": {"type": "array", "items": {"type": "object"}}},
                 ["statement", "rows"])
-LIST = obj({"items": {"type": "array", "items": STATEMENT}}, ["items"])
+LIST = page(STATEMENT)
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8",
                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 EXPORT = {"description": "对账单文件（CSV 为带 BOM 的 UTF-8，Excel 可直接打开）",
@@ -33,11 +33,18 @@ class ExportQuery(Query):
     format: Annotated[str, one_of(EXPORT_TYPES)] = "csv"
 
 
-class StatementsQuery(Query):
-    """Statements of one month, of one merchant, when given."""
+class StatementsQuery(Paging):
+    """Statements of one month, of one merchant, when given; newest month first, then by merchant."""
 
+    cursor: Annotated[tuple[Any, ...], Keyset(str, int)] | None = None
     month: Month | None = None
     merchant_id: Id | None = None
+
+
+class MerchantStatementsQuery(Paging):
+    """A page of the merchant's own statements, newest month first."""
+
+    cursor: Annotated[tuple[Any, ...], Keyset(str)] | None = None
 
 
 class BuildStatement(Body):
@@ -84,8 +91,10 @@ class StaffStatementsHandler(StaffHandler):
         actor = await self.actor()
         query = self.query(StatementsQuery)
         async with self.engine.connect() as conn:
-            found = await settlement.list_for_staff(conn, actor, month=query.month, merchant_id=query.merchant_id)
-        self.write_json({"items": [s.view() for s in found]})
+            found, nxt = paged(await settlement.list_for_staff(
+                conn, actor, month=query.month, merchant_id=query.merchant_id, after=query.cursor,
+                limit=query.limit + 1), query.limit, lambda s: (s.month, s.merchant_id))
+        self.write_json({"items": [s.view() for s in found], "next": nxt})
 
     async def post(self) -> None:
         actor = await self.actor()
@@ -155,12 +164,17 @@ class MerchantStatementBase(MerchantHandler):
 
 
 class MerchantStatementsHandler(MerchantStatementBase):
-    spec = {"get": op("本商家已确认的对账单（商家管理员）", tags=["merchants"], responses={200: LIST, 403: ERROR_REF})}
+    spec = {"get": op("本商家已确认的对账单（商家管理员）", tags=["merchants"], query=MerchantStatementsQuery,
+                      responses={200: LIST, 400: ERROR_REF, 403: ERROR_REF})}
 
     async def get(self) -> None:
         async with self.engine.connect() as conn:
-            found = await settlement.list_for_merchant(conn, await self.manager_merchant(conn))
-        self.write_json({"items": [s.view() for s in found]})
+            merchant_id = await self.manager_merchant(conn)
+            query = self.query(MerchantStatementsQuery)
+            found, nxt = paged(await settlement.list_for_merchant(
+                conn, merchant_id, before=query.cursor[0] if query.cursor else None, limit=query.limit + 1),
+                query.limit, lambda s: (s.month,))
+        self.write_json({"items": [s.view() for s in found], "next": nxt})
 
 
 class MerchantStatementHandler(MerchantStatementBase):

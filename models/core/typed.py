@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import zlib
 from dataclasses import dataclass
@@ -139,7 +140,8 @@ Month = Annotated[str, BeforeValidator(_month),
 # --- cursors ------------------------------------------------------------------------------------
 
 _CURSOR_PREFIX = b"k1:"
-_CURSOR = re.compile(r"^[A-Za-z0-9_-]{4,40}$")
+_CURSOR = re.compile(r"^[A-Za-z0-9_-]{4,300}$")
+_KEY_PREFIX = b"k2:"
 
 
 def _cursor_payload(position: int) -> bytes:
@@ -171,26 +173,95 @@ def _cursor(value: Any) -> Any:
     return position
 
 
-Cursor = Annotated[int, BeforeValidator(_cursor),
-                   WithJsonSchema({"type": "string", "pattern": _CURSOR.pattern,
-                                   "description": "不透明的翻页游标：上一页回答中的 next，原样传回"})]
-"""A cursor as the client sends it back, decoded to the keyset position it stands for."""
+_CURSOR_SCHEMA = {"type": "string", "pattern": _CURSOR.pattern,
+                  "description": "不透明的翻页游标：上一页回答中的 next，原样传回"}
+Cursor = Annotated[int, BeforeValidator(_cursor), WithJsonSchema(_CURSOR_SCHEMA)]
+"""A cursor as the client sends it back, decoded to the keyset position (an id) it stands for."""
+
+
+def _key_payload(key: bytes) -> bytes:
+    return _KEY_PREFIX + key + b":" + b"%08x" % zlib.crc32(_KEY_PREFIX + key)
+
+
+def encode_key(*key: int | str | date) -> str:
+    """The opaque cursor for a position in a list ordered by several columns (month, then id, ...)."""
+    values = [v.isoformat() if isinstance(v, date) else v for v in key]
+    text_ = json.dumps(values, ensure_ascii=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(_key_payload(text_)).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """Field metadata: a cursor standing for a composite position of the given types (int, str, date)."""
+
+    types: tuple[type, ...]
+
+    def __init__(self, *types: type) -> None:
+        object.__setattr__(self, "types", types)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        """Decoded by ``decode``; published as an opaque string."""
+        return core_schema.no_info_plain_validator_function(self.decode)
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
+        """The cursor as clients see it: an opaque string."""
+        return dict(_CURSOR_SCHEMA)
+
+    def decode(self, value: Any) -> tuple[Any, ...]:
+        """The position a cursor stands for, each part of its declared type; ``cursor_invalid`` otherwise."""
+        bad = PydanticCustomError("cursor_invalid", "bad cursor")
+        if not isinstance(value, str) or not _CURSOR.match(value):
+            raise bad
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            key = raw[len(_KEY_PREFIX):raw.rindex(b":")]
+            parts = json.loads(key) if raw == _key_payload(key) else None
+        except (binascii.Error, ValueError):
+            raise bad from None
+        if not isinstance(parts, list) or len(parts) != len(self.types):
+            raise bad
+        out: list[Any] = []
+        for part, kind in zip(parts, self.types):
+            if kind is date and isinstance(part, str):
+                try:
+                    out.append(date.fromisoformat(part))
+                except ValueError:
+                    raise bad from None
+            elif type(part) is kind and not (isinstance(part, str) and len(part) > 200):
+                out.append(part)
+            else:
+                raise bad
+        return tuple(out)
 
 
 T = TypeVar("T")
 
 
-def paged(fetched: Sequence[T], limit: int, position: Callable[[T], int]) -> tuple[list[T], str | None]:
-    """A page from ``limit + 1`` fetched items: the first ``limit``, and the cursor of the next page or None."""
+def paged(fetched: Sequence[T], limit: int,
+          position: Callable[[T], int | tuple[int | str | date, ...]]) -> tuple[list[T], str | None]:
+    """A page from ``limit + 1`` fetched items: the first ``limit``, and the cursor of the next page or None.
+
+    ``position`` gives an item's id (a ``Cursor``) or its composite position (a ``Keyset``)."""
     items = list(fetched[:limit])
-    return items, encode_cursor(position(items[-1])) if len(fetched) > limit and items else None
+    if len(fetched) <= limit or not items:
+        return items, None
+    key = position(items[-1])
+    return items, encode_key(*key) if isinstance(key, tuple) else encode_cursor(key)
 
 
-class PageQuery(Query):
-    """The one pagination style: ``?cursor=&limit=``; the answer is ``{"items", "next"}``."""
+class Paging(Query):
+    """The one pagination style: ``?cursor=&limit=``; the answer is ``{"items", "next"}``.
+
+    A subclass declares its ``cursor``: an id (``Cursor``) or a composite position (``Keyset``).
+    """
+
+    limit: Annotated[int, Field(ge=1, le=100, description="每页条数（1–100）")] = 50
+
+
+class PageQuery(Paging):
+    """A page of a list ordered by id."""
 
     cursor: Cursor | None = None
-    limit: Annotated[int, Field(ge=1, le=100, description="每页条数（1–100）")] = 50
 
 
 # --- errors -------------------------------------------------------------------------------------

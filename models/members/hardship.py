@@ -337,30 +337,38 @@ async def exit(conn: AsyncConnection, actor: Actor, record_id: int, *, reason: s
 
 async def due_for_recheck(
     conn: AsyncConnection, actor: Actor, *, within_days: int = 30, on: date | None = None,
+    after: tuple[date, int] | None = None, limit: int | None = None,
 ) -> list[HardshipRecord]:
-    """Active records in the actor's subtree whose validity ends within ``within_days`` (or has ended)."""
+    """Active records in the actor's subtree whose validity ends within ``within_days`` (or has ended),
+    soonest first; those after the position ``after`` (end date, id), ``limit`` of them when given."""
     policy.require(actor, "hardship.view")
     if isinstance(within_days, bool) or not 0 <= within_days <= MAX_RECHECK_DAYS:
         raise Invalid("hardship_within_days", f"天数应在 0–{MAX_RECHECK_DAYS} 之间")
     until = (on or today()) + timedelta(days=within_days)
-    rows = (await conn.execute(
-        sa.select(hardship_records).join(orgs_t, orgs_t.c.id == hardship_records.c.org_id)
-        .where(hardship_records.c.status == "active", hardship_records.c.valid_to <= until,
-               orgs.in_subtree(orgs_t.c.path, policy.scope(actor)))
-        .order_by(hardship_records.c.valid_to, hardship_records.c.id))).all()
+    query = (sa.select(hardship_records).join(orgs_t, orgs_t.c.id == hardship_records.c.org_id)
+             .where(hardship_records.c.status == "active", hardship_records.c.valid_to <= until,
+                    orgs.in_subtree(orgs_t.c.path, policy.scope(actor))))
+    if after is not None:
+        query = query.where(sa.or_(hardship_records.c.valid_to > after[0], sa.and_(
+            hardship_records.c.valid_to == after[0], hardship_records.c.id > after[1])))
+    rows = (await conn.execute(query.order_by(hardship_records.c.valid_to, hardship_records.c.id)
+                               .limit(limit))).all()
     return await _load(conn, None, list(rows))
 
 
 async def history(
     conn: AsyncConnection, cipher: PiiCipher, actor: Actor, member_id: int, *, full: bool = False,
+    before: int | None = None, limit: int | None = None,
 ) -> list[HardshipRecord]:
     """Every record of a member, newest first; ``full`` (names, health, notes) needs "member.view_full" and is audited."""
     policy.require(actor, "hardship.view")
     if full:
         policy.require(actor, "member.view_full")
     member = await _member_in_scope(conn, actor, member_id)
-    rows = (await conn.execute(sa.select(hardship_records).where(hardship_records.c.member_id == member_id)
-                               .order_by(hardship_records.c.id.desc()))).all()
+    query = sa.select(hardship_records).where(hardship_records.c.member_id == member_id)
+    if before is not None:
+        query = query.where(hardship_records.c.id < before)
+    rows = (await conn.execute(query.order_by(hardship_records.c.id.desc()).limit(limit))).all()
     if full:
         await audit.record(conn, actor, "hardship.view_full", target_kind="member", target_id=member_id,
                            org_path=member.path, summary={"records": [r.id for r in rows]})

@@ -46,11 +46,14 @@ def test_every_list_route_pages_with_a_cursor() -> None:
         names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
         assert not names & {"after", "before", "offset", "page"}, (pattern, names)
         answer = operation["responses"].get("200", {}).get("content", {}).get("application/json", {})
-        if "next" in answer.get("schema", {}).get("properties", {}):
+        properties = answer.get("schema", {}).get("properties", {})
+        if "items" in properties:
+            assert "next" in properties, f"{method} {pattern}: a list without a cursor"
+        if "next" in properties:
             assert {"cursor", "limit"} <= names, pattern
             assert answer["schema"]["properties"]["next"]["type"] == ["string", "null"], pattern
             paged += 1
-    assert paged >= 4
+    assert paged >= 12
 
 
 async def test_body_integers_and_dates_are_strict_and_fields_named(api, engine) -> None:
@@ -136,3 +139,15 @@ async def test_the_roster_form_fields_are_validated_by_their_model(api, engine) 
     resp = await api.request("POST", "/api/v1/staff/members/import", body=body, headers=headers, token=clerk)
     assert (resp.status, resp.error_code) == (400, "invalid_body"), resp.data
     assert resp.data["error"]["details"] == [{"field": "org", "reason": "缺少必填字段 org"}]
+
+
+async def test_a_list_in_tree_order_pages_by_a_composite_cursor(api, engine) -> None:
+    await network(engine)
+    admin = await token_of(api, "admin1")
+    first = await api.get("/api/v1/staff/orgs?limit=2", token=admin)
+    assert [o["code"] for o in first.data["items"]] == ["C1", "K1"] and first.data["next"], first.data
+    rest = await api.get(f"/api/v1/staff/orgs?limit=2&cursor={first.data['next']}", token=admin)
+    assert [o["code"] for o in rest.data["items"]] == ["G1"] and rest.data["next"] is None
+    # A cursor of another list (an id) is not a position in this one.
+    wrong = await api.get(f"/api/v1/staff/orgs?cursor={encode_cursor(5)}", token=admin)
+    assert (wrong.status, wrong.error_code) == (400, "invalid_query")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pytest
 from pydantic import Field
@@ -16,10 +16,14 @@ from models.core.typed import (
     Date,
     Fen,
     Id,
+    Keyset,
     Month,
     PageQuery,
+    Paging,
     Query,
     encode_cursor,
+    encode_key,
+    paged,
     text,
 )
 from server.openapi import op
@@ -141,3 +145,33 @@ def test_the_published_schema_is_generated_from_the_models() -> None:
     assert params["kind"]["schema"]["enum"] == ["x", "y"] and params["kind"]["required"] is False
     assert params["cursor"]["schema"]["type"] == "string"  # not nullable: a query parameter is text or absent
     assert (operation.body, operation.query) == (Sample, Q)
+
+
+class ByMonth(Paging):
+    cursor: Annotated[tuple[Any, ...], Keyset(str, int)] | None = None
+
+
+class ByDay(Paging):
+    cursor: Annotated[tuple[Any, ...], Keyset(date, int)] | None = None
+
+
+def test_a_composite_cursor_round_trips_and_refuses_the_wrong_shape() -> None:
+    cursor = encode_key("2026-03", 17)
+    assert "2026" not in cursor
+    assert validate(ByMonth, {"cursor": cursor}).cursor == ("2026-03", 17)
+    assert validate(ByDay, {"cursor": encode_key(date(2026, 3, 1), 5)}).cursor == (date(2026, 3, 1), 5)
+    for bad in (encode_key("2026-03"), encode_key(17, "2026-03"), encode_key("2026-03", True), encode_cursor(17),
+                encode_key("2026-03", 17)[:-2] + "AA", "abcd"):
+        assert fields(refusal({"cursor": bad}, ByMonth, "invalid_query")) == {
+            "cursor": "cursor 无效：请原样使用上一页回答中的 next"}, bad
+    assert fields(refusal({"cursor": encode_key("2026-13-45", 5)}, ByDay, "invalid_query"))
+    assert fields(refusal({"cursor": encode_key("x" * 201, 5)}, ByMonth, "invalid_query"))
+
+
+def test_a_page_has_a_next_cursor_only_when_more_was_fetched() -> None:
+    assert paged([1, 2, 3], 3, lambda n: n) == ([1, 2, 3], None)
+    items, nxt = paged([1, 2, 3], 2, lambda n: n)
+    assert items == [1, 2] and nxt == encode_cursor(2)
+    items, nxt = paged(["a", "b"], 1, lambda s: (s, 1))
+    assert items == ["a"] and nxt == encode_key("a", 1)
+    assert paged([], 5, lambda n: n) == ([], None)
