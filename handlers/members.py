@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from handlers.staff_base import StaffHandler
 from models.core import policy
 from models.core.errors import Invalid
-from models.core.typed import PageQuery, Query, encode_cursor, one_of, text
+from models.core.typed import PageQuery, Query, one_of, paged, text
 from models.members import membership as members
 from models.members.roster import parse_roster
 from models.network import tree as orgs
@@ -121,10 +121,10 @@ class MemberListHandler(StaffHandler):
         query = self.query(MemberSearch)
         async with self.engine.connect() as conn:
             org = await orgs.by_code(conn, query.org, within=policy.scope(actor)) if query.org else None
-            found = await members.search(conn, self.cipher, actor, id_number=query.id_number, phone=query.phone,
-                                         org=org, after=query.cursor or 0, limit=query.limit)
-        self.write_json({"items": [m.view() for m in found],
-                         "next": encode_cursor(found[-1].id if len(found) == query.limit else None)})
+            found, nxt = paged(await members.search(conn, self.cipher, actor, id_number=query.id_number,
+                                                    phone=query.phone, org=org, after=query.cursor or 0,
+                                                    limit=query.limit + 1), query.limit, lambda m: m.id)
+        self.write_json({"items": [m.view() for m in found], "next": nxt})
 
 
 class MemberHandler(StaffHandler):

@@ -8,7 +8,7 @@ from pydantic import Field
 from handlers.staff_base import StaffHandler
 from models.core import policy
 from models.members import transfers
-from models.core.typed import Body, PageQuery, encode_cursor, one_of, text
+from models.core.typed import Body, PageQuery, one_of, paged, text
 from server.openapi import ERROR_REF, nullable, obj, op, page, ref, string
 
 Direction = Annotated[str, one_of(transfers.DIRECTIONS)]
@@ -74,10 +74,11 @@ class TransfersHandler(StaffHandler):
         policy.require(actor, "member_transfer.view")
         query = self.query(TransfersQuery)
         async with self.engine.connect() as conn:
-            found = await transfers.listing(conn, self.cipher, actor, direction=query.direction, status=query.status,
-                                            after=query.cursor or 0, limit=query.limit)
+            found, nxt = paged(await transfers.listing(conn, self.cipher, actor, direction=query.direction,
+                                                       status=query.status, after=query.cursor or 0,
+                                                       limit=query.limit + 1), query.limit, lambda t: t.id)
         views = [t.incoming_view() if query.direction == "incoming" else t.outgoing_view() for t in found]
-        self.write_json({"items": views, "next": encode_cursor(found[-1].id if len(found) == query.limit else None)})
+        self.write_json({"items": views, "next": nxt})
 
 
 class AcceptHandler(StaffHandler):
