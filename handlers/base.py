@@ -308,7 +308,7 @@ class APIHandler(BaseHandler):
         """An upload's text fields as the operation's declared form model, and its files."""
         self._declared(model, "form")
         arguments, files = self.uploaded()
-        return validate(model, query_values(model, arguments)), files
+        return validate(model, query_values(model, arguments, code="invalid_body")), files
 
     def uploaded(self) -> tuple[dict[str, list[bytes]], dict[str, list[Any]]]:
         """The form fields and files of a multipart upload; a malformed one is ``invalid_multipart``."""

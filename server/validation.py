@@ -75,8 +75,9 @@ def validate(model: type[M], value: Any, *, code: str = "invalid_body") -> M:
         raise invalid(exc, code) from None
 
 
-def query_values(model: type[BaseModel], arguments: Mapping[str, list[bytes]]) -> dict[str, str]:
-    """The text of each query parameter ``model`` declares (a repeated one: its last value)."""
+def query_values(model: type[BaseModel], arguments: Mapping[str, list[bytes]], *,
+                 code: str = "invalid_query") -> dict[str, str]:
+    """The text of each query parameter (or form field) ``model`` declares (a repeated one: its last value)."""
     values: dict[str, str] = {}
     for name in model.model_fields:
         raw_values = arguments.get(name)
@@ -85,6 +86,6 @@ def query_values(model: type[BaseModel], arguments: Mapping[str, list[bytes]]) -
         try:
             values[name] = raw_values[-1].decode("utf-8")
         except UnicodeDecodeError:
-            raise Invalid("invalid_query", f"{name} 含有无效的字符",
+            raise Invalid(code, f"{name} 含有无效的字符",
                           details=[{"field": name, "reason": f"{name} 含有无效的字符"}]) from None
     return values
