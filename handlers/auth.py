@@ -1,15 +1,25 @@
 """Login and logout: workers through WeChat."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from handlers.base import APIHandler
 from models.core.policy import PUBLIC, Access
+from models.core.typed import Body, text
 from models.identity import accounts as users
 from models.identity import sessions as auth_tokens
 from models.members import membership as members
-from server.openapi import ERROR_REF, obj, op, ref, string
+from server.openapi import ERROR_REF, obj, op, ref
 from server.wechat import WeChatGateway
 
-CODE = string(min_len=1, max_len=128, pattern=r"^\S+$")
+Code = Annotated[str, text(128, min_len=1, pattern=r"^\S+$")]
+"""A one-time code from the mini-program (wx.login, getPhoneNumber)."""
+
+
+class CodeBody(Body):
+    """A one-time WeChat code."""
+
+    code: Code
 
 
 class WeChatLoginHandler(APIHandler):
@@ -21,7 +31,7 @@ class WeChatLoginHandler(APIHandler):
             "微信登录：用 wx.login 的 code 换取令牌",
             auth=False,
             tags=["workers"],
-            body=obj({"code": CODE}, ["code"]),
+            body=CodeBody,
             responses={200: ref("LoginResult"), 400: ERROR_REF, 502: ERROR_REF},
             description="新用户以 visitor 角色登录，实名绑定会员后获得 member 角色。"
             "code 无效或已使用返回 400；微信不可用返回 502 并带 Retry-After。",
@@ -29,9 +39,9 @@ class WeChatLoginHandler(APIHandler):
     }
 
     async def post(self) -> None:
-        body = self.json_body()
+        body = self.body(CodeBody)
         gateway: WeChatGateway = self.settings["gateway"]
-        session = await gateway.code_to_session(body["code"])
+        session = await gateway.code_to_session(body.code)
         async with self.engine.begin() as conn:
             user = await users.login_wechat(
                 conn, self.cipher, openid=session.openid, unionid=session.unionid, session_key=session.session_key

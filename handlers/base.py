@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, BinaryIO, Callable, ClassVar, Iterable, TypeVar
 
 import tornado.web
+from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tornado.iostream import StreamClosedError
@@ -30,9 +31,11 @@ from server.console import cookie_authenticated
 from server.crypto import PiiCipher
 from server.openapi import ID_MAX
 from server.qr_tokens import QrSigner
-from server.validation import QueryValidator, SchemaValidator, decode_json
+from server.validation import decode_json, query_values, validate
 
 log = logging.getLogger("unionaid.http")
+B = TypeVar("B", bound=BaseModel)
+Q = TypeVar("Q", bound=BaseModel)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _HTTP_CODES = {
@@ -302,7 +305,8 @@ class APIHandler(BaseHandler):
     max_parts: ClassVar[int] = 8
     principal: tuple[str, int] | None = None
     _body: Any = None
-    _query: dict[str, Any] | None = None
+    _typed_body: BaseModel | None = None
+    _query: BaseModel | None = None
 
     def body_limit(self) -> int:
         return int(self.config.max_upload_bytes if self.accepts == "multipart" else self.config.max_json_bytes)
@@ -334,8 +338,15 @@ class APIHandler(BaseHandler):
         if self.principal is None and self._operation().get("security"):
             raise Unauthorized()
 
+    def _declared(self, model: type[BaseModel], part: str) -> None:
+        """A handler reads its body or query with the model its operation publishes, and no other."""
+        declared = getattr(self._operation(), part, None)
+        if model is not declared:
+            raise TypeError(f"{type(self).__name__} reads its {part} as {model.__name__}, "
+                            f"but its operation declares {getattr(declared, '__name__', None)}")
+
     def json_body(self) -> dict[str, Any]:
-        """The request body, validated against this operation's published schema."""
+        """The request body as decoded JSON, after it passed this operation's body model."""
         self._require_caller()
         if self._body is None:
             raw = self.raw_body()
@@ -345,29 +356,35 @@ class APIHandler(BaseHandler):
                 raise AppError("unsupported_media_type", "请以 application/json 提交", status=415)
             else:
                 self._body = decode_json(raw)
-        body = self._body
-        method = (self.request.method or "").lower()
-        schema = self._operation().get("requestBody", {}).get("content", {}).get("application/json", {})
-        validators: dict[Any, SchemaValidator] = self.settings["body_validators"]
-        key = (type(self), method)
-        if key not in validators and "schema" in schema:
-            validators[key] = SchemaValidator(schema["schema"], self.settings["openapi"]["components"])
-        if key in validators:
-            validators[key].validate(body)
-        if not isinstance(body, dict):
+        model: type[BaseModel] | None = getattr(self._operation(), "body", None)
+        if model is not None and self._typed_body is None:
+            self._typed_body = validate(model, self._body)
+        if not isinstance(self._body, dict):
             raise AppError("invalid_json", "请求体应为 JSON 对象", status=400)
+        body: dict[str, Any] = self._body
         return body
 
-    def query(self) -> dict[str, Any]:
-        """The query parameters this operation publishes, typed and validated (``invalid_query``)."""
+    def body(self, model: type[B]) -> B:
+        """The request body as the operation's declared model (``invalid_body`` names the bad fields)."""
+        self._declared(model, "body")
+        self.json_body()
+        assert isinstance(self._typed_body, model)
+        return self._typed_body
+
+    def query(self, model: type[Q]) -> Q:
+        """The query parameters as the operation's declared model (``invalid_query`` otherwise)."""
+        self._declared(model, "query")
         if self._query is None:
-            validators: dict[Any, QueryValidator] = self.settings["query_validators"]
-            key = (type(self), (self.request.method or "").lower())
-            if key not in validators:
-                validators[key] = QueryValidator(self._operation().get("parameters", []),
-                                                 self.settings["openapi"]["components"])
-            self._query = validators[key].parse(self.request.query_arguments)
+            values = query_values(model, self.request.query_arguments)
+            self._query = validate(model, values, code="invalid_query")
+        assert isinstance(self._query, model)
         return self._query
+
+    async def form(self, model: type[Q]) -> tuple[Q, dict[str, list[UploadedFile]]]:
+        """An upload's text fields as the operation's declared form model, and its files."""
+        self._declared(model, "form")
+        arguments, files = await self.uploaded()
+        return validate(model, query_values(model, arguments, code="invalid_body")), files
 
     async def uploaded(self) -> tuple[dict[str, list[bytes]], dict[str, list[UploadedFile]]]:
         """The form fields and files of a multipart upload; a malformed one is ``invalid_multipart``.

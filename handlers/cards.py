@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Literal
 
 from handlers.base import APIHandler
 from handlers.staff_base import StaffHandler
@@ -14,6 +14,7 @@ from models.core.clock import local_today
 from models.core.errors import AppError, NotFound, Unavailable, Unprocessable
 from models.core.masking import mask_name
 from models.core.policy import PUBLIC, Access, Target
+from models.core.typed import Body, Query, one_of, text
 from models.members import membership as members
 from models.partners import programmes as benefits
 from server import card_images
@@ -28,7 +29,31 @@ IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/p
 # The printed card comes whole (PDF or PNG): no bare QR, which could be printed without the
 # holder's name and card number that the cashier checks it against.
 PRINT_FORMATS = ("pdf", "png")
-REASON = obj({"reason": string(max_len=200)})
+Reason = Annotated[str, text(200)]
+
+
+class ReasonBody(Body):
+    """An optional reason, kept with the card's status."""
+
+    reason: Reason | None = None
+
+
+class ReasonRequired(Body):
+    """The reason the action needs."""
+
+    reason: Reason
+
+
+class QrQuery(Query):
+    """JSON by default; ``format`` asks for the image of the same token."""
+
+    format: Literal["png", "svg"] | None = None
+
+
+class PrintQuery(Query):
+    """The printed card's file type (PDF by default)."""
+
+    format: Annotated[str, one_of(PRINT_FORMATS)] = "pdf"
 FONT_REFUSALS = (
     "服务器缺少可嵌入的中文字体时答 503 card_font_missing；卡上的字（持卡人或单位名称）在字体里没有字形时答 "
     "422 card_glyph_missing，message 列出这些字。两种情况都不会给出缺字或带方框的卡，也不作废已印的卡：请管理员安装"
@@ -59,11 +84,6 @@ class CardBase(APIHandler):
         if filename:
             self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
         self.finish(data)
-
-    def image_format(self) -> str | None:
-        """The image format asked for (validated against the operation's published ``format``)."""
-        fmt = self.query().get("format")
-        return str(fmt) if fmt is not None else None
 
     async def my_card(self) -> tuple[int, cards.Card, Any]:
         """The caller's live card (issued now if a bound member never had one), else their latest, and member."""
@@ -100,7 +120,7 @@ class MyCardQrHandler(CardBase):
     access = {"get": Access("my_card.view", OWN_CARD)}
     spec = {"get": op(
         "服务卡动态二维码：短时有效、签名防伪、一次有效", tags=["workers"],
-        parameters=[{"name": "format", "in": "query", "required": False, "schema": {"enum": ["png", "svg"]}}],
+        query=QrQuery,
         responses={200: {"description": "JSON（token、expires_at、refresh_in）；format=png/svg 时为本次请求新签发的码的图片"
                                         "（每次请求都签发新码，与其他请求答的 token 不同；到期时间见响应头 X-QR-Expires-At）。"
                                         "SVG 为白底黑码，四周留 4 个模块的空白区，深色页面上也能扫",
@@ -116,7 +136,7 @@ class MyCardQrHandler(CardBase):
 
     async def get(self) -> None:
         _, card, _ = await self.my_card()
-        fmt = self.image_format()
+        fmt = self.query(QrQuery).format
         code = card_codes.phone_code(self.signer, card, ttl=self.config.qr_ttl)
         self.set_header("X-QR-Expires-At", code.expires_at.isoformat())
         if fmt == "png":
@@ -129,16 +149,16 @@ class MyCardQrHandler(CardBase):
 
 class ReportLostHandler(CardBase):
     access = {"post": Access("my_card.report_lost", OWN_CARD)}
-    spec = {"post": op("挂失服务卡：旧卡立即作废，补发新卡号", tags=["workers"], body=REASON,
+    spec = {"post": op("挂失服务卡：旧卡立即作废，补发新卡号", tags=["workers"], body=ReasonBody,
                        responses={200: obj({"card": ref("Card"), "previous_card_no": string()},
                                            ["card", "previous_card_no"]), 404: ERROR_REF, 409: ERROR_REF})}
 
     async def post(self) -> None:
         _, card, _ = await self.my_card()
-        body = self.json_body()
+        body = self.body(ReasonBody)
         actor = self.caller()
         async with self.engine.begin() as conn:
-            new = await cards.report_lost(conn, actor, card.id, reason=body.get("reason"))
+            new = await cards.report_lost(conn, actor, card.id, reason=body.reason)
         self.write_json({"card": new.view(), "previous_card_no": card.card_no})
 
 
@@ -231,18 +251,19 @@ class MemberCardHandler(StaffCardBase):
 def _card_action(summary: str, fn: Callable[..., Any], *, reason_required: bool) -> type[StaffCardBase]:
     """A staff action on one card that takes a reason: freeze, unfreeze, reissue, cancel."""
 
+    model: type[ReasonBody] | type[ReasonRequired] = ReasonRequired if reason_required else ReasonBody
+
     class Handler(StaffCardBase):
         access = {"post": Access("card.manage", CARD_TARGET)}
-        spec = {"post": op(summary, tags=["staff"], body=obj({"reason": string(max_len=200)},
-                                                             ["reason"] if reason_required else []),
+        spec = {"post": op(summary, tags=["staff"], body=model,
                            responses={200: obj({"card": ref("Card")}, ["card"]), 400: ERROR_REF, 403: ERROR_REF,
                                       404: ERROR_REF, 409: ERROR_REF})}
 
         async def post(self, card_id: str) -> None:
             actor = await self.actor()
-            body = self.json_body()
+            body = self.body(model)
             async with self.engine.begin() as conn:
-                card = await fn(conn, actor, int(card_id), reason=body.get("reason"))
+                card = await fn(conn, actor, int(card_id), reason=body.reason)
             self.write_json({"card": card.view()})
 
     Handler.__name__ = f"Card{fn.__name__.title().replace('_', '')}Handler"
@@ -258,8 +279,7 @@ class CardPrintHandler(StaffCardBase):
                                       409: ERROR_REF, 422: ERROR_REF, 503: ERROR_REF},
                    description="先确认服务器的字体能印出这张卡上的每个字，否则不制卡、旧卡照常可用。" + FONT_REFUSALS),
         "get": op("下载当前实体卡（PDF 供制卡机打印，或 PNG）", tags=["staff"],
-                  parameters=[{"name": "format", "in": "query", "required": False,
-                               "schema": {"enum": list(PRINT_FORMATS)}}],
+                  query=PrintQuery,
                   responses={200: _image_response("实体卡文件：PDF 内嵌所用字体（子集），在没有中文字体的电脑上也能正确显示和打印",
                                                   PRINT_FORMATS),
                              403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF, 422: ERROR_REF, 503: ERROR_REF},
@@ -286,7 +306,7 @@ class CardPrintHandler(StaffCardBase):
 
     async def get(self, card_id: str) -> None:
         actor = await self.actor()
-        fmt = self.image_format() or "pdf"
+        fmt = self.query(PrintQuery).format
         async with self.engine.begin() as conn:
             card, member = await cards.for_staff(conn, actor, int(card_id), "card.print")
             token = card_codes.printed_code(self.signer, card)

@@ -2,42 +2,45 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from handlers.staff_base import StaffHandler
-from models.core.errors import Invalid
 from models.core.policy import Access, Target
+from models.core.typed import Body, Keyset, PageQuery, Paging, paged, text
 from models.members import hardship
-from server.openapi import ERROR_REF, nullable, obj, op, string
+from server.openapi import ERROR_REF, nullable, obj, op, page, string
 
 MEMBER = Target("member", "member_id")
 
 _DATE = string(format="date", pattern=r"^\d{4}-\d{2}-\d{2}$")
-_FEN = {"type": "integer", "minimum": 0, "maximum": 10**11}
-_HOUSEHOLD_IN = obj(
-    {
-        "relation": string(min_len=1, max_len=20),
-        "name": string(min_len=1, max_len=50),
-        "age": {"type": "integer", "minimum": 0, "maximum": 150},
-        "health": nullable(string(max_len=hardship.MAX_HEALTH)),
-        "work": nullable(string(max_len=100)),
-        "monthly_income": _FEN,
-    },
-    ["relation", "name", "age", "monthly_income"],
-)
-ENTER_BODY = obj(
-    {
-        "household": {"type": "array", "items": _HOUSEHOLD_IN, "minItems": 1, "maxItems": hardship.MAX_HOUSEHOLD},
-        "causes": {"type": "array", "items": {"enum": list(hardship.CAUSES)}, "minItems": 1, "maxItems": 6},
-        "category": nullable({"enum": list(hardship.CATEGORIES)}),
-        "category_reason": nullable(string(max_len=500)),
-        "valid_from": _DATE,
-        "valid_to": _DATE,
-        "verification_method": {"enum": list(hardship.METHODS)},
-        "visit_note": nullable(string(max_len=hardship.MAX_NOTE)),
-    },
-    ["household", "causes", "verification_method"],
-)
+
+
+class HistoryQuery(PageQuery):
+    """``full=1`` shows names, health and the visit note (audited)."""
+
+    full: Annotated[Literal["0", "1"], Field(description="1：显示家庭成员姓名、健康状况与核查记录（审计）")] = "0"
+
+
+class DueQuery(Paging):
+    """How far ahead to look for records due for their yearly re-check; soonest first."""
+
+    cursor: Annotated[tuple[Any, ...], Keyset(date, int)] | None = None
+    within_days: Annotated[int, Field(ge=0, le=hardship.MAX_RECHECK_DAYS)] = 30
+
+
+class ExitBody(Body):
+    """Why the worker leaves the register."""
+
+    reason: Annotated[str, text(500, min_len=1)]
+
+
+class IncomeLinesBody(Body):
+    """The two per-capita monthly income lines, in fen."""
+
+    deep_line: Annotated[int, Field(ge=1, le=10**9)]
+    relative_line: Annotated[int, Field(ge=1, le=10**9)]
 _HOUSEHOLD_OUT = obj(
     {
         "relation": string(), "name_masked": string(), "age": {"type": "integer"}, "work": nullable(string()),
@@ -72,19 +75,9 @@ RECORD = obj(
     ["id", "member_id", "category", "proposed_category", "causes", "household_size", "household_income",
      "per_capita_income", "valid_from", "valid_to", "status", "verification_method", "household"],
 )
-RECORDS = obj({"items": {"type": "array", "items": RECORD}}, ["items"])
+RECORDS = page(RECORD)
 LINES = obj({"org_code": string(), "deep_line": {"type": "integer"}, "relative_line": {"type": "integer"}},
             ["org_code", "deep_line", "relative_line"])
-
-
-def _date(value: str | None, field: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise Invalid("invalid_body", "日期格式不对，应为 YYYY-MM-DD",
-                      details=[{"field": field, "reason": "日期格式不对"}]) from None
 
 
 class MemberHardshipHandler(StaffHandler):
@@ -95,7 +88,7 @@ class MemberHardshipHandler(StaffHandler):
         "post": op(
             "建立困难职工档案（入档）",
             tags=["staff"],
-            body=ENTER_BODY,
+            body=hardship.HardshipEntry,
             responses={201: RECORD, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF},
             description="金额单位为分。系统按所属单位（可继承上级）设置的困难标准，依家庭月人均收入建议类别："
             "≤ 深度困难线为 deep，≤ 相对困难线为 relative，高于标准但因灾/意外为 accident；"
@@ -106,8 +99,7 @@ class MemberHardshipHandler(StaffHandler):
         "get": op(
             "会员的困难职工档案历史",
             tags=["staff"],
-            parameters=[{"name": "full", "in": "query", "required": False,
-                         "schema": {"enum": ["0", "1"]}, "description": "1：显示家庭成员姓名、健康状况与核查记录（审计）"}],
+            query=HistoryQuery,
             responses={200: RECORDS, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF},
             description="默认隐去家庭成员姓名，不显示健康状况和核查记录；full=1 需要查看完整信息的权限，且记入审计。",
         ),
@@ -115,22 +107,20 @@ class MemberHardshipHandler(StaffHandler):
 
     async def post(self, member_id: str) -> None:
         actor = await self.actor()
-        body = self.json_body()
+        entry = self.body(hardship.HardshipEntry)
         async with self.engine.begin() as conn:
-            record = await hardship.enter(
-                conn, self.cipher, actor, int(member_id), household=body["household"], causes=body["causes"],
-                category=body.get("category"), category_reason=body.get("category_reason"),
-                valid_from=_date(body.get("valid_from"), "valid_from"),
-                valid_to=_date(body.get("valid_to"), "valid_to"),
-                verification_method=body["verification_method"], visit_note=body.get("visit_note"))
+            record = await hardship.enter(conn, self.cipher, actor, int(member_id), entry)
         self.write_json(record.view(), status=201)
 
     async def get(self, member_id: str) -> None:
         actor = await self.actor()
-        full = self.query().get("full", "0")
+        query = self.query(HistoryQuery)
+        full = query.full == "1"
         async with self.engine.begin() as conn:
-            records = await hardship.history(conn, self.cipher, actor, int(member_id), full=full == "1")
-        self.write_json({"items": [r.view(full=full == "1") for r in records]})
+            records, nxt = paged(await hardship.history(conn, self.cipher, actor, int(member_id), full=full,
+                                                        before=query.cursor, limit=query.limit + 1),
+                                 query.limit, lambda r: r.id)
+        self.write_json({"items": [r.view(full=full) for r in records], "next": nxt})
 
 
 class HardshipExitHandler(StaffHandler):
@@ -139,7 +129,7 @@ class HardshipExitHandler(StaffHandler):
         "post": op(
             "办理脱困",
             tags=["staff"],
-            body=obj({"reason": string(min_len=1, max_len=500)}, ["reason"]),
+            body=ExitBody,
             responses={200: RECORD, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF},
             description="档案保留（状态 exited）；已脱困的档案返回 409 hardship_not_active；"
             "档案不在本人范围内与不存在一样返回 404。",
@@ -148,9 +138,9 @@ class HardshipExitHandler(StaffHandler):
 
     async def post(self, record_id: str) -> None:
         actor = await self.actor()
-        body = self.json_body()
+        body = self.body(ExitBody)
         async with self.engine.begin() as conn:
-            record = await hardship.exit(conn, actor, int(record_id), reason=body["reason"])
+            record = await hardship.exit(conn, actor, int(record_id), reason=body.reason)
         self.write_json(record.view())
 
 
@@ -160,8 +150,7 @@ class HardshipDueHandler(StaffHandler):
         "get": op(
             "待年度复核的困难职工档案",
             tags=["staff"],
-            parameters=[{"name": "within_days", "in": "query", "required": False,
-                         "schema": {"type": "integer", "minimum": 0, "maximum": hardship.MAX_RECHECK_DAYS}}],
+            query=DueQuery,
             responses={200: RECORDS, 400: ERROR_REF, 403: ERROR_REF},
             description="本人范围内有效期在 within_days 天内（默认 30 天）到期或已过期的有效档案。",
         )
@@ -169,10 +158,12 @@ class HardshipDueHandler(StaffHandler):
 
     async def get(self) -> None:
         actor = await self.actor()
-        within_days = self.query().get("within_days", 30)
+        query = self.query(DueQuery)
         async with self.reading() as conn:
-            records = await hardship.due_for_recheck(conn, actor, within_days=within_days)
-        self.write_json({"items": [r.view() for r in records]})
+            records, nxt = paged(await hardship.due_for_recheck(
+                conn, actor, within_days=query.within_days, after=query.cursor,
+                limit=query.limit + 1), query.limit, lambda r: (r.valid_to, r.id))
+        self.write_json({"items": [r.view() for r in records], "next": nxt})
 
 
 class IncomeLinesHandler(StaffHandler):
@@ -181,9 +172,7 @@ class IncomeLinesHandler(StaffHandler):
         "put": op(
             "设置困难职工认定标准（管理员）",
             tags=["staff"],
-            body=obj({"deep_line": {"type": "integer", "minimum": 1, "maximum": 10**9},
-                      "relative_line": {"type": "integer", "minimum": 1, "maximum": 10**9}},
-                     ["deep_line", "relative_line"]),
+            body=IncomeLinesBody,
             responses={200: LINES, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF},
             description="家庭月人均收入标准，单位分；深度困难线须低于相对困难线。下级单位未自行设置时沿用。",
         )
@@ -191,9 +180,9 @@ class IncomeLinesHandler(StaffHandler):
 
     async def put(self, org_code: str) -> None:
         actor = await self.actor()
-        body = self.json_body()
+        body = self.body(IncomeLinesBody)
         async with self.engine.begin() as conn:
-            lines = await hardship.set_income_lines(conn, actor, org_code, body["deep_line"], body["relative_line"])
+            lines = await hardship.set_income_lines(conn, actor, org_code, body.deep_line, body.relative_line)
         self.write_json(lines)
 
 

@@ -1,16 +1,26 @@
 """The logged-in worker: profile and phone number."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from handlers.auth import CODE
+from pydantic import Field
+
+from handlers.auth import CodeBody
 from handlers.base import APIHandler
 from models.cards import usecases as card_flows
 from models.core.policy import Access
+from models.core.typed import Body, PageQuery, encode_cursor, text
 from models.counter import redeeming as redemptions
 from models.identity import accounts as users
 from models.members import membership as members
-from server.openapi import ERROR_REF, obj, op, ref, string
+from server.openapi import ERROR_REF, obj, op, page, ref, string
+
+
+class BindBody(Body):
+    """The name and ID number the roster record must match."""
+
+    name: Annotated[str, text(50, min_len=1)]
+    id_number: Annotated[str, text(20, min_len=15)]
 from server.wechat import WeChatGateway
 
 
@@ -35,7 +45,7 @@ class PhoneHandler(APIHandler):
         "post": op(
             "用 getPhoneNumber 的 code 绑定手机号",
             tags=["workers"],
-            body=obj({"code": CODE}, ["code"]),
+            body=CodeBody,
             responses={200: obj({"phone_masked": string(max_len=20)}, ["phone_masked"]), 400: ERROR_REF,
                        502: ERROR_REF},
             description="手机号加密保存，只返回脱敏形式（138****5678）。",
@@ -44,9 +54,9 @@ class PhoneHandler(APIHandler):
 
     async def post(self) -> None:
         user_id = self.user_id()
-        body = self.json_body()
+        body = self.body(CodeBody)
         gateway: WeChatGateway = self.settings["gateway"]
-        info = await gateway.phone_number(body["code"])
+        info = await gateway.phone_number(body.code)
         async with self.engine.begin() as conn:
             user = await users.set_phone(conn, self.cipher, user_id, info.phone)
         self.write_json({"phone_masked": user.phone_masked})
@@ -60,8 +70,7 @@ class BindHandler(APIHandler):
         "post": op(
             "实名绑定会员：用姓名和身份证号认领会员记录",
             tags=["workers"],
-            body=obj({"name": string(min_len=1, max_len=50), "id_number": string(min_len=15, max_len=20)},
-                     ["name", "id_number"]),
+            body=BindBody,
             responses={200: obj({"member": ref("Member")}, ["member"]), 400: ERROR_REF, 404: ERROR_REF,
                        409: ERROR_REF, 429: ERROR_REF},
             description="姓名或身份证号不符时统一返回 member_not_found，不说明哪一项不符；"
@@ -70,36 +79,40 @@ class BindHandler(APIHandler):
     }
 
     async def post(self) -> None:
-        body = self.json_body()
-        member = await card_flows.bind_member(self.engine, self.cipher, self.caller(), name=body["name"],
-                                              id_number=body["id_number"])
+        body = self.body(BindBody)
+        member = await card_flows.bind_member(self.engine, self.cipher, self.caller(), name=body.name,
+                                              id_number=body.id_number)
         self.write_json({"member": member.view()})
+
+
+class MyRedemptionsQuery(PageQuery):
+    """A page of my redemptions, twenty by default."""
+
+    limit: Annotated[int, Field(ge=1, le=100, description="每页条数（1–100）")] = 20
 
 
 class MyRedemptionsHandler(APIHandler):
     access = {"get": Access("me.redemptions")}
     spec = {"get": op(
         "我的核销记录（新的在前），按 next 游标翻页", tags=["workers"],
-        parameters=[{"name": "cursor", "in": "query", "required": False,
-                     "schema": string(min_len=1, max_len=18, pattern="^[0-9]{1,18}$"),
-                     "description": "上一页返回的 next"}],
-        responses={200: obj({"items": {"type": "array", "items": obj(
+        query=MyRedemptionsQuery,
+        responses={200: page(obj(
             {"id": {"type": "integer"}, "merchant": string(), "store": string(), "amount": {"type": "integer"},
              "discount": {"type": "integer"}, "payable": {"type": "integer"}, "status": string(),
              "created_at": string(format="date-time")},
-            ["id", "merchant", "amount", "discount", "payable", "status", "created_at"], extra=True)},
-            "next": {"type": ["string", "null"]}}, ["items", "next"]), 400: ERROR_REF})}
+            ["id", "merchant", "amount", "discount", "payable", "status", "created_at"], extra=True)),
+            400: ERROR_REF})}
 
     async def get(self) -> None:
         user_id = self.user_id()
-        cursor = self.query().get("cursor")
+        query = self.query(MyRedemptionsQuery)
         async with self.reading() as conn:
             member = await members.for_user(conn, user_id)
             items: list[dict[str, Any]] = []
             nxt = None
             if member is not None:
-                items, nxt = await redemptions.for_member(conn, member.id, before=int(cursor) if cursor else None)
-        self.write_json({"items": items, "next": str(nxt) if nxt is not None else None})
+                items, nxt = await redemptions.for_member(conn, member.id, before=query.cursor, limit=query.limit)
+        self.write_json({"items": items, "next": encode_cursor(nxt)})
 
 
 routes = [

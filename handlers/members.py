@@ -1,18 +1,18 @@
 """Staff API for members: roster import and releasing a WeChat binding."""
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from handlers.staff_base import StaffHandler
 from models.cards import usecases as card_flows
 from models.core import policy
 from models.core.errors import Invalid
 from models.core.policy import Access, Target
+from models.core.typed import PageQuery, Query, one_of, paged, text
 from models.members import membership as members
 from models.members.roster import parse_roster
 from models.network import tree as orgs
-from server.openapi import ERROR_REF, ID_MAX, integer, obj, op, ref, string
+from server.openapi import ERROR_REF, obj, op, page, ref, string
 
 MEMBER = Target("member", "member_id")
 
@@ -31,6 +31,21 @@ IMPORT_REPORT = obj(
 )
 
 
+class MemberSearch(PageQuery):
+    """Find by exact ID number or phone, or list one unit's members."""
+
+    id_number: Annotated[str, text(20)] = ""
+    phone: Annotated[str, text(20)] = ""
+    org: Annotated[str, text(32)] = ""
+
+
+class RosterForm(Query):
+    """The text fields of a roster upload: the unit's code, and whether one bad row stops the import."""
+
+    org: Annotated[str, text(32, min_len=1)]
+    strict: Annotated[str, one_of(("0", "1", "true", "false"))] = "0"
+
+
 class MemberImportHandler(StaffHandler):
     """Import a roster file (CSV in UTF-8 or GBK, or XLSX) into a unit of the caller's subtree."""
 
@@ -40,9 +55,8 @@ class MemberImportHandler(StaffHandler):
         "post": op(
             "导入会员名册（CSV/XLSX），先整体校验，逐行报告",
             tags=["staff"],
-            content_type="multipart/form-data",
-            body=obj({"file": {"type": "string", "format": "binary"}, "org": string(max_len=32),
-                      "strict": {"enum": ["0", "1", "true", "false"]}}, ["file", "org"]),
+            form=RosterForm,
+            files=["file"],
             responses={200: IMPORT_REPORT, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 413: ERROR_REF,
                        415: ERROR_REF},
             description="表头：姓名、身份证号、手机号、工作单位、所属工会。按身份证号幂等；"
@@ -58,20 +72,19 @@ class MemberImportHandler(StaffHandler):
 
     async def post(self) -> None:
         actor = await self.actor()
-        fields, uploads = await self.uploaded()
+        _, uploads = await self.uploaded()
         files = uploads.get("file") or []
         if len(files) != 1:
             raise Invalid("file_required", "请上传一个名册文件（字段名 file）")
-        org_code = b"".join(fields.get("org", [])).decode("utf-8", "replace")
-        strict = b"".join(fields.get("strict", [])).decode("utf-8", "replace") in ("1", "true")
+        form, _ = await self.form(RosterForm)
         upload = files[0]
         async with self.reading() as conn:
-            org = await orgs.by_code(conn, org_code, within=policy.scope(actor))
+            org = await orgs.by_code(conn, form.org, within=policy.scope(actor))
         parsed = await self.offload(parse_roster, upload.file, upload.filename or "roster.csv",
                                     max_bytes=self.config.max_upload_bytes)
         async with self.writing() as conn:
-            report = await card_flows.import_roster(conn, self.cipher, actor, parsed, org=org, strict=strict,
-                                                    offload=self.offload)
+            report = await card_flows.import_roster(conn, self.cipher, actor, parsed, org=org,
+                                                    strict=form.strict in ("1", "true"), offload=self.offload)
         self.write_json(report.view())
 
 
@@ -99,28 +112,21 @@ class MemberListHandler(StaffHandler):
         "get": op(
             "查询会员（按身份证号、手机号精确查找，或按单位列出），结果脱敏",
             tags=["staff"],
-            parameters=[
-                {"name": "id_number", "in": "query", "schema": string(max_len=20)},
-                {"name": "phone", "in": "query", "schema": string(max_len=20)},
-                {"name": "org", "in": "query", "schema": string(max_len=32)},
-                {"name": "after", "in": "query", "schema": integer(0, ID_MAX)},
-            ],
-            responses={200: obj({"items": {"type": "array", "items": ref("Member")},
-                                 "next": {"type": ["integer", "null"]}}, ["items", "next"]),
+            query=MemberSearch,
+            responses={200: page(ref("Member")),
                        400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF},
         )
     }
 
     async def get(self) -> None:
         actor = await self.actor()
-        query = self.query()
-        code = query.get("org", "")
+        query = self.query(MemberSearch)
         async with self.reading() as conn:
-            org = await orgs.by_code(conn, code, within=policy.scope(actor)) if code else None
-            found = await members.search(conn, self.cipher, actor, id_number=query.get("id_number", ""),
-                                         phone=query.get("phone", ""), org=org, after=query.get("after", 0),
-                                         limit=50)
-        self.write_json({"items": [m.view() for m in found], "next": found[-1].id if len(found) == 50 else None})
+            org = await orgs.by_code(conn, query.org, within=policy.scope(actor)) if query.org else None
+            found, nxt = paged(await members.search(conn, self.cipher, actor, id_number=query.id_number,
+                                                    phone=query.phone, org=org, after=query.cursor or 0,
+                                                    limit=query.limit + 1), query.limit, lambda m: m.id)
+        self.write_json({"items": [m.view() for m in found], "next": nxt})
 
 
 class MemberHandler(StaffHandler):
@@ -129,11 +135,7 @@ class MemberHandler(StaffHandler):
         "patch": op(
             "修改会员信息或终止会籍（手机号、工作单位、银行账号加密保存）",
             tags=["staff"],
-            body=obj({"phone": {"type": ["string", "null"], "maxLength": 20},
-                      "employer": {"type": ["string", "null"], "maxLength": 200},
-                      "bank_account": {"type": ["string", "null"], "maxLength": 40},
-                      "status": {"enum": ["active", "ended"]},
-                      "ended_on": string(format="date", pattern=r"^\d{4}-\d{2}-\d{2}$")}),
+            body=members.MemberChanges,
             responses={200: obj({"member": ref("Member")}, ["member"]), 400: ERROR_REF, 403: ERROR_REF,
                        404: ERROR_REF},
             description="终止会籍时同时解除微信绑定。",
@@ -142,12 +144,7 @@ class MemberHandler(StaffHandler):
 
     async def patch(self, member_id: str) -> None:
         actor = await self.actor()
-        body = self.json_body()
-        if "ended_on" in body:
-            try:
-                body["ended_on"] = date.fromisoformat(body["ended_on"])
-            except ValueError:
-                raise Invalid("invalid_body", "ended_on 日期不对") from None
+        body = self.body(members.MemberChanges)
         async with self.engine.begin() as conn:
             member = await card_flows.update_member(conn, self.cipher, actor, int(member_id), changes=body)
         self.write_json({"member": member.view()})

@@ -2,17 +2,65 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Annotated, Any
 
 from handlers.base import APIHandler
 from handlers.idempotency import IDEMPOTENCY_HEADER, idempotent
 from models.core.clock import local_today
 from models.core.policy import Access, Target
+from models.core.typed import (
+    Body,
+    Id,
+    PageQuery,
+    PositiveFen,
+    encode_cursor,
+    paged,
+    text,
+)
 from models.counter import redeeming as redemptions
 from models.counter import scanning
 from models.counter import usecases as counter
 from models.partners import partnership as merchants
-from server.openapi import ERROR_REF, FEN_MAX, id_schema, integer, obj, op, ref, string
+from server.openapi import (
+    ERROR_REF,
+    obj,
+    op,
+    page,
+    ref,
+    string,
+)
+
+
+class InviteCode(Body):
+    """The invitation a manager gave."""
+
+    invite_code: Annotated[str, text(32, min_len=6)]
+
+
+class ScanBody(Body):
+    """The card's QR text, and the last four characters of the ID number when the counter asks."""
+
+    qr: Annotated[str, text(300, min_len=1)]
+    id_last4: Annotated[str, text(pattern="^[0-9]{3}[0-9Xx]$")] | None = None
+
+
+class InviteBody(Body):
+    """The store the new cashier will work at."""
+
+    store_id: Id
+
+
+class VoidBody(Body):
+    """Why the redemption is voided (optional)."""
+
+    reason: Annotated[str, text(200)] | None = None
+
+
+class RefundBody(Body):
+    """How much of the paid amount goes back, and why."""
+
+    amount: PositiveFen
+    reason: Annotated[str, text(200, min_len=1)]
 
 REDEMPTION_TARGET = Target("redemption", "redemption_id")
 
@@ -47,7 +95,7 @@ class BindHandler(MerchantHandler):
     access = {"post": Access("merchant.bind")}
     spec = {"post": op(
         "收银员（或商家管理员）用邀请码绑定到商家门店", tags=["merchants"],
-        body=obj({"invite_code": string(min_len=6, max_len=32)}, ["invite_code"]),
+        body=InviteCode,
         responses={200: obj({"merchant": MERCHANT, "role": {"enum": ["cashier", "manager"]},
                              "store": {"oneOf": [obj({"id": {"type": "integer"}, "name": string(),
                                                       "address": string()}, ["id", "name"], extra=True),
@@ -56,9 +104,9 @@ class BindHandler(MerchantHandler):
         description="邀请码一次有效，7 天内使用。一个微信账号同一时间只为一家门店工作：绑定新邀请码即结束原来的身份。")}
 
     async def post(self) -> None:
-        body = self.json_body()
+        body = self.body(InviteCode)
         async with self.engine.begin() as conn:
-            cashier = await merchants.bind(conn, self.caller(), body["invite_code"])
+            cashier = await merchants.bind(conn, self.caller(), body.invite_code)
             store = await merchants.store_view(conn, cashier.store_id) if cashier.store_id else None
         self.write_json({"merchant": cashier.merchant.view(), "role": cashier.role, "store": store})
 
@@ -67,8 +115,7 @@ class ScanHandler(MerchantHandler):
     access = {"post": Access("counter.scan")}
     spec = {"post": op(
         "扫描职工服务卡：核验二维码、卡和会员，返回可享权益并开启扫码会话", tags=["merchants"],
-        body=obj({"qr": string(min_len=1, max_len=300), "id_last4": string(pattern="^[0-9]{3}[0-9Xx]$")},
-                 ["qr"]),
+        body=ScanBody,
         responses={200: obj({"scan_id": string(min_len=16), "expires_at": string(format="date-time"),
                              "card": obj({"holder": string(), "status": string(), "card_no_tail": string(),
                                           "printed": {"type": "boolean"}}, ["holder", "status"]),
@@ -84,9 +131,12 @@ class ScanHandler(MerchantHandler):
 
     async def post(self) -> None:
         cfg = self.config
-        done = await counter.scan_card(
-            self.engine, self.signer, self.caller(), lambda: counter.ScanRequest.from_body(self.json_body()),
-            ttl=cfg.qr_ttl, skew=cfg.qr_clock_skew, scan_ttl=cfg.scan_ttl, today=local_today())
+        def read_request() -> counter.ScanRequest:
+            body = self.body(ScanBody)  # read once the caller is known to be a cashier
+            return counter.ScanRequest(body.qr, body.id_last4)
+
+        done = await counter.scan_card(self.engine, self.signer, self.caller(), read_request, ttl=cfg.qr_ttl,
+                                       skew=cfg.qr_clock_skew, scan_ttl=cfg.scan_ttl, today=local_today())
         scan, offers = done.scan, done.offers
         self.write_json({
             "scan_id": scan.id, "expires_at": scan.expires_at,
@@ -100,7 +150,7 @@ class InvitesHandler(MerchantHandler):
     access = {"post": Access("merchant.invite")}
     spec = {"post": op(
         "商家管理员为门店邀请收银员：一次性邀请码和小程序码", tags=["merchants"],
-        body=obj({"store_id": id_schema()}, ["store_id"]),
+        body=InviteBody,
         responses={200: obj({"invite": obj({"code": string(), "expires_at": string(format="date-time"),
                                             "store_id": {"type": "integer"}}, ["code", "expires_at"], extra=True),
                              "wxa_code": string()}, ["invite"]),
@@ -110,9 +160,9 @@ class InvitesHandler(MerchantHandler):
     async def post(self) -> None:
         async with self.engine.begin() as conn:
             manager = await self.cashier(conn)
-            body = self.json_body()
+            body = self.body(InviteBody)
             invite = await merchants.create_invite(conn, manager.actor(),
-                                                   manager.merchant_id, role="cashier", store_id=body["store_id"],
+                                                   manager.merchant_id, role="cashier", store_id=body.store_id,
                                                    by_manager=manager)
         self.write_json(await invite_answer(self.settings["gateway"], invite))
 
@@ -120,17 +170,17 @@ class InvitesHandler(MerchantHandler):
 class MerchantStaffHandler(MerchantHandler):
     accepts = "none"
     access = {"get": Access("merchant_staff.view")}
-    spec = {"get": op("商家管理员查看本商家的收银员", tags=["merchants"], responses={200: obj(
-        {"items": {"type": "array", "items": obj({"id": {"type": "integer"}, "role": string(),
-                                                  "store_id": {"type": ["integer", "null"]},
-                                                  "since": string(format="date-time")}, ["id", "role"])}},
-        ["items"]), 403: ERROR_REF})}
+    spec = {"get": op("商家管理员查看本商家的收银员", tags=["merchants"], query=PageQuery, responses={200: page(
+        obj({"id": {"type": "integer"}, "role": string(), "store_id": {"type": ["integer", "null"]},
+             "since": string(format="date-time")}, ["id", "role"])), 400: ERROR_REF, 403: ERROR_REF})}
 
     async def get(self) -> None:
         async with self.reading() as conn:
             manager = await self.cashier(conn)
-            items = await merchants.list_staff(conn, manager)
-        self.write_json({"items": items})
+            query = self.query(PageQuery)
+            found = await merchants.list_staff(conn, manager, after=query.cursor or 0, limit=query.limit + 1)
+        items, nxt = paged(found, query.limit, lambda s: int(s["id"]))
+        self.write_json({"items": items, "next": nxt})
 
 
 class MerchantStaffItemHandler(MerchantHandler):
@@ -160,19 +210,15 @@ class RedemptionsHandler(MerchantHandler):
         "post": op(
             "核销：按扫码会话和账单计算优惠，扣减额度并记账（一个事务）", tags=["merchants"],
             parameters=[IDEMPOTENCY_HEADER],
-            body=obj({"scan_id": string(min_len=16, max_len=32),
-                      "items": {"type": "array", "minItems": 1, "maxItems": 50, "items": obj(
-                          {"category": string(max_len=32), "amount": integer(1, FEN_MAX)},
-                          ["category", "amount"])}}, ["scan_id", "items"]),
+            body=redemptions.Bill,
             responses={200: REDEMPTION, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF,
                        422: ERROR_REF},
             description="金额以分计。同一 Idempotency-Key 同一请求体再次提交返回第一次的结果（响应头 "
             "Idempotent-Replayed: true）；同一键不同请求体 422 idempotency_key_reused；并发重复 409。"
             "核销即用掉该二维码：即使核销被拒（如额度不足 no_benefit），也须请持卡人刷新后重新扫码。"),
         "get": op("本收银员所在商家当天的核销记录（管理员看全部）", tags=["merchants"],
-                  parameters=[{"name": "before", "in": "query", "required": False, "schema": id_schema()}],
-                  responses={200: obj({"items": {"type": "array", "items": REDEMPTION},
-                                       "next": {"type": ["integer", "null"]}}, ["items", "next"]),
+                  query=PageQuery,
+                  responses={200: page(REDEMPTION),
                              403: ERROR_REF}),
     }
 
@@ -180,12 +226,13 @@ class RedemptionsHandler(MerchantHandler):
 
     async def spend_scan(self, conn: Any) -> None:
         """With the key's claim: the scan is used up even when the redemption is then refused."""
-        self.scan = await scanning.get_scan(conn, self.known_cashier, self.json_body()["scan_id"], lock=True)
+        self.scan = await scanning.get_scan(conn, self.known_cashier, self.body(redemptions.Bill).scan_id,
+                                           lock=True)
         await scanning.spend(conn, self.scan)
 
     @idempotent(on_claim=spend_scan)
     async def post(self, conn: Any) -> dict[str, Any]:
-        lines = redemptions.parse_items(self.json_body()["items"])
+        lines = self.body(redemptions.Bill).lines()
         done = await redemptions.redeem(conn, self.known_cashier, self.scan, lines, today=local_today(),
                                         request_id=self.request_id, ip=self.request.remote_ip)
         return done.view()
@@ -193,27 +240,27 @@ class RedemptionsHandler(MerchantHandler):
     async def get(self) -> None:
         async with self.reading() as conn:
             cashier = await self.cashier(conn)
-            before = self.query().get("before")
+            query = self.query(PageQuery)
             items, nxt = await redemptions.for_merchant(
                 conn, cashier.merchant_id, day=local_today(),
                 cashier_id=None if cashier.role == "manager" else cashier.id,
-                before=before)
-        self.write_json({"items": items, "next": nxt})
+                before=query.cursor, limit=query.limit)
+        self.write_json({"items": items, "next": encode_cursor(nxt)})
 
 
 class VoidHandler(MerchantHandler):
     access = {"post": Access("counter.void", REDEMPTION_TARGET)}
     spec = {"post": op(
         "撤销当天的核销（收银员本人或商家管理员）：额度原样退回，记录保留并标记", tags=["merchants"],
-        body=obj({"reason": string(max_len=200)}),
+        body=VoidBody,
         responses={200: obj({"id": {"type": "integer"}, "status": {"const": "void"}, "redemption": REDEMPTION},
                             ["id", "status"]), 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF})}
 
     async def post(self, redemption_id: str) -> None:
         async with self.engine.begin() as conn:
             cashier = await self.cashier(conn)
-            body = self.json_body()
-            done = await redemptions.void(conn, cashier, int(redemption_id), reason=body.get("reason"),
+            body = self.body(VoidBody)
+            done = await redemptions.void(conn, cashier, int(redemption_id), reason=body.reason,
                                           today=local_today(), request_id=self.request_id)
         self.write_json({"id": done.id, "status": done.status, "redemption": done.view()})
 
@@ -223,17 +270,16 @@ class RefundHandler(MerchantHandler):
     spec = {"post": op(
         "部分或全部退款（商家管理员）：优惠、工会与商家分担及额度按比例退回，最后一次退款精确退回余下部分",
         tags=["merchants"], parameters=[IDEMPOTENCY_HEADER],
-        body=obj({"amount": integer(1, FEN_MAX), "reason": string(min_len=1, max_len=200)},
-                 ["amount", "reason"]),
+        body=RefundBody,
         responses={200: obj({"id": {"type": "integer"}, "redemption_id": {"type": "integer"}, **AMOUNTS,
                              "redemption": REDEMPTION}, ["id", "redemption_id", "amount", "discount"]),
                    400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF, 422: ERROR_REF})}
 
     @idempotent()
     async def post(self, conn: Any, redemption_id: str) -> dict[str, Any]:
-        body = self.json_body()
-        return await redemptions.refund(conn, self.known_cashier, int(redemption_id), amount=body["amount"],
-                                        reason=body["reason"], today=local_today(), request_id=self.request_id)
+        body = self.body(RefundBody)
+        return await redemptions.refund(conn, self.known_cashier, int(redemption_id), amount=body.amount,
+                                        reason=body.reason, today=local_today(), request_id=self.request_id)
 
 
 routes: list[tuple[str, Any]] = [

@@ -1,19 +1,20 @@
 """Staff manage partners: merchants and their stores, manager invitations, benefit programmes."""
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from handlers.merchant import invite_answer
 from handlers.staff_base import StaffHandler
 from models.core import policy
-from models.core.errors import Invalid
 from models.core.policy import Access, Target
+from models.core.typed import Body, Date, Id, PageQuery, one_of, paged, text
 from models.network import tree as orgs
 from models.partners import partnership as merchants
 from models.partners import programmes as benefits
 from models.partners.rules import CATEGORIES, PRESETS
-from server.openapi import ERROR_REF, FEN_MAX, id_schema, integer, obj, op, string
+from server.openapi import ERROR_REF, obj, op, page, string
 
 MERCHANT_TARGET = Target("merchant", "merchant_id")
 PROGRAM_TARGET = Target("program", "program_id")
@@ -32,47 +33,89 @@ PROGRAM = obj({"id": {"type": "integer"}, "name": string(), "summary": string(),
                "status": {"enum": ["active", "ended"]}, "merchants": {"type": "array", "items": {"type": "integer"}}},
               ["id", "name", "summary", "rule", "union_bp", "categories", "status"], extra=True)
 _REFUSALS = {400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF}
-DATE = string(format="date", pattern=r"^\d{4}-\d{2}-\d{2}$")
+MerchantType = Annotated[str, one_of(merchants.TYPES)]
+MerchantIds = Annotated[list[Id], Field(max_length=1000)]
 
 
-def _date(value: str, field: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise Invalid(field, f"{field} 应为 YYYY-MM-DD 日期") from None
+class MerchantsQuery(PageQuery):
+    """Only merchants of one type, when given."""
+
+    type: MerchantType | None = None
+
+
+class NewMerchant(Body):
+    """A partner signed by a union of the caller's subtree (``org`` is its code)."""
+
+    name: Annotated[str, text(100, min_len=1)]
+    type: MerchantType
+    org: Annotated[str, text(32, min_len=1)]
+    agreement_from: Date
+    agreement_to: Date
+    contact: Annotated[str, text(100)] | None = None
+
+
+class MerchantStatus(Body):
+    """Suspend or resume a partner, with a reason."""
+
+    status: Literal["active", "suspended"]
+    reason: Annotated[str, text(200)] | None = None
+
+
+class NewStore(Body):
+    """A store of the partner."""
+
+    name: Annotated[str, text(100, min_len=1)]
+    address: Annotated[str, text(200, min_len=1)]
+
+
+class NewInvite(Body):
+    """Invite a manager, or a cashier of one store."""
+
+    role: Literal["manager", "cashier"]
+    store_id: Id | None = None
+
+
+class NewProgram(benefits.ProgramDraft):
+    """A programme for a unit (``org`` is its code), and the partners that honour it."""
+
+    org: Annotated[str, text(32, min_len=1)]
+    merchants: MerchantIds = []
+
+
+class ProgramMerchants(Body):
+    """The complete list of partners that honour the programme."""
+
+    merchants: MerchantIds
 
 
 class MerchantsHandler(StaffHandler):
     access = {"get": Access("merchant.view"), "post": Access("merchant.manage")}
     spec = {
         "get": op("本单位及下级签约的合作商家", tags=["staff"],
-                  parameters=[{"name": "type", "in": "query", "required": False,
-                               "schema": {"enum": list(merchants.TYPES)}}],
-                  responses={200: obj({"items": {"type": "array", "items": MERCHANT}}, ["items"]), 403: ERROR_REF}),
+                  query=MerchantsQuery,
+                  responses={200: page(MERCHANT), 400: ERROR_REF, 403: ERROR_REF}),
         "post": op("新增合作商家（管理员）", tags=["staff"],
-                   body=obj({"name": string(min_len=1, max_len=100), "type": {"enum": list(merchants.TYPES)},
-                             "org": string(min_len=1, max_len=32), "agreement_from": DATE, "agreement_to": DATE,
-                             "contact": string(max_len=100)}, ["name", "type", "org", "agreement_from",
-                                                               "agreement_to"]),
+                   body=NewMerchant,
                    responses={201: MERCHANT, **_REFUSALS}, description="org 为签约工会的单位代码。"),
     }
 
     async def get(self) -> None:
         actor = await self.actor()
-        kind = self.query().get("type")
+        query = self.query(MerchantsQuery)
         async with self.reading() as conn:
-            found = await merchants.list_in_scope(conn, actor, type=kind)
-        self.write_json({"items": [m.view() for m in found]})
+            found = await merchants.list_in_scope(conn, actor, type=query.type, after=query.cursor or 0,
+                                                  limit=query.limit + 1)
+        items, nxt = paged(found, query.limit, lambda m: m.id)
+        self.write_json({"items": [m.view() for m in items], "next": nxt})
 
     async def post(self) -> None:
         actor = await self.actor()
-        body = self.json_body()
+        body = self.body(NewMerchant)
         async with self.engine.begin() as conn:
-            org = await orgs.by_code(conn, body["org"], within=policy.scope(actor))
+            org = await orgs.by_code(conn, body.org, within=policy.scope(actor))
             merchant = await merchants.create(
-                conn, actor, name=body["name"], type=body["type"], org_id=org.id,
-                agreement_from=_date(body["agreement_from"], "agreement_from"),
-                agreement_to=_date(body["agreement_to"], "agreement_to"), contact=body.get("contact"))
+                conn, actor, name=body.name, type=body.type, org_id=org.id, agreement_from=body.agreement_from,
+                agreement_to=body.agreement_to, contact=body.contact)
         self.write_json(merchant.view(), status=201)
 
 
@@ -94,31 +137,29 @@ class MerchantHandler(StaffHandler):
 class MerchantStatusHandler(StaffHandler):
     access = {"post": Access("merchant.manage", MERCHANT_TARGET)}
     spec = {"post": op("启用或暂停合作商家（暂停后其收银员不能扫码核销）", tags=["staff"],
-                       body=obj({"status": {"enum": ["active", "suspended"]}, "reason": string(max_len=200)},
-                                ["status"]),
+                       body=MerchantStatus,
                        responses={200: MERCHANT, **_REFUSALS})}
 
     async def post(self, merchant_id: str) -> None:
         actor = await self.actor()
-        body = self.json_body()
+        body = self.body(MerchantStatus)
         async with self.engine.begin() as conn:
-            merchant = await merchants.set_status(conn, actor, int(merchant_id), status=body["status"],
-                                                  reason=body.get("reason"))
+            merchant = await merchants.set_status(conn, actor, int(merchant_id), status=body.status,
+                                                  reason=body.reason)
         self.write_json(merchant.view())
 
 
 class StoresHandler(StaffHandler):
     access = {"post": Access("merchant.manage", MERCHANT_TARGET)}
     spec = {"post": op("为商家添加门店", tags=["staff"],
-                       body=obj({"name": string(min_len=1, max_len=100), "address": string(min_len=1, max_len=200)},
-                                ["name", "address"]),
+                       body=NewStore,
                        responses={201: STORE, **_REFUSALS})}
 
     async def post(self, merchant_id: str) -> None:
         actor = await self.actor()
-        body = self.json_body()
+        body = self.body(NewStore)
         async with self.engine.begin() as conn:
-            store = await merchants.add_store(conn, actor, int(merchant_id), name=body["name"], address=body["address"])
+            store = await merchants.add_store(conn, actor, int(merchant_id), name=body.name, address=body.address)
         self.write_json(store, status=201)
 
 
@@ -126,17 +167,17 @@ class StaffInvitesHandler(StaffHandler):
     access = {"post": Access("merchant.manage", MERCHANT_TARGET)}
     spec = {"post": op(
         "邀请商家管理员（或指定门店的收银员）：一次性邀请码和小程序码", tags=["staff"],
-        body=obj({"role": {"enum": ["manager", "cashier"]}, "store_id": id_schema()}, ["role"]),
+        body=NewInvite,
         responses={201: obj({"invite": obj({"code": string(), "expires_at": string(format="date-time"),
                                             "role": string()}, ["code", "expires_at", "role"], extra=True),
                              "wxa_code": string()}, ["invite", "wxa_code"]), **_REFUSALS, 502: ERROR_REF})}
 
     async def post(self, merchant_id: str) -> None:
         actor = await self.actor()
-        body = self.json_body()
+        body = self.body(NewInvite)
         async with self.engine.begin() as conn:
-            invite = await merchants.create_invite(conn, actor, int(merchant_id), role=body["role"],
-                                                   store_id=body.get("store_id"))
+            invite = await merchants.create_invite(conn, actor, int(merchant_id), role=body.role,
+                                                   store_id=body.store_id)
         self.write_json(await invite_answer(self.settings["gateway"], invite), status=201)
 
 
@@ -154,60 +195,46 @@ class PresetsHandler(StaffHandler):
 class ProgramsHandler(StaffHandler):
     access = {"get": Access("program.view"), "post": Access("program.manage")}
     spec = {
-        "get": op("本单位及下级的优惠项目", tags=["staff"],
-                  responses={200: obj({"items": {"type": "array", "items": PROGRAM}}, ["items"]), 403: ERROR_REF}),
+        "get": op("本单位及下级的优惠项目", tags=["staff"], query=PageQuery,
+                  responses={200: page(PROGRAM), 400: ERROR_REF, 403: ERROR_REF}),
         "post": op(
             "新建优惠项目（管理员）：从预设出发或完整填写", tags=["staff"],
-            body=obj({"org": string(min_len=1, max_len=32), "preset": {"enum": list(PRESETS)},
-                      "name": string(max_len=100), "rule": {"type": "object"},
-                      "union_bp": {"type": "integer", "minimum": 0, "maximum": 10000},
-                      "categories": {"type": "array", "items": string()},
-                      "excluded": {"type": "array", "items": string()},
-                      "eligibility": {"enum": ["all_members", "difficult"]},
-                      "hardship_categories": {"type": "array", "items": {"enum": list(benefits.HARDSHIP)}},
-                      "period": {"enum": ["month", "year"]},
-                      "money_quota": integer(1, FEN_MAX, nullable=True),
-                      "count_quota": integer(1, 10**6, nullable=True),
-                      "per_txn_cap": integer(1, FEN_MAX, nullable=True),
-                      "fund": {"enum": list(benefits.FUNDS)}, "priority": integer(0, 10**6),
-                      "valid_from": DATE, "valid_to": DATE,
-                      "merchants": {"type": "array", "items": id_schema(), "maxItems": 1000}},
-                     ["org", "valid_from", "valid_to"]),
+            body=NewProgram,
             responses={201: PROGRAM, **_REFUSALS},
             description="规则 rule 的写法见 GET /api/v1/staff/programs/presets；金额以分计，比例以万分之一计（bp）。"),
     }
 
     async def get(self) -> None:
         actor = await self.actor()
+        query = self.query(PageQuery)
         async with self.reading() as conn:
-            found = await benefits.list_in_scope(conn, actor)
+            found, nxt = paged(await benefits.list_in_scope(conn, actor, after=query.cursor or 0,
+                                                            limit=query.limit + 1), query.limit, lambda p: p.id)
             views = [{**p.view(), "merchants": await benefits.merchant_ids(conn, p.id)} for p in found]
-        self.write_json({"items": views})
+        self.write_json({"items": views, "next": nxt})
 
     async def post(self) -> None:
         actor = await self.actor()
-        body = self.json_body()
-        data = {k: v for k, v in body.items() if k not in ("org", "merchants")}
+        body = self.body(NewProgram)
         async with self.engine.begin() as conn:
-            org = await orgs.by_code(conn, body["org"], within=policy.scope(actor))
-            program = await benefits.create(conn, actor, org.id, data)
-            partners = await benefits.set_merchants(conn, actor, program.id, body.get("merchants", []))
+            org = await orgs.by_code(conn, body.org, within=policy.scope(actor))
+            program = await benefits.create(conn, actor, org.id, body)
+            partners = await benefits.set_merchants(conn, actor, program.id, list(body.merchants))
         self.write_json({**program.view(), "merchants": partners}, status=201)
 
 
 class ProgramMerchantsHandler(StaffHandler):
     access = {"put": Access("program.manage", PROGRAM_TARGET)}
     spec = {"put": op("设置优惠项目的合作商家", tags=["staff"],
-                      body=obj({"merchants": {"type": "array", "items": id_schema(), "maxItems": 1000}},
-                               ["merchants"]),
+                      body=ProgramMerchants,
                       responses={200: obj({"merchants": {"type": "array", "items": {"type": "integer"}}},
                                           ["merchants"]), **_REFUSALS})}
 
     async def put(self, program_id: str) -> None:
         actor = await self.actor()
-        body = self.json_body()
+        body = self.body(ProgramMerchants)
         async with self.engine.begin() as conn:
-            partners = await benefits.set_merchants(conn, actor, int(program_id), body["merchants"])
+            partners = await benefits.set_merchants(conn, actor, int(program_id), list(body.merchants))
         self.write_json({"merchants": partners})
 
 

@@ -1,14 +1,25 @@
 """Monthly settlement statements: staff build, confirm and mark them paid; a merchant's manager reads its own."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from handlers.merchant import MerchantHandler
 from handlers.staff_base import StaffHandler
 from models.core.policy import Access, Target
+from models.core.typed import (
+    Body,
+    Id,
+    Keyset,
+    Month,
+    Paging,
+    Query,
+    one_of,
+    paged,
+    text,
+)
 from models.counter import settlement
-from server.openapi import ERROR_REF, id_schema, obj, op, string
+from server.openapi import ERROR_REF, obj, op, page, string
 
 STATEMENT_TARGET = Target("statement", "statement_id")
 
@@ -20,15 +31,45 @@ STATEMENT = obj({"id": {"type": "integer"}, "merchant_id": {"type": "integer"}, 
                 extra=True)
 WITH_ROWS = obj({"statement": STATEMENT, "rows": {"type": "array", "items": {"type": "object"}}},
                 ["statement", "rows"])
-LIST = obj({"items": {"type": "array", "items": STATEMENT}}, ["items"])
+LIST = page(STATEMENT)
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8",
                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 EXPORT = {"description": "对账单文件（CSV 为带 BOM 的 UTF-8，Excel 可直接打开）",
           "content": {t.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
                       for t in EXPORT_TYPES.values()}}
-#: A month as the server accepts it (models.settlement.check_month).
-MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
-FORMAT = [{"name": "format", "in": "query", "required": False, "schema": {"enum": list(EXPORT_TYPES)}}]
+
+
+class ExportQuery(Query):
+    """The file type of an export (CSV by default)."""
+
+    format: Annotated[str, one_of(EXPORT_TYPES)] = "csv"
+
+
+class StatementsQuery(Paging):
+    """Statements of one month, of one merchant, when given; newest month first, then by merchant."""
+
+    cursor: Annotated[tuple[Any, ...], Keyset(str, int)] | None = None
+    month: Month | None = None
+    merchant_id: Id | None = None
+
+
+class MerchantStatementsQuery(Paging):
+    """A page of the merchant's own statements, newest month first."""
+
+    cursor: Annotated[tuple[Any, ...], Keyset(str)] | None = None
+
+
+class BuildStatement(Body):
+    """The merchant and finished month to settle."""
+
+    merchant_id: Id
+    month: Month
+
+
+class PaidBody(Body):
+    """The bank's reference for the union's payment."""
+
+    payment_ref: Annotated[str, text(100, min_len=1)]
 _REFUSALS = {400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF}
 
 
@@ -36,7 +77,7 @@ class Export:
     """Send a statement as CSV or XLSX."""
 
     async def send_export(self: Any, conn: Any, statement: settlement.Statement) -> None:
-        fmt = self.query().get("format", "csv")
+        fmt = self.query(ExportQuery).format
         rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
         # Writing a workbook is CPU work (openpyxl): off the event loop, in the app's pool.
         data = await self.offload(settlement.export_csv if fmt == "csv" else settlement.export_xlsx, statement, rows)
@@ -51,14 +92,10 @@ class StaffStatementsHandler(StaffHandler):
     access = {"get": Access("settlement.view"), "post": Access("settlement.manage")}
     spec = {
         "get": op("对账单列表（本单位及下级签约的商家）", tags=["staff"],
-                  parameters=[{"name": "month", "in": "query", "required": False,
-                               "schema": string(pattern=MONTH_PATTERN)},
-                              {"name": "merchant_id", "in": "query", "required": False,
-                               "schema": id_schema()}],
+                  query=StatementsQuery,
                   responses={200: LIST, **_REFUSALS}),
         "post": op("生成或重新计算商家某月的对账单（草稿）", tags=["staff"],
-                   body=obj({"merchant_id": id_schema(), "month": string(pattern=MONTH_PATTERN)},
-                            ["merchant_id", "month"]),
+                   body=BuildStatement,
                    responses={200: WITH_ROWS, **_REFUSALS, 409: ERROR_REF},
                    description="月份须已结束（北京时间）；已确认或已付款的对账单不能重算（409 statement_locked）。"
                    "某月对账单包含当月未撤销的核销，以及当月办理的退款（负数行，含以前月份核销的退款）。"),
@@ -66,17 +103,18 @@ class StaffStatementsHandler(StaffHandler):
 
     async def get(self) -> None:
         actor = await self.actor()
-        query = self.query()
+        query = self.query(StatementsQuery)
         async with self.reading() as conn:
-            found = await settlement.list_for_staff(conn, actor, month=query.get("month"),
-                                                    merchant_id=query.get("merchant_id"))
-        self.write_json({"items": [s.view() for s in found]})
+            found, nxt = paged(await settlement.list_for_staff(
+                conn, actor, month=query.month, merchant_id=query.merchant_id, after=query.cursor,
+                limit=query.limit + 1), query.limit, lambda s: (s.month, s.merchant_id))
+        self.write_json({"items": [s.view() for s in found], "next": nxt})
 
     async def post(self) -> None:
         actor = await self.actor()
-        body = self.json_body()
+        body = self.body(BuildStatement)
         async with self.engine.begin() as conn:
-            statement = await settlement.build(conn, actor, body["merchant_id"], body["month"])
+            statement = await settlement.build(conn, actor, body.merchant_id, body.month)
             rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
         self.write_json({"statement": statement.view(), "rows": [r.view() for r in rows]})
 
@@ -110,21 +148,21 @@ class ConfirmHandler(StaffHandler):
 class PaidHandler(StaffHandler):
     access = {"post": Access("settlement.manage", STATEMENT_TARGET)}
     spec = {"post": op("登记对账单已付款（工会应付部分）", tags=["staff"],
-                       body=obj({"payment_ref": string(min_len=1, max_len=100)}, ["payment_ref"]),
+                       body=PaidBody,
                        responses={200: STATEMENT, **_REFUSALS, 409: ERROR_REF})}
 
     async def post(self, statement_id: str) -> None:
         actor = await self.actor()
-        body = self.json_body()
+        body = self.body(PaidBody)
         async with self.engine.begin() as conn:
-            statement = await settlement.mark_paid(conn, actor, int(statement_id), payment_ref=body["payment_ref"])
+            statement = await settlement.mark_paid(conn, actor, int(statement_id), payment_ref=body.payment_ref)
         self.write_json(statement.view())
 
 
 class StaffExportHandler(StaffHandler, Export):
     accepts = "none"
     access = {"get": Access("settlement.view", STATEMENT_TARGET)}
-    spec = {"get": op("导出对账单（CSV 或 XLSX）", tags=["staff"], parameters=FORMAT,
+    spec = {"get": op("导出对账单（CSV 或 XLSX）", tags=["staff"], query=ExportQuery,
                       responses={200: EXPORT, **_REFUSALS, 409: ERROR_REF})}
 
     async def get(self, statement_id: str) -> None:
@@ -145,12 +183,17 @@ class MerchantStatementBase(MerchantHandler):
 
 class MerchantStatementsHandler(MerchantStatementBase):
     access = {"get": Access("merchant_statement.view")}
-    spec = {"get": op("本商家已确认的对账单（商家管理员）", tags=["merchants"], responses={200: LIST, 403: ERROR_REF})}
+    spec = {"get": op("本商家已确认的对账单（商家管理员）", tags=["merchants"], query=MerchantStatementsQuery,
+                      responses={200: LIST, 400: ERROR_REF, 403: ERROR_REF})}
 
     async def get(self) -> None:
         async with self.reading() as conn:
-            found = await settlement.list_for_merchant(conn, await self.manager_merchant(conn))
-        self.write_json({"items": [s.view() for s in found]})
+            merchant_id = await self.manager_merchant(conn)
+            query = self.query(MerchantStatementsQuery)
+            found, nxt = paged(await settlement.list_for_merchant(
+                conn, merchant_id, before=query.cursor[0] if query.cursor else None, limit=query.limit + 1),
+                query.limit, lambda s: (s.month,))
+        self.write_json({"items": [s.view() for s in found], "next": nxt})
 
 
 class MerchantStatementHandler(MerchantStatementBase):
@@ -167,7 +210,7 @@ class MerchantStatementHandler(MerchantStatementBase):
 
 class MerchantExportHandler(MerchantStatementBase, Export):
     access = {"get": Access("merchant_statement.view", STATEMENT_TARGET)}
-    spec = {"get": op("导出本商家的对账单（CSV 或 XLSX）", tags=["merchants"], parameters=FORMAT,
+    spec = {"get": op("导出本商家的对账单（CSV 或 XLSX）", tags=["merchants"], query=ExportQuery,
                       responses={200: EXPORT, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF})}
 
     async def get(self, statement_id: str) -> None:

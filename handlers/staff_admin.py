@@ -1,13 +1,30 @@
 """Staff administration: accounts created by an admin in their subtree, and the audit chain check."""
 from __future__ import annotations
 
-from handlers.orgs import ORG_CODE
+from typing import Annotated
+
+from pydantic import Field
+
+from handlers.orgs import OrgCode
 from handlers.staff_base import StaffHandler
 from models.core import audit, policy
 from models.core.policy import ROLES, Access
+from models.core.typed import Body, one_of, text
 from models.identity import password_policy as passwords
 from models.identity import staff_accounts as staff
 from server.openapi import ERROR_REF, nullable, obj, op, ref, string
+
+Role = Annotated[str, one_of(ROLES)]
+
+
+class NewStaff(Body):
+    """A staff account to create in the caller's subtree."""
+
+    username: Annotated[str, text(64, min_len=3, pattern=staff.USERNAME.pattern)]
+    password: Annotated[str, text(passwords.MAX_LENGTH, min_len=passwords.MIN_LENGTH)]
+    roles: Annotated[list[Role], Field(min_length=1, max_length=len(ROLES))]
+    org_code: OrgCode
+    display_name: Annotated[str, text(50, min_len=1)] | None = None
 
 
 class AccountsHandler(StaffHandler):
@@ -16,17 +33,7 @@ class AccountsHandler(StaffHandler):
         "post": op(
             "新建工作人员账号（管理员）",
             tags=["staff"],
-            body=obj(
-                {
-                    "username": string(min_len=3, max_len=64, pattern=staff.USERNAME.pattern),
-                    "password": string(min_len=passwords.MIN_LENGTH, max_len=passwords.MAX_LENGTH),
-                    "roles": {"type": "array", "minItems": 1, "maxItems": len(ROLES),
-                              "items": {"type": "string", "enum": list(ROLES)}},
-                    "org_code": ORG_CODE,
-                    "display_name": string(min_len=1, max_len=50),
-                },
-                ["username", "password", "roles", "org_code"],
-            ),
+            body=NewStaff,
             responses={201: ref("Staff"), 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF},
             description="所属单位须在本人范围内；密码至少 10 位且不含用户名；用户名重复返回 409。",
         )
@@ -34,12 +41,12 @@ class AccountsHandler(StaffHandler):
 
     async def post(self) -> None:
         actor = await self.actor()
-        body = self.json_body()
+        body = self.body(NewStaff)
         async with self.engine.begin() as conn:
-            member = await staff.create(conn, actor, username=body["username"], password=body["password"],
-                                        roles=body["roles"], org_code=body["org_code"],
+            member = await staff.create(conn, actor, username=body.username, password=body.password,
+                                        roles=list(body.roles), org_code=body.org_code,
                                         hasher=self.settings["passwords"],
-                                        display_name=body.get("display_name"), within=policy.scope(actor))
+                                        display_name=body.display_name, within=policy.scope(actor))
         self.write_json(member.view(), status=201)
 
 

@@ -1,13 +1,32 @@
 """Staff API for member transfers (会籍转接): the holder's unit decides, the asking unit follows its requests."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from handlers.staff_base import StaffHandler
 from models.cards import usecases as card_flows
 from models.core.policy import Access, Target
+from models.core.typed import Body, PageQuery, one_of, paged, text
 from models.members import transfers
-from server.openapi import ERROR_REF, ID_MAX, integer, nullable, obj, op, ref, string
+from server.openapi import ERROR_REF, nullable, obj, op, page, ref, string
+
+Direction = Annotated[str, one_of(transfers.DIRECTIONS)]
+TransferStatus = Annotated[str, one_of(transfers.STATUS_LABELS)]
+
+
+class TransfersQuery(PageQuery):
+    """Which requests to list: incoming or outgoing (the default), of one status."""
+
+    direction: Annotated[Direction, Field(description="默认 outgoing")] = "outgoing"
+    status: TransferStatus | None = None
+
+
+class RefuseBody(Body):
+    """Why the member stays where they are."""
+
+    reason: Annotated[str, text(200)]
 
 INCOMING_TARGET = Target("transfer_incoming", "transfer_id")
 
@@ -45,14 +64,8 @@ class TransfersHandler(StaffHandler):
         "get": op(
             "会籍转入申请：待本单位确认的（incoming）或本单位发起的（outgoing）",
             tags=["staff"],
-            parameters=[
-                {"name": "direction", "in": "query", "schema": {"enum": list(transfers.DIRECTIONS)},
-                 "description": "默认 outgoing"},
-                {"name": "status", "in": "query", "schema": {"enum": list(transfers.STATUS_LABELS)}},
-                {"name": "after", "in": "query", "schema": integer(0, ID_MAX)},
-            ],
-            responses={200: obj({"items": {"type": "array", "items": {"oneOf": [INCOMING, OUTGOING]}},
-                                 "next": {"type": ["integer", "null"]}}, ["items", "next"]),
+            query=TransfersQuery,
+            responses={200: page({"oneOf": [INCOMING, OUTGOING]}),
                        400: ERROR_REF, 403: ERROR_REF},
             description="导入名册时，身份证号已在本人范围以外登记会籍的人，会向其所属单位发起转入申请（名册报告只说"
             "transfer_requested，不说对方单位和姓名是否一致）。incoming：会员在本人范围内，可同意或拒绝，"
@@ -62,15 +75,13 @@ class TransfersHandler(StaffHandler):
 
     async def get(self) -> None:
         actor = await self.actor()
-        query = self.query()
-        direction = query.get("direction", "outgoing")
-        status = query.get("status")
-        after = query.get("after", 0)
+        query = self.query(TransfersQuery)
         async with self.reading() as conn:
-            found = await transfers.listing(conn, self.cipher, actor, direction=direction, status=status,
-                                            after=after, limit=50)
-        views = [t.incoming_view() if direction == "incoming" else t.outgoing_view() for t in found]
-        self.write_json({"items": views, "next": found[-1].id if len(found) == 50 else None})
+            found, nxt = paged(await transfers.listing(conn, self.cipher, actor, direction=query.direction,
+                                                       status=query.status, after=query.cursor or 0,
+                                                       limit=query.limit + 1), query.limit, lambda t: t.id)
+        views = [t.incoming_view() if query.direction == "incoming" else t.outgoing_view() for t in found]
+        self.write_json({"items": views, "next": nxt})
 
 
 class AcceptHandler(StaffHandler):
@@ -97,16 +108,16 @@ class RefuseHandler(StaffHandler):
     spec = {
         "post": op(
             "拒绝转入（须填原因，申请单位可见）",
-            tags=["staff"], body=obj({"reason": string(max_len=200)}, ["reason"]), responses=_ANSWERS,
+            tags=["staff"], body=RefuseBody, responses=_ANSWERS,
             description="会员留在原单位。原因会显示给申请单位，请勿写入会员的个人信息。",
         )
     }
 
     async def post(self, transfer_id: str) -> None:
         actor = await self.actor()
-        body = self.json_body()
+        body = self.body(RefuseBody)
         async with self.engine.begin() as conn:
-            transfer = await transfers.refuse(conn, self.cipher, actor, int(transfer_id), reason=body["reason"])
+            transfer = await transfers.refuse(conn, self.cipher, actor, int(transfer_id), reason=body.reason)
         self.write_json(transfer.incoming_view())
 
 

@@ -114,6 +114,7 @@ async def _build(url: str, data_dir: Path, cards: int, cashiers: int) -> Scene:
     from models.core import actors
     from models.core.actors import SYSTEM, Actor
     from models.core.clock import utcnow
+    from models.core.typed import FEN_MAX
     from models.db import schema
     from models.identity import sessions as auth_tokens
     from models.identity.tables import users
@@ -139,10 +140,10 @@ async def _build(url: str, data_dir: Path, cards: int, cashiers: int) -> Scene:
                                           agreement_from=date(2020, 1, 1), agreement_to=date(2099, 12, 31))
         store = await merchants.add_store(conn, admin, merchant.id, name="本店", address="基准路 1 号")
         for preset, extra in (("pharmacy_drug_card", {"eligibility": "all_members", "hardship_categories": [],
-                                                      "money_quota": 10**12}),
+                                                      "money_quota": FEN_MAX}),
                               ("discount_pharmacy", {})):
-            program = await benefits.create(conn, admin, city.id, {"preset": preset, "valid_from": "2020-01-01",
-                                                                   "valid_to": "2099-12-31", **extra})
+            program = await benefits.create(conn, admin, city.id, benefits.ProgramDraft.of(
+                {"preset": preset, "valid_from": "2020-01-01", "valid_to": "2099-12-31", **extra}))
             await benefits.set_merchants(conn, admin, program.id, [merchant.id])
     now = utcnow()
     scene = Scene([], [], [])

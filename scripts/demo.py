@@ -126,16 +126,16 @@ async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
         actor = actors["clerk"]
         first = (await members.search(conn, cipher, actor, id_number=DEMO_MEMBER[1]))[0]
         today = local_today()
-        await hardship.enter(
-            conn, cipher, actor, first.id, causes=["illness"], verification_method="home_visit",
-            household=[
+        await hardship.enter(conn, cipher, actor, first.id, hardship.HardshipEntry.of({
+            "causes": ["illness"], "verification_method": "home_visit",
+            "household": [
                 {"relation": "本人", "name": PEOPLE[0].name, "age": age_on(PEOPLE[0].birth, today),
                  "health": "慢性肾病，每周透析", "work": "湘绣厂绣工（病休）", "monthly_income": 90000},
                 {"relation": "配偶", "name": SPOUSE[0], "age": age_on(SPOUSE[1], today), "health": "腰伤",
                  "work": "无业", "monthly_income": 0},
             ],
-            visit_note="入户走访：家中两人，本人病休，配偶因腰伤无业、无收入。",
-        )
+            "visit_note": "入户走访：家中两人，本人病休，配偶因腰伤无业、无收入。",
+        }))
         await _partners(conn, actors["admin"], units["CS-FR"].id)
         return {"created": True, **await _counter(conn)}
 
@@ -152,8 +152,8 @@ async def _partners(conn: Any, admin: Any, org_id: int) -> None:
         for preset in presets:
             made.setdefault(preset, []).append(merchant.id)
     for priority, preset in enumerate(PRESETS):
-        program = await benefits.create(conn, admin, org_id, {"preset": preset, "valid_from": "2026-01-01",
-                                                              "valid_to": "2028-12-31", "priority": priority})
+        program = await benefits.create(conn, admin, org_id, benefits.ProgramDraft.of(
+            {"preset": preset, "valid_from": "2026-01-01", "valid_to": "2028-12-31", "priority": priority}))
         await benefits.set_merchants(conn, admin, program.id, made.get(preset, []))
 
 

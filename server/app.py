@@ -104,8 +104,6 @@ def make_app(
         passwords=ARGON2,
         executor=executor,
         openapi=build_document(routes, SCHEMAS),
-        body_validators={},
-        query_validators={},
         default_handler_class=NotFoundHandler,
         log_function=_log_request,
         compress_response=False,

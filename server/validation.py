@@ -1,21 +1,20 @@
 """Requests checked at the edge: strict JSON decoding, and bodies and query strings validated
-against the very schemas the OpenAPI document publishes (jsonschema)."""
+with the very pydantic models the OpenAPI document is generated from."""
 from __future__ import annotations
 
 import json
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping, TypeVar
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from models.core.errors import Invalid
+from models.core.typed import invalid
 
 # A JSON text can smuggle a lone UTF-16 surrogate only through a \\uD800-\\uDFFF escape
 # (raw surrogate bytes are not valid UTF-8): look for the escape before walking the value.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_INTEGER_TEXT = re.compile(r"^-?[0-9]{1,20}$")
 
 
 def _number(text: str) -> int | float:
@@ -65,101 +64,28 @@ def decode_json(body: bytes) -> Any:
     return value
 
 
-def _field(error: ValidationError) -> str | None:
-    path = ".".join(str(p) for p in error.absolute_path)
-    return path or None
+M = TypeVar("M", bound=BaseModel)
 
 
-def _reason(error: ValidationError) -> tuple[str | None, str]:
-    """A Chinese reason for one schema violation, and the field it is about."""
-    field = _field(error)
-    kind = error.validator
-    if kind == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else ""
-        name = f"{field}.{missing}" if field else missing
-        return name, f"缺少必填字段 {name}"
-    if kind == "additionalProperties":
-        return field, "含有不认识的字段：" + ", ".join(
-            sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        )
-    label = field or "请求体"
-    value = error.validator_value
-    if kind == "enum":
-        return field, f"{label} 只能取以下值之一：" + "、".join(map(str, value))
-    if kind == "minLength":
-        return field, f"{label} 不能为空" if value == 1 else f"{label} 至少 {value} 个字符"
-    reasons = {
-        "type": f"{label} 的类型不对",
-        "maxLength": f"{label} 太长",
-        "pattern": f"{label} 格式不对",
-        "minimum": f"{label} 太小",
-        "maximum": f"{label} 太大",
-        "minItems": f"{label} 不能为空",
-        "maxItems": f"{label} 项目过多",
-        "uniqueItems": f"{label} 有重复项",
-        "format": f"{label} 格式不对",
-    }
-    return field, reasons.get(str(kind), f"{label} 不符合要求")
+def validate(model: type[M], value: Any, *, code: str = "invalid_body") -> M:
+    """``value`` as an instance of ``model``; a refusal names each bad field in Chinese (``code``)."""
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise invalid(exc, code) from None
 
 
-class SchemaValidator:
-    """Validates values against one schema; components are resolved from the whole document."""
-
-    def __init__(self, schema: dict[str, Any], components: dict[str, Any], *, code: str = "invalid_body") -> None:
-        self._validator = Draft202012Validator({**schema, "components": components},
-                                               format_checker=Draft202012Validator.FORMAT_CHECKER)
-        self._code = code
-
-    def validate(self, value: Any) -> None:
-        errors = sorted(self._validator.iter_errors(value), key=lambda e: list(e.absolute_path))
-        if not errors:
-            return
-        details = []
-        for err in errors[:10]:
-            field, reason = _reason(err)
-            details.append({"field": field, "reason": reason})
-        raise Invalid(self._code, details[0]["reason"], details=details)
-
-
-def _wants(schema: Mapping[str, Any], kind: str) -> bool:
-    """Whether a (possibly nullable) parameter schema admits values of JSON type ``kind``."""
-    declared = schema.get("type")
-    if declared == kind or (isinstance(declared, list) and kind in declared):
-        return True
-    return any(_wants(alt, kind) for alt in schema.get("anyOf", []) + schema.get("oneOf", []))
-
-
-class QueryValidator:
-    """The query parameters an operation publishes, typed from text and validated like a body.
-
-    Parameters the operation does not publish are ignored; a repeated one takes its last value.
-    """
-
-    def __init__(self, parameters: Iterable[Mapping[str, Any]], components: dict[str, Any]) -> None:
-        self._params = {p["name"]: p.get("schema", {}) for p in parameters if p.get("in") == "query"}
-        required = [p["name"] for p in parameters if p.get("in") == "query" and p.get("required")]
-        self._validator = SchemaValidator(
-            {"type": "object", "properties": self._params, "required": required}, components, code="invalid_query")
-
-    def parse(self, arguments: Mapping[str, list[bytes]]) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for name, schema in self._params.items():
-            raw_values = arguments.get(name)
-            if not raw_values:
-                continue
-            try:
-                text = raw_values[-1].decode("utf-8")
-            except UnicodeDecodeError:
-                raise Invalid("invalid_query", f"{name} 含有无效的字符",
-                              details=[{"field": name, "reason": f"{name} 含有无效的字符"}]) from None
-            values[name] = self._typed(text, schema)
-        self._validator.validate(values)
-        return values
-
-    @staticmethod
-    def _typed(text: str, schema: Mapping[str, Any]) -> Any:
-        if _wants(schema, "integer") and _INTEGER_TEXT.match(text):
-            return int(text)
-        if _wants(schema, "boolean") and text in ("true", "false"):
-            return text == "true"
-        return text
+def query_values(model: type[BaseModel], arguments: Mapping[str, list[bytes]], *,
+                 code: str = "invalid_query") -> dict[str, str]:
+    """The text of each query parameter (or form field) ``model`` declares (a repeated one: its last value)."""
+    values: dict[str, str] = {}
+    for name in model.model_fields:
+        raw_values = arguments.get(name)
+        if not raw_values:
+            continue
+        try:
+            values[name] = raw_values[-1].decode("utf-8")
+        except UnicodeDecodeError:
+            raise Invalid(code, f"{name} 含有无效的字符",
+                          details=[{"field": name, "reason": f"{name} 含有无效的字符"}]) from None
+    return values

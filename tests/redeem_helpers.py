@@ -80,7 +80,7 @@ async def add_program(engine: Any, scene: Counter, preset: str | None, *, mercha
     if preset:
         data["preset"] = preset
     async with engine.begin() as conn:
-        program = await benefits.create(conn, scene.admin, scene.tree["K01"].id, data)
+        program = await benefits.create(conn, scene.admin, scene.tree["K01"].id, benefits.ProgramDraft.of(data))
         await benefits.set_merchants(conn, scene.admin, program.id, merchant_ids or [scene.merchant_id])
     return program.id
 

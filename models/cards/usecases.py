@@ -10,7 +10,6 @@ function, so that the member's change and the card's are both kept or neither.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -66,11 +65,11 @@ async def release_binding(conn: AsyncConnection, actor: Actor, member_id: int, *
 
 
 async def update_member(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, member_id: int, *,
-                        changes: dict[str, Any]) -> members.Member:
+                        changes: members.MemberChanges) -> members.Member:
     """Staff correct a record; ending the membership cancels the live card (its holder is told)."""
     user_id = await members.bound_user(conn, member_id)  # ending the membership unbinds: ask first
     member = await members.update(conn, cipher, actor, member_id, changes=changes)
-    if changes.get("status") == "ended":
+    if changes.status == "ended":
         await cards.cancel_for_member(conn, actor, member_id, user_id=user_id)
     return member
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Sequence
+from typing import Annotated, Any, Sequence
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.cards.codes import status_error
@@ -21,6 +22,7 @@ from models.core import outbox as notifications
 from models.core.clock import LOCAL_TZ, local_today, utcnow
 from models.core.errors import AppError, Conflict, Invalid, NotFound
 from models.core.money import yuan
+from models.core.typed import Body, PositiveFen, text
 from models.counter.tables import redemption_usage, redemptions, refunds
 from models.members.tables import members
 from models.network.tables import orgs
@@ -85,15 +87,22 @@ _CARD = (sa.select(cards.c.status, cards.c.version, members.c.user_id, members.c
          .where(cards.c.id == sa.bindparam("card_id")))
 
 
-def parse_items(items: Any) -> list[BillLine]:
-    if not isinstance(items, list):
-        raise Invalid("invalid_bill", "items 应为账单明细列表")
-    lines = []
-    for n, item in enumerate(items, 1):
-        if not isinstance(item, dict) or not isinstance(item.get("category"), str):
-            raise Invalid("invalid_bill", f"账单第 {n} 项格式有误")
-        lines.append(BillLine(item["category"], item.get("amount")))  # type: ignore[arg-type]
-    return lines
+class BillItem(Body):
+    """One line of the bill the cashier enters: a category and its amount."""
+
+    category: Annotated[str, text(32)]
+    amount: PositiveFen
+
+
+class Bill(Body):
+    """A bill to redeem against an open scan."""
+
+    scan_id: Annotated[str, text(32, min_len=16)]
+    items: Annotated[list[BillItem], Field(min_length=1, max_length=50)]
+
+    def lines(self) -> list[BillLine]:
+        """The bill's lines as the benefit rules price them."""
+        return [BillLine(item.category, item.amount) for item in self.items]
 
 
 async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequence[BillLine], *,

@@ -256,15 +256,21 @@ async def get_for_staff(conn: AsyncConnection, actor: Actor, statement_id: int) 
 
 
 async def list_for_staff(conn: AsyncConnection, actor: Actor, *, month: str | None = None,
-                         merchant_id: int | None = None) -> list[Statement]:
-    """Statements of the merchants in the actor's subtree (of one month, one merchant), newest month first."""
+                         merchant_id: int | None = None, after: tuple[str, int] | None = None,
+                         limit: int | None = None) -> list[Statement]:
+    """Statements of the merchants in the actor's subtree (of one month, one merchant), newest month first,
+    then by merchant; those after the position ``after`` (month, merchant id), ``limit`` of them when given."""
     policy.require(actor, "settlement.view")
     query = _select().where(in_subtree(orgs.c.path, policy.scope(actor)))
     if month is not None:
         query = query.where(statements.c.month == check_month(month))
     if merchant_id is not None:
         query = query.where(statements.c.merchant_id == merchant_id)
-    rows = (await conn.execute(query.order_by(statements.c.month.desc(), statements.c.merchant_id))).all()
+    if after is not None:
+        query = query.where(sa.or_(statements.c.month < after[0], sa.and_(statements.c.month == after[0],
+                                                                         statements.c.merchant_id > after[1])))
+    rows = (await conn.execute(query.order_by(statements.c.month.desc(), statements.c.merchant_id)
+                               .limit(limit))).all()
     return [_statement(r) for r in rows]
 
 
@@ -273,11 +279,13 @@ async def get_for_merchant(conn: AsyncConnection, merchant_id: int, statement_id
     return _statement(await _get(conn, statement_id, merchant_id=merchant_id))
 
 
-async def list_for_merchant(conn: AsyncConnection, merchant_id: int) -> list[Statement]:
-    """The merchant's own confirmed and paid statements, newest month first."""
-    rows = (await conn.execute(_select().where(statements.c.merchant_id == merchant_id,
-                                               statements.c.status != "draft")
-                               .order_by(statements.c.month.desc()))).all()
+async def list_for_merchant(conn: AsyncConnection, merchant_id: int, *, before: str | None = None,
+                            limit: int | None = None) -> list[Statement]:
+    """The merchant's own confirmed and paid statements, newest month first (those before month ``before``)."""
+    query = _select().where(statements.c.merchant_id == merchant_id, statements.c.status != "draft")
+    if before is not None:
+        query = query.where(statements.c.month < before)
+    rows = (await conn.execute(query.order_by(statements.c.month.desc()).limit(limit))).all()
     return [_statement(r) for r in rows]
 
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable
+from typing import Annotated, Any, Iterable
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.core import audit, policy
@@ -15,6 +16,7 @@ from models.core.errors import Conflict, Invalid, NotFound
 from models.core.masking import mask_name
 from models.core.money import yuan
 from models.core.ports import PiiCipher
+from models.core.typed import Body, Date, one_of, text
 from models.members.tables import hardship_records, household_members, members
 from models.network import tree as orgs
 from models.network.tables import orgs as orgs_t
@@ -141,50 +143,52 @@ class HardshipRecord:
         return out
 
 
-def _text(value: Any, field: str, label: str, *, max_len: int, required: bool = True) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
+def _text(value: str | None, field: str, label: str, *, required: bool = True) -> str | None:
+    """Text with its surrounding blanks removed; blank counts as missing."""
+    if value is None or not value.strip():
         if required:
             raise Invalid("hardship_field", f"{label}不能为空", details=[{"field": field, "reason": "不能为空"}])
         return None
-    if not isinstance(value, str) or len(value.strip()) > max_len:
-        raise Invalid("hardship_field", f"{label}格式不对或太长（最长 {max_len} 字）",
-                      details=[{"field": field, "reason": "格式不对或太长"}])
     return value.strip()
 
 
-def _int(value: Any, field: str, label: str, *, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise Invalid("hardship_field", f"{label}应为 {low}–{high} 之间的整数",
-                      details=[{"field": field, "reason": "应为整数"}])
-    return value
+class HouseholdEntry(Body):
+    """One person of the household, the member included."""
+
+    relation: Annotated[str, text(20, min_len=1)]
+    name: Annotated[str, text(50, min_len=1)]
+    age: Annotated[int, Field(ge=0, le=150)]
+    health: Annotated[str, text(MAX_HEALTH)] | None = None
+    work: Annotated[str, text(100)] | None = None
+    monthly_income: Annotated[int, Field(ge=0, le=10**11)]
 
 
-def _household(entries: list[dict[str, Any]]) -> list[HouseholdMember]:
-    if not entries:
-        raise Invalid("hardship_household_empty", "请填写家庭成员（含本人）")
-    if len(entries) > MAX_HOUSEHOLD:
-        raise Invalid("hardship_household_too_large", f"家庭成员最多 {MAX_HOUSEHOLD} 人")
+class HardshipEntry(Body):
+    """What staff record to enter a member in the register."""
+
+    household: Annotated[list[HouseholdEntry], Field(min_length=1, max_length=MAX_HOUSEHOLD)]
+    causes: Annotated[list[Annotated[str, one_of(CAUSES)]], Field(min_length=1, max_length=6)]
+    category: Annotated[str, one_of(CATEGORIES)] | None = None
+    category_reason: Annotated[str, text(500)] | None = None
+    valid_from: Date | None = None
+    valid_to: Date | None = None
+    verification_method: Annotated[str, one_of(METHODS)]
+    visit_note: Annotated[str, text(MAX_NOTE)] | None = None
+
+
+def _household(entries: list[HouseholdEntry]) -> list[HouseholdMember]:
     out = []
     for i, e in enumerate(entries):
         f = f"household.{i}"
         out.append(HouseholdMember(
-            relation=_text(e.get("relation"), f + ".relation", "与本人关系", max_len=20) or "",
-            name=_text(e.get("name"), f + ".name", "家庭成员姓名", max_len=50) or "",
-            age=_int(e.get("age"), f + ".age", "年龄", low=0, high=150),
-            health=_text(e.get("health"), f + ".health", "健康状况", max_len=MAX_HEALTH, required=False),
-            work=_text(e.get("work"), f + ".work", "工作情况", max_len=100, required=False),
-            monthly_income=_int(e.get("monthly_income"), f + ".monthly_income", "月收入（分）",
-                                low=0, high=10**11),
+            relation=_text(e.relation, f + ".relation", "与本人关系") or "",
+            name=_text(e.name, f + ".name", "家庭成员姓名") or "",
+            age=e.age,
+            health=_text(e.health, f + ".health", "健康状况", required=False),
+            work=_text(e.work, f + ".work", "工作情况", required=False),
+            monthly_income=e.monthly_income,
         ))
     return out
-
-
-def _causes(causes: list[str]) -> list[str]:
-    unknown = [c for c in causes if c not in CAUSES]
-    if not causes or unknown:
-        raise Invalid("hardship_causes", "致困原因须从以下选择至少一项：" + "、".join(
-            f"{k}（{v}）" for k, v in CAUSES.items()))
-    return list(dict.fromkeys(causes))
 
 
 async def income_lines(conn: AsyncConnection, org: orgs.Org) -> tuple[int, int]:
@@ -235,31 +239,20 @@ async def enter(
     cipher: PiiCipher,
     actor: Actor,
     member_id: int,
-    *,
-    household: list[dict[str, Any]],
-    causes: list[str],
-    category: str | None = None,
-    category_reason: str | None = None,
-    valid_from: date | None = None,
-    valid_to: date | None = None,
-    verification_method: str,
-    visit_note: str | None = None,
+    entry: HardshipEntry,
 ) -> HardshipRecord:
     """Register a member as a difficult worker; the category is proposed from the org's income lines.
 
     Staff may choose another category than the proposed one, with a reason (kept in the audit log).
     """
     policy.require(actor, "hardship.manage")
-    people = _household(household)
-    cause_codes = _causes(causes)
-    if verification_method not in METHODS:
-        raise Invalid("hardship_method", "核查方式只能是：" + "、".join(f"{k}（{v}）" for k, v in METHODS.items()))
-    if category is not None and category not in CATEGORIES:
-        raise Invalid("hardship_category", "困难类别只能是：" + "、".join(f"{k}（{v}）" for k, v in CATEGORIES.items()))
-    note = _text(visit_note, "visit_note", "核查记录", max_len=MAX_NOTE, required=False)
-    reason = _text(category_reason, "category_reason", "调整类别的理由", max_len=500, required=False)
-    start = valid_from or local_today()
-    end = valid_to or one_year_from(start)
+    people = _household(entry.household)
+    cause_codes = list(dict.fromkeys(entry.causes))
+    category, verification_method = entry.category, entry.verification_method
+    note = _text(entry.visit_note, "visit_note", "核查记录", required=False)
+    reason = _text(entry.category_reason, "category_reason", "调整类别的理由", required=False)
+    start = entry.valid_from or local_today()
+    end = entry.valid_to or one_year_from(start)
     if end <= start:
         raise Invalid("hardship_valid_period", "有效期的结束日期应晚于开始日期")
 
@@ -312,7 +305,7 @@ async def enter(
 async def exit(conn: AsyncConnection, actor: Actor, record_id: int, *, reason: str) -> HardshipRecord:
     """脱困: close an active record with a reason; the row stays for the history."""
     policy.require(actor, "hardship.manage")
-    why = _text(reason, "reason", "脱困原因", max_len=500) or ""
+    why = _text(reason, "reason", "脱困原因") or ""
     row = (await conn.execute(sa.select(hardship_records, orgs_t.c.path)
                               .join(orgs_t, orgs_t.c.id == hardship_records.c.org_id)
                               .where(hardship_records.c.id == record_id,
@@ -334,30 +327,38 @@ async def exit(conn: AsyncConnection, actor: Actor, record_id: int, *, reason: s
 
 async def due_for_recheck(
     conn: AsyncConnection, actor: Actor, *, within_days: int = 30, on: date | None = None,
+    after: tuple[date, int] | None = None, limit: int | None = None,
 ) -> list[HardshipRecord]:
-    """Active records in the actor's subtree whose validity ends within ``within_days`` (or has ended)."""
+    """Active records in the actor's subtree whose validity ends within ``within_days`` (or has ended),
+    soonest first; those after the position ``after`` (end date, id), ``limit`` of them when given."""
     policy.require(actor, "hardship.view")
     if isinstance(within_days, bool) or not 0 <= within_days <= MAX_RECHECK_DAYS:
         raise Invalid("hardship_within_days", f"天数应在 0–{MAX_RECHECK_DAYS} 之间")
     until = (on or local_today()) + timedelta(days=within_days)
-    rows = (await conn.execute(
-        sa.select(hardship_records).join(orgs_t, orgs_t.c.id == hardship_records.c.org_id)
-        .where(hardship_records.c.status == "active", hardship_records.c.valid_to <= until,
-               orgs.in_subtree(orgs_t.c.path, policy.scope(actor)))
-        .order_by(hardship_records.c.valid_to, hardship_records.c.id))).all()
+    query = (sa.select(hardship_records).join(orgs_t, orgs_t.c.id == hardship_records.c.org_id)
+             .where(hardship_records.c.status == "active", hardship_records.c.valid_to <= until,
+                    orgs.in_subtree(orgs_t.c.path, policy.scope(actor))))
+    if after is not None:
+        query = query.where(sa.or_(hardship_records.c.valid_to > after[0], sa.and_(
+            hardship_records.c.valid_to == after[0], hardship_records.c.id > after[1])))
+    rows = (await conn.execute(query.order_by(hardship_records.c.valid_to, hardship_records.c.id)
+                               .limit(limit))).all()
     return await _load(conn, None, list(rows))
 
 
 async def history(
     conn: AsyncConnection, cipher: PiiCipher, actor: Actor, member_id: int, *, full: bool = False,
+    before: int | None = None, limit: int | None = None,
 ) -> list[HardshipRecord]:
     """Every record of a member, newest first; ``full`` (names, health, notes) needs "member.view_full" and is audited."""
     policy.require(actor, "hardship.view")
     if full:
         policy.require(actor, "member.view_full")
     member = await _member_in_scope(conn, actor, member_id)
-    rows = (await conn.execute(sa.select(hardship_records).where(hardship_records.c.member_id == member_id)
-                               .order_by(hardship_records.c.id.desc()))).all()
+    query = sa.select(hardship_records).where(hardship_records.c.member_id == member_id)
+    if before is not None:
+        query = query.where(hardship_records.c.id < before)
+    rows = (await conn.execute(query.order_by(hardship_records.c.id.desc()).limit(limit))).all()
     if full:
         await audit.record(conn, actor, "hardship.view_full", target_kind="member", target_id=member_id,
                            org_path=member.path, summary={"records": [r.id for r in rows]})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,6 +16,7 @@ from models.core.errors import Conflict, Invalid, NotFound, RateLimited
 from models.core.masking import mask_id_number, mask_name
 from models.core.offload import Offload, inline
 from models.core.ports import PiiCipher
+from models.core.typed import Body, Date, text
 from models.identity.accounts import PHONE
 from models.members.idcard import parse_id_number
 from models.members.roster import RosterParse, RosterRow, RowProblem, normalize_name
@@ -377,8 +378,18 @@ async def full_view(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, memb
     return view
 
 
+class MemberChanges(Body):
+    """What staff may correct on a member (a field sent as null clears it), or the end of the membership."""
+
+    phone: Annotated[str, text(20)] | None = None
+    employer: Annotated[str, text(200)] | None = None
+    bank_account: Annotated[str, text(40)] | None = None
+    status: Literal["active", "ended"] | None = None
+    ended_on: Date | None = None
+
+
 async def update(
-    conn: AsyncConnection, cipher: PiiCipher, actor: Actor, member_id: int, *, changes: dict[str, Any],
+    conn: AsyncConnection, cipher: PiiCipher, actor: Actor, member_id: int, *, changes: MemberChanges,
 ) -> Member:
     """Staff correct a record: phone, employer, bank account, or end the membership; audited without values.
 
@@ -390,27 +401,28 @@ async def update(
     policy.require(actor, "member.manage")
     _, path = await get_in_scope(conn, member_id, policy.scope(actor))
     values: dict[str, Any] = {}
-    if "phone" in changes:
-        phone = normalize_phone(changes["phone"]) if changes["phone"] else None
-        if changes["phone"] and phone is None:
+    given = changes.given()
+    if "phone" in given:
+        phone = normalize_phone(changes.phone) if changes.phone else None
+        if changes.phone and phone is None:
             raise Invalid("phone_format", "手机号格式不对")
         values["phone_enc"] = cipher.encrypt(phone, purpose=PHONE) if phone else None
         values["phone_bidx"] = cipher.blind_index(phone, purpose=PHONE) if phone else None
-    if "employer" in changes:
-        values["employer"] = (changes["employer"] or "").strip() or None
-    if "bank_account" in changes:
-        account = "".join((changes["bank_account"] or "").split())
+    if "employer" in given:
+        values["employer"] = (changes.employer or "").strip() or None
+    if "bank_account" in given:
+        account = "".join((changes.bank_account or "").split())
         if account and not (account.isdigit() and 12 <= len(account) <= 30):
             raise Invalid("bank_account_format", "银行账号应为 12 到 30 位数字")
         values["bank_account_enc"] = cipher.encrypt(account, purpose="bank_account") if account else None
-    if changes.get("status") == "ended":
-        values.update(status="ended", ended_on=changes.get("ended_on") or utcnow().date(), user_id=None)
-    elif changes.get("status") == "active":
+    if changes.status == "ended":
+        values.update(status="ended", ended_on=changes.ended_on or utcnow().date(), user_id=None)
+    elif changes.status == "active":
         values.update(status="active", ended_on=None)
     if not values:
         raise Invalid("nothing_to_change", "没有要修改的内容")
     values["updated_at"] = utcnow()
     await conn.execute(members.update().where(members.c.id == member_id).values(**values))
     await audit.record(conn, actor, "member.update", target_kind="member", target_id=member_id, org_path=path,
-                       summary={"fields": sorted(k for k in changes), "status": changes.get("status")})
+                       summary={"fields": sorted(given), "status": changes.status})
     return _member((await conn.execute(sa.select(members).where(members.c.id == member_id))).one())

@@ -209,10 +209,13 @@ async def delete(conn: AsyncConnection, actor: Actor, org: Org) -> None:
                        summary={"code": org.code, "name": org.name})
 
 
-async def subtree(conn: AsyncConnection, root: Org) -> list[Org]:
-    rows = (
-        await conn.execute(sa.select(orgs).where(in_subtree(orgs.c.path, root.path)).order_by(orgs.c.path))
-    ).all()
+async def subtree(conn: AsyncConnection, root: Org, *, after: str | None = None,
+                  limit: int | None = None) -> list[Org]:
+    """The unit and every unit below it in tree order (by path); those after path ``after``."""
+    query = sa.select(orgs).where(in_subtree(orgs.c.path, root.path))
+    if after is not None:
+        query = query.where(orgs.c.path > after)
+    rows = (await conn.execute(query.order_by(orgs.c.path).limit(limit))).all()
     return [_org(r) for r in rows]
 
 

@@ -290,12 +290,15 @@ async def cashier_for(conn: AsyncConnection, actor: Actor) -> Cashier:
     return replace(found, caller=caller)
 
 
-async def list_staff(conn: AsyncConnection, manager: Cashier) -> list[dict[str, Any]]:
+async def list_staff(conn: AsyncConnection, manager: Cashier, *, after: int = 0,
+                     limit: int | None = None) -> list[dict[str, Any]]:
+    """The merchant's working cashiers in id order, those after ``after`` (``limit`` of them when given)."""
     if manager.role != "manager":
         raise Forbidden("not_manager", "只有商家管理员可以查看收银员")
     rows = (await conn.execute(sa.select(merchant_staff).where(merchant_staff.c.merchant_id == manager.merchant_id,
-                                                               merchant_staff.c.live_user_id.is_not(None))
-                               .order_by(merchant_staff.c.id))).all()
+                                                               merchant_staff.c.live_user_id.is_not(None),
+                                                               merchant_staff.c.id > after)
+                               .order_by(merchant_staff.c.id).limit(limit))).all()
     return [{"id": r.id, "role": r.role, "store_id": r.store_id, "since": r.created_at} for r in rows]
 
 
@@ -312,11 +315,13 @@ async def remove_staff(conn: AsyncConnection, manager: Cashier, staff_id: int, *
                        target_id=staff_id, summary={"merchant_id": manager.merchant_id})
 
 
-async def list_in_scope(conn: AsyncConnection, actor: Actor, *, type: str | None = None) -> list[Merchant]:
-    """The merchants signed by the actor's subtree."""
+async def list_in_scope(conn: AsyncConnection, actor: Actor, *, type: str | None = None, after: int = 0,
+                        limit: int | None = None) -> list[Merchant]:
+    """The merchants signed by the actor's subtree in id order, those after ``after`` (``limit`` when given)."""
     policy.require(actor, "merchant.view")
     query = (sa.select(merchants).join(orgs, orgs.c.id == merchants.c.org_id)
-             .where(in_subtree(orgs.c.path, policy.scope(actor))).order_by(merchants.c.id))
+             .where(in_subtree(orgs.c.path, policy.scope(actor)), merchants.c.id > after)
+             .order_by(merchants.c.id).limit(limit))
     if type is not None:
         query = query.where(merchants.c.type == type)
     return [_merchant(r) for r in (await conn.execute(query)).all()]

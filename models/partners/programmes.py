@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Iterable, Mapping
+from typing import Annotated, Any, Iterable, Literal, Mapping
 
 import sqlalchemy as sa
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.core import audit, policy
 from models.core.actors import Actor
 from models.core.clock import utcnow
 from models.core.errors import Conflict, Invalid, NotFound
+from models.core.typed import Body, Date, PositiveFen, one_of, text
 from models.db.sql import insert_ignore
 from models.members.tables import hardship_records, members
 from models.network.tables import orgs
@@ -248,6 +250,8 @@ def _codes(value: Any, field: str, allowed: Mapping[str, str] | Iterable[str]) -
 
 
 def _parse_date(value: Any, field: str) -> date:
+    if isinstance(value, date):
+        return value
     try:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
@@ -262,8 +266,37 @@ def _optional_int(value: Any, field: str, low: int) -> int | None:
     return value
 
 
-def program_values(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a programme (from staff, or a preset merged with staff's choices) into column values."""
+Code = Annotated[str, text(32)]
+
+
+class ProgramDraft(Body):
+    """A programme as staff write it: a preset and what they change of it, or every field.
+
+    A field left out keeps the preset's value; one sent (even as null) replaces it.
+    """
+
+    preset: Annotated[str, one_of(PRESETS)] | None = None
+    name: Annotated[str, text(100)] | None = None
+    rule: dict[str, Any] | None = None
+    union_bp: Annotated[int, Field(ge=0, le=10000)] | None = None
+    categories: list[Code] | None = None
+    excluded: list[Code] | None = None
+    eligibility: Literal["all_members", "difficult"] | None = None
+    hardship_categories: list[Annotated[str, one_of(HARDSHIP)]] | None = None
+    period: Literal["month", "year"] | None = None
+    money_quota: PositiveFen | None = None
+    count_quota: Annotated[int, Field(ge=1, le=10**6)] | None = None
+    per_txn_cap: PositiveFen | None = None
+    fund: Annotated[str, one_of(FUNDS)] | None = None
+    priority: Annotated[int, Field(ge=0, le=10**6)] | None = None
+    valid_from: Date
+    valid_to: Date
+
+
+def program_values(draft: ProgramDraft) -> dict[str, Any]:
+    """Check a programme (from staff, or a preset merged with staff's choices) into column values."""
+    data = draft.model_dump(exclude_unset=True, include=set(ProgramDraft.model_fields))
+    data.update(valid_from=draft.valid_from, valid_to=draft.valid_to)
     base: dict[str, Any] = dict(PRESETS[data["preset"]]) if data.get("preset") else {}
     if data.get("preset") and data["preset"] not in PRESETS:
         raise Invalid("invalid_program", "预设不存在")
@@ -322,7 +355,8 @@ async def merchant_ids(conn: AsyncConnection, program_id: int) -> list[int]:
     return [r.merchant_id for r in rows]
 
 
-async def create(conn: AsyncConnection, actor: Actor, org_id: int, data: Mapping[str, Any]) -> Program:
+async def create(conn: AsyncConnection, actor: Actor, org_id: int, data: ProgramDraft) -> Program:
+    """A new benefit programme of a unit in the actor's subtree."""
     policy.require(actor, "program.manage")
     org = (await conn.execute(sa.select(orgs.c.path).where(orgs.c.id == org_id,
                                                            in_subtree(orgs.c.path, policy.scope(actor))))).first()
@@ -367,8 +401,11 @@ async def end(conn: AsyncConnection, actor: Actor, program_id: int) -> Program:
     return await get(conn, program_id)
 
 
-async def list_in_scope(conn: AsyncConnection, actor: Actor) -> list[Program]:
+async def list_in_scope(conn: AsyncConnection, actor: Actor, *, after: int = 0,
+                        limit: int | None = None) -> list[Program]:
+    """The programmes of the actor's subtree in id order, those after ``after`` (``limit`` when given)."""
     policy.require(actor, "program.view")
-    rows = (await conn.execute(_programs_query().where(in_subtree(orgs.c.path, policy.scope(actor)))
-                               .order_by(programs.c.id))).all()
+    rows = (await conn.execute(_programs_query().where(in_subtree(orgs.c.path, policy.scope(actor)),
+                                                       programs.c.id > after)
+                               .order_by(programs.c.id).limit(limit))).all()
     return [_program(r) for r in rows]

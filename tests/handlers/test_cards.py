@@ -34,6 +34,7 @@ from models.core.tables import audit_log
 from models.identity import staff_accounts as staff
 from models.identity import usecases as identity
 from models.identity.tables import users
+from models.members import membership as members
 from server.passwords import ARGON2
 from tests.factories import counter, id_number, import_rows
 from tests.handlers.test_merchant_scan import ID_LAST4, qr_of, refused, scan
@@ -211,7 +212,7 @@ async def test_staff_issue_in_scope_only_and_never_to_an_ended_member(api, engin
     view = await api.get(f"/api/v1/staff/members/{ids['李四']}/card", token=clerk)
     assert view.data["card"]["id"] == issued.data["card"]["id"] and len(view.data["history"]) == 1
     async with engine.begin() as conn:
-        await card_flows.update_member(conn, cipher, scene.admin, ids["赵六"], changes={"status": "ended"})
+        await card_flows.update_member(conn, cipher, scene.admin, ids["赵六"], changes=members.MemberChanges.of({"status": "ended"}))
     refused(await api.post(f"/api/v1/staff/members/{ids['赵六']}/card", token=clerk), 409, "member_inactive")
     # Outside the subtree reads exactly like a member that does not exist; a role without the right is refused
     # before any lookup.
@@ -413,7 +414,7 @@ async def test_membership_ended_cancels_the_card_and_tells_the_former_holder(api
     user_id = await user_id_of(api, scene.worker)
     async with engine.begin() as conn:
         await card_flows.update_member(conn, running.settings["cipher"], scene.admin, scene.member_id,
-                                       changes={"status": "ended"})
+                                       changes=members.MemberChanges.of({"status": "ended"}))
     async with engine.connect() as conn:
         row = (await conn.execute(sa.select(cards_table).where(cards_table.c.id == scene.card_id))).one()
     assert (row.status, row.live_member_id, row.status_reason) == ("cancelled", None, "会员关系终止")

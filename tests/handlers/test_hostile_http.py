@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from models.access import targets
 from models.core.actors import SYSTEM
+from models.core.typed import encode_cursor
 from models.identity import staff_accounts as staff
 from server.app import ROUTES
 from server.openapi import FEN_MAX, ID_MAX, INT32_MAX, openapi_path
@@ -180,10 +181,14 @@ async def test_body_integers_beyond_their_columns_are_refused_not_stored(api, en
 async def test_query_integers_and_text_are_validated_from_the_schema(api, engine, running):
     who = await audiences(api, engine, running)
     cases = [
-        ("/api/v1/merchant/redemptions?before=null", who.cashier),
-        ("/api/v1/merchant/redemptions?before=" + str(2**64), who.cashier),
-        ("/api/v1/merchant/redemptions?before=-1", who.cashier),
-        ("/api/v1/staff/members?after=" + "9" * 30, who.staff),
+        ("/api/v1/merchant/redemptions?cursor=null", who.cashier),
+        ("/api/v1/merchant/redemptions?cursor=" + str(2**64), who.cashier),
+        ("/api/v1/merchant/redemptions?cursor=" + encode_cursor(ID_MAX + 1), who.cashier),
+        ("/api/v1/merchant/redemptions?limit=0", who.cashier),
+        ("/api/v1/merchant/redemptions?limit=101", who.cashier),
+        ("/api/v1/staff/members?cursor=" + "9" * 30, who.staff),
+        ("/api/v1/staff/member-transfers?cursor=a1b2", who.staff),
+        ("/api/v1/staff/member-transfers?direction=sideways", who.staff),
         ("/api/v1/staff/members?phone=" + "1" * 21, who.staff),
         ("/api/v1/staff/statements?month=0000-00", who.staff),
         ("/api/v1/staff/statements?merchant_id=" + str(2**63), who.staff),
@@ -199,7 +204,7 @@ async def test_query_integers_and_text_are_validated_from_the_schema(api, engine
     # What the schema allows, the server takes.
     ok = await api.get("/api/v1/staff/statements?month=2026-01&merchant_id=" + str(ID_MAX), token=who.staff)
     assert ok.status == 200, ok.data
-    ok = await api.get("/api/v1/merchant/redemptions?before=" + str(ID_MAX), token=who.cashier)
+    ok = await api.get("/api/v1/merchant/redemptions?limit=100&cursor=" + encode_cursor(ID_MAX), token=who.cashier)
     assert ok.status == 200, ok.data
 
 

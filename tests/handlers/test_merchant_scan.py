@@ -21,6 +21,7 @@ from models.cards import usecases as card_flows
 from models.cards.tables import qr_nonces
 from models.counter import scanning
 from models.counter.tables import scan_sessions
+from models.members import membership as members
 from models.members.tables import members as members_table
 from models.partners import partnership as merchants
 from server.qr_tokens import QrSigner, load_signer
@@ -170,7 +171,7 @@ async def test_cancelled_card_and_ended_membership_are_refused(api, engine, runn
     shown = await qr_of(api, scene.worker)
     async with engine.begin() as conn:
         await card_flows.update_member(conn, running.settings["cipher"], scene.admin, scene.member_id,
-                                       changes={"status": "ended"})
+                                       changes=members.MemberChanges.of({"status": "ended"}))
     refused(await scan(api, scene.cashier, shown), 403, "card_cancelled")
     async with engine.connect() as conn:
         card = await cards.get(conn, scene.card_id)

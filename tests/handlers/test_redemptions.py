@@ -489,7 +489,9 @@ async def test_my_redemptions_newest_first_with_cursor_paging(api, engine, runni
     page = await api.get("/api/v1/me/redemptions", token=scene.worker)
     assert page.status == 200, page.data
     assert [i["id"] for i in page.data["items"]] == made[::-1][:20]
-    assert page.data["next"] == str(made[1])
+    # The cursor is opaque: not the id it stands for, and a cursor made up from an id is refused.
+    assert isinstance(page.data["next"], str) and page.data["next"] != str(made[1])
+    refused(await api.get(f"/api/v1/me/redemptions?cursor={made[1]}", token=scene.worker), 400, "invalid_query")
     top = page.data["items"][0]
     assert (top["status"], top["amount"], top["merchant"], top["store"]) == ("void", 1020, "老百姓大药房", "东湖店")
     assert page.data["items"][1]["discount"] == 102  # 10.19 yuan * 10 % = 1.019 -> 1.02
@@ -755,7 +757,8 @@ async def test_a_programme_serves_only_the_funding_unions_members(api, engine, r
     scene = await counter(api, engine, running)  # the worker belongs to G01, under county K01
     city = staff_actor(scene.tree["C01"], "admin")
     async with engine.begin() as conn:  # another county's programme, honoured at the same pharmacy
-        other = await benefits.create(conn, city, scene.tree["K02"].id, {**FOREVER, "preset": "discount_pharmacy"})
+        other = await benefits.create(conn, city, scene.tree["K02"].id,
+                                       benefits.ProgramDraft.of({**FOREVER, "preset": "discount_pharmacy"}))
         await benefits.set_merchants(conn, city, other.id, [scene.merchant_id])
     card = await api.get("/api/v1/me/card", token=scene.worker)
     assert card.data["benefits"] == []

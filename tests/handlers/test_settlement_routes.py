@@ -28,9 +28,9 @@ PASSWORD = "Correct-Horse-42"
 async def _last_month_redemption(api, engine, running):
     c = await counter(api, engine, running)
     async with engine.begin() as conn:
-        program = await benefits.create(conn, c.admin, c.tree["K01"].id, {
+        program = await benefits.create(conn, c.admin, c.tree["K01"].id, benefits.ProgramDraft.of({
             "preset": "pharmacy_drug_card", "eligibility": "all_members", "hardship_categories": [],
-            "valid_from": "2020-01-01", "valid_to": "2099-12-31"})
+            "valid_from": "2020-01-01", "valid_to": "2099-12-31"}))
         await benefits.set_merchants(conn, c.admin, program.id, [c.merchant_id])
         await staff.create(conn, SYSTEM, hasher=ARGON2,
                            username="finance1", password=PASSWORD, roles=["finance"], org_code="K01")

@@ -24,6 +24,7 @@ from models.core.tables import notifications as notifications_table
 from models.counter import scanning
 from models.counter.tables import scan_sessions
 from models.identity.tables import users
+from models.members import membership as members
 from models.partners import partnership as merchants
 from server.crypto import PiiCipher, load_keyring
 from server.qr_tokens import QrSigner, load_signer
@@ -237,7 +238,7 @@ async def test_issue_refusals_say_nothing_outside_scope_or_role(engine, config):
         for member_id in (s.other_member_id, 10**9):
             with pytest.raises(Forbidden):
                 await cards.issue(conn, reviewer, member_id)
-        await card_flows.update_member(conn, s.cipher, s.admin, s.other_member_id, changes={"status": "ended"})
+        await card_flows.update_member(conn, s.cipher, s.admin, s.other_member_id, changes=members.MemberChanges.of({"status": "ended"}))
         with pytest.raises(Conflict) as ended:
             await cards.issue(conn, s.admin, s.other_member_id)
         assert ended.value.code == "member_inactive"
@@ -306,12 +307,12 @@ async def test_membership_end_cancels_in_the_same_transaction(engine, config):
     card = await live(engine, s.member_id)
     with pytest.raises(RuntimeError):
         async with engine.begin() as conn:
-            await card_flows.update_member(conn, s.cipher, s.admin, s.member_id, changes={"status": "ended"})
+            await card_flows.update_member(conn, s.cipher, s.admin, s.member_id, changes=members.MemberChanges.of({"status": "ended"}))
             assert (await cards.get(conn, card.id)).status == "cancelled"
             raise RuntimeError("roll back")
     assert (await live(engine, s.member_id)).status == "active"  # both or neither
     async with engine.begin() as conn:
-        await card_flows.update_member(conn, s.cipher, s.admin, s.member_id, changes={"status": "ended"})
+        await card_flows.update_member(conn, s.cipher, s.admin, s.member_id, changes=members.MemberChanges.of({"status": "ended"}))
         gone = await cards.get(conn, card.id)
         assert (gone.status, gone.version) == ("cancelled", 2)
         assert await cards.live_for_member(conn, s.member_id) is None
@@ -320,7 +321,7 @@ async def test_membership_end_cancels_in_the_same_transaction(engine, config):
         with pytest.raises(Conflict):
             await cards.cancel(conn, s.admin, card.id, reason="again")
         # The membership comes back: the old card stays dead, a new one can be issued.
-        await card_flows.update_member(conn, s.cipher, s.admin, s.member_id, changes={"status": "active"})
+        await card_flows.update_member(conn, s.cipher, s.admin, s.member_id, changes=members.MemberChanges.of({"status": "active"}))
         with pytest.raises(Conflict):
             await cards.unfreeze(conn, s.admin, card.id)
         fresh = await cards.issue(conn, s.admin, s.member_id)

@@ -59,7 +59,7 @@ async def enter(engine, cipher, actor, member_id, **kw):
     kw.setdefault("causes", ["illness"])
     kw.setdefault("verification_method", "home_visit")
     async with engine.begin() as conn:
-        return await hardship.enter(conn, cipher, actor, member_id, **kw)
+        return await hardship.enter(conn, cipher, actor, member_id, hardship.HardshipEntry.of(kw))
 
 
 def test_per_capita_rounds_down_and_proposal() -> None:
@@ -198,8 +198,8 @@ async def test_scope_and_roles(engine, config) -> None:
         with pytest.raises(Forbidden):
             await hardship.history(conn, cipher, approver, ids["张三明"], full=True)
         with pytest.raises(Forbidden):
-            await hardship.enter(conn, cipher, approver, ids["李四"], household=household(1), causes=["illness"],
-                                 verification_method="document")
+            await hardship.enter(conn, cipher, approver, ids["李四"], hardship.HardshipEntry.of(
+                {"household": household(1), "causes": ["illness"], "verification_method": "document"}))
     with pytest.raises(NotFound):
         await enter(engine, cipher, outsider, ids["李四"])
 

@@ -106,9 +106,9 @@ async def test_accept_moves_the_member_with_card_hardship_and_phone(engine, conf
         card = await cards.issue(conn, actors["KB"], li)
         await hardship.set_income_lines(conn, Actor(kind="staff", id=None, roles=frozenset({"admin"}),
                                                     org_id=tree["C"].id, org_path=tree["C"].path), "C", 50_000, 80_000)
-        record = await hardship.enter(conn, cipher, actors["KB"], li, household=[
-            {"relation": "本人", "name": "李四", "age": 40, "monthly_income": 30_000}], causes=["illness"],
-            verification_method="home_visit")
+        record = await hardship.enter(conn, cipher, actors["KB"], li, hardship.HardshipEntry.of({"household": [
+            {"relation": "本人", "name": "李四", "age": 40, "monthly_income": 30_000}], "causes": ["illness"],
+            "verification_method": "home_visit"}))
         await imp(conn, cipher, actors["KA"], tree["GA"], [("李四", B1, "13900000301")])
         transfer_id = (await conn.execute(sa.select(member_transfers.c.id))).scalar_one()
 
