@@ -176,8 +176,8 @@ async def build_scene(api: ApiClient, engine: Any, running: Any) -> Scene:
                   for label, (sid, _) in staff_ids.items()}
         # Target records in the county's subtree (G01, K01) ...
         admin = scene.admin
-        program = await benefits.create(conn, admin, tree["K01"].id, {
-            "preset": "discount_pharmacy", "valid_from": "2020-01-01", "valid_to": "2099-12-31"})
+        program = await benefits.create(conn, admin, tree["K01"].id, benefits.ProgramDraft.of({
+            "preset": "discount_pharmacy", "valid_from": "2020-01-01", "valid_to": "2099-12-31"}))
         statement = await insert_row(conn, statements, merchant_id=scene.merchant_id, month="2020-01",
                                      status="confirmed")
         verifier = staff_ids["staff admin@K01"][0]
