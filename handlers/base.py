@@ -328,7 +328,8 @@ class APIHandler(BaseHandler):
                 self.path_kwargs[name] = int(value)  # type: ignore[assignment]
 
     def _operation(self) -> dict[str, Any]:
-        return self.spec.get((self.request.method or "").lower(), {})
+        operation: dict[str, Any] = self.spec.get((self.request.method or "").lower(), {})
+        return operation
 
     def _content_type(self) -> str:
         return self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()

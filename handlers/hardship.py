@@ -118,7 +118,7 @@ class MemberHardshipHandler(StaffHandler):
         full = query.full == "1"
         async with self.engine.begin() as conn:
             records, nxt = paged(await hardship.history(conn, self.cipher, actor, int(member_id), full=full,
-                                                        before=query.cursor, limit=query.limit + 1),
+                                                        before=query.cursor, page=query.limit),
                                  query.limit, lambda r: r.id)
         self.write_json({"items": [r.view(full=full) for r in records], "next": nxt})
 

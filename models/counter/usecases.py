@@ -6,10 +6,9 @@ must still be counted, for one).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,11 +25,6 @@ class ScanRequest:
 
     qr: str
     id_last4: str | None = None
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, Any]) -> ScanRequest:
-        """The request from a validated JSON body."""
-        return cls(body["qr"], body.get("id_last4"))
 
 
 @dataclass(frozen=True)

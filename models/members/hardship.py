@@ -348,9 +348,13 @@ async def due_for_recheck(
 
 async def history(
     conn: AsyncConnection, cipher: PiiCipher, actor: Actor, member_id: int, *, full: bool = False,
-    before: int | None = None, limit: int | None = None,
+    before: int | None = None, page: int | None = None,
 ) -> list[HardshipRecord]:
-    """Every record of a member, newest first; ``full`` (names, health, notes) needs "member.view_full" and is audited."""
+    """A member's records, newest first; ``full`` (names, health, notes) needs "member.view_full" and is audited.
+
+    With ``page``, one record more than the page is returned (so the caller knows a next
+    page exists) but only the page's records, the ones shown, are named in the audit.
+    """
     policy.require(actor, "hardship.view")
     if full:
         policy.require(actor, "member.view_full")
@@ -358,10 +362,12 @@ async def history(
     query = sa.select(hardship_records).where(hardship_records.c.member_id == member_id)
     if before is not None:
         query = query.where(hardship_records.c.id < before)
-    rows = (await conn.execute(query.order_by(hardship_records.c.id.desc()).limit(limit))).all()
+    rows = (await conn.execute(query.order_by(hardship_records.c.id.desc())
+                               .limit(None if page is None else page + 1))).all()
     if full:
+        shown = rows if page is None else rows[:page]
         await audit.record(conn, actor, "hardship.view_full", target_kind="member", target_id=member_id,
-                           org_path=member.path, summary={"records": [r.id for r in rows]})
+                           org_path=member.path, summary={"records": [r.id for r in shown]})
     return await _load(conn, cipher if full else None, list(rows))
 
 

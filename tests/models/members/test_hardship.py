@@ -1,6 +1,7 @@
 """The difficult-worker register against a database connection: proposal, entry, exit, re-check, views."""
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -249,3 +250,18 @@ async def test_bad_input_refused(engine, config) -> None:
     with pytest.raises(Conflict) as err:
         await enter(engine, cipher, actor, ids["李四"])
     assert err.value.code == "member_not_active"
+
+
+async def test_a_paged_full_view_audits_only_the_records_shown(engine, config) -> None:
+    cipher, _tree, ids, actor = await setup(engine, config)
+    first = await enter(engine, cipher, actor, ids["张三明"], household=household(30_000))
+    async with engine.begin() as conn:
+        await hardship.exit(conn, actor, first.id, reason="已就业")
+    await enter(engine, cipher, actor, ids["张三明"], household=household(20_000))  # back in: a second record
+    async with engine.begin() as conn:
+        fetched = await hardship.history(conn, cipher, actor, ids["张三明"], full=True, page=1)
+        summary = (await conn.execute(sa.select(audit_log.c.summary)
+                                      .where(audit_log.c.action == "hardship.view_full"))).scalars().one()
+    assert len(fetched) == 2  # the page and the one that says a next page exists
+    shown = fetched[0].id
+    assert (summary if isinstance(summary, dict) else json.loads(summary))["records"] == [shown]
