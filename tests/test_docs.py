@@ -13,7 +13,7 @@ from server.config import Config
 from server.openapi import openapi_path
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *sorted((ROOT / "docs").glob("*.md"))]
 METHODS = ("get", "post", "put", "patch", "delete")
 _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 _ROUTE = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`?\s]*)")
@@ -89,3 +89,16 @@ def test_every_command_is_in_the_readme():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert [verb for verb in sub.choices if f"`unionaid {verb}" not in text] == []
+
+
+def test_architecture_names_every_package_of_the_tree_and_every_layer() -> None:
+    """ARCHITECTURE.md's tree and layering list every models/ package, so a new domain is written down."""
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    packages = sorted(p.name for p in (ROOT / "models").iterdir() if (p / "__init__.py").exists())
+    assert packages, "no packages under models/"
+    missing_tree = [name for name in packages if not re.search(rf"^  {name}/ ", text, re.MULTILINE)]
+    assert missing_tree == [], f"ARCHITECTURE.md's tree lacks models/{missing_tree}"
+    layers = (ROOT / ".importlinter").read_text(encoding="utf-8")
+    for name in packages:
+        assert f"models.{name}" in layers, f"models/{name} is in no layering contract of .importlinter"
+        assert f"`{name}`" in text, f"ARCHITECTURE.md's layering does not place `{name}`"
