@@ -39,6 +39,7 @@ class WeChatLoginHandler(APIHandler):
     }
 
     async def post(self) -> None:
+        """Log a worker in with a wx.login code: the token, its expiry and the user with any membership."""
         body = self.body(CodeBody)
         gateway: WeChatGateway = self.settings["gateway"]
         session = await gateway.code_to_session(body.code)
@@ -63,6 +64,7 @@ class LogoutHandler(APIHandler):
     }
 
     async def post(self) -> None:
+        """Revoke the caller's bearer token and say whether it was still live."""
         token = self.bearer_token()
         assert token is not None
         async with self.engine.begin() as conn:

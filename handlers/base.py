@@ -59,6 +59,7 @@ _DB_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
 
 
 def json_default(value: Any) -> Any:
+    """Encode what json.dumps cannot: a datetime as ISO 8601 with a trailing Z."""
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
@@ -87,33 +88,40 @@ class BaseHandler(tornado.web.RequestHandler):
     _form: Form | None = None
 
     def initialize(self, **_kwargs: Any) -> None:
+        """Start the request with no body chunks received."""
         self._chunks = []
         self._received = 0
 
     @property
     def config(self) -> Config:
+        """The app's configuration."""
         return self.settings["config"]  # type: ignore[no-any-return]
 
     @property
     def engine(self) -> AsyncEngine:
+        """The app's async database engine."""
         return self.settings["engine"]  # type: ignore[no-any-return]
 
     @property
     def cipher(self) -> PiiCipher:
+        """The cipher that encrypts and decrypts personal data (ID numbers, names, phones)."""
         return self.settings["cipher"]  # type: ignore[no-any-return]
 
     @property
     def signer(self) -> QrSigner:
+        """The signer of the QR tokens printed on cards."""
         return self.settings["signer"]  # type: ignore[no-any-return]
 
     @property
     def request_id(self) -> str:
+        """The request's id: the client's X-Request-Id when well formed, else a fresh random one."""
         if self._request_id is None:
             incoming = self.request.headers.get("X-Request-Id", "")
             self._request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         return self._request_id
 
     def set_default_headers(self) -> None:
+        """Set the request id and the security headers on every response; drop the Server header."""
         self.set_header("X-Request-Id", self.request_id)
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("X-Frame-Options", "DENY")
@@ -150,6 +158,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return AppError("body_too_large", f"请求内容过大（上限 {self.body_limit() // 1024} KB）", status=413)
 
     def data_received(self, chunk: bytes) -> None:
+        """Count each body chunk against the limit (413 once past it) and keep it in memory or the spool."""
         if self._finished:
             return
         self._received += len(chunk)
@@ -189,9 +198,11 @@ class BaseHandler(tornado.web.RequestHandler):
             self._spool = None
 
     def on_finish(self) -> None:
+        """Remove the spooled body and its split files when the request ends."""
         self._drop_spool()
 
     def on_connection_close(self) -> None:
+        """Remove the spooled body and its split files when the client goes away."""
         self._drop_spool()
         super().on_connection_close()
 
@@ -228,6 +239,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return declared and future is not None and not future.done()
 
     def write_json(self, payload: Any, status: int = 200) -> None:
+        """Finish the response with the payload as UTF-8 JSON and the given status."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps(payload, ensure_ascii=False, default=json_default))
@@ -249,6 +261,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return status, {"code": code, "message": message}
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Answer an error in the fixed shape with the request id, Allow on 405, Connection: close if unread."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         status, body = self._error_payload(exc, status_code)
         body["request_id"] = self.request_id
@@ -267,6 +280,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return own is not None and own is not getattr(tornado.web.RequestHandler, method.lower(), None)
 
     def log_exception(self, typ: Any, value: BaseException | None, tb: Any) -> None:
+        """Log a refusal or HTTP error as info, a database outage as a warning, anything else as an error."""
         if isinstance(value, AppError):
             log.info("request %s refused: %s (%s)", self.request_id, value.code, value.status)
         elif isinstance(value, tornado.web.HTTPError):
@@ -309,12 +323,15 @@ class APIHandler(BaseHandler):
     _query: BaseModel | None = None
 
     def body_limit(self) -> int:
+        """The upload limit for a multipart handler, the JSON limit otherwise."""
         return int(self.config.max_upload_bytes if self.accepts == "multipart" else self.config.max_json_bytes)
 
     def spools_body(self) -> bool:
+        """Spool the body to disk when the handler takes multipart uploads."""
         return self.accepts == "multipart"
 
     async def prepare(self) -> None:
+        """Refuse what the headers alone rule out, check the path ids, then identify and authorize the caller."""
         self._guard_request()
         self._check_path_ids()
         await self._identify_and_authorize()
@@ -497,6 +514,7 @@ class APIHandler(BaseHandler):
     # ---------------------------------------------------------------------------------------
 
     def bearer_token(self) -> str | None:
+        """The bearer token of the Authorization header, or None when there is none."""
         header = self.request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
@@ -506,12 +524,14 @@ class NotFoundHandler(BaseHandler):
     """Every unknown path: 404 in the fixed shape, whatever the method."""
 
     def prepare(self) -> None:
+        """Answer 404 before any body is read."""
         connection = self.request.connection
         if connection is not None and hasattr(connection, "set_max_body_size"):
             connection.set_max_body_size(_TRANSPORT_BODY_LIMIT)
         raise tornado.web.HTTPError(404)
 
     def check_xsrf_cookie(self) -> None:
+        """Skip the XSRF check: an unknown path answers 404 whatever the request carries."""
         return None
 
 

@@ -77,6 +77,8 @@ def font_refusal(exc: card_images.CardFontMissing) -> AppError:
 
 
 class CardBase(APIHandler):
+    """Shared by the card routes: the caller's own card, and images rendered off the loop."""
+
     async def send_image(self, fn: Callable[..., bytes], *args: Any, kind: str, filename: str | None = None) -> None:
         """Render an image off the event loop and send it, never cached."""
         data = await self.offload(fn, *args)
@@ -105,11 +107,14 @@ CARD = obj({"card_no": string(pattern="^8[0-9]{15}$"), "card_no_display": string
 
 
 class MyCardHandler(CardBase):
+    """The worker's own service card: number, status, benefits and what remains of them."""
+
     access = {"get": Access("my_card.view", OWN_CARD)}
     spec = {"get": op("我的职工互助服务卡：卡号、状态、可享权益及剩余额度", tags=["workers"],
                       responses={200: CARD, 404: ERROR_REF})}
 
     async def get(self) -> None:
+        """Show the caller's card (issued now if they have none) with the masked holder and their benefits."""
         _, card, member = await self.my_card()
         async with self.reading() as conn:
             offers = await benefits.for_member(conn, member.id, today=local_today())
@@ -117,6 +122,8 @@ class MyCardHandler(CardBase):
 
 
 class MyCardQrHandler(CardBase):
+    """The worker's rotating card QR code, as JSON or as a PNG or SVG image."""
+
     access = {"get": Access("my_card.view", OWN_CARD)}
     spec = {"get": op(
         "服务卡动态二维码：短时有效、签名防伪、一次有效", tags=["workers"],
@@ -135,6 +142,7 @@ class MyCardQrHandler(CardBase):
         "有效期 qr_ttl 秒（默认 60），请在 refresh_in 秒后获取新码；一个码只能被一次扫码使用。")}
 
     async def get(self) -> None:
+        """Sign a fresh short-lived code for the caller's card and send it as JSON, PNG or SVG."""
         _, card, _ = await self.my_card()
         fmt = self.query(QrQuery).format
         code = card_codes.phone_code(self.signer, card, ttl=self.config.qr_ttl)
@@ -148,12 +156,15 @@ class MyCardQrHandler(CardBase):
 
 
 class ReportLostHandler(CardBase):
+    """The worker reports their card lost: the old number dies and a new card is issued."""
+
     access = {"post": Access("my_card.report_lost", OWN_CARD)}
     spec = {"post": op("挂失服务卡：旧卡立即作废，补发新卡号", tags=["workers"], body=ReasonBody,
                        responses={200: obj({"card": ref("Card"), "previous_card_no": string()},
                                            ["card", "previous_card_no"]), 404: ERROR_REF, 409: ERROR_REF})}
 
     async def post(self) -> None:
+        """Report the caller's card lost, with an optional reason; answer the new card and the old number."""
         _, card, _ = await self.my_card()
         body = self.body(ReasonBody)
         actor = self.caller()
@@ -210,6 +221,7 @@ class PublicKeysHandler(CardBase):
         "离线验证只证明码是真的；码是否已被使用、卡是否被冻结或已补印，须以 POST /api/v1/merchant/scan 为准。")}
 
     async def get(self) -> None:
+        """Publish the card-code public keys, the freshness rule and the legacy key list, cacheable 5 minutes."""
         self.set_header("Cache-Control", "public, max-age=300")
         # The freshness rule is part of what an offline check needs, so it is published with the keys;
         # legacy_keys and format keep clients of the pre-JWK answer working until the next API version.
@@ -219,10 +231,14 @@ class PublicKeysHandler(CardBase):
 
 
 class StaffCardBase(StaffHandler, CardBase):
+    """Staff card routes: the staff caller (StaffHandler) with the card helpers (CardBase)."""
+
     pass
 
 
 class MemberCardHandler(StaffCardBase):
+    """Staff view a member's card and card history, and issue the member a card."""
+
     accepts = "none"
     access = {"get": Access("card.view", MEMBER), "post": Access("card.manage", MEMBER)}
     spec = {
@@ -234,6 +250,7 @@ class MemberCardHandler(StaffCardBase):
     }
 
     async def get(self, member_id: str) -> None:
+        """Show a member in the caller's scope: their live card (or null) and their past cards."""
         actor = await self.actor()
         async with self.reading() as conn:
             await members.get_in_scope(conn, int(member_id), policy.scope(actor))
@@ -242,6 +259,7 @@ class MemberCardHandler(StaffCardBase):
         self.write_json({"card": live.view() if live else None, "history": [c.view() for c in past]})
 
     async def post(self, member_id: str) -> None:
+        """Issue the member a card, or answer the live one they already have."""
         actor = await self.actor()
         async with self.engine.begin() as conn:
             card = await cards.issue(conn, actor, int(member_id))
@@ -271,6 +289,8 @@ def _card_action(summary: str, fn: Callable[..., Any], *, reason_required: bool)
 
 
 class CardPrintHandler(StaffCardBase):
+    """Staff make a card's printed version and download it as PDF or PNG."""
+
     accepts = "none"
     access = {"post": Access("card.print", CARD_TARGET), "get": Access("card.print", CARD_TARGET)}
     spec = {
@@ -296,6 +316,7 @@ class CardPrintHandler(StaffCardBase):
             raise font_refusal(exc) from None
 
     async def post(self, card_id: str) -> None:
+        """Make a new printed code for the card (the old print dies), once the fonts can draw it."""
         actor = await self.actor()
         async with self.engine.begin() as conn:
             card = await cards.reprint(conn, actor, int(card_id))
@@ -305,6 +326,7 @@ class CardPrintHandler(StaffCardBase):
         self.write_json({"card": card.view()})
 
     async def get(self, card_id: str) -> None:
+        """Download the card's current print as PDF or PNG, audited; refused if the fonts cannot draw it."""
         actor = await self.actor()
         fmt = self.query(PrintQuery).format
         async with self.engine.begin() as conn:

@@ -106,6 +106,7 @@ class MemberHardshipHandler(StaffHandler):
     }
 
     async def post(self, member_id: str) -> None:
+        """Enter a new hardship record for the member, category checked against the income lines (201)."""
         actor = await self.actor()
         entry = self.body(hardship.HardshipEntry)
         async with self.engine.begin() as conn:
@@ -113,6 +114,7 @@ class MemberHardshipHandler(StaffHandler):
         self.write_json(record.view(), status=201)
 
     async def get(self, member_id: str) -> None:
+        """List the member's hardship records, newest first, one cursor page; full=1 unmasks and is audited."""
         actor = await self.actor()
         query = self.query(HistoryQuery)
         full = query.full == "1"
@@ -124,6 +126,8 @@ class MemberHardshipHandler(StaffHandler):
 
 
 class HardshipExitHandler(StaffHandler):
+    """Staff close a hardship record: the member has left hardship, the record is kept as exited."""
+
     access = {"post": Access("hardship.manage", Target("hardship", "record_id"))}
     spec = {
         "post": op(
@@ -137,6 +141,7 @@ class HardshipExitHandler(StaffHandler):
     }
 
     async def post(self, record_id: str) -> None:
+        """Mark the hardship record exited with the given reason and answer the record."""
         actor = await self.actor()
         body = self.body(ExitBody)
         async with self.engine.begin() as conn:
@@ -145,6 +150,8 @@ class HardshipExitHandler(StaffHandler):
 
 
 class HardshipDueHandler(StaffHandler):
+    """Staff list the active hardship records in their scope that are due for the yearly recheck."""
+
     access = {"get": Access("hardship.view")}
     spec = {
         "get": op(
@@ -157,6 +164,7 @@ class HardshipDueHandler(StaffHandler):
     }
 
     async def get(self) -> None:
+        """List the caller's active records expiring within within_days (or expired), by due date, one page."""
         actor = await self.actor()
         query = self.query(DueQuery)
         async with self.reading() as conn:
@@ -167,6 +175,8 @@ class HardshipDueHandler(StaffHandler):
 
 
 class IncomeLinesHandler(StaffHandler):
+    """Admins set an organisation's hardship income lines (per-capita monthly income, in fen)."""
+
     access = {"put": Access("org.manage", Target("org_code", "org_code"))}
     spec = {
         "put": op(
@@ -179,6 +189,7 @@ class IncomeLinesHandler(StaffHandler):
     }
 
     async def put(self, org_code: str) -> None:
+        """Set the organisation's deep and relative hardship lines and answer them."""
         actor = await self.actor()
         body = self.body(IncomeLinesBody)
         async with self.engine.begin() as conn:

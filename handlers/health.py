@@ -17,6 +17,7 @@ class HealthHandler(APIHandler):
     }
 
     async def get(self) -> None:
+        """Answer that the process is up."""
         self.write_json({"status": "ok"})
 
 
@@ -31,14 +32,18 @@ class ReadyHandler(APIHandler):
     }
 
     async def get(self) -> None:
+        """Answer that the process is up and the database answers (503 when it does not)."""
         self.write_json({"status": "ok", "database": await ping(self.engine)})
 
 
 class OpenAPIHandler(APIHandler):
+    """The published OpenAPI 3.1 document of this API."""
+
     access = {"get": PUBLIC}
     spec = {"get": op("本 API 的 OpenAPI 3.1 文档", auth=False, tags=["ops"], responses={200: {"type": "object"}})}
 
     async def get(self) -> None:
+        """Serve the OpenAPI document built when the app started."""
         self.write_json(self.settings["openapi"])
 
 

@@ -25,10 +25,13 @@ from server.wechat import WeChatGateway
 
 
 class MeHandler(APIHandler):
+    """The logged-in worker's own profile and membership, sensitive fields masked."""
+
     access = {"get": Access("me.view")}
     spec = {"get": op("当前用户及其会员信息（敏感字段已脱敏）", tags=["workers"], responses={200: ref("Me")})}
 
     async def get(self) -> None:
+        """Show the caller's profile and their member record (or null), masked."""
         user_id = self.user_id()
         async with self.reading() as conn:
             user = await users.get(conn, user_id, self.cipher)
@@ -40,6 +43,8 @@ class MeHandler(APIHandler):
 
 
 class PhoneHandler(APIHandler):
+    """A worker binds their phone number through a getPhoneNumber code."""
+
     access = {"post": Access("me.phone")}
     spec = {
         "post": op(
@@ -53,6 +58,7 @@ class PhoneHandler(APIHandler):
     }
 
     async def post(self) -> None:
+        """Fetch the phone number WeChat vouches for, store it encrypted and answer it masked."""
         user_id = self.user_id()
         body = self.body(CodeBody)
         gateway: WeChatGateway = self.settings["gateway"]
@@ -79,6 +85,7 @@ class BindHandler(APIHandler):
     }
 
     async def post(self) -> None:
+        """Bind the caller to the roster record matching the name and ID number, and answer the member."""
         body = self.body(BindBody)
         member = await card_flows.bind_member(self.engine, self.cipher, self.caller(), name=body.name,
                                               id_number=body.id_number)
@@ -92,6 +99,8 @@ class MyRedemptionsQuery(PageQuery):
 
 
 class MyRedemptionsHandler(APIHandler):
+    """The worker's own redemptions at merchants."""
+
     access = {"get": Access("me.redemptions")}
     spec = {"get": op(
         "我的核销记录（新的在前），按 next 游标翻页", tags=["workers"],
@@ -104,6 +113,7 @@ class MyRedemptionsHandler(APIHandler):
             400: ERROR_REF})}
 
     async def get(self) -> None:
+        """List the caller's redemptions, newest first, one cursor page (empty if they are not a member)."""
         user_id = self.user_id()
         query = self.query(MyRedemptionsQuery)
         async with self.reading() as conn:

@@ -71,6 +71,7 @@ class MemberImportHandler(StaffHandler):
     }
 
     async def post(self) -> None:
+        """Import the uploaded roster into the named unit and answer the per-row report."""
         actor = await self.actor()
         _, uploads = await self.uploaded()
         files = uploads.get("file") or []
@@ -89,6 +90,8 @@ class MemberImportHandler(StaffHandler):
 
 
 class ReleaseBindingHandler(StaffHandler):
+    """Staff release a member's binding to a WeChat account."""
+
     accepts = "none"
     access = {"post": Access("member.release_binding", MEMBER)}
     spec = {
@@ -97,6 +100,7 @@ class ReleaseBindingHandler(StaffHandler):
     }
 
     async def post(self, member_id: str) -> None:
+        """Unbind the member (in the caller's scope) from their WeChat account and answer the member."""
         actor = await self.actor()
         async with self.engine.begin() as conn:
             member = await card_flows.release_binding(conn, actor, int(member_id), scope=policy.scope(actor))
@@ -119,6 +123,7 @@ class MemberListHandler(StaffHandler):
     }
 
     async def get(self) -> None:
+        """Find members by ID number or phone, or list a unit's members, masked, one cursor page."""
         actor = await self.actor()
         query = self.query(MemberSearch)
         async with self.reading() as conn:
@@ -130,6 +135,8 @@ class MemberListHandler(StaffHandler):
 
 
 class MemberHandler(StaffHandler):
+    """Staff change a member's details or end their membership."""
+
     access = {"patch": Access("member.manage", MEMBER)}
     spec = {
         "patch": op(
@@ -143,6 +150,7 @@ class MemberHandler(StaffHandler):
     }
 
     async def patch(self, member_id: str) -> None:
+        """Apply the given changes to the member (ending membership also unbinds) and answer the member."""
         actor = await self.actor()
         body = self.body(members.MemberChanges)
         async with self.engine.begin() as conn:
@@ -151,6 +159,8 @@ class MemberHandler(StaffHandler):
 
 
 class MemberFullHandler(StaffHandler):
+    """Staff view a member's full unmasked record, every view audited."""
+
     access = {"get": Access("member.view_full", MEMBER)}
     spec = {
         "get": op("查看会员完整信息（不脱敏；每次查看都记入审计日志）", tags=["staff"],
@@ -158,6 +168,7 @@ class MemberFullHandler(StaffHandler):
     }
 
     async def get(self, member_id: str) -> None:
+        """Answer the member's full record, decrypted, and write the view to the audit log."""
         actor = await self.actor()
         async with self.engine.begin() as conn:
             view = await members.full_view(conn, self.cipher, actor, int(member_id))

@@ -92,6 +92,8 @@ class MerchantHandler(APIHandler):
 
 
 class BindHandler(MerchantHandler):
+    """A cashier or merchant manager binds their WeChat account to a store with an invite code."""
+
     access = {"post": Access("merchant.bind")}
     spec = {"post": op(
         "收银员（或商家管理员）用邀请码绑定到商家门店", tags=["merchants"],
@@ -104,6 +106,7 @@ class BindHandler(MerchantHandler):
         description="邀请码一次有效，7 天内使用。一个微信账号同一时间只为一家门店工作：绑定新邀请码即结束原来的身份。")}
 
     async def post(self) -> None:
+        """Redeem the invite code for the caller and answer the merchant, the role and the store."""
         body = self.body(InviteCode)
         async with self.engine.begin() as conn:
             cashier = await merchants.bind(conn, self.caller(), body.invite_code)
@@ -112,6 +115,8 @@ class BindHandler(MerchantHandler):
 
 
 class ScanHandler(MerchantHandler):
+    """A cashier scans a worker's card QR code and opens a scan session."""
+
     access = {"post": Access("counter.scan")}
     spec = {"post": op(
         "扫描职工服务卡：核验二维码、卡和会员，返回可享权益并开启扫码会话", tags=["merchants"],
@@ -130,6 +135,7 @@ class ScanHandler(MerchantHandler):
         "扫码不扣额度；scan_id 在 scan_ttl 秒内供本收银员发起一次核销。")}
 
     async def post(self) -> None:
+        """Check the QR code, card and member; answer the scan id, the masked card and its benefits."""
         cfg = self.config
         def read_request() -> counter.ScanRequest:
             body = self.body(ScanBody)  # read once the caller is known to be a cashier
@@ -147,6 +153,8 @@ class ScanHandler(MerchantHandler):
 
 
 class InvitesHandler(MerchantHandler):
+    """A merchant manager invites a cashier to one of the merchant's stores."""
+
     access = {"post": Access("merchant.invite")}
     spec = {"post": op(
         "商家管理员为门店邀请收银员：一次性邀请码和小程序码", tags=["merchants"],
@@ -158,6 +166,7 @@ class InvitesHandler(MerchantHandler):
         description="wxa_code 为小程序码图片（PNG，base64），扫码打开收银员绑定页，scene 即邀请码。")}
 
     async def post(self) -> None:
+        """Create a one-time cashier invite for the store and answer it with its mini-program code."""
         async with self.engine.begin() as conn:
             manager = await self.cashier(conn)
             body = self.body(InviteBody)
@@ -168,6 +177,8 @@ class InvitesHandler(MerchantHandler):
 
 
 class MerchantStaffHandler(MerchantHandler):
+    """A merchant manager lists the merchant's cashiers."""
+
     accepts = "none"
     access = {"get": Access("merchant_staff.view")}
     spec = {"get": op("商家管理员查看本商家的收银员", tags=["merchants"], query=PageQuery, responses={200: page(
@@ -175,6 +186,7 @@ class MerchantStaffHandler(MerchantHandler):
              "since": string(format="date-time")}, ["id", "role"])), 400: ERROR_REF, 403: ERROR_REF})}
 
     async def get(self) -> None:
+        """List the caller's merchant's cashiers by id, one cursor page."""
         async with self.reading() as conn:
             manager = await self.cashier(conn)
             query = self.query(PageQuery)
@@ -184,6 +196,8 @@ class MerchantStaffHandler(MerchantHandler):
 
 
 class MerchantStaffItemHandler(MerchantHandler):
+    """A merchant manager removes one of the merchant's cashiers."""
+
     accepts = "none"
     access = {"delete": Access("merchant_staff.remove", Target("merchant_staff", "staff_id"))}
     spec = {"delete": op("商家管理员移除收银员", tags=["merchants"],
@@ -191,6 +205,7 @@ class MerchantStaffItemHandler(MerchantHandler):
                                     404: ERROR_REF})}
 
     async def delete(self, staff_id: str) -> None:
+        """Remove the cashier from the caller's merchant and answer the removed id."""
         async with self.engine.begin() as conn:
             manager = await self.cashier(conn)
             await merchants.remove_staff(conn, manager, int(staff_id), request_id=self.request_id)
@@ -205,6 +220,8 @@ REDEMPTION = obj({"id": {"type": "integer"}, **AMOUNTS, "status": {"enum": ["don
 
 
 class RedemptionsHandler(MerchantHandler):
+    """Redemptions at the counter: redeem a bill against a scan, and list today's redemptions."""
+
     access = {"post": Access("counter.redeem"), "get": Access("counter.list")}
     spec = {
         "post": op(
@@ -232,12 +249,14 @@ class RedemptionsHandler(MerchantHandler):
 
     @idempotent(on_claim=spend_scan)
     async def post(self, conn: Any) -> dict[str, Any]:
+        """Redeem the bill against the scan once per Idempotency-Key and answer the redemption."""
         lines = self.body(redemptions.Bill).lines()
         done = await redemptions.redeem(conn, self.known_cashier, self.scan, lines, today=local_today(),
                                         request_id=self.request_id, ip=self.request.remote_ip)
         return done.view()
 
     async def get(self) -> None:
+        """List today's redemptions of the caller (all the merchant's for a manager), newest first, one page."""
         async with self.reading() as conn:
             cashier = await self.cashier(conn)
             query = self.query(PageQuery)
@@ -249,6 +268,8 @@ class RedemptionsHandler(MerchantHandler):
 
 
 class VoidHandler(MerchantHandler):
+    """The cashier or a manager voids one of today's redemptions; the benefit quota goes back."""
+
     access = {"post": Access("counter.void", REDEMPTION_TARGET)}
     spec = {"post": op(
         "撤销当天的核销（收银员本人或商家管理员）：额度原样退回，记录保留并标记", tags=["merchants"],
@@ -257,6 +278,7 @@ class VoidHandler(MerchantHandler):
                             ["id", "status"]), 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF})}
 
     async def post(self, redemption_id: str) -> None:
+        """Void the redemption with an optional reason and answer it as void."""
         async with self.engine.begin() as conn:
             cashier = await self.cashier(conn)
             body = self.body(VoidBody)
@@ -266,6 +288,8 @@ class VoidHandler(MerchantHandler):
 
 
 class RefundHandler(MerchantHandler):
+    """A merchant manager refunds part or all of a redemption."""
+
     access = {"post": Access("counter.refund", REDEMPTION_TARGET)}
     spec = {"post": op(
         "部分或全部退款（商家管理员）：优惠、工会与商家分担及额度按比例退回，最后一次退款精确退回余下部分",
@@ -277,6 +301,7 @@ class RefundHandler(MerchantHandler):
 
     @idempotent()
     async def post(self, conn: Any, redemption_id: str) -> dict[str, Any]:
+        """Refund the amount from the redemption once per Idempotency-Key, shares and quota pro rata."""
         body = self.body(RefundBody)
         return await redemptions.refund(conn, self.known_cashier, int(redemption_id), amount=body.amount,
                                         reason=body.reason, today=local_today(), request_id=self.request_id)

@@ -57,6 +57,8 @@ _REFUSALS = {400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF}
 
 
 class OrgsHandler(StaffHandler):
+    """Staff list the units of their subtree; admins create a unit under one of them."""
+
     access = {"get": Access("org.view"), "post": Access("org.manage")}
     spec = {
         "get": op("本单位及全部下级单位（按树的顺序）", tags=["staff"], query=OrgsQuery,
@@ -71,6 +73,7 @@ class OrgsHandler(StaffHandler):
     }
 
     async def get(self) -> None:
+        """List the caller's unit and every unit below it, in tree order, one cursor page."""
         actor = await self.actor()
         async with self.reading() as conn:
             root = await orgs.get(conn, actor.org_id or 0, within=policy.scope(actor))
@@ -80,6 +83,7 @@ class OrgsHandler(StaffHandler):
         self.write_json({"items": [u.view() for u in units], "next": nxt})
 
     async def post(self) -> None:
+        """Create the unit under a parent in the caller's subtree and answer it (201)."""
         actor = await self.actor()
         body = self.body(NewOrg)
         async with self.engine.begin() as conn:
@@ -89,6 +93,8 @@ class OrgsHandler(StaffHandler):
 
 
 class OrgHandler(StaffHandler):
+    """Admins rename, move or delete one unit of their subtree."""
+
     access = {"patch": Access("org.manage", Target("org", "org_id")), "delete": Access("org.manage", Target("org", "org_id"))}
     spec = {
         "patch": op(
@@ -110,6 +116,7 @@ class OrgHandler(StaffHandler):
     }
 
     async def patch(self, org_id: str) -> None:
+        """Rename the unit, or move it with its whole subtree under a new parent, and answer it."""
         actor = await self.actor()
         body = self.body(OrgChange)
         within = policy.scope(actor)
@@ -124,6 +131,7 @@ class OrgHandler(StaffHandler):
         self.write_json(org.view())
 
     async def delete(self, org_id: str) -> None:
+        """Delete the unit if nothing refers to it (409 org_not_empty lists what does)."""
         actor = await self.actor()
         async with self.engine.begin() as conn:
             org = await orgs.get(conn, int(org_id), within=policy.scope(actor))

@@ -89,6 +89,8 @@ class ProgramMerchants(Body):
 
 
 class MerchantsHandler(StaffHandler):
+    """Staff list the partner merchants of their subtree; admins sign a new one."""
+
     access = {"get": Access("merchant.view"), "post": Access("merchant.manage")}
     spec = {
         "get": op("本单位及下级签约的合作商家", tags=["staff"],
@@ -100,6 +102,7 @@ class MerchantsHandler(StaffHandler):
     }
 
     async def get(self) -> None:
+        """List the merchants signed in the caller's subtree, optionally of one type, one cursor page."""
         actor = await self.actor()
         query = self.query(MerchantsQuery)
         async with self.reading() as conn:
@@ -109,6 +112,7 @@ class MerchantsHandler(StaffHandler):
         self.write_json({"items": [m.view() for m in items], "next": nxt})
 
     async def post(self) -> None:
+        """Create a merchant signed by a union of the caller's subtree and answer it (201)."""
         actor = await self.actor()
         body = self.body(NewMerchant)
         async with self.engine.begin() as conn:
@@ -120,6 +124,8 @@ class MerchantsHandler(StaffHandler):
 
 
 class MerchantHandler(StaffHandler):
+    """Staff view one partner merchant with its stores."""
+
     accepts = "none"
     access = {"get": Access("merchant.view", MERCHANT_TARGET)}
     spec = {"get": op("合作商家详情及门店", tags=["staff"], responses={
@@ -127,6 +133,7 @@ class MerchantHandler(StaffHandler):
         **_REFUSALS})}
 
     async def get(self, merchant_id: str) -> None:
+        """Answer the merchant (in the caller's scope) and its stores."""
         actor = await self.actor()
         async with self.reading() as conn:
             merchant = await merchants.get(conn, int(merchant_id), within=policy.scope(actor))
@@ -135,12 +142,15 @@ class MerchantHandler(StaffHandler):
 
 
 class MerchantStatusHandler(StaffHandler):
+    """Staff suspend or resume a partner merchant."""
+
     access = {"post": Access("merchant.manage", MERCHANT_TARGET)}
     spec = {"post": op("启用或暂停合作商家（暂停后其收银员不能扫码核销）", tags=["staff"],
                        body=MerchantStatus,
                        responses={200: MERCHANT, **_REFUSALS})}
 
     async def post(self, merchant_id: str) -> None:
+        """Set the merchant active or suspended, with a reason, and answer it."""
         actor = await self.actor()
         body = self.body(MerchantStatus)
         async with self.engine.begin() as conn:
@@ -150,12 +160,15 @@ class MerchantStatusHandler(StaffHandler):
 
 
 class StoresHandler(StaffHandler):
+    """Staff add a store to a partner merchant."""
+
     access = {"post": Access("merchant.manage", MERCHANT_TARGET)}
     spec = {"post": op("为商家添加门店", tags=["staff"],
                        body=NewStore,
                        responses={201: STORE, **_REFUSALS})}
 
     async def post(self, merchant_id: str) -> None:
+        """Add the store to the merchant and answer it (201)."""
         actor = await self.actor()
         body = self.body(NewStore)
         async with self.engine.begin() as conn:
@@ -164,6 +177,8 @@ class StoresHandler(StaffHandler):
 
 
 class StaffInvitesHandler(StaffHandler):
+    """Staff invite a merchant's manager, or a cashier of one of its stores."""
+
     access = {"post": Access("merchant.manage", MERCHANT_TARGET)}
     spec = {"post": op(
         "邀请商家管理员（或指定门店的收银员）：一次性邀请码和小程序码", tags=["staff"],
@@ -173,6 +188,7 @@ class StaffInvitesHandler(StaffHandler):
                              "wxa_code": string()}, ["invite", "wxa_code"]), **_REFUSALS, 502: ERROR_REF})}
 
     async def post(self, merchant_id: str) -> None:
+        """Create a one-time invite for the role and answer it with its mini-program code (201)."""
         actor = await self.actor()
         body = self.body(NewInvite)
         async with self.engine.begin() as conn:
@@ -182,6 +198,8 @@ class StaffInvitesHandler(StaffHandler):
 
 
 class PresetsHandler(StaffHandler):
+    """The benefit-rule presets and the goods categories a programme may name."""
+
     accepts = "none"
     access = {"get": Access("program.view")}
     spec = {"get": op("优惠规则预设（各地合作协议的做法）及商品类别", tags=["staff"], responses={
@@ -189,10 +207,13 @@ class PresetsHandler(StaffHandler):
         403: ERROR_REF})}
 
     async def get(self) -> None:
+        """Answer the rule presets and the categories."""
         self.write_json({"presets": PRESETS, "categories": CATEGORIES})
 
 
 class ProgramsHandler(StaffHandler):
+    """Staff list the benefit programmes of their subtree; admins create one."""
+
     access = {"get": Access("program.view"), "post": Access("program.manage")}
     spec = {
         "get": op("本单位及下级的优惠项目", tags=["staff"], query=PageQuery,
@@ -205,6 +226,7 @@ class ProgramsHandler(StaffHandler):
     }
 
     async def get(self) -> None:
+        """List the programmes in the caller's subtree with their merchant ids, one cursor page."""
         actor = await self.actor()
         query = self.query(PageQuery)
         async with self.reading() as conn:
@@ -214,6 +236,7 @@ class ProgramsHandler(StaffHandler):
         self.write_json({"items": views, "next": nxt})
 
     async def post(self) -> None:
+        """Create the programme for the unit with its merchants and answer it (201)."""
         actor = await self.actor()
         body = self.body(NewProgram)
         async with self.engine.begin() as conn:
@@ -224,6 +247,8 @@ class ProgramsHandler(StaffHandler):
 
 
 class ProgramMerchantsHandler(StaffHandler):
+    """Staff set which partner merchants honour a programme."""
+
     access = {"put": Access("program.manage", PROGRAM_TARGET)}
     spec = {"put": op("设置优惠项目的合作商家", tags=["staff"],
                       body=ProgramMerchants,
@@ -231,6 +256,7 @@ class ProgramMerchantsHandler(StaffHandler):
                                           ["merchants"]), **_REFUSALS})}
 
     async def put(self, program_id: str) -> None:
+        """Replace the programme's merchants with the given list and answer the list now in force."""
         actor = await self.actor()
         body = self.body(ProgramMerchants)
         async with self.engine.begin() as conn:
@@ -239,12 +265,15 @@ class ProgramMerchantsHandler(StaffHandler):
 
 
 class ProgramEndHandler(StaffHandler):
+    """Staff end a benefit programme; redemptions already made stand."""
+
     accepts = "none"
     access = {"post": Access("program.manage", PROGRAM_TARGET)}
     spec = {"post": op("停止优惠项目（已发生的核销不受影响）", tags=["staff"],
                        responses={200: PROGRAM, **_REFUSALS})}
 
     async def post(self, program_id: str) -> None:
+        """End the programme and answer it with its merchants."""
         actor = await self.actor()
         async with self.engine.begin() as conn:
             program = await benefits.end(conn, actor, int(program_id))

@@ -77,6 +77,7 @@ class Export:
     """Send a statement as CSV or XLSX."""
 
     async def send_export(self: Any, conn: Any, statement: settlement.Statement) -> None:
+        """Send the statement's rows as a CSV or XLSX attachment, the file written off the event loop."""
         fmt = self.query(ExportQuery).format
         rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
         # Writing a workbook is CPU work (openpyxl): off the event loop, in the app's pool.
@@ -89,6 +90,8 @@ class Export:
 
 
 class StaffStatementsHandler(StaffHandler):
+    """Staff list the merchant statements of their subtree, and build or rebuild a month's draft."""
+
     access = {"get": Access("settlement.view"), "post": Access("settlement.manage")}
     spec = {
         "get": op("对账单列表（本单位及下级签约的商家）", tags=["staff"],
@@ -102,6 +105,7 @@ class StaffStatementsHandler(StaffHandler):
     }
 
     async def get(self) -> None:
+        """List statements in the caller's scope, optionally of one month or merchant, one cursor page."""
         actor = await self.actor()
         query = self.query(StatementsQuery)
         async with self.reading() as conn:
@@ -111,6 +115,7 @@ class StaffStatementsHandler(StaffHandler):
         self.write_json({"items": [s.view() for s in found], "next": nxt})
 
     async def post(self) -> None:
+        """Build or recompute the merchant's draft statement for a finished month; answer it with its rows."""
         actor = await self.actor()
         body = self.body(BuildStatement)
         async with self.engine.begin() as conn:
@@ -120,11 +125,14 @@ class StaffStatementsHandler(StaffHandler):
 
 
 class StaffStatementHandler(StaffHandler):
+    """Staff view one statement with all its rows."""
+
     accepts = "none"
     access = {"get": Access("settlement.view", STATEMENT_TARGET)}
     spec = {"get": op("对账单及其全部明细行", tags=["staff"], responses={200: WITH_ROWS, **_REFUSALS})}
 
     async def get(self, statement_id: str) -> None:
+        """Answer the statement (in the caller's scope) and its rows."""
         actor = await self.actor()
         async with self.reading() as conn:
             statement = await settlement.get_for_staff(conn, actor, int(statement_id))
@@ -133,12 +141,15 @@ class StaffStatementHandler(StaffHandler):
 
 
 class ConfirmHandler(StaffHandler):
+    """Staff confirm a statement after it is checked again against the redemptions."""
+
     accepts = "none"
     access = {"post": Access("settlement.manage", STATEMENT_TARGET)}
     spec = {"post": op("确认对账单（确认前重新核对，金额有变化则拒绝）", tags=["staff"],
                        responses={200: STATEMENT, **_REFUSALS, 409: ERROR_REF})}
 
     async def post(self, statement_id: str) -> None:
+        """Confirm the statement, refused if its amounts changed since it was built, and answer it."""
         actor = await self.actor()
         async with self.engine.begin() as conn:
             statement = await settlement.confirm(conn, actor, int(statement_id))
@@ -146,12 +157,15 @@ class ConfirmHandler(StaffHandler):
 
 
 class PaidHandler(StaffHandler):
+    """Staff record that the union paid its share of a statement."""
+
     access = {"post": Access("settlement.manage", STATEMENT_TARGET)}
     spec = {"post": op("登记对账单已付款（工会应付部分）", tags=["staff"],
                        body=PaidBody,
                        responses={200: STATEMENT, **_REFUSALS, 409: ERROR_REF})}
 
     async def post(self, statement_id: str) -> None:
+        """Mark the statement paid with the bank's payment reference and answer it."""
         actor = await self.actor()
         body = self.body(PaidBody)
         async with self.engine.begin() as conn:
@@ -160,18 +174,23 @@ class PaidHandler(StaffHandler):
 
 
 class StaffExportHandler(StaffHandler, Export):
+    """Staff download a statement as CSV or XLSX."""
+
     accepts = "none"
     access = {"get": Access("settlement.view", STATEMENT_TARGET)}
     spec = {"get": op("导出对账单（CSV 或 XLSX）", tags=["staff"], query=ExportQuery,
                       responses={200: EXPORT, **_REFUSALS, 409: ERROR_REF})}
 
     async def get(self, statement_id: str) -> None:
+        """Send the statement (in the caller's scope) as a CSV or XLSX file."""
         actor = await self.actor()
         async with self.reading() as conn:
             await self.send_export(conn, await settlement.get_for_staff(conn, actor, int(statement_id)))
 
 
 class MerchantStatementBase(MerchantHandler):
+    """Merchant statement routes: the merchant a calling manager works for."""
+
     accepts = "none"
 
     async def manager_merchant(self, conn: Any) -> int:
@@ -182,11 +201,14 @@ class MerchantStatementBase(MerchantHandler):
 
 
 class MerchantStatementsHandler(MerchantStatementBase):
+    """A merchant manager lists the merchant's own confirmed statements."""
+
     access = {"get": Access("merchant_statement.view")}
     spec = {"get": op("本商家已确认的对账单（商家管理员）", tags=["merchants"], query=MerchantStatementsQuery,
                       responses={200: LIST, 400: ERROR_REF, 403: ERROR_REF})}
 
     async def get(self) -> None:
+        """List the caller's merchant's statements, newest month first, one cursor page."""
         async with self.reading() as conn:
             merchant_id = await self.manager_merchant(conn)
             query = self.query(MerchantStatementsQuery)
@@ -197,11 +219,14 @@ class MerchantStatementsHandler(MerchantStatementBase):
 
 
 class MerchantStatementHandler(MerchantStatementBase):
+    """A merchant manager views one of the merchant's statements with its rows."""
+
     access = {"get": Access("merchant_statement.view", STATEMENT_TARGET)}
     spec = {"get": op("本商家的一张对账单及明细（商家管理员）", tags=["merchants"],
                       responses={200: WITH_ROWS, 403: ERROR_REF, 404: ERROR_REF})}
 
     async def get(self, statement_id: str) -> None:
+        """Answer the caller's merchant's statement and its rows."""
         async with self.reading() as conn:
             statement = await settlement.get_for_merchant(conn, await self.manager_merchant(conn), int(statement_id))
             rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
@@ -209,11 +234,14 @@ class MerchantStatementHandler(MerchantStatementBase):
 
 
 class MerchantExportHandler(MerchantStatementBase, Export):
+    """A merchant manager downloads one of the merchant's statements as CSV or XLSX."""
+
     access = {"get": Access("merchant_statement.view", STATEMENT_TARGET)}
     spec = {"get": op("导出本商家的对账单（CSV 或 XLSX）", tags=["merchants"], query=ExportQuery,
                       responses={200: EXPORT, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF})}
 
     async def get(self, statement_id: str) -> None:
+        """Send the caller's merchant's statement as a CSV or XLSX file."""
         async with self.reading() as conn:
             statement = await settlement.get_for_merchant(conn, await self.manager_merchant(conn), int(statement_id))
             await self.send_export(conn, statement)

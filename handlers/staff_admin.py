@@ -28,6 +28,8 @@ class NewStaff(Body):
 
 
 class AccountsHandler(StaffHandler):
+    """Admins create staff accounts in their subtree."""
+
     access = {"post": Access("staff.manage")}
     spec = {
         "post": op(
@@ -40,6 +42,7 @@ class AccountsHandler(StaffHandler):
     }
 
     async def post(self) -> None:
+        """Create the staff account with its roles in a unit of the caller's subtree and answer it (201)."""
         actor = await self.actor()
         body = self.body(NewStaff)
         async with self.engine.begin() as conn:
@@ -51,6 +54,8 @@ class AccountsHandler(StaffHandler):
 
 
 class AuditVerifyHandler(StaffHandler):
+    """Admins check the audit log's hash chain."""
+
     access = {"get": Access("audit.view")}
     spec = {
         "get": op(
@@ -67,6 +72,7 @@ class AuditVerifyHandler(StaffHandler):
     }
 
     async def get(self) -> None:
+        """Seal the pending audit entries, then verify the whole chain and answer the first break if any."""
         async with self.engine.begin() as conn:
             await audit.seal(conn)  # so that the check covers everything committed until now
         async with self.reading() as conn:

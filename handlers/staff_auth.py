@@ -35,6 +35,7 @@ class StaffLoginHandler(APIHandler):
     }
 
     async def post(self) -> None:
+        """Log a member of staff in: the token, its expiry and the staff account (401 or 429 when refused)."""
         body = self.body(StaffLogin)
         done = await identity.staff_login(self.engine, body.username, body.password, self.request.remote_ip,
                                           hasher=self.settings["passwords"], token_ttl=self.config.token_ttl)

@@ -74,6 +74,7 @@ class TransfersHandler(StaffHandler):
     }
 
     async def get(self) -> None:
+        """List incoming or outgoing transfer requests, optionally of one status, one cursor page."""
         actor = await self.actor()
         query = self.query(TransfersQuery)
         async with self.reading() as conn:
@@ -85,6 +86,8 @@ class TransfersHandler(StaffHandler):
 
 
 class AcceptHandler(StaffHandler):
+    """Staff of the member's unit accept a transfer request: the member moves to the asking unit."""
+
     accepts = "none"
     access = {"post": Access("member_transfer.decide", INCOMING_TARGET)}
     spec = {
@@ -97,6 +100,7 @@ class AcceptHandler(StaffHandler):
     }
 
     async def post(self, transfer_id: str) -> None:
+        """Accept the incoming request, moving the member with their card and hardship record; answer it."""
         actor = await self.actor()
         async with self.engine.begin() as conn:
             transfer = await card_flows.accept_transfer(conn, self.cipher, actor, int(transfer_id))
@@ -104,6 +108,8 @@ class AcceptHandler(StaffHandler):
 
 
 class RefuseHandler(StaffHandler):
+    """Staff of the member's unit refuse a transfer request, with a reason the asking unit sees."""
+
     access = {"post": Access("member_transfer.decide", INCOMING_TARGET)}
     spec = {
         "post": op(
@@ -114,6 +120,7 @@ class RefuseHandler(StaffHandler):
     }
 
     async def post(self, transfer_id: str) -> None:
+        """Refuse the incoming request with the reason; the member stays; answer the request."""
         actor = await self.actor()
         body = self.body(RefuseBody)
         async with self.engine.begin() as conn:
@@ -122,6 +129,8 @@ class RefuseHandler(StaffHandler):
 
 
 class CancelHandler(StaffHandler):
+    """Staff withdraw a transfer request their subtree made."""
+
     accepts = "none"
     access = {"post": Access("member_transfer.request", Target("transfer_outgoing", "transfer_id"))}
     spec = {
@@ -133,6 +142,7 @@ class CancelHandler(StaffHandler):
     }
 
     async def post(self, transfer_id: str) -> None:
+        """Withdraw the outgoing request and answer it."""
         actor = await self.actor()
         async with self.engine.begin() as conn:
             transfer = await transfers.cancel(conn, self.cipher, actor, int(transfer_id))

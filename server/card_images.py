@@ -153,6 +153,7 @@ class PrintedCard:
 
     @property
     def printed_on_text(self) -> str:
+        """The print date as printed on the card: YYYY-MM-DD."""
         return self.printed_on.isoformat()
 
 
@@ -200,6 +201,7 @@ class Face:
         return ImageFont.truetype(self.path, size=size, index=self.index, layout_engine=ImageFont.Layout.BASIC)
 
     def describe(self) -> str:
+        """The face as the log names it: family, file and face index."""
         return f"{self.family} ({self.path}, face {self.index})"
 
 

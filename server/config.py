@@ -79,6 +79,7 @@ class Config:
 
     @property
     def is_sqlite(self) -> bool:
+        """Whether the database is SQLite (set or the embedded default)."""
         return self.effective_database_url.startswith("sqlite")
 
 

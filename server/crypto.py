@@ -118,12 +118,14 @@ class PiiCipher:
         self._aead = {kid: AESGCM(key) for kid, key in keyring.pii_keys.items()}
 
     def encrypt(self, plaintext: str, *, purpose: str) -> str:
+        """Encrypt with the current key, ``purpose`` as associated data: ``<key id>:<base64>``."""
         kid = self.keyring.pii_current
         nonce = secrets.token_bytes(12)
         ct = self._aead[kid].encrypt(nonce, plaintext.encode("utf-8"), purpose.encode("ascii"))
         return f"{kid}:{base64.urlsafe_b64encode(nonce + ct).decode('ascii')}"
 
     def decrypt(self, token: str, *, purpose: str) -> str:
+        """Decrypt a ``<key id>:<base64>`` text for ``purpose``; DecryptError when it does not verify."""
         kid, _, body = token.partition(":")
         aead = self._aead.get(kid)
         if aead is None or not body:

@@ -86,6 +86,7 @@ class HTTPServer(tornado.httpserver.HTTPServer):
     _lingering: set[asyncio.Future[None]]
 
     def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
+        """Serve a new connection whose oversized headers are answered 431 before it closes."""
         if not hasattr(self, "_lingering"):
             self._lingering = set()
         _answer_before_close(stream, MAX_HEADER_BYTES, self._lingering)

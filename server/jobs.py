@@ -56,6 +56,7 @@ class Jobs:
         self._tasks: list[asyncio.Task[None]] = []
 
     def every(self, seconds: float, name: str, job: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``job`` every ``seconds`` on the running loop until stopped; a failed run is logged."""
         async def loop() -> None:
             while True:
                 await asyncio.sleep(seconds)
@@ -69,6 +70,7 @@ class Jobs:
         self._tasks.append(asyncio.get_running_loop().create_task(loop(), name=f"job:{name}"))
 
     async def stop(self) -> None:
+        """Cancel every job and wait for them to end."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -76,6 +78,7 @@ class Jobs:
 
 
 def start(engine: AsyncEngine, gateway: Any, config: Config) -> Jobs:
+    """Start the periodic jobs: seal the audit chain, send notifications, purge what expired."""
     jobs = Jobs()
     jobs.every(SEAL_EVERY, "audit-seal", lambda: seal_audit(engine))
     jobs.every(NOTIFY_EVERY, "notifications", lambda: send_notifications(engine, gateway, config))

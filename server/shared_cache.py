@@ -46,14 +46,17 @@ class SharedCache(Protocol):
     async def set(self, name: str, value: str, ttl: float) -> None:
         """Store ``value`` encrypted for ``ttl`` seconds."""
 
-    async def delete(self, name: str) -> None: ...
+    async def delete(self, name: str) -> None:
+        """Forget the value of ``name``."""
 
     async def acquire(self, name: str, ttl: float) -> str | None:
         """Take the lease ``name`` for ``ttl`` seconds; returns a holder id, or None if held."""
 
-    async def release(self, name: str, holder: str) -> None: ...
+    async def release(self, name: str, holder: str) -> None:
+        """Give the lease ``name`` back, if ``holder`` still holds it."""
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Release the backend's connections."""
 
 
 class _Sealed:
@@ -88,6 +91,7 @@ class DatabaseCache(_Sealed):
         self.cipher = cipher
 
     async def get(self, name: str) -> str | None:
+        """The value, or None when absent, expired or no longer decryptable."""
         async with reading(self.engine) as conn:
             row = (
                 await conn.execute(
@@ -116,6 +120,7 @@ class DatabaseCache(_Sealed):
             pass  # another process created it first
 
     async def set(self, name: str, value: str, ttl: float) -> None:
+        """Store ``value`` sealed for ``ttl`` seconds, creating its row if need be."""
         sealed = self._seal(name, value)
         await self._ensure_row(name)
         async with self.engine.begin() as conn:
@@ -126,12 +131,14 @@ class DatabaseCache(_Sealed):
             )
 
     async def delete(self, name: str) -> None:
+        """Forget the value; its row stays, emptied."""
         async with self.engine.begin() as conn:
             await conn.execute(
                 shared_cache.update().where(shared_cache.c.name == name).values(value=None, expires_at=None)
             )
 
     async def acquire(self, name: str, ttl: float) -> str | None:
+        """Take the lease by a conditional UPDATE if free or lapsed; a holder id, or None if held."""
         lease = f"lease:{name}"
         await self._ensure_row(lease)
         holder = uuid.uuid4().hex
@@ -148,6 +155,7 @@ class DatabaseCache(_Sealed):
         return holder if result.rowcount == 1 else None
 
     async def release(self, name: str, holder: str) -> None:
+        """Give the lease back, only if ``holder`` still holds it."""
         async with self.engine.begin() as conn:
             await conn.execute(
                 shared_cache.update()
@@ -156,6 +164,7 @@ class DatabaseCache(_Sealed):
             )
 
     async def close(self) -> None:
+        """Nothing to close: the engine belongs to the app."""
         return None
 
 
@@ -170,26 +179,32 @@ class RedisCache(_Sealed):
         self.cipher = cipher
 
     async def get(self, name: str) -> str | None:
+        """The value, or None when absent, expired or no longer decryptable."""
         value = await self.redis.get(self.prefix + name)
         return None if value is None else self._open(name, str(value))
 
     async def set(self, name: str, value: str, ttl: float) -> None:
+        """Store ``value`` sealed with a Redis expiry of ``ttl`` seconds."""
         await self.redis.set(self.prefix + name, self._seal(name, value), px=max(1, int(ttl * 1000)))
 
     async def delete(self, name: str) -> None:
+        """Forget the value."""
         await self.redis.delete(self.prefix + name)
 
     async def acquire(self, name: str, ttl: float) -> str | None:
+        """Take the lease with SET NX PX; a holder id, or None if held."""
         holder = uuid.uuid4().hex
         ok = await self.redis.set(self.prefix + "lease:" + name, holder, nx=True, px=int(ttl * 1000))
         return holder if ok else None
 
     async def release(self, name: str, holder: str) -> None:
+        """Give the lease back, only if ``holder`` still holds it (compare-and-delete in one script)."""
         # Delete only our own lease (compare-and-delete in one step).
         script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
         await self.redis.eval(script, 1, self.prefix + "lease:" + name, holder)
 
     async def close(self) -> None:
+        """Close the Redis connection pool."""
         await self.redis.aclose()
 
 

@@ -113,6 +113,7 @@ class WeChatGateway:
 
     @property
     def token_key(self) -> str:
+        """The shared-cache name of this app's WeChat access token."""
         return f"wechat:access_token:{self.config.wechat_appid}"
 
     # -- public API ---------------------------------------------------------

@@ -172,6 +172,7 @@ class SandboxState:
         return token
 
     def token_valid(self, token: str) -> bool:
+        """Whether ``token`` was issued here and has not expired."""
         expiry = self.tokens.get(token)
         return expiry is not None and expiry > time.monotonic()
 
@@ -208,6 +209,7 @@ class SandboxState:
             pass
 
     def wake_sleepers(self) -> None:
+        """Wake every pending ``sleep`` at once (the sandbox is stopping)."""
         if self._wake is not None:
             self._wake.set()
             self._wake = None
@@ -340,9 +342,12 @@ class _Handler(tornado.web.RequestHandler):
 
 
 class TokenHandler(_Handler):
+    """The sandbox's cgi-bin/token: an access token for the right appid and secret."""
+
     endpoint = "token"
 
     def get(self) -> None:
+        """Check grant_type, appid and secret as WeChat does; answer a new access token and its lifetime."""
         grant_type = self.get_query_argument("grant_type", "")
         appid = self.get_query_argument("appid", "")
         secret = self.get_query_argument("secret", "")
@@ -365,9 +370,12 @@ class TokenHandler(_Handler):
 
 
 class CodeToSessionHandler(_Handler):
+    """The sandbox's jscode2session: a wx.login code for an openid and session key."""
+
     endpoint = "jscode2session"
 
     async def get(self) -> None:
+        """Check the app's credentials and the code (once only); answer the openid, a session key, any unionid."""
         appid = self.get_query_argument("appid", "")
         secret = self.get_query_argument("secret", "")
         code = self.get_query_argument("js_code", "")
@@ -397,9 +405,12 @@ class CodeToSessionHandler(_Handler):
 
 
 class PhoneNumberHandler(_Handler):
+    """The sandbox's getuserphonenumber: a phone code for the phone number it stands for."""
+
     endpoint = "getuserphonenumber"
 
     async def post(self) -> None:
+        """Check the token and the code (once only); answer the phone number in WeChat's shape."""
         body = self.authorized_body()
         if body is None:
             return
@@ -429,9 +440,12 @@ class PhoneNumberHandler(_Handler):
 
 
 class SubscribeSendHandler(_Handler):
+    """The sandbox's subscribe-message send: records each message instead of sending it."""
+
     endpoint = "subscribe_send"
 
     def post(self) -> None:
+        """Check the token and the message fields; keep the message and answer its msgid."""
         body = self.authorized_body()
         if body is None:
             return
@@ -450,9 +464,12 @@ class SubscribeSendHandler(_Handler):
 
 
 class MsgSecCheckHandler(_Handler):
+    """The sandbox's msg_sec_check: content is risky when it holds a banned word."""
+
     endpoint = "msg_sec_check"
 
     def post(self) -> None:
+        """Check the token and fields; answer pass, or risky when the content holds a banned word."""
         body = self.authorized_body()
         if body is None:
             return
@@ -479,9 +496,12 @@ class MsgSecCheckHandler(_Handler):
 
 
 class WxaCodeHandler(_Handler):
+    """The sandbox's getwxacodeunlimit: a mini-program code image for a scene."""
+
     endpoint = "getwxacodeunlimit"
 
     async def post(self) -> None:
+        """Check the token, scene, page and width; answer a PNG QR code of the scene."""
         body = self.authorized_body()
         if body is None:
             return
@@ -505,7 +525,10 @@ class WxaCodeHandler(_Handler):
 
 
 class FaultsHandler(_Handler):
+    """Sandbox control: queue a fault (an errcode, garbage, a delay) for an endpoint's next calls."""
+
     def post(self) -> None:
+        """Queue the fault the body describes and answer it; 400 for unknown or bad fields."""
         body = self.json_body()
         if body is None:
             return
@@ -530,19 +553,28 @@ class FaultsHandler(_Handler):
 
 
 class ResetHandler(_Handler):
+    """Sandbox control: forget codes, tokens, counters, messages and faults."""
+
     def post(self) -> None:
+        """Reset the sandbox's state."""
         self.state.reset()
         self.reply({"errcode": 0, "errmsg": "ok"})
 
 
 class ExpireTokensHandler(_Handler):
+    """Sandbox control: expire every access token issued so far."""
+
     def post(self) -> None:
+        """Invalidate every access token, so the next call needs a new one."""
         self.state.expire_tokens()
         self.reply({"errcode": 0, "errmsg": "ok"})
 
 
 class StateHandler(_Handler):
+    """Sandbox control: its counters, sent messages and pending faults."""
+
     def get(self) -> None:
+        """Answer the state snapshot (no secrets)."""
         self.reply(self.state.snapshot())
 
 
@@ -579,6 +611,7 @@ class Sandbox:
 
     @property
     def url(self) -> str:
+        """The sandbox's base URL, the host bracketed when it is IPv6."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 

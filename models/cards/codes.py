@@ -16,11 +16,14 @@ from models.core.ports import CardToken, QrSigner, TokenInvalid
 
 @dataclass(frozen=True)
 class QrCode:
+    """A phone code: the signed token, when it expires, and the seconds until the app fetches another."""
+
     token: str
     expires_at: datetime
     refresh_in: int
 
     def view(self) -> dict[str, Any]:
+        """The code as the API answers it: token, expires_at and refresh_in."""
         return {"token": self.token, "expires_at": self.expires_at, "refresh_in": self.refresh_in}
 
 
@@ -44,6 +47,7 @@ def printed_code(signer: QrSigner, card: Card) -> str:
 
 
 def status_error(status: str) -> AppError:
+    """The refusal for a card that is not active: frozen, lost or cancelled (403)."""
     return {
         "frozen": Forbidden("card_frozen", "该服务卡已被冻结，请联系所在工会"),
         "lost": Forbidden("card_lost", "该服务卡已挂失作废"),

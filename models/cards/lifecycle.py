@@ -54,11 +54,14 @@ def new_card_no() -> str:
 
 
 def display_card_no(card_no: str) -> str:
+    """The card number in groups of four digits, as printed."""
     return " ".join(card_no[i:i + 4] for i in range(0, len(card_no), 4))
 
 
 @dataclass(frozen=True)
 class Card:
+    """A service card: number, holder, unit, code version, status and the print in force."""
+
     id: int
     card_no: str
     member_id: int
@@ -72,6 +75,7 @@ class Card:
     replaces_id: int | None
 
     def view(self) -> dict[str, Any]:
+        """The card as the API shows it: number (also grouped), status with its label, issue and print times."""
         return {
             "id": self.id,
             "card_no": self.card_no,
@@ -90,6 +94,7 @@ def _card(row: Any) -> Card:
 
 
 async def get(conn: AsyncConnection, card_id: int, *, lock: bool = False) -> Card:
+    """The card with this id, optionally locked for update (404 card_not_found)."""
     query = sa.select(cards).where(cards.c.id == card_id)
     row = (await conn.execute(query.with_for_update() if lock else query)).first()
     if row is None:
@@ -98,6 +103,7 @@ async def get(conn: AsyncConnection, card_id: int, *, lock: bool = False) -> Car
 
 
 async def live_for_member(conn: AsyncConnection, member_id: int) -> Card | None:
+    """The member's live card, or None when they have none."""
     row = (await conn.execute(sa.select(cards).where(cards.c.live_member_id == member_id))).first()
     return _card(row) if row else None
 
@@ -113,6 +119,7 @@ async def shown_card(conn: AsyncConnection, member_id: int) -> Card | None:
 
 
 async def history(conn: AsyncConnection, member_id: int) -> list[Card]:
+    """Every card the member has had, newest first."""
     rows = (await conn.execute(sa.select(cards).where(cards.c.member_id == member_id)
                                .order_by(cards.c.id.desc()))).all()
     return [_card(r) for r in rows]
@@ -222,6 +229,7 @@ def _reason(reason: str | None, *, required: bool = True) -> str | None:
 
 
 async def freeze(conn: AsyncConnection, actor: Actor, card_id: int, *, reason: str) -> Card:
+    """Freeze an active card with a reason (staff), audited."""
     card, member = await for_staff(conn, actor, card_id, "card.manage")
     if card.status != "active":
         raise Conflict("card_not_active", f"服务卡{STATUS_LABELS[card.status]}，不能冻结")
@@ -229,6 +237,7 @@ async def freeze(conn: AsyncConnection, actor: Actor, card_id: int, *, reason: s
 
 
 async def unfreeze(conn: AsyncConnection, actor: Actor, card_id: int, *, reason: str | None = None) -> Card:
+    """Lift a card's freeze (staff), refused once the membership has ended."""
     card, member = await for_staff(conn, actor, card_id, "card.manage")
     if card.status != "frozen":
         raise Conflict("card_not_frozen", "服务卡未被冻结")
@@ -263,6 +272,7 @@ async def report_lost(conn: AsyncConnection, actor: Actor, card_id: int, *, reas
 
 
 async def cancel(conn: AsyncConnection, actor: Actor, card_id: int, *, reason: str) -> Card:
+    """Cancel a live card for good with a reason (staff), audited."""
     card, member = await for_staff(conn, actor, card_id, "card.manage")
     if card.status not in LIVE:
         raise Conflict("card_not_live", f"服务卡{STATUS_LABELS[card.status]}")
@@ -307,6 +317,7 @@ async def reprint(conn: AsyncConnection, actor: Actor, card_id: int) -> Card:
 
 
 async def org_name(conn: AsyncConnection, org_id: int) -> str:
+    """The name of the unit with this id."""
     return str((await conn.execute(sa.select(orgs.c.name).where(orgs.c.id == org_id))).scalar_one())
 
 

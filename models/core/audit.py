@@ -89,6 +89,8 @@ async def seal(conn: AsyncConnection, *, batch: int = 2000) -> int:
 
 @dataclass(frozen=True)
 class Verification:
+    """The outcome of a chain check: whether it holds, how many records, the first bad one and why."""
+
     ok: bool
     checked: int
     first_bad_id: int | None = None

@@ -36,11 +36,14 @@ _FINISH = (idempotency_keys.update().where(idempotency_keys.c.scope == sa.bindpa
 
 @dataclass(frozen=True)
 class Replay:
+    """A kept answer to replay: its HTTP status and JSON body."""
+
     status: int
     body: dict[str, Any]
 
 
 def check_key(key: str | None) -> str:
+    """The Idempotency-Key header's value, refused when missing or malformed."""
     if not key:
         raise Invalid("idempotency_key_required", "请在请求头 Idempotency-Key 中提供幂等键（8 到 64 个字符）")
     if not _KEY.match(key):
@@ -49,6 +52,7 @@ def check_key(key: str | None) -> str:
 
 
 def body_hash(body: Any) -> str:
+    """The SHA-256 of the body as canonical JSON (sorted keys), to tell one request from another."""
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -92,5 +96,6 @@ async def release(conn: AsyncConnection, scope: str, key: str) -> None:
 
 
 async def purge(conn: AsyncConnection) -> int:
+    """Delete the keys older than KEPT (seven days); answer how many went."""
     result = await conn.execute(idempotency_keys.delete().where(idempotency_keys.c.created_at < utcnow() - KEPT))
     return int(result.rowcount)

@@ -9,7 +9,8 @@ T = TypeVar("T")
 class Offload(Protocol):
     """Runs ``fn(*args, **kwargs)`` somewhere that does not block the event loop (a worker pool)."""
 
-    def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]: ...
+    def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
+        """Run the function off the event loop; the awaitable gives its result."""
 
 
 async def inline(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -32,6 +32,8 @@ _FINAL_ERRORS = {"wechat_not_subscribed"}
 
 @dataclass(frozen=True)
 class Notice:
+    """A notice queued for a worker: its WeChat message fields and delivery status."""
+
     id: int
     user_id: int
     kind: str

@@ -51,4 +51,5 @@ async def fail(
 
 
 async def reset(conn: AsyncConnection, key: str) -> None:
+    """Clear the failures and any lock on ``key`` (after a success)."""
     await conn.execute(throttles.delete().where(throttles.c.key == key))

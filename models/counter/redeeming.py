@@ -34,6 +34,8 @@ from models.partners.tables import merchants, stores
 
 @dataclass(frozen=True)
 class Redemption:
+    """A redemption: the bill, discount, union and merchant shares, what was refunded, and status."""
+
     id: int
     merchant_id: int
     store_id: int
@@ -55,6 +57,7 @@ class Redemption:
     void_reason: str | None
 
     def view(self) -> dict[str, Any]:
+        """The redemption as the API shows it, with its refunded totals and bill lines."""
         return {
             "id": self.id, "merchant_id": self.merchant_id, "store_id": self.store_id, "cashier_id": self.cashier_id,
             "amount": self.amount,
@@ -74,6 +77,7 @@ def _redemption(row: Any) -> Redemption:
 
 
 async def get(conn: AsyncConnection, redemption_id: int, *, lock: bool = False) -> Redemption:
+    """The redemption with this id, optionally locked for update (404 redemption_not_found)."""
     query = sa.select(redemptions).where(redemptions.c.id == redemption_id)
     row = (await conn.execute(query.with_for_update() if lock else query)).first()
     if row is None:

@@ -43,11 +43,14 @@ class SecondFactorWrong(Forbidden):
 
 
 def factor_key(card_id: int) -> str:
+    """The throttle key counting a printed card's wrong ID-number digits."""
     return f"card_factor:{card_id}"
 
 
 @dataclass(frozen=True)
 class Scan:
+    """An open scan session: the card and masked holder, which cashier opened it, and its expiry."""
+
     id: str
     card: Card
     member_id: int

@@ -54,6 +54,7 @@ class StatementRow:
     status: str  # the redemption's status (done | refunded), or "refund"
 
     def view(self) -> dict[str, Any]:
+        """The row as the API shows it, with its kind and status labels."""
         return {"kind": self.kind, "kind_label": KIND_LABELS[self.kind], "redemption_id": self.redemption_id,
                 "refund_id": self.refund_id, "created_at": self.created_at, "store": self.store,
                 "card_tail": self.card_tail, "amount": self.amount, "discount": self.discount,
@@ -63,6 +64,8 @@ class StatementRow:
 
 @dataclass(frozen=True)
 class Totals:
+    """A statement's figures: redemptions, bills, discounts, the union's and merchant's shares."""
+
     redemptions: int
     bills: int
     discounts: int
@@ -91,9 +94,11 @@ class Statement:
 
     @property
     def totals(self) -> Totals:
+        """The statement's figures, to compare with a recomputation."""
         return Totals(self.redemptions, self.bills, self.discounts, self.union_owed, self.merchant_conceded)
 
     def view(self) -> dict[str, Any]:
+        """The statement as the API shows it, with its status label."""
         return {"id": self.id, "merchant_id": self.merchant_id, "merchant_name": self.merchant_name,
                 "month": self.month, "redemptions": self.redemptions, "bills": self.bills,
                 "discounts": self.discounts, "union_owed": self.union_owed,

@@ -44,6 +44,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Revert the database to the given revision, in one transaction."""
     def run(sync_conn: Any) -> None:
         command.downgrade(_alembic_config(sync_conn), revision)
 

@@ -18,11 +18,13 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Any) -> Any:
+        """DATETIME with microseconds on MySQL and MariaDB, a plain DateTime elsewhere."""
         if dialect.name in ("mysql", "mariadb"):
             return dialect.type_descriptor(mysql.DATETIME(fsp=6))
         return dialect.type_descriptor(sa.DateTime())
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Store an aware datetime as naive UTC; a naive one is refused."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -30,6 +32,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(timezone.utc).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Read a stored naive UTC value back as an aware UTC datetime."""
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)

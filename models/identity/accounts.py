@@ -21,6 +21,8 @@ SESSION_KEY = "wechat_session_key"
 
 @dataclass(frozen=True)
 class User:
+    """A WeChat user: ids from WeChat, the phone number masked, when they first logged in."""
+
     id: int
     openid: str
     unionid: str | None
@@ -50,6 +52,7 @@ def _user(row: Any, cipher: PiiCipher) -> User:
 
 
 async def get(conn: AsyncConnection, user_id: int, cipher: PiiCipher) -> User:
+    """The user with this id, phone decrypted to its masked form (404 user_not_found)."""
     row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
     if row is None:
         raise NotFound("user_not_found", "用户不存在")

@@ -26,12 +26,16 @@ def hash_token(token: str) -> str:
 
 @dataclass(frozen=True)
 class Issued:
+    """A freshly issued bearer token (the only time it is seen in clear) and its expiry."""
+
     token: str
     expires_at: datetime
 
 
 @dataclass(frozen=True)
 class Resolved:
+    """Whom a live token stands for (a user or a member of staff) and when it expires."""
+
     subject_kind: str
     subject_id: int
     expires_at: datetime

@@ -37,6 +37,8 @@ LOGIN_FAILED = "用户名或密码错误"
 
 @dataclass(frozen=True)
 class Staff:
+    """A member of staff: username, display name, roles, home unit and whether active."""
+
     id: int
     username: str
     display_name: str | None
@@ -45,6 +47,7 @@ class Staff:
     active: bool
 
     def view(self) -> dict[str, Any]:
+        """The account as the API shows it, roles sorted, with its unit."""
         return {"id": self.id, "username": self.username, "display_name": self.display_name,
                 "roles": sorted(self.roles), "org": self.org.view(), "active": self.active}
 
@@ -67,6 +70,7 @@ async def _from_row(conn: AsyncConnection, row: Any) -> Staff:
 
 
 async def get(conn: AsyncConnection, staff_id: int) -> Staff:
+    """The staff account with this id (404 staff_not_found)."""
     row = (await conn.execute(sa.select(staff).where(staff.c.id == staff_id))).first()
     if row is None:
         raise NotFound("staff_not_found", "找不到该工作人员")

@@ -70,6 +70,8 @@ def propose(per_capita_income: int, causes: Iterable[str], *, deep_line: int, re
 
 @dataclass(frozen=True)
 class HouseholdMember:
+    """One person of a hardship household: relation, name, age, health, work and monthly income."""
+
     relation: str
     name: str
     age: int
@@ -78,6 +80,7 @@ class HouseholdMember:
     monthly_income: int
 
     def view(self, *, full: bool = False) -> dict[str, Any]:
+        """The household member as the API shows them: name masked; full adds the name and health."""
         out: dict[str, Any] = {
             "relation": self.relation,
             "name_masked": mask_name(self.name),
@@ -93,6 +96,8 @@ class HouseholdMember:
 
 @dataclass(frozen=True)
 class HardshipRecord:
+    """A hardship record: category, causes, household and its income, validity, verification and exit."""
+
     id: int
     member_id: int
     org_id: int

@@ -32,6 +32,8 @@ CHUNK = 1000
 
 @dataclass(frozen=True)
 class Member:
+    """A roster member: name, last four of the ID number, gender, birth date, employer, unit, binding."""
+
     id: int
     name: str
     id_last4: str
@@ -62,6 +64,7 @@ def _member(row: Any) -> Member:
 
 
 async def for_user(conn: AsyncConnection, user_id: int) -> Member | None:
+    """The member bound to this WeChat user, or None."""
     row = (await conn.execute(sa.select(members).where(members.c.user_id == user_id))).first()
     return _member(row) if row else None
 
@@ -89,6 +92,7 @@ class ImportReport:
     moved_member_ids: list[int] = field(default_factory=list)
 
     def view(self) -> dict[str, Any]:
+        """The report as the API answers it: counts, refused rows, committed, problems and notices."""
         def rows(entries: list[RowProblem]) -> list[dict[str, Any]]:
             return [{"line": p.line, "field": p.field, "code": p.code, "reason": p.reason} for p in entries]
 

@@ -56,16 +56,21 @@ class Ask:
 
 @dataclass(frozen=True)
 class Unit:
+    """A unit as a transfer shows it: id, code and name."""
+
     id: int
     code: str
     name: str
 
     def view(self) -> dict[str, Any]:
+        """The unit as the API shows it."""
         return {"id": self.id, "code": self.code, "name": self.name}
 
 
 @dataclass(frozen=True)
 class Transfer:
+    """A transfer request: from which unit to which, the roster's details, the member, and its outcome."""
+
     id: int
     status: str
     from_org: Unit

@@ -29,6 +29,8 @@ MAX_DEPTH = 8
 
 @dataclass(frozen=True)
 class Org:
+    """A unit of the union network: code, name, type, parent, and its path and depth in the tree."""
+
     id: int
     code: str
     name: str
@@ -38,6 +40,7 @@ class Org:
     depth: int
 
     def view(self) -> dict[str, Any]:
+        """The unit as the API shows it, with its type label."""
         return {"id": self.id, "code": self.code, "name": self.name, "type": self.type,
                 "type_label": TYPES.get(self.type, self.type), "parent_id": self.parent_id, "depth": self.depth}
 
@@ -109,6 +112,7 @@ async def create(
 
 
 async def rename(conn: AsyncConnection, actor: Actor, org: Org, *, name: str) -> Org:
+    """Rename the unit, audited, and answer it renamed."""
     _check_fields(None, name, None)
     await conn.execute(orgs.update().where(orgs.c.id == org.id).values(name=name.strip(), updated_at=utcnow()))
     await audit.record(conn, actor, "org.rename", target_kind="org", target_id=org.id, org_path=org.path,
@@ -242,6 +246,7 @@ async def get_setting(conn: AsyncConnection, org: Org, name: str) -> str | None:
 
 
 async def set_setting(conn: AsyncConnection, actor: Actor, org: Org, name: str, value: str) -> None:
+    """Set one of the unit's settings (its units below inherit it), audited."""
     now = utcnow()
     updated = await conn.execute(
         org_settings.update()

@@ -35,6 +35,8 @@ INVITE_LEN = 12
 
 @dataclass(frozen=True)
 class Merchant:
+    """A partner merchant: name, type, signing unit, status and the period of its agreement."""
+
     id: int
     name: str
     type: str
@@ -46,12 +48,14 @@ class Merchant:
     contact: str | None
 
     def view(self) -> dict[str, Any]:
+        """The merchant as the API shows it, with its type label and ISO dates."""
         return {"id": self.id, "name": self.name, "type": self.type, "type_label": TYPES[self.type],
                 "org_id": self.org_id, "status": self.status, "status_reason": self.status_reason,
                 "agreement_from": self.agreement_from.isoformat(), "agreement_to": self.agreement_to.isoformat(),
                 "contact": self.contact}
 
     def in_force(self, today: date) -> bool:
+        """Whether the merchant may trade on ``today``: active and within its agreement."""
         return self.status == "active" and self.agreement_from <= today <= self.agreement_to
 
 
@@ -92,6 +96,7 @@ def _text(value: Any, field: str, label: str, max_len: int, *, required: bool = 
 
 
 async def get(conn: AsyncConnection, merchant_id: int, *, within: str | None = None) -> Merchant:
+    """The merchant with this id, within the subtree ``within`` when given (404 merchant_not_found)."""
     query = sa.select(merchants).join(orgs, orgs.c.id == merchants.c.org_id).where(merchants.c.id == merchant_id)
     if within is not None:
         query = query.where(in_subtree(orgs.c.path, within))
@@ -105,6 +110,7 @@ async def create(
     conn: AsyncConnection, actor: Actor, *, name: str, type: str, org_id: int, agreement_from: date,
     agreement_to: date, contact: str | None = None,
 ) -> Merchant:
+    """Sign a new active merchant to a unit of the caller's subtree, audited."""
     policy.require(actor, "merchant.manage")
     org = (await conn.execute(sa.select(orgs.c.path).where(orgs.c.id == org_id,
                                                            in_subtree(orgs.c.path, policy.scope(actor))))).first()
@@ -143,6 +149,7 @@ async def set_status(conn: AsyncConnection, actor: Actor, merchant_id: int, *, s
 
 
 async def add_store(conn: AsyncConnection, actor: Actor, merchant_id: int, *, name: str, address: str) -> dict[str, Any]:
+    """Add a store to a merchant of the caller's subtree, audited; answer the store."""
     policy.require(actor, "merchant.manage")
     await get(conn, merchant_id, within=policy.scope(actor))
     result = await conn.execute(stores.insert().values(
@@ -160,6 +167,7 @@ def _store(row: Any) -> dict[str, Any]:
 
 
 async def store_view(conn: AsyncConnection, store_id: int) -> dict[str, Any]:
+    """The store with this id as the API shows it (404 store_not_found)."""
     row = (await conn.execute(sa.select(stores).where(stores.c.id == store_id))).first()
     if row is None:
         raise NotFound("store_not_found", "找不到该门店")
@@ -167,6 +175,7 @@ async def store_view(conn: AsyncConnection, store_id: int) -> dict[str, Any]:
 
 
 async def list_stores(conn: AsyncConnection, merchant_id: int) -> list[dict[str, Any]]:
+    """The merchant's stores, in id order."""
     rows = (await conn.execute(sa.select(stores).where(stores.c.merchant_id == merchant_id)
                                .order_by(stores.c.id))).all()
     return [_store(r) for r in rows]
@@ -178,6 +187,8 @@ def _hash_code(code: str) -> str:
 
 @dataclass(frozen=True)
 class Invite:
+    """A merchant invite: the one-time code, for which merchant, store and role, and its expiry."""
+
     code: str
     merchant_id: int
     store_id: int | None
@@ -185,6 +196,7 @@ class Invite:
     expires_at: datetime
 
     def view(self) -> dict[str, Any]:
+        """The invite as the API shows it."""
         return {"code": self.code, "merchant_id": self.merchant_id, "store_id": self.store_id, "role": self.role,
                 "expires_at": self.expires_at}
 
@@ -303,6 +315,7 @@ async def list_staff(conn: AsyncConnection, manager: Cashier, *, after: int = 0,
 
 
 async def remove_staff(conn: AsyncConnection, manager: Cashier, staff_id: int, *, request_id: str | None = None) -> None:
+    """A manager removes a working cashier of their merchant, audited (404 cashier_not_found)."""
     if manager.role != "manager":
         raise Forbidden("not_manager", "只有商家管理员可以移除收银员")
     result = await conn.execute(merchant_staff.update().where(

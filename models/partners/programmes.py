@@ -41,11 +41,14 @@ HARDSHIP = ("deep", "relative", "accident")
 
 
 def period_key(period: str, day: date) -> str:
+    """The quota period a day falls in: "YYYY-MM" for a monthly quota, "YYYY" for a yearly one."""
     return f"{day.year:04d}-{day.month:02d}" if period == "month" else f"{day.year:04d}"
 
 
 @dataclass(frozen=True)
 class Program:
+    """A benefit programme: its unit, terms, who is eligible, quota period and quotas, fund, validity."""
+
     id: int
     name: str
     org_id: int
@@ -63,6 +66,7 @@ class Program:
     valid_to: date
 
     def view(self) -> dict[str, Any]:
+        """The programme as the API shows it: rule, readable summary, shares, quotas and validity."""
         return {
             "id": self.id, "name": self.name, "org_id": self.org_id, "rule": self.terms.rule.to_json(),
             "summary": benefit_summary(self.terms), "union_bp": self.terms.union_bp,
@@ -95,6 +99,7 @@ class Offer:
     remaining: Remaining
 
     def view(self) -> dict[str, Any]:
+        """The offer as the API shows it: programme, summary, what remains and the full quotas."""
         p = self.program
         return {"program_id": p.id, "program": p.name, "summary": benefit_summary(p.terms), "period": p.period,
                 "remaining": {"money": self.remaining.money, "count": self.remaining.count},
@@ -197,6 +202,7 @@ async def remaining(conn: AsyncConnection, member_id: int, found: Iterable[Progr
 
 async def for_member(conn: AsyncConnection, member_id: int, *, today: date, merchant: Merchant | None = None,
                      member: tuple[str, str] | None = None) -> list[Offer]:
+    """The programmes the member can use today (at ``merchant`` when given), with what remains."""
     found = await programs_for(conn, member_id, today=today, merchant=merchant, member=member)
     left = await remaining(conn, member_id, found, today=today)
     return [Offer(p, left[p.id]) for p in found]
@@ -339,6 +345,7 @@ def program_values(draft: ProgramDraft) -> dict[str, Any]:
 
 
 async def get(conn: AsyncConnection, program_id: int, *, within: str | None = None) -> Program:
+    """The programme with this id, within the subtree ``within`` when given (404 program_not_found)."""
     query = _programs_query().where(programs.c.id == program_id)
     if within is not None:
         query = query.where(in_subtree(orgs.c.path, within))
@@ -349,6 +356,7 @@ async def get(conn: AsyncConnection, program_id: int, *, within: str | None = No
 
 
 async def merchant_ids(conn: AsyncConnection, program_id: int) -> list[int]:
+    """The ids of the merchants that honour the programme, in order."""
     rows = (await conn.execute(sa.select(program_merchants.c.merchant_id)
                                .where(program_merchants.c.program_id == program_id)
                                .order_by(program_merchants.c.merchant_id))).all()
@@ -392,6 +400,7 @@ async def set_merchants(conn: AsyncConnection, actor: Actor, program_id: int, me
 
 
 async def end(conn: AsyncConnection, actor: Actor, program_id: int) -> Program:
+    """End a programme of the actor's subtree, audited; redemptions already made stand."""
     policy.require(actor, "program.manage")
     program = await get(conn, program_id, within=policy.scope(actor))
     await conn.execute(programs.update().where(programs.c.id == program_id)

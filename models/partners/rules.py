@@ -79,6 +79,8 @@ def _check_int(value: Any, field: str, low: int, high: int) -> int:
 
 @dataclass(frozen=True)
 class Tier:
+    """A band of a tiered rule: its rate (bp) applies to the part of the total up to ``up_to`` fen."""
+
     up_to: int | None  # None: no upper bound (the last tier)
     rate_bp: int
 
@@ -231,6 +233,8 @@ class ProgramTerms:
 
 @dataclass(frozen=True)
 class BillLine:
+    """One line of a bill: a goods category and its amount in fen."""
+
     category: str
     amount: int
 
@@ -269,6 +273,8 @@ def check_bill(bill: Sequence[BillLine]) -> tuple[BillLine, ...]:
 
 @dataclass(frozen=True)
 class LineResult:
+    """One bill line quoted: its discount, union and merchant shares, the programme, and why."""
+
     index: int
     category: str
     amount: int
@@ -280,17 +286,22 @@ class LineResult:
 
     @property
     def payable(self) -> int:
+        """What the worker pays for the line: its amount less the discount."""
         return self.amount - self.discount
 
 
 @dataclass(frozen=True)
 class Usage:
+    """What a redemption takes off one programme's quotas: money (fen) and count."""
+
     money: int
     count: int
 
 
 @dataclass(frozen=True)
 class Quote:
+    """A priced bill: its quoted lines, totals, the two shares, and the quota usage per programme."""
+
     lines: tuple[LineResult, ...]
     amount: int
     discount: int

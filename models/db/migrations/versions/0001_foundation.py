@@ -15,6 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the users, auth_tokens and shared_cache tables."""
     op.create_table(
         "users",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
@@ -54,6 +55,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the shared_cache, auth_tokens and users tables."""
     op.drop_table("shared_cache")
     op.drop_table("auth_tokens")
     op.drop_table("users")

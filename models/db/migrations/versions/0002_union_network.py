@@ -15,6 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the orgs and their settings, members, hardship, staff, throttles and audit chain tables."""
     op.create_table('audit_head',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('last_id', sa.BigInteger(), nullable=False),
@@ -177,6 +178,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the tables of the union network, members, hardship register, staff and audit chain."""
     for table in ("household_members", "hardship_records", "audit_log", "audit_head", "staff",
                   "throttles", "members", "org_settings", "orgs"):
         op.drop_table(table)

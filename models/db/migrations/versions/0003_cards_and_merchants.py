@@ -15,6 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the cards, merchants, stores, merchant staff and invites, scan, nonce and notice tables."""
     op.create_table('qr_nonces',
     sa.Column('nonce', sa.String(length=16), nullable=False),
     sa.Column('card_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -161,6 +162,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the card, merchant, scan session, nonce and notification tables."""
     # Dropping a table drops its indexes; MySQL refuses to drop an index a foreign key needs.
     for table in ("scan_sessions", "merchant_staff", "merchant_invites", "stores", "cards", "qr_nonces",
                   "notifications", "merchants"):

@@ -15,6 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the programme, quota, idempotency, redemption, refund and statement tables."""
     op.create_table('idempotency_keys',
     sa.Column('scope', sa.String(length=64), nullable=False),
     sa.Column('key', sa.String(length=64), nullable=False),
@@ -164,6 +165,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the programme, quota, idempotency, redemption, refund and statement tables."""
     for table in ("statements", "refunds", "redemption_usage", "redemptions", "idempotency_keys", "quota_usage",
                   "program_merchants", "programs"):
         op.drop_table(table)

@@ -13,6 +13,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Add the audit log's seq position, make its hashes nullable, and number the existing records."""
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.add_column(sa.Column('seq', sa.BigInteger(), nullable=True))
         batch_op.alter_column('prev_hash',
@@ -28,6 +29,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop seq and make the hashes required again, refused while any record is still unsealed."""
     pending = op.get_bind().execute(sa.text("SELECT COUNT(*) FROM audit_log WHERE seq IS NULL")).scalar()
     if pending:
         raise RuntimeError(f"{pending} audit records are not sealed yet: run the sealer before downgrading")

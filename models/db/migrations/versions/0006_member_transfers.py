@@ -15,6 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the member_transfers table and its indexes."""
     op.create_table('member_transfers',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -47,5 +48,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the member_transfers table."""
     # Dropping a table drops its indexes; MySQL refuses to drop an index a foreign key needs.
     op.drop_table('member_transfers')
