@@ -25,10 +25,11 @@ def make_engine(config: Config, **kwargs: Any) -> AsyncEngine:
             **kwargs,
         )
         _sqlite_pragmas(engine)
+        _read_guard(engine)
         return engine
     if "charset" not in url.query:
         url = url.update_query_dict({"charset": "utf8mb4"})
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_pre_ping=True,
         pool_recycle=config.db_pool_recycle,
@@ -39,6 +40,8 @@ def make_engine(config: Config, **kwargs: Any) -> AsyncEngine:
         isolation_level="READ COMMITTED",
         **kwargs,
     )
+    _read_guard(engine)
+    return engine
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
@@ -72,12 +75,26 @@ _READ_OPTION = "unionaid_read"
 async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A read transaction: deferred on SQLite (blocks no writer), an ordinary one elsewhere.
 
-    For work that only reads; a write inside it may fail on SQLite (use `writing`).
+    Begun on first use and rolled back when the connection goes back to the pool (a COMMIT
+    would cost every read a round trip for nothing); a statement that would write is
+    refused before it reaches the database, so no write can be silently dropped.
     """
     async with engine.connect() as conn:
         await conn.execution_options(**{_READ_OPTION: True})
-        async with conn.begin():
-            yield conn
+        yield conn
+
+
+#: What a read transaction may send: queries, and SQLite's own BEGIN.
+_READ_VERBS = ("SELECT", "WITH", "BEGIN", "SHOW", "PRAGMA")
+
+
+def _read_guard(engine: AsyncEngine) -> None:
+    """Refuse (a programming error, so a 500) any statement but a query inside `reading`."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _refuse_writes(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.get_execution_options().get(_READ_OPTION) and not statement.lstrip().upper().startswith(_READ_VERBS):
+            raise RuntimeError(f"a write inside a read transaction (server.db.reading): {statement[:80]!r}")
 
 
 @asynccontextmanager

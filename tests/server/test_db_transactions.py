@@ -78,3 +78,21 @@ async def test_a_read_begins_deferred_and_a_write_immediate(sqlite: AsyncEngine)
             with pytest.raises(Exception, match="locked"):
                 await raw.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
             await raw.driver_connection.execute("PRAGMA busy_timeout=30000")  # type: ignore[union-attr]
+
+
+async def test_a_write_inside_a_read_is_refused_on_both_databases(engine: AsyncEngine) -> None:
+    """A read is rolled back, not committed, when it ends: a write in it must fail loudly, never vanish."""
+    async with writing(engine) as conn:
+        await conn.execute(sa.text("CREATE TABLE IF NOT EXISTS read_guard (id INTEGER PRIMARY KEY)"))
+    try:
+        with pytest.raises(RuntimeError, match="read transaction"):
+            async with reading(engine) as conn:
+                await conn.execute(sa.text("SELECT COUNT(*) FROM read_guard"))
+                await conn.execute(sa.text("INSERT INTO read_guard (id) VALUES (1)"))
+        async with reading(engine) as conn:  # the pooled connection is not left marked read-only for writers
+            assert (await conn.execute(sa.text("SELECT COUNT(*) FROM read_guard"))).scalar_one() == 0
+        async with writing(engine) as conn:
+            await conn.execute(sa.text("INSERT INTO read_guard (id) VALUES (2)"))
+    finally:
+        async with writing(engine) as conn:
+            await conn.execute(sa.text("DROP TABLE read_guard"))
