@@ -6,11 +6,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.core.clock import utcnow
-from models.core.errors import Unauthorized
 from models.identity.tables import auth_tokens
 
 
@@ -32,15 +30,6 @@ class Issued:
     expires_at: datetime
 
 
-@dataclass(frozen=True)
-class Resolved:
-    """Whom a live token stands for (a user or a member of staff) and when it expires."""
-
-    subject_kind: str
-    subject_id: int
-    expires_at: datetime
-
-
 async def issue(conn: AsyncConnection, subject_kind: str, subject_id: int, *, ttl: int) -> Issued:
     """Create a token for a user or a member of staff; only its hash is stored."""
     token = new_token()
@@ -56,22 +45,6 @@ async def issue(conn: AsyncConnection, subject_kind: str, subject_id: int, *, tt
         )
     )
     return Issued(token, expires)
-
-
-# Built once: every request of a logged-in caller runs it.
-_BY_HASH = sa.select(auth_tokens).where(auth_tokens.c.token_hash == sa.bindparam("token_hash"))
-
-
-async def resolve(conn: AsyncConnection, token: str) -> Resolved:
-    """Who a token speaks for; Unauthorized when unknown, revoked or expired."""
-    if len(token) > 128:
-        raise Unauthorized("token_invalid", "登录凭证无效，请重新登录")
-    row = (await conn.execute(_BY_HASH, {"token_hash": hash_token(token)})).first()
-    if row is None or row.revoked_at is not None:
-        raise Unauthorized("token_invalid", "登录凭证无效，请重新登录")
-    if row.expires_at <= utcnow():
-        raise Unauthorized("token_expired", "登录已过期，请重新登录")
-    return Resolved(row.subject_kind, row.subject_id, row.expires_at)
 
 
 async def revoke(conn: AsyncConnection, token: str) -> bool:
