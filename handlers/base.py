@@ -557,6 +557,13 @@ def check_declarations(routes: Iterable[tuple[Any, ...]]) -> None:
                 continue
             if rule.action not in policy.ACTIONS:
                 problems.append(f"{method.upper()} {pattern}: unknown action {rule.action}")
+            published = handler.spec.get(method)
+            if published is not None and rule.action in policy.ACTIONS:
+                # The document's "login needed" is the declaration's, said twice: they must agree.
+                public = "anyone" in policy.ACTIONS[rule.action]
+                if public == ("security" in published):
+                    problems.append(f"{method.upper()} {pattern}: declared {'public' if public else 'for callers'}"
+                                    f" but published {'with' if public else 'without'} a login (op(auth=...))")
             target = rule.target
             if target is not None:
                 if not targets.known(target.kind):

@@ -37,6 +37,7 @@ from models.partners import programmes as benefits
 from server.app import ROUTES, make_app
 from server.crypto import load_keyring
 from server.http_server import make_http_server
+from server.openapi import op
 from server.passwords import ARGON2
 from tests.client import ApiClient
 from tests.factories import Counter, counter, id_number, import_rows, staff_actor
@@ -92,7 +93,15 @@ def test_a_route_without_a_declaration_is_refused_at_app_construction(config):
         async def get(self, card_id: str) -> None:
             self.write_json({})
 
-    for route in [(r"/x", Undeclared), (r"/y", HalfDeclared), (r"/z/(?P<card_id>[0-9]+)", WrongArgument)]:
+    class PublishedWithLogin(APIHandler):
+        access = {"get": policy.PUBLIC}
+        spec = {"get": op("公开，却说要登录", responses={200: {"type": "object"}})}
+
+        async def get(self) -> None:
+            self.write_json({})
+
+    for route in [(r"/x", Undeclared), (r"/y", HalfDeclared), (r"/z/(?P<card_id>[0-9]+)", WrongArgument),
+                  (r"/w", PublishedWithLogin)]:
         with pytest.raises(TypeError, match="access declarations"):
             check_declarations([route])
         with pytest.raises(TypeError, match="access declarations"):
