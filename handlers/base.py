@@ -244,7 +244,8 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps(payload, ensure_ascii=False, default=json_default))
 
-    def _error_payload(self, exc: BaseException | None, status: int) -> tuple[int, dict[str, Any]]:
+    def error_payload(self, exc: BaseException | None, status: int) -> tuple[int, dict[str, Any]]:
+        """The status and the error body (without request id) for ``exc``; sets the headers it carries."""
         if isinstance(exc, AppError):
             body: dict[str, Any] = {"code": exc.code, "message": exc.message}
             if exc.details:
@@ -263,7 +264,7 @@ class BaseHandler(tornado.web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Answer an error in the fixed shape with the request id, Allow on 405, Connection: close if unread."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        status, body = self._error_payload(exc, status_code)
+        status, body = self.error_payload(exc, status_code)
         body["request_id"] = self.request_id
         if status == 405:
             allowed = [m for m in ("GET", "POST", "PUT", "PATCH", "DELETE") if self._implements(m)]

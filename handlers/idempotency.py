@@ -77,12 +77,7 @@ async def _run_once(handler: APIHandler, method: Work, on_claim: OnClaim | None,
             await on_claim(handler, conn)
     if replay is not None:
         handler.set_header("Idempotent-Replayed", "true")
-        if replay.status >= 400:
-            handler.set_status(replay.status)
-            handler.set_header("Content-Type", "application/json; charset=utf-8")
-            handler.finish(json.dumps(replay.body, ensure_ascii=False))
-            return
-        handler.write_json(replay.body, replay.status)
+        handler.write_json(replay.body, replay.status)  # a kept refusal too: its body is already the error shape
         return
     try:
         async with handler.engine.begin() as conn:
@@ -92,9 +87,8 @@ async def _run_once(handler: APIHandler, method: Work, on_claim: OnClaim | None,
             answer = json.loads(json.dumps(body, default=json_default))
             await idempotency.finish(conn, scope, key, status, answer)
     except AppError as exc:
-        error: dict[str, Any] = {"code": exc.code, "message": exc.message, "request_id": handler.request_id}
-        if exc.details:
-            error["details"] = exc.details
+        _, error = handler.error_payload(exc, exc.status)  # the body write_error will send, kept for replays
+        error["request_id"] = handler.request_id
         async with handler.engine.begin() as conn:
             await idempotency.finish(conn, scope, key, exc.status, {"error": error})
         raise
