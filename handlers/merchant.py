@@ -70,8 +70,8 @@ MERCHANT = obj({"id": {"type": "integer"}, "name": string(), "type": string(), "
 
 async def invite_answer(gateway: Any, invite: merchants.Invite) -> dict[str, Any]:
     """An invitation with its mini-program code (PNG, base64) that opens the binding page."""
-    image = await gateway.wxa_code(invite.code, page="pages/merchant/bind")
-    return {"invite": invite.view(), "wxa_code": base64.b64encode(image).decode()}
+    code = await gateway.wxa_code(invite.code, page="pages/merchant/bind")
+    return {"invite": invite.view(), "wxa_code": base64.b64encode(code.image).decode()}
 
 
 class MerchantHandler(APIHandler):

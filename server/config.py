@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from server.wechat_templates import DEFAULT_TEMPLATES, NoticeTemplates, TemplateConfigError
+
 WECHAT_API_BASE = "https://api.weixin.qq.com"
 ENV_PREFIX = "UNIONAID_"
 
@@ -54,8 +56,18 @@ class Config:
     qr_key_id: int = 1
     # The TrueType font (.ttf/.ttc) with Chinese glyphs for printed cards; empty: an installed one.
     card_font: str = ""
-    # The subscribe-message template for service notices (fields thing1, thing2, time3).
-    wechat_notice_template: str = "unionaid-service-notice"
+    # Which build of the mini-program codes and notices open: release, trial or develop.
+    wechat_env_version: str = "release"
+    # The subscribe-message template of each kind of notice, and which event value fills which
+    # keyword ("thing1=title,time2=at"); empty: the sandbox's placeholder (server/wechat_templates.py).
+    wechat_template_card: str = ""
+    wechat_template_card_fields: str = ""
+    wechat_template_redemption: str = ""
+    wechat_template_redemption_fields: str = ""
+    wechat_template_relief: str = ""
+    wechat_template_relief_fields: str = ""
+    wechat_template_payment: str = ""
+    wechat_template_payment_fields: str = ""
     max_json_bytes: int = 64 * 1024
     max_upload_bytes: int = 10 * 1024 * 1024
     db_pool_size: int = 10
@@ -76,6 +88,17 @@ class Config:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'unionaid.sqlite3').resolve()}"
+
+    def notice_templates(self) -> NoticeTemplates:
+        """The subscribe-message templates of the four kinds of notice, as configured."""
+        ids = {c: getattr(self, f"wechat_template_{c}") for c in DEFAULT_TEMPLATES}
+        maps = {c: getattr(self, f"wechat_template_{c}_fields") for c in DEFAULT_TEMPLATES}
+        return NoticeTemplates.from_settings(ids, maps)
+
+    @property
+    def talks_to_wechat(self) -> bool:
+        """Whether the service is pointed at WeChat itself rather than a sandbox."""
+        return self.wechat_api_base.rstrip("/") == WECHAT_API_BASE
 
     @property
     def is_sqlite(self) -> bool:
@@ -158,8 +181,28 @@ def _validate(cfg: Config) -> None:
         raise bad("db_max_overflow", "must not be negative")
     if cfg.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise bad("log_level", "must be DEBUG, INFO, WARNING or ERROR")
+    if cfg.wechat_env_version not in ("release", "trial", "develop"):
+        raise bad("wechat_env_version", "must be release, trial or develop")
+    for category in DEFAULT_TEMPLATES:
+        try:
+            NoticeTemplates.from_settings({}, {category: getattr(cfg, f"wechat_template_{category}_fields")})
+        except TemplateConfigError as exc:
+            raise bad(f"wechat_template_{category}_fields", str(exc)) from None
     if (cfg.wechat_appid == "" or cfg.wechat_secret == ""):
         raise bad("wechat_appid" if not cfg.wechat_appid else "wechat_secret", "must not be empty")
+
+
+def check_wechat_ready(cfg: Config) -> None:
+    """Refuse to talk to WeChat itself with the sandbox's credentials or placeholder template ids."""
+    if not cfg.talks_to_wechat:
+        return
+    if cfg.wechat_appid == "wx_sandbox_appid" or cfg.wechat_secret == "sandbox-secret":
+        raise ConfigError(f"{ENV_PREFIX}WECHAT_APPID/{ENV_PREFIX}WECHAT_SECRET: set the mini-program's own "
+                          "AppID and AppSecret to use the WeChat API (or point UNIONAID_WECHAT_API_BASE at the sandbox)")
+    for category, template in cfg.notice_templates().templates.items():
+        if template.placeholder:
+            raise ConfigError(f"{setting_name('wechat_template_' + category)}: set the subscribe-message template id "
+                              f"chosen in the mini-program's admin panel; {template.id!r} is the sandbox's placeholder")
 
 
 def load_config(

@@ -26,7 +26,7 @@ PURGE_EVERY = 600.0
 
 async def send_notifications(engine: AsyncEngine, gateway: Any, config: Config) -> int:
     """Send the queued notices that are due (identity's use case: it needs the users' openids)."""
-    return await identity.dispatch_notifications(engine, gateway, config.wechat_notice_template)
+    return await identity.dispatch_notifications(engine, gateway, config.notice_templates())
 
 
 async def seal_audit(engine: AsyncEngine) -> int:

@@ -47,6 +47,23 @@ class WeChatSession:
 
 
 @dataclass(frozen=True)
+class WxaCode:
+    """A mini-program code image as WeChat sent it: the bytes and their type (JPEG from WeChat)."""
+
+    image: bytes
+    mime: str
+
+
+@dataclass(frozen=True)
+class ContentCheck:
+    """WeChat's verdict on a user's text: ``pass``, ``review`` (held for staff), ``risky`` (refused),
+    or ``unchecked`` (WeChat could not check it, e.g. 61010: held for staff, never blocking the user)."""
+
+    verdict: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class PhoneInfo:
     """A phone number WeChat vouches for: national number and country code."""
 
@@ -179,8 +196,8 @@ class WeChatGateway:
             raise _bad_response("msg_sec_check")
         return bool(suggest == "pass")
 
-    async def wxa_code(self, scene: str, page: str | None = None, width: int = 430) -> bytes:
-        """The mini-program code image (PNG from the sandbox) that opens ``page`` with ``scene``."""
+    async def wxa_code(self, scene: str, page: str | None = None, width: int = 430) -> WxaCode:
+        """The mini-program code image that opens ``page`` with ``scene``."""
         result = await self._call(
             "getwxacodeunlimit",
             lambda c: c.wxa.get_wxa_code_unlimited(scene, width=width, page=page),
@@ -188,9 +205,10 @@ class WeChatGateway:
         # wechatpy hands back the raw response when the body is not JSON (an image).
         if not isinstance(result, requests.Response):
             raise _bad_response("getwxacodeunlimit")
-        if not result.headers.get("Content-Type", "").startswith("image/") or not result.content:
+        mime = result.headers.get("Content-Type", "").split(";")[0].strip()
+        if not mime.startswith("image/") or not result.content:
             raise _bad_response("getwxacodeunlimit")
-        return result.content
+        return WxaCode(result.content, mime)
 
     async def access_token(self) -> str:
         """A live access token, from the shared cache or freshly fetched (one process at a time)."""

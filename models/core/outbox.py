@@ -29,6 +29,18 @@ _SHANGHAI = ZoneInfo("Asia/Shanghai")
 # The user has not subscribed (or has unsubscribed): retrying cannot help.
 _FINAL_ERRORS = {"wechat_not_subscribed"}
 
+#: The kinds of notice, one subscribe-message template each, and the values an event of each
+#: kind gives its template (besides ``at``, the time of the event). A deployment maps these
+#: onto its templates' keywords (server/wechat_templates.py).
+CATEGORIES: dict[str, frozenset[str]] = {
+    "card": frozenset({"title", "body", "status", "card_no"}),
+    "redemption": frozenset({"title", "body", "merchant", "amount", "discount"}),
+    "relief": frozenset({"title", "body", "kind", "step"}),
+    "payment": frozenset({"title", "body", "kind", "amount"}),
+}
+#: Values that are amounts in fen (integers); every other value is text.
+MONEY_VALUES = frozenset({"amount", "discount"})
+
 
 @dataclass(frozen=True)
 class Notice:

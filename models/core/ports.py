@@ -13,7 +13,8 @@ a domain signature reads the same whichever side it is looked at from).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Mapping, Protocol
 
 
 class PiiCipher(Protocol):
@@ -69,4 +70,20 @@ class PasswordHasher(Protocol):
 
     async def verify(self, stored: str | None, password: str) -> bool:
         """True when ``password`` matches ``stored``; as slow for ``stored`` None (an unknown user)."""
+        ...
+
+
+class NoticeTemplates(Protocol):
+    """The subscribe-message template of each kind of notice (``models.core.outbox.CATEGORIES``)."""
+
+    def template_id(self, category: str) -> str:
+        """The template id WeChat knows for this kind of notice."""
+        ...
+
+    def ids(self) -> dict[str, str]:
+        """{kind of notice: template id}."""
+        ...
+
+    def render(self, category: str, values: Mapping[str, str | int], at: datetime) -> dict[str, dict[str, str]]:
+        """The message's ``data``: each of the template's keywords filled from the event's values."""
         ...

@@ -155,8 +155,8 @@ async def test_check_text(wx_gateway: WeChatGateway) -> None:
 
 
 async def test_wxa_code_png(wx_gateway: WeChatGateway) -> None:
-    image = await wx_gateway.wxa_code("m=42", page="pages/scan/index", width=430)
-    assert image.startswith(PNG_MAGIC)
+    code = await wx_gateway.wxa_code("m=42", page="pages/scan/index", width=430)
+    assert code.image.startswith(PNG_MAGIC) and code.mime == "image/png"
 
 
 async def test_other_errcode_is_wechat_error(wx_gateway: WeChatGateway, caplog: pytest.LogCaptureFixture) -> None:
