@@ -51,8 +51,8 @@ class PhoneHandler(APIHandler):
             "用 getPhoneNumber 的 code 绑定手机号",
             tags=["workers"],
             body=CodeBody,
-            responses={200: obj({"phone_masked": string(max_len=20)}, ["phone_masked"]), 400: ERROR_REF,
-                       502: ERROR_REF},
+            responses={200: obj({"phone_masked": string(max_len=20), "phone_country": string(max_len=8)},
+                                ["phone_masked"]), 400: ERROR_REF, 502: ERROR_REF},
             description="手机号加密保存，只返回脱敏形式（138****5678）。",
         )
     }
@@ -64,8 +64,8 @@ class PhoneHandler(APIHandler):
         gateway: WeChatGateway = self.settings["gateway"]
         info = await gateway.phone_number(body.code)
         async with self.engine.begin() as conn:
-            user = await users.set_phone(conn, self.cipher, user_id, info.phone)
-        self.write_json({"phone_masked": user.phone_masked})
+            user = await users.set_phone(conn, self.cipher, user_id, info.phone, info.country_code)
+        self.write_json({"phone_masked": user.phone_masked, "phone_country": user.phone_country})
 
 
 class BindHandler(APIHandler):

@@ -12,6 +12,7 @@ USER_FIELDS: dict[str, Any] = {
     "id": {"type": "integer"},
     "roles": {"type": "array", "items": {"type": "string"}},  # "visitor" until bound, then "member"
     "phone_masked": nullable(string(max_len=20)),
+    "phone_country": nullable(string(max_len=8)),  # WeChat's country code of the phone, "86"
     "created_at": DATETIME,
 }
 

@@ -172,7 +172,8 @@ async def issue(conn: AsyncConnection, actor: Actor, member_id: int) -> Card:
                        summary={"member_id": member_id, "card_no": card.card_no})
     if member.user_id is not None:
         await notifications.enqueue(conn, member.user_id, "card.issued", title="服务卡已开通",
-                                    body=f"卡号尾号 {card.card_no[-4:]}", page="pages/card/index")
+                                    body=f"卡号尾号 {card.card_no[-4:]}", page="pages/card/index",
+                                    values={"status": "已开通", "card_no": _tail(card.card_no)})
     return card
 
 
@@ -188,12 +189,17 @@ async def for_staff(conn: AsyncConnection, actor: Actor, card_id: int, action: s
     return await get(conn, card_id, lock=True), await _member_row(conn, row.member_id)
 
 
-_NOTICES = {
-    "frozen": ("服务卡已冻结", "如有疑问请联系所在工会"),
-    "active": ("服务卡已恢复使用", "可以正常出示服务卡"),
-    "lost": ("服务卡已挂失补办", "旧卡已作废，已补发新卡号"),
-    "cancelled": ("服务卡已注销", "会员关系已终止"),
+_NOTICES = {  # title, body, the status as a template's short phrase
+    "frozen": ("服务卡已冻结", "如有疑问请联系所在工会", "已冻结"),
+    "active": ("服务卡已恢复使用", "可以正常出示服务卡", "已恢复"),
+    "lost": ("服务卡已挂失补办", "旧卡已作废，已补发新卡号", "已补办"),
+    "cancelled": ("服务卡已注销", "会员关系已终止", "已注销"),
 }
+
+
+def _tail(card_no: str) -> str:
+    """A card number as a notice shows it: its last four digits only."""
+    return "****" + card_no[-4:]
 
 
 async def _change(
@@ -213,9 +219,9 @@ async def _change(
                        summary={"from": card.status, "to": status, "reason": reason})
     user_id = notify_user if notify_user is not None else member.user_id
     if user_id is not None:
-        title, body = _NOTICES[status]
+        title, body, phrase = _NOTICES[status]
         await notifications.enqueue(conn, user_id, f"card.{status}", title=title, body=body,
-                                    page="pages/card/index")
+                                    page="pages/card/index", values={"status": phrase, "card_no": _tail(card.card_no)})
     return await get(conn, card.id)
 
 

@@ -40,6 +40,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "me.phone": frozenset({"user"}),
     "me.bind": frozenset({"user"}),
     "me.redemptions": frozenset({"user"}),
+    "me.notices": frozenset({"user"}),
+    "me.subscriptions": frozenset({"user"}),
     "my_card.view": frozenset({"user"}),
     "my_card.report_lost": frozenset({"user"}),
     # --- merchants: cashiers and managers ---

@@ -61,14 +61,22 @@ notifications = sa.Table(
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False, index=True),
     sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("payload", sa.Text, nullable=False),  # JSON: title, body, page
-    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | failed
+    # Which subscribe-message template carries it: card | redemption | relief | payment.
+    sa.Column("category", sa.String(16), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON: title, body, page, the event's values
+    # pending | sent | failed | unsent (the user held no grant for the template: in the inbox only)
+    sa.Column("status", sa.String(16), nullable=False),
+    # The template whose one-time grant this notice spent (None until it spends one).
+    sa.Column("template_id", sa.String(64), nullable=True),
+    sa.Column("event_at", UTCDateTime, nullable=False),  # when what it reports happened
+    sa.Column("read_at", UTCDateTime, nullable=True),  # when the worker read it in the app
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("last_error", sa.String(200), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("sent_at", UTCDateTime, nullable=True),
     sa.Index("ix_notifications_status_next", "status", "next_attempt_at"),
+    sa.Index("ix_notifications_user_read", "user_id", "read_at"),
 )
 
 # --- Benefit programs, quotas, redemptions, settlement ---

@@ -152,11 +152,10 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequ
     redemption_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     await conn.execute(redemption_usage.insert(), [{**u, "redemption_id": redemption_id} for u in usage_rows])
     if card.user_id is not None:
-        # The body is a WeChat "thing" of at most 20 characters: never let a figure be cut short.
-        body = f"消费 {yuan(quote.amount)} 元，优惠 {yuan(quote.discount)} 元"
-        await notifications.enqueue(conn, card.user_id, "redemption", title=f"{cashier.merchant.name[:12]}优惠",
-                                    body=body if len(body) <= 20 else f"本次优惠 {yuan(quote.discount)} 元",
-                                    page="pages/redemptions/index")
+        await notifications.enqueue(
+            conn, card.user_id, "redemption", title=f"{cashier.merchant.name}优惠",
+            body=f"消费 {yuan(quote.amount)} 元，优惠 {yuan(quote.discount)} 元", page="pages/redemptions/index",
+            values={"merchant": cashier.merchant.name, "amount": quote.amount, "discount": quote.discount}, at=now)
     await audit.record(conn, cashier.actor(request_id, ip), "redemption.create", target_kind="redemption",
                        target_id=redemption_id, summary={"amount": quote.amount, "discount": quote.discount,
                                                          "union_share": quote.union_share, "card_id": scan.card_id})
@@ -188,7 +187,7 @@ async def void(conn: AsyncConnection, cashier: Cashier, redemption_id: int, *, r
     await _give_back_all(conn, redemption)
     await conn.execute(redemptions.update().where(redemptions.c.id == redemption_id).values(
         status="void", voided_at=utcnow(), voided_by=f"merchant:{cashier.id}", void_reason=why))
-    await _notify(conn, redemption, "核销已撤销", f"优惠 {yuan(redemption.discount)} 元已退回额度")
+    await _notify(conn, redemption, "核销已撤销", f"优惠 {yuan(redemption.discount)} 元已退回额度", redemption.discount)
     await audit.record(conn, cashier.actor(request_id), "redemption.void", target_kind="redemption",
                        target_id=redemption_id, summary={"reason": why, "discount": redemption.discount})
     return await get(conn, redemption_id)
@@ -207,11 +206,14 @@ async def _give_back_all(conn: AsyncConnection, redemption: Redemption) -> None:
                 .values(money_returned=row.money, count_returned=row.count))
 
 
-async def _notify(conn: AsyncConnection, redemption: Redemption, title: str, body: str) -> None:
-    user_id = (await conn.execute(sa.select(members.c.user_id).where(members.c.id == redemption.member_id))).scalar()
-    if user_id is not None:
-        await notifications.enqueue(conn, user_id, "redemption.change", title=title, body=body,
-                                    page="pages/redemptions/index")
+async def _notify(conn: AsyncConnection, redemption: Redemption, title: str, body: str, discount: int) -> None:
+    found = (await conn.execute(sa.select(members.c.user_id, merchants.c.name).select_from(members)
+                                .join(merchants, merchants.c.id == redemption.merchant_id)
+                                .where(members.c.id == redemption.member_id))).first()
+    if found is not None and found.user_id is not None:
+        await notifications.enqueue(conn, found.user_id, "redemption.change", title=title, body=body,
+                                    page="pages/redemptions/index",
+                                    values={"merchant": found.name, "amount": redemption.amount, "discount": discount})
 
 
 def _part(total: int, share: int, whole: int) -> int:
@@ -267,7 +269,7 @@ async def refund(conn: AsyncConnection, cashier: Cashier, redemption_id: int, *,
         refunded_union=redemptions.c.refunded_union + union,
         refunded_merchant=redemptions.c.refunded_merchant + merchant,
         status="refunded" if full else "done"))
-    await _notify(conn, redemption, "核销已退款", f"退回优惠 {yuan(discount)} 元")
+    await _notify(conn, redemption, "核销已退款", f"退回优惠 {yuan(discount)} 元", discount)
     refund_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     await audit.record(conn, cashier.actor(request_id), "redemption.refund", target_kind="redemption",
                        target_id=redemption_id, summary={"refund_id": refund_id, "amount": amount,

@@ -28,6 +28,7 @@ class User:
     unionid: str | None
     phone_masked: str | None
     created_at: datetime
+    phone_country: str | None = None
 
     def view(self, member: dict[str, Any] | None = None) -> dict[str, Any]:
         """A visitor until bound to a roster record, then a member."""
@@ -35,6 +36,7 @@ class User:
             "id": self.id,
             "roles": ["member"] if member else ["visitor"],
             "phone_masked": self.phone_masked,
+            "phone_country": self.phone_country,
             "created_at": self.created_at,
             "member": member,
         }
@@ -48,6 +50,7 @@ def _user(row: Any, cipher: PiiCipher) -> User:
         unionid=row.unionid,
         phone_masked=mask_phone(phone) if phone else None,
         created_at=row.created_at,
+        phone_country=row.phone_country,
     )
 
 
@@ -80,14 +83,16 @@ async def login_wechat(
     return _user(row, cipher)
 
 
-async def set_phone(conn: AsyncConnection, cipher: PiiCipher, user_id: int, phone: str) -> User:
-    """Store the user's phone encrypted, with a blind index to find it by number."""
+async def set_phone(conn: AsyncConnection, cipher: PiiCipher, user_id: int, phone: str,
+                    country_code: str = "86") -> User:
+    """Store the user's phone encrypted, with a blind index to find it by number, and its country code."""
     await conn.execute(
         users.update()
         .where(users.c.id == user_id)
         .values(
             phone_enc=cipher.encrypt(phone, purpose=PHONE),
             phone_bidx=cipher.blind_index(phone, purpose=PHONE),
+            phone_country=country_code,
         )
     )
     return await get(conn, user_id, cipher)

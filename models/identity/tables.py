@@ -16,8 +16,21 @@ users = sa.Table(
     sa.Column("session_key_enc", sa.String(255), nullable=True),
     sa.Column("phone_enc", sa.String(255), nullable=True),
     sa.Column("phone_bidx", sa.String(64), nullable=True, index=True),
+    sa.Column("phone_country", sa.String(8), nullable=True),  # WeChat's country code, "86"
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_login_at", UTCDateTime, nullable=False),
+)
+
+
+# One-time subscribe-message grants: each "accept" in wx.requestSubscribeMessage lets the
+# service send one message of that template to the user; a send spends one.
+subscription_grants = sa.Table(
+    "subscription_grants",
+    metadata,
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("template_id", sa.String(64), primary_key=True),
+    sa.Column("remaining", sa.Integer, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from models.core import outbox
 from models.core.clock import utcnow
 from models.core.errors import AppError
-from models.core.ports import PasswordHasher
+from models.core.ports import NoticeTemplates, PasswordHasher
 from models.core.tables import notifications
-from models.identity import sessions
+from models.identity import sessions, subscriptions
 from models.identity import staff_accounts as staff
 from models.identity.tables import users
 
@@ -54,11 +54,15 @@ async def staff_login(engine: AsyncEngine, username: str, password: str, ip: str
     raise refusal
 
 
-async def dispatch_notifications(engine: AsyncEngine, gateway: Any, template_id: str, *, limit: int = 50) -> int:
+async def dispatch_notifications(engine: AsyncEngine, gateway: Any, templates: NoticeTemplates, *,
+                                 limit: int = 50) -> int:
     """Send up to ``limit`` due notices to their users' WeChat; returns how many were sent.
 
-    Each notice is claimed in a transaction of its own (another process that claimed
-    it first keeps it), sent outside any transaction, then marked sent or failed.
+    Each notice is claimed in a transaction of its own (another process that claimed it
+    first keeps it), together with one of the worker's grants for its template; without a
+    grant it stays in the inbox alone. It is sent outside any transaction, then marked. A
+    refusal that no retry can mend (the gateway's errors without ``Retry-After``) ends it:
+    43101 takes the template's grants back, any other gives the grant back.
     """
     now = utcnow()
     due_with_openid = (outbox.due_query(now, limit).add_columns(users.c.openid)
@@ -68,23 +72,42 @@ async def dispatch_notifications(engine: AsyncEngine, gateway: Any, template_id:
     sent = 0
     for row in rows:
         due = outbox.due_of(row)
+        notice = due.notice
         async with engine.begin() as conn:
-            claimed = await outbox.claim(conn, due, now)
-        if not claimed:
-            continue  # another process has it
-        failure: str | None = None
-        try:
-            await gateway.send_subscribe_message(row.openid, template_id, outbox.message(due.notice, now),
-                                                 page=due.notice.page)
-        except AppError as exc:
-            failure = exc.code
-        except Exception as exc:  # noqa: BLE001 - one bad notice must not stop the batch or retry forever
-            log.warning("notice %s: unexpected %s", due.notice.id, type(exc).__name__, exc_info=exc)
-            failure = type(exc).__name__
+            if not await outbox.claim(conn, due, now):
+                continue  # another process has it
+            template_id = notice.template_id
+            if template_id is None:
+                template_id = templates.template_id(notice.category)
+                if not await subscriptions.spend(conn, notice.user_id, template_id):
+                    await outbox.mark_unsent(conn, due)
+                    continue
+                await outbox.reserve(conn, due, template_id)
+        failure = await _send(gateway, row.openid, template_id, templates.render(notice.category, notice.values,
+                                                                                   notice.at), notice)
         async with engine.begin() as conn:
             if failure is None:
                 await outbox.mark_sent(conn, due)
-            else:
-                await outbox.mark_failed(conn, due, failure)
-        sent += failure is None
+                sent += 1
+                continue
+            retry_after = failure.headers.get("Retry-After")
+            ended = await outbox.mark_failed(conn, due, failure.code, final=retry_after is None,
+                                             retry_after=float(retry_after) if retry_after else None)
+            if failure.code == "wechat_not_subscribed":
+                await subscriptions.withdraw(conn, notice.user_id, template_id)
+            elif ended:
+                await subscriptions.refund(conn, notice.user_id, template_id)
     return sent
+
+
+async def _send(gateway: Any, openid: str, template_id: str, data: dict[str, Any],
+                notice: outbox.Notice) -> AppError | None:
+    """Send one notice; the error when it was not sent (an unexpected one counts as retryable)."""
+    try:
+        await gateway.send_subscribe_message(openid, template_id, data, page=notice.page)
+    except AppError as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - one bad notice must not stop the batch or retry forever
+        log.warning("notice %s: unexpected %s", notice.id, type(exc).__name__, exc_info=exc)
+        return AppError(type(exc).__name__, headers={"Retry-After": "60"})
+    return None

@@ -256,7 +256,7 @@ async def move(
     await transfers.follow_member(conn, actor, member.id, to_org)
     if member.user_id is not None:
         await notifications.enqueue(conn, member.user_id, "member.moved", title="会籍已转接",
-                                    body=f"现属{to_org.name}")
+                                    body=f"现属{to_org.name}", values={"status": "已转接"})
 
 
 def _bind_key(user_id: int) -> str:

@@ -559,9 +559,14 @@ async def test_a_character_the_font_lacks_refuses_that_card(api, engine, running
 async def test_notices_are_sent_to_the_holders_openid(api, engine, running, wechat):
     scene = await counter(api, engine, running)
     clerk = await staff_token(api, engine, "clerk.k01", ["station"], "K01")
+    template = running.settings["templates"].template_id("card")
+    # The worker allowed two card notices: the mini-program reports it, WeChat records it.
+    for _ in range(2):
+        reported = await api.post("/api/v1/me/subscriptions", {"results": {template: "accept"}}, token=scene.worker)
+        assert reported.status == 200
+    wechat.state.accept(wechat.state.openid_for("wang"), template, times=2)
     await api.post(f"/api/v1/staff/cards/{scene.card_id}/freeze", {"reason": "核查"}, token=clerk)
-    template = running.settings["config"].wechat_notice_template
-    assert await identity.dispatch_notifications(engine, running.gateway, template) == 2
+    assert await identity.dispatch_notifications(engine, running.gateway, running.settings["templates"]) == 2
     user_id = await user_id_of(api, scene.worker)
     async with engine.connect() as conn:
         openid = (await conn.execute(sa.select(users.c.openid).where(users.c.id == user_id))).scalar_one()
@@ -569,6 +574,7 @@ async def test_notices_are_sent_to_the_holders_openid(api, engine, running, wech
     assert openid == wechat.state.openid_for("wang")
     sent = wechat.state.sent_messages
     assert [m["data"]["thing1"]["value"] for m in sent] == ["服务卡已开通", "服务卡已冻结"]
+    assert [m["data"]["phrase2"]["value"] for m in sent] == ["已开通", "已冻结"]
     assert {m["touser"] for m in sent} == {wechat.state.openid_for("wang")}
     assert {m["template_id"] for m in sent} == {template} and {m["page"] for m in sent} == {"pages/card/index"}
-    assert await identity.dispatch_notifications(engine, running.gateway, template) == 0
+    assert await identity.dispatch_notifications(engine, running.gateway, running.settings["templates"]) == 0
