@@ -219,6 +219,8 @@ SCAN=$(curl -s -X POST {api}/merchant/scan {cashier} {json_h} -d '{{"qr": "'$QR'
 curl -s -w '\\n' -X POST {api}/merchant/redemptions {cashier} -H "Idempotency-Key: demo-$SCAN" {json_h} -d '{{"scan_id": "'$SCAN'", "items": [{{"category": "drug", "amount": 12800}}]}}'
 # 11. {name} sees it in her history:
 curl -s -w '\\n' {api}/me/redemptions {worker}
+# 12. ... and in her notices (kept in the app; sent by WeChat too when she allowed that kind of notice):
+curl -s -w '\\n' {api}/me/notices {worker}
 
 To walk it again while this server runs, use new login codes (xiuying.2, cashier.2): each works once.
 Stop the service with Ctrl-C.

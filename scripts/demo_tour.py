@@ -179,6 +179,11 @@ async def play(base: str, counter: dict[str, Any], out: TextIO) -> dict[str, Any
                     again=done, check=lambda d: d == done.data, why="the first answer again")
     await tour.call("worker", f"{name} sees the redemption in her history", "GET", "/api/v1/me/redemptions",
                     who="the worker", check=lambda d: d["items"][0]["id"] == done.data["id"], why="that redemption")
+    await tour.call("worker", "and in her notices, kept in the app whether or not WeChat delivers them (WeChat "
+                    "sends one only for a kind of notice she allowed in wx.requestSubscribeMessage)",
+                    "GET", "/api/v1/me/notices", who="the worker",
+                    check=lambda d: [n["kind"] for n in d["items"]] == ["redemption", "card.issued"] and d["unread"] == 2,
+                    why="the redemption and the card's issue, unread")
     r = done.data
     tour.say(f"The story ends in redemption {r['id']}: a bill of {yuan(r['amount'])} yuan, {yuan(r['discount'])} "
              f"off, {name} paid {yuan(r['payable'])}; the union owes the pharmacy {yuan(r['union_share'])} (settled "
