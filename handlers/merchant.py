@@ -1,7 +1,6 @@
 """The merchant side of the mini-program: binding a cashier, scanning a card, managing cashiers."""
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 
 from handlers.base import APIHandler
@@ -10,7 +9,6 @@ from models.core.clock import local_today
 from models.core.policy import Access, Target
 from models.core.typed import (
     Body,
-    Id,
     PageQuery,
     PositiveFen,
     encode_cursor,
@@ -20,6 +18,7 @@ from models.core.typed import (
 from models.counter import redeeming as redemptions
 from models.counter import scanning
 from models.counter import usecases as counter
+from models.partners import invites
 from models.partners import partnership as merchants
 from server.openapi import (
     ERROR_REF,
@@ -44,12 +43,6 @@ class ScanBody(Body):
     id_last4: Annotated[str, text(pattern="^[0-9]{3}[0-9Xx]$")] | None = None
 
 
-class InviteBody(Body):
-    """The store the new cashier will work at."""
-
-    store_id: Id
-
-
 class VoidBody(Body):
     """Why the redemption is voided (optional)."""
 
@@ -66,12 +59,6 @@ REDEMPTION_TARGET = Target("redemption", "redemption_id")
 
 MERCHANT = obj({"id": {"type": "integer"}, "name": string(), "type": string(), "type_label": string(),
                 "status": string()}, ["id", "name", "type", "status"], extra=True)
-
-
-async def invite_answer(gateway: Any, invite: merchants.Invite) -> dict[str, Any]:
-    """An invitation with its mini-program code (PNG, base64) that opens the binding page."""
-    code = await gateway.wxa_code(invite.code, page="pages/merchant/bind")
-    return {"invite": invite.view(), "wxa_code": base64.b64encode(code.image).decode()}
 
 
 class MerchantHandler(APIHandler):
@@ -109,7 +96,7 @@ class BindHandler(MerchantHandler):
         """Redeem the invite code for the caller and answer the merchant, the role and the store."""
         body = self.body(InviteCode)
         async with self.engine.begin() as conn:
-            cashier = await merchants.bind(conn, self.caller(), body.invite_code)
+            cashier = await invites.bind(conn, self.caller(), body.invite_code)
             store = await merchants.store_view(conn, cashier.store_id) if cashier.store_id else None
         self.write_json({"merchant": cashier.merchant.view(), "role": cashier.role, "store": store})
 
@@ -150,30 +137,6 @@ class ScanHandler(MerchantHandler):
                      "printed": scan.printed},
             "benefits": [b.view() for b in offers],
         })
-
-
-class InvitesHandler(MerchantHandler):
-    """A merchant manager invites a cashier to one of the merchant's stores."""
-
-    access = {"post": Access("merchant.invite")}
-    spec = {"post": op(
-        "商家管理员为门店邀请收银员：一次性邀请码和小程序码", tags=["merchants"],
-        body=InviteBody,
-        responses={200: obj({"invite": obj({"code": string(), "expires_at": string(format="date-time"),
-                                            "store_id": {"type": "integer"}}, ["code", "expires_at"], extra=True),
-                             "wxa_code": string()}, ["invite"]),
-                   403: ERROR_REF, 404: ERROR_REF, 502: ERROR_REF},
-        description="wxa_code 为小程序码图片（PNG，base64），扫码打开收银员绑定页，scene 即邀请码。")}
-
-    async def post(self) -> None:
-        """Create a one-time cashier invite for the store and answer it with its mini-program code."""
-        async with self.engine.begin() as conn:
-            manager = await self.cashier(conn)
-            body = self.body(InviteBody)
-            invite = await merchants.create_invite(conn, manager.actor(),
-                                                   manager.merchant_id, role="cashier", store_id=body.store_id,
-                                                   by_manager=manager)
-        self.write_json(await invite_answer(self.settings["gateway"], invite))
 
 
 class MerchantStaffHandler(MerchantHandler):
@@ -310,7 +273,6 @@ class RefundHandler(MerchantHandler):
 routes: list[tuple[str, Any]] = [
     (r"/api/v1/merchant/bind", BindHandler),
     (r"/api/v1/merchant/scan", ScanHandler),
-    (r"/api/v1/merchant/invites", InvitesHandler),
     (r"/api/v1/merchant/staff", MerchantStaffHandler),
     (r"/api/v1/merchant/staff/(?P<staff_id>[0-9]+)", MerchantStaffItemHandler),
     (r"/api/v1/merchant/redemptions", RedemptionsHandler),

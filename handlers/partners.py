@@ -1,11 +1,10 @@
-"""Staff manage partners: merchants and their stores, manager invitations, benefit programmes."""
+"""Staff manage partners: merchants and their stores, benefit programmes (invitations: handlers/invites.py)."""
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from handlers.merchant import invite_answer
 from handlers.staff_base import StaffHandler
 from models.core import policy
 from models.core.policy import Access, Target
@@ -66,13 +65,6 @@ class NewStore(Body):
 
     name: Annotated[str, text(100, min_len=1)]
     address: Annotated[str, text(200, min_len=1)]
-
-
-class NewInvite(Body):
-    """Invite a manager, or a cashier of one store."""
-
-    role: Literal["manager", "cashier"]
-    store_id: Id | None = None
 
 
 class NewProgram(benefits.ProgramDraft):
@@ -176,27 +168,6 @@ class StoresHandler(StaffHandler):
         self.write_json(store, status=201)
 
 
-class StaffInvitesHandler(StaffHandler):
-    """Staff invite a merchant's manager, or a cashier of one of its stores."""
-
-    access = {"post": Access("merchant.manage", MERCHANT_TARGET)}
-    spec = {"post": op(
-        "邀请商家管理员（或指定门店的收银员）：一次性邀请码和小程序码", tags=["staff"],
-        body=NewInvite,
-        responses={201: obj({"invite": obj({"code": string(), "expires_at": string(format="date-time"),
-                                            "role": string()}, ["code", "expires_at", "role"], extra=True),
-                             "wxa_code": string()}, ["invite", "wxa_code"]), **_REFUSALS, 502: ERROR_REF})}
-
-    async def post(self, merchant_id: str) -> None:
-        """Create a one-time invite for the role and answer it with its mini-program code (201)."""
-        actor = await self.actor()
-        body = self.body(NewInvite)
-        async with self.engine.begin() as conn:
-            invite = await merchants.create_invite(conn, actor, int(merchant_id), role=body.role,
-                                                   store_id=body.store_id)
-        self.write_json(await invite_answer(self.settings["gateway"], invite), status=201)
-
-
 class PresetsHandler(StaffHandler):
     """The benefit-rule presets and the goods categories a programme may name."""
 
@@ -286,7 +257,6 @@ routes: list[tuple[str, Any]] = [
     (r"/api/v1/staff/merchants/(?P<merchant_id>[0-9]+)", MerchantHandler),
     (r"/api/v1/staff/merchants/(?P<merchant_id>[0-9]+)/status", MerchantStatusHandler),
     (r"/api/v1/staff/merchants/(?P<merchant_id>[0-9]+)/stores", StoresHandler),
-    (r"/api/v1/staff/merchants/(?P<merchant_id>[0-9]+)/invites", StaffInvitesHandler),
     (r"/api/v1/staff/programs", ProgramsHandler),
     (r"/api/v1/staff/programs/presets", PresetsHandler),
     (r"/api/v1/staff/programs/(?P<program_id>[0-9]+)/merchants", ProgramMerchantsHandler),

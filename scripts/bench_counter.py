@@ -120,6 +120,7 @@ async def _build(url: str, data_dir: Path, cards: int, cashiers: int) -> Scene:
     from models.identity.tables import users
     from models.members.roster import parse_roster
     from models.network import tree as orgs
+    from models.partners import invites
     from models.partners import partnership as merchants
     from models.partners import programmes as benefits
     from scripts.bench_import import make_roster
@@ -160,8 +161,8 @@ async def _build(url: str, data_dir: Path, cards: int, cashiers: int) -> Scene:
         for i in range(cashiers):
             user_id = (await conn.execute(users.insert().values(openid=f"bench-cashier-{i}", created_at=now,
                                                                 last_login_at=now))).inserted_primary_key[0]  # type: ignore[index]
-            invite = await merchants.create_invite(conn, admin, merchant.id, role="cashier", store_id=store["id"])
-            await merchants.bind(conn, actors.worker(user_id), invite.code)
+            invite = await invites.create(conn, cipher, admin, merchant.id, role="cashier", store_id=store["id"])
+            await invites.bind(conn, actors.worker(user_id), invite.code)
             scene.cashiers.append((await auth_tokens.issue(conn, "user", user_id, ttl=86400)).token)
         await conn.execute(sa.text("CREATE TABLE bench_quota (id INT PRIMARY KEY, used BIGINT NOT NULL)"))
         await conn.execute(sa.text("CREATE TABLE bench_log (id BIGINT AUTO_INCREMENT PRIMARY KEY, "

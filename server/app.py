@@ -14,6 +14,7 @@ from handlers import (
     cards,
     hardship,
     health,
+    invites,
     me,
     members,
     merchant,
@@ -51,6 +52,7 @@ ROUTES: list[tuple[Any, ...]] = [
     *cards.routes,
     *merchant.routes,
     *partners.routes,
+    *invites.routes,
     *settlement.routes,
 ]
 

@@ -62,11 +62,13 @@ class Counter:
     store_id: int
     cashier: str  # bearer token of the cashier
     admin: Actor
+    cipher: PiiCipher
 
 
 async def counter(api: Any, engine: Any, running: Any, *, worker_code: str = "wang.1", cashier_code: str = "cash.1",
                   merchant_type: str = "pharmacy", seq: int = 21) -> Counter:
     """Build the scene at a pharmacy counter through the real paths (roster, bind, invite)."""
+    from models.partners import invites
     from models.partners import partnership as merchants
 
     cipher: PiiCipher = running.settings["cipher"]
@@ -77,7 +79,7 @@ async def counter(api: Any, engine: Any, running: Any, *, worker_code: str = "wa
         merchant = await merchants.create(conn, admin, name="老百姓大药房", type=merchant_type, org_id=tree["K01"].id,
                                           agreement_from=date(2020, 1, 1), agreement_to=date(2099, 12, 31))
         store = await merchants.add_store(conn, admin, merchant.id, name="东湖店", address="东湖路 1 号")
-        invite = await merchants.create_invite(conn, admin, merchant.id, role="cashier", store_id=store["id"])
+        invite = await invites.create(conn, cipher, admin, merchant.id, role="cashier", store_id=store["id"])
     worker = await api.login(worker_code)
     bound = await api.post("/api/v1/me/bind", {"name": "王秀英", "id_number": id_number(seq)}, token=worker)
     assert bound.status == 200, bound.data
@@ -86,4 +88,5 @@ async def counter(api: Any, engine: Any, running: Any, *, worker_code: str = "wa
     assert joined.status == 200, joined.data
     card = await api.get("/api/v1/me/card", token=worker)
     assert card.status == 200, card.data
-    return Counter(tree, worker, bound.data["member"]["id"], card.data["id"], merchant.id, store["id"], cashier, admin)
+    return Counter(tree, worker, bound.data["member"]["id"], card.data["id"], merchant.id, store["id"], cashier, admin,
+                   cipher)

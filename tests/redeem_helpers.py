@@ -19,6 +19,7 @@ from models.core.clock import utcnow
 from models.core.tables import notifications
 from models.counter.tables import redemption_usage, redemptions, refunds
 from models.members.tables import hardship_records
+from models.partners import invites
 from models.partners import partnership as merchants
 from models.partners import programmes as benefits
 from models.partners.tables import quota_usage
@@ -117,7 +118,7 @@ async def join(api: Any, engine: Any, scene: Counter, code: str, *, role: str = 
     if role == "cashier" and store_id is None:
         store_id = scene.store_id
     async with engine.begin() as conn:
-        invite = await merchants.create_invite(conn, scene.admin, merchant_id, role=role, store_id=store_id)
+        invite = await invites.create(conn, scene.cipher, scene.admin, merchant_id, role=role, store_id=store_id)
     token = await api.login(code)
     joined = await api.post("/api/v1/merchant/bind", {"invite_code": invite.code}, token=token)
     assert joined.status == 200, joined.data

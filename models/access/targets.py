@@ -15,7 +15,8 @@ from models.core.policy import Located
 from models.counter.tables import redemptions, statements
 from models.members.tables import hardship_records, member_transfers, members
 from models.network.tables import orgs
-from models.partners.tables import merchant_staff, merchants, programs
+from models.partners import invites
+from models.partners.tables import merchant_invites, merchant_staff, merchants, programs
 
 _path = orgs.c.path.label("org_path")
 
@@ -39,6 +40,13 @@ def _org_code(ident: Any) -> Any:
 
 def _merchant(ident: Any) -> Any:
     return sa.select(_path).join_from(merchants, orgs, orgs.c.id == merchants.c.org_id).where(merchants.c.id == ident)
+
+
+def _invite(ident: Any) -> Any:
+    # Staff reach an invite through its merchant's unit, the merchant's manager through the merchant.
+    return (sa.select(_path, merchant_invites.c.merchant_id).select_from(merchant_invites)
+            .join(merchants, merchants.c.id == merchant_invites.c.merchant_id)
+            .join(orgs, orgs.c.id == merchants.c.org_id).where(merchant_invites.c.id == ident))
 
 
 def _program(ident: Any) -> Any:
@@ -79,6 +87,7 @@ KINDS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], NotFound]]] = {
     "org": (_org, lambda _: NotFound("org_not_found", "找不到该工会组织")),
     "org_code": (_org_code, lambda code: NotFound("org_not_found", f"找不到代码为 {code} 的工会组织")),
     "merchant": (_merchant, lambda _: NotFound("merchant_not_found", "找不到该商家")),
+    "invite": (_invite, lambda _: invites.unusable()),
     "program": (_program, lambda _: NotFound("program_not_found", "找不到该优惠项目")),
     "statement": (_statement, lambda _: NotFound("statement_not_found", "找不到该对账单")),
     "hardship": (_hardship, lambda _: NotFound("hardship_not_found", "找不到该困难职工档案")),

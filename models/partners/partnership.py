@@ -1,36 +1,29 @@
 """Partner merchants (爱心商家), their stores, and the WeChat users who act for them.
 
 Staff of the signing union's subtree manage a merchant; a merchant's manager
-invites cashiers with one-time codes; a cashier acts for one store at a time.
+invites cashiers with one-time codes (models/partners/invites.py); a cashier acts for one store at a time.
 A suspended merchant, or one outside its agreement's period, cannot scan.
 """
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.core import audit, policy
 from models.core.actors import Actor
 from models.core.clock import local_today, utcnow
-from models.core.errors import Conflict, Forbidden, Invalid, NotFound
+from models.core.errors import Forbidden, Invalid, NotFound
 from models.network.tables import orgs
 from models.network.tree import in_subtree
-from models.partners.tables import merchant_invites, merchant_staff, merchants, stores
+from models.partners.tables import merchant_staff, merchants, stores
 
 TYPES = {"pharmacy": "爱心药店", "hospital": "爱心医院", "supermarket": "爱心超市", "school": "爱心学校",
          "other": "其他"}
 ROLES = {"cashier": "收银员", "manager": "商家管理员"}
-INVITE_TTL = timedelta(days=7)
-# No 0/O or 1/I/L: invite codes are read aloud and typed.
-_INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-INVITE_LEN = 12
 
 
 @dataclass(frozen=True)
@@ -179,94 +172,6 @@ async def list_stores(conn: AsyncConnection, merchant_id: int) -> list[dict[str,
     rows = (await conn.execute(sa.select(stores).where(stores.c.merchant_id == merchant_id)
                                .order_by(stores.c.id))).all()
     return [_store(r) for r in rows]
-
-
-def _hash_code(code: str) -> str:
-    return hashlib.sha256(code.strip().upper().encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class Invite:
-    """A merchant invite: the one-time code, for which merchant, store and role, and its expiry."""
-
-    code: str
-    merchant_id: int
-    store_id: int | None
-    role: str
-    expires_at: datetime
-
-    def view(self) -> dict[str, Any]:
-        """The invite as the API shows it."""
-        return {"code": self.code, "merchant_id": self.merchant_id, "store_id": self.store_id, "role": self.role,
-                "expires_at": self.expires_at}
-
-
-async def create_invite(
-    conn: AsyncConnection, actor: Actor, merchant_id: int, *, role: str, store_id: int | None,
-    by_manager: Cashier | None = None,
-) -> Invite:
-    """A one-time code: staff invite a merchant's manager; a manager invites the cashiers of a store."""
-    if by_manager is not None:
-        if by_manager.role != "manager" or by_manager.merchant_id != merchant_id:
-            raise Forbidden("not_manager", "只有商家管理员可以邀请收银员")
-        if role != "cashier":
-            raise Forbidden("not_manager", "商家管理员只能邀请收银员")
-    else:
-        policy.require(actor, "merchant.manage")
-        await get(conn, merchant_id, within=policy.scope(actor))
-    if role not in ROLES:
-        raise Invalid("invite_role", "角色应为 cashier 或 manager")
-    if store_id is not None:
-        owner = (await conn.execute(sa.select(stores.c.merchant_id).where(stores.c.id == store_id))).first()
-        if owner is None or owner.merchant_id != merchant_id:
-            raise NotFound("store_not_found", "找不到该门店")
-    elif role == "cashier":
-        raise Invalid("store_required", "收银员邀请须指定门店")
-    code = "".join(secrets.choice(_INVITE_ALPHABET) for _ in range(INVITE_LEN))
-    now = utcnow()
-    invite = Invite(code, merchant_id, store_id, role, now + INVITE_TTL)
-    await conn.execute(merchant_invites.insert().values(
-        code_hash=_hash_code(code), merchant_id=merchant_id, store_id=store_id, role=role,
-        created_by=f"{actor.kind}:{actor.id}", created_at=now, expires_at=invite.expires_at))
-    await audit.record(conn, actor, "merchant.invite", target_kind="merchant", target_id=merchant_id,
-                       summary={"role": role, "store_id": store_id})
-    return invite
-
-
-async def bind(conn: AsyncConnection, actor: Actor, code: str) -> Cashier:
-    """The acting WeChat user redeems an invite and acts for the store (a previous role of theirs ends)."""
-    user_id = actor.user_id if actor.user_id is not None else actor.id
-    assert actor.kind == "user" and user_id is not None
-    invalid = NotFound("invite_invalid", "邀请码无效或已过期，请向商家管理员索取新的邀请码")
-    if not isinstance(code, str) or not 6 <= len(code.strip()) <= 32:
-        raise invalid
-    now = utcnow()
-    row = (await conn.execute(sa.select(merchant_invites).where(merchant_invites.c.code_hash == _hash_code(code))
-                              .with_for_update())).first()
-    if row is None or row.used_at is not None or row.expires_at <= now:
-        raise invalid
-    merchant = await get(conn, row.merchant_id)
-    if merchant.status != "active":
-        raise Forbidden("merchant_suspended", "该商家已暂停合作")
-    used = await conn.execute(merchant_invites.update().where(merchant_invites.c.code_hash == row.code_hash,
-                                                              merchant_invites.c.used_at.is_(None))
-                              .values(used_at=now, used_by=user_id))
-    if used.rowcount != 1:
-        raise invalid
-    await conn.execute(merchant_staff.update().where(merchant_staff.c.live_user_id == user_id)
-                       .values(live_user_id=None, removed_at=now, removed_by=f"user:{user_id}"))
-    try:
-        async with conn.begin_nested():
-            result = await conn.execute(merchant_staff.insert().values(
-                user_id=user_id, live_user_id=user_id, merchant_id=row.merchant_id, store_id=row.store_id,
-                role=row.role, created_at=now))
-    except IntegrityError:
-        raise Conflict("bind_busy", "正在处理另一个绑定，请稍后重试") from None
-    staff_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-    cashier = await cashier_for(conn, actor)
-    await audit.record(conn, cashier.actor(), "merchant.bind", target_kind="merchant_staff",
-                       target_id=staff_id, summary={"merchant_id": row.merchant_id, "role": row.role})
-    return cashier
 
 
 # Built once: every scan and redemption runs it.

@@ -53,11 +53,15 @@ merchant_staff = sa.Table(
 )
 
 
-# One-time invitations; only the SHA-256 of the code is kept.
+# One-time invitations. A bind finds its invite by the SHA-256 of the code; the code itself is kept
+# encrypted with the PII keys only so that an open invite's mini-program image can be fetched again
+# (NULL for invites made before revision 0007).
 merchant_invites = sa.Table(
     "merchant_invites",
     metadata,
-    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("code_enc", sa.String(255), nullable=True),
     sa.Column("merchant_id", BigId, sa.ForeignKey("merchants.id"), nullable=False, index=True),
     sa.Column("store_id", BigId, sa.ForeignKey("stores.id"), nullable=True),
     sa.Column("role", sa.String(16), nullable=False),

@@ -23,6 +23,7 @@ from models.counter import scanning
 from models.counter.tables import scan_sessions
 from models.members import membership as members
 from models.members.tables import members as members_table
+from models.partners import invites
 from models.partners import partnership as merchants
 from server.qr_tokens import QrSigner, load_signer
 from tests.client import ApiClient
@@ -51,8 +52,8 @@ async def another_cashier(api, engine, scene: Counter, code: str) -> str:
     scene's cashier ("cash"), or it is the same WeChat user binding again.
     """
     async with engine.begin() as conn:
-        invite = await merchants.create_invite(conn, scene.admin, scene.merchant_id, role="cashier",
-                                               store_id=scene.store_id)
+        invite = await invites.create(conn, scene.cipher, scene.admin, scene.merchant_id, role="cashier",
+                                      store_id=scene.store_id)
     token = await api.login(code)
     joined = await api.post("/api/v1/merchant/bind", {"invite_code": invite.code}, token=token)
     assert joined.status == 200, joined.data

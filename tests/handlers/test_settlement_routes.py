@@ -13,7 +13,7 @@ from models.core.actors import SYSTEM
 from models.core.clock import local_today
 from models.counter.tables import redemptions
 from models.identity import staff_accounts as staff
-from models.partners import partnership as merchants
+from models.partners import invites
 from models.partners import programmes as benefits
 from server.passwords import ARGON2
 from tests.factories import counter
@@ -34,7 +34,7 @@ async def _last_month_redemption(api, engine, running):
         await benefits.set_merchants(conn, c.admin, program.id, [c.merchant_id])
         await staff.create(conn, SYSTEM, hasher=ARGON2,
                            username="finance1", password=PASSWORD, roles=["finance"], org_code="K01")
-        invite = await merchants.create_invite(conn, c.admin, c.merchant_id, role="manager", store_id=None)
+        invite = await invites.create(conn, c.cipher, c.admin, c.merchant_id, role="manager", store_id=None)
     qr = await api.get("/api/v1/me/card/qr", token=c.worker)
     scan = await api.post("/api/v1/merchant/scan", {"qr": qr.data["token"]}, token=c.cashier)
     done = await api.post("/api/v1/merchant/redemptions", {"scan_id": scan.data["scan_id"],

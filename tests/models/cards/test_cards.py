@@ -25,6 +25,7 @@ from models.counter import scanning
 from models.counter.tables import scan_sessions
 from models.identity.tables import users
 from models.members import membership as members
+from models.partners import invites
 from models.partners import partnership as merchants
 from server.crypto import PiiCipher, load_keyring
 from server.qr_tokens import QrSigner, load_signer
@@ -65,8 +66,8 @@ async def scene(engine, config) -> Scene:
         merchant = await merchants.create(conn, admin, name="老百姓大药房", type="pharmacy", org_id=tree["K01"].id,
                                           agreement_from=date(2020, 1, 1), agreement_to=date(2099, 12, 31))
         store = await merchants.add_store(conn, admin, merchant.id, name="东湖店", address="东湖路 1 号")
-        invite = await merchants.create_invite(conn, admin, merchant.id, role="cashier", store_id=store["id"])
-        cashier = await merchants.bind(conn, actors.worker(await new_user(conn, "cash")), invite.code)
+        invite = await invites.create(conn, cipher, admin, merchant.id, role="cashier", store_id=store["id"])
+        cashier = await invites.bind(conn, actors.worker(await new_user(conn, "cash")), invite.code)
     return Scene(tree, user_id, member.id, other, admin, cashier, cipher)
 
 
@@ -380,9 +381,9 @@ async def test_claimed_code_refused_to_another_cashier_and_spent_code_to_anyone(
     s = await scene(engine, config)
     card = await live(engine, s.member_id)
     async with engine.begin() as conn:
-        invite = await merchants.create_invite(conn, s.admin, s.cashier.merchant_id, role="cashier",
-                                               store_id=s.cashier.store_id)
-        other = await merchants.bind(conn, actors.worker(await new_user(conn, "zhao")), invite.code)
+        invite = await invites.create(conn, s.cipher, s.admin, s.cashier.merchant_id, role="cashier",
+                                      store_id=s.cashier.store_id)
+        other = await invites.bind(conn, actors.worker(await new_user(conn, "zhao")), invite.code)
         code = signer.sign(card.id, card.version, int(time.time()))
         first = await scanning.open_scan(conn, signer, s.cashier, code, ttl=TTL, skew=SKEW, scan_ttl=SCAN_TTL)
         assert (first.holder_masked, first.printed, first.member_id) == ("王*英", False, s.member_id)
