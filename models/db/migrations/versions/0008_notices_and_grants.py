@@ -10,7 +10,7 @@ from alembic import op
 import models.db.types
 
 revision = '0008'
-down_revision = '0006'  # TEMP
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
