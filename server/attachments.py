@@ -35,8 +35,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from models.core.errors import AppError, NotFound, Unprocessable
 from models.core import ports
+from models.core.errors import AppError, NotFound, Unprocessable
 from models.core.ports import StoredFile
 from server.config import Config, ConfigError, make_private_dir, setting_name
 from server.crypto import Keyring

@@ -24,6 +24,7 @@ Sections:
 from __future__ import annotations
 
 import bz2
+import io
 import random
 import struct
 import zlib
@@ -822,12 +823,9 @@ def _picture(fmt: str, width: int, height: int, mode: str = "RGB", **save: objec
     for _ in range(50):  # some detail, so the encoder has something to keep
         x, y = rng.randrange(width), rng.randrange(height)
         im.putpixel((x, y), (255, 255, 255) if mode == "RGB" else (255, 0, 0, 128) if mode == "RGBA" else 255)
-    out = bytearray()
-    import io
     buf = io.BytesIO()
     im.save(buf, fmt, **save)
-    out += buf.getvalue()
-    return bytes(out)
+    return buf.getvalue()
 
 
 def jpeg(width: int = 320, height: int = 240, **save: object) -> bytes:
@@ -862,7 +860,6 @@ def png_with_metadata() -> bytes:
     info.add_text("Comment", "<script>alert(1)</script>")
     exif = Image.Exif()
     exif[0x8825] = {1: "N", 2: GPS_LATITUDE}
-    import io
     buf = io.BytesIO()
     Image.new("RGB", (64, 48), (9, 9, 9)).save(buf, "PNG", pnginfo=info, exif=exif.tobytes())
     return buf.getvalue()
@@ -986,8 +983,6 @@ def pdf_xfa() -> bytes:
 
 def pdf_encrypted() -> bytes:
     """A real PDF encrypted with a user password (by pypdf)."""
-    import io
-
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_plain())))

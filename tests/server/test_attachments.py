@@ -351,3 +351,23 @@ def test_make_app_carries_the_store(tmp_path: Path) -> None:
     store = app.settings["attachments"]
     assert isinstance(store, AttachmentStore) and store.root == tmp_path / "attachments"
     app.settings["executor"].shutdown()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_damaged_files_give_an_upload_error_or_a_clean_file_and_nothing_else(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    for original in (hf.jpeg(), hf.png(), hf.png(mode="RGBA"), hf.pdf_plain(), hf.pdf_many_pages(3)):
+        for _ in range(60):
+            data = bytearray(original)
+            for _ in range(rng.randint(1, 8)):
+                data[rng.randrange(8, len(data))] = rng.randrange(256)
+            if rng.random() < 0.3:
+                data = data[: rng.randrange(8, len(data))]
+            try:
+                clean = upload_check.sanitise(io.BytesIO(bytes(data)), max_bytes=LIMIT)
+            except AppError as exc:
+                assert exc.code.startswith("upload_") and exc.status < 500
+            else:
+                assert upload_check.sniff(clean.data) == clean.mime
