@@ -175,9 +175,10 @@ def _reencode(data: bytes, mime: str, max_bytes: int) -> Clean:
             if im.size[0] * im.size[1] > MAX_DECODED_PIXELS:
                 raise _too_big_image()
             im.load()
-            upright = ImageOps.exif_transpose(im)
-            alpha = _has_alpha(upright)
-            picture = upright.convert("RGBA" if alpha else "RGB")
+            alpha = _has_alpha(im)
+            target = "RGBA" if alpha else "L" if im.mode in ("L", "1") else "RGB"
+            picture = im if im.mode == target else im.convert(target)  # no copy when none is needed
+            ImageOps.exif_transpose(picture, in_place=True)
     except AppError:
         raise
     except Image.DecompressionBombError:

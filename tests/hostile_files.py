@@ -1056,6 +1056,7 @@ ATTACHMENT_CATALOGUE: Mapping[str, tuple[Callable[[], bytes], str | None]] = {
     "polyglot_jpeg_zip": (polyglot_jpeg_zip, None),
     "png_bomb": (png_bomb, "upload_image_too_big"),
     "png_bomb_within_pixels": (lambda: png_bomb(6000, 6000, 6000), "upload_image_too_big"),
+    "png_bomb_within_decode_budget": (lambda: png_bomb(4000, 3000, 3000), None),  # 11 KB, 12 MP: decoded, made clean
     "png_text_bomb": (png_text_bomb, None),
     "jpeg_pixel_flood": (jpeg_pixel_flood, "upload_image_too_big"),
     "pdf_open_action_js": (pdf_open_action_js, "upload_pdf_active"),
