@@ -29,6 +29,7 @@ from handlers import (
 from handlers.base import NotFoundHandler, check_declarations
 from handlers.schemas import SCHEMAS
 from server import console
+from server.attachments import AttachmentStore
 from server.config import Config
 from server.crypto import Keyring, PiiCipher, load_keyring
 from server.openapi import build_document
@@ -105,6 +106,7 @@ def make_app(
         templates=config.notice_templates(),
         cipher=PiiCipher(keyring),
         keyring=keyring,
+        attachments=AttachmentStore.from_config(config, keyring),
         signer=signer,
         passwords=ARGON2,
         executor=executor,

@@ -80,6 +80,10 @@ class Config:
     # Take the client address from X-Real-Ip/X-Forwarded-For (only behind a proxy that sets them).
     trust_proxy: bool = False
     log_level: str = "INFO"
+    # The attachment store (relief proofs, home-visit photos): its directory (empty: "attachments" in
+    # the data dir) and the largest file accepted, checked before reading it and again after re-encoding.
+    attachments_dir: str = ""
+    max_attachment_bytes: int = 10 * 1024 * 1024
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property

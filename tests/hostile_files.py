@@ -24,6 +24,7 @@ Sections:
 from __future__ import annotations
 
 import bz2
+import io
 import random
 import struct
 import zlib
@@ -807,3 +808,270 @@ CATALOGUE: list[Case] = [
     Case("csv_nul_bytes", csv_nul_bytes, "roster_encoding", "roster.csv"),
     Case("csv_mixed_encodings", csv_mixed_encodings, "roster_headers", "roster.csv"),
 ]
+
+
+# ---------------------------------------------------------------- attachments (proofs and photos)
+#
+# Pictures are made with Pillow; bombs and PDFs are written by hand, so that they can lie.
+
+
+def _picture(fmt: str, width: int, height: int, mode: str = "RGB", **save: object) -> bytes:
+    from PIL import Image
+
+    rng = random.Random(7)
+    im = Image.new(mode, (width, height), (40, 120, 200) if mode == "RGB" else None)
+    for _ in range(50):  # some detail, so the encoder has something to keep
+        x, y = rng.randrange(width), rng.randrange(height)
+        im.putpixel((x, y), (255, 255, 255) if mode == "RGB" else (255, 0, 0, 128) if mode == "RGBA" else 255)
+    buf = io.BytesIO()
+    im.save(buf, fmt, **save)
+    return buf.getvalue()
+
+
+def jpeg(width: int = 320, height: int = 240, **save: object) -> bytes:
+    """A real small JPEG."""
+    return _picture("JPEG", width, height, **save)
+
+
+def png(width: int = 320, height: int = 240, mode: str = "RGB") -> bytes:
+    """A real small PNG (``mode="RGBA"``: with transparency)."""
+    return _picture("PNG", width, height, mode)
+
+
+GPS_LATITUDE = (31.0, 14.0, 9.0)
+
+
+def jpeg_with_gps() -> bytes:
+    """A JPEG whose EXIF has a camera, an orientation (rotate 90°) and a GPS position; 320×240 stored."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif[0x0112] = 6
+    exif[0x8825] = {1: "N", 2: GPS_LATITUDE, 3: "E", 4: (121.0, 28.0, 3.0)}
+    return jpeg(exif=exif.tobytes(), comment=b"<script>alert(1)</script>")
+
+
+def png_with_metadata() -> bytes:
+    """A PNG with a text chunk and an eXIf chunk carrying GPS."""
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "<script>alert(1)</script>")
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: GPS_LATITUDE}
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (9, 9, 9)).save(buf, "PNG", pnginfo=info, exif=exif.tobytes())
+    return buf.getvalue()
+
+
+def html_named_png() -> bytes:
+    """An HTML page (the test uploads it as ``proof.png``, ``image/png``)."""
+    return b"<!DOCTYPE html><html><body><script>fetch('/api/v1/me')</script></body></html>"
+
+
+def polyglot_jpeg_html() -> bytes:
+    """A valid JPEG with an HTML page after its end."""
+    return jpeg() + b"<html><body><script>alert(document.cookie)</script></body></html>"
+
+
+def polyglot_jpeg_zip() -> bytes:
+    """A valid JPEG with a zip archive (holding a script) after its end."""
+    return jpeg() + zip_file([Member("payload.js", b"alert(1)" * 10)])
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_bomb(width: int = 100_000, height: int = 100_000, rows: int = 2000) -> bytes:
+    """A greyscale PNG of ``width``×``height`` pixels whose first ``rows`` rows of zeros fit in a few KB."""
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (width + 1)
+    idat = b"".join(compressor.compress(row) for _ in range(rows)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
+def jpeg_pixel_flood(width: int = 30_000, height: int = 30_000) -> bytes:
+    """A tiny JPEG whose header claims ``width``×``height`` pixels (its frame header patched)."""
+    data = bytearray(jpeg(16, 16))
+    at = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, at + 5, height, width)
+    return bytes(data)
+
+
+def png_text_bomb(chunks: int = 60) -> bytes:
+    """A small PNG with ``chunks`` zTXt chunks that each inflate to 1 MB."""
+    body = b"Comment\x00\x00" + zlib.compress(b"A" * MB, 9)
+    raw = png(16, 16)
+    end = raw.rfind(b"IEND") - 4
+    return raw[:end] + _png_chunk(b"zTXt", body) * chunks + raw[end:]
+
+
+def pdf_file(objects: Sequence[bytes], *, trailer: bytes = b"", xref: bool = True) -> bytes:
+    """A PDF of the given object bodies (numbered from 1; object 1 is the catalog) with a classic xref."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    start = len(out)
+    if xref:
+        out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+        out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer, start)
+    return bytes(out)
+
+
+def _stream(dictionary: bytes, data: bytes) -> bytes:
+    return b"<< %s /Length %d >>\nstream\n" % (dictionary, len(data)) + data + b"\nendstream"
+
+
+_PAGE = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>"
+_CONTENT = _stream(b"", b"BT /F1 12 Tf 72 720 Td (proof) Tj ET")
+
+
+def pdf_plain(catalog_extra: bytes = b"", page: bytes = _PAGE, extra: Sequence[bytes] = ()) -> bytes:
+    """A one-page PDF; the catalog, the page and extra objects (numbered from 5) can be changed."""
+    catalog = b"<< /Type /Catalog /Pages 2 0 R %s>>" % catalog_extra
+    pages = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
+    return pdf_file([catalog, pages, page, _CONTENT, *extra])
+
+
+def pdf_open_action_js() -> bytes:
+    """A PDF that runs JavaScript when opened."""
+    return pdf_plain(b"/OpenAction 5 0 R ", extra=[b"<< /Type /Action /S /JavaScript /JS (app.alert(1)) >>"])
+
+
+def pdf_names_js_hex_escaped() -> bytes:
+    """A PDF with a document-level script whose names are hex-escaped (``/J#61vaScript``, ``/J#53``)."""
+    return pdf_plain(b"/Names << /J#61vaScript 5 0 R >> ",
+                     extra=[b"<< /Names [(a) << /S /J#61vaScript /J#53 (app.alert(1)) >>] >>"])
+
+
+def pdf_additional_actions() -> bytes:
+    """A PDF whose page has an /AA (a page-open action)."""
+    return pdf_plain(page=_PAGE[:-2] + b"/AA << /O 5 0 R >> >>", extra=[b"<< /S /Named /N /NextPage >>"])
+
+
+def pdf_launch() -> bytes:
+    """A PDF with a link annotation that launches a program."""
+    annot = b"<< /Type /Annot /Subtype /Link /Rect [0 0 10 10] /A << /S /Launch /F (cmd.exe) >> >>"
+    return pdf_plain(page=_PAGE[:-2] + b"/Annots [5 0 R] >>", extra=[annot])
+
+
+def pdf_embedded_file() -> bytes:
+    """A PDF with an embedded file in its name tree."""
+    spec = b"<< /Type /Filespec /F (a.exe) /EF << /F 6 0 R >> >>"
+    return pdf_plain(b"/Names << /EmbeddedFiles << /Names [(a.exe) 5 0 R] >> >> ",
+                     extra=[spec, _stream(b"/Type /EmbeddedFile", b"MZ" + b"\x00" * 64)])
+
+
+def pdf_orphan_js() -> bytes:
+    """A clean PDF with an extra object, listed nowhere, that holds JavaScript."""
+    raw = pdf_plain()
+    at = raw.find(b"xref")
+    return raw[:at] + b"9 0 obj\n<< /S /JavaScript /JS (app.alert(1)) >>\nendobj\n" + raw[at:].replace(
+        b"startxref\n%d" % at, b"startxref\n%d" % (at + 60))
+
+
+def pdf_xfa() -> bytes:
+    """A PDF with an XFA form."""
+    return pdf_plain(b"/AcroForm << /Fields [] /XFA 5 0 R >> ", extra=[_stream(b"", b"<xdp:xdp/>")])
+
+
+def pdf_encrypted() -> bytes:
+    """A real PDF encrypted with a user password (by pypdf)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_plain())))
+    writer.encrypt("secret", algorithm="RC4-128")
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def pdf_truncated() -> bytes:
+    """The first two thirds of a PDF."""
+    raw = pdf_plain()
+    return raw[: len(raw) * 2 // 3]
+
+
+def pdf_not_really() -> bytes:
+    """A file that starts like a PDF and is an HTML page."""
+    return b"%PDF-1.7\n<html><script>alert(1)</script></html>\n%%EOF\n"
+
+
+def pdf_many_pages(count: int = 51) -> bytes:
+    """A PDF of ``count`` pages sharing one content stream."""
+    kids = b" ".join(b"%d 0 R" % (5 + i) for i in range(count))
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, count),
+               b"<< >>", _CONTENT, *[page] * count]
+    return pdf_file(objects)
+
+
+def _zlib_repeat(chunk: bytes, times: int) -> bytes:
+    raw, _, _ = deflate_repeat([(chunk, times)])
+    adler = 1
+    for _ in range(times):
+        adler = zlib.adler32(chunk, adler)
+    return b"\x78\xda" + raw + struct.pack(">I", adler)
+
+
+def pdf_stream_bomb() -> bytes:
+    """A one-page PDF whose content stream is a few hundred KB and inflates to 200 MB."""
+    data = _zlib_repeat(b"0 0 m\n" * (MB // 6), BOMB_BYTES // MB)
+    page = _PAGE.replace(b"4 0 R", b"5 0 R")
+    return pdf_plain(page=page, extra=[_stream(b"/Filter /FlateDecode", data)])
+
+
+def pdf_object_stream_bomb(size: int = BOMB_BYTES) -> bytes:
+    """A PDF whose catalog sits in an object stream that inflates to ``size`` bytes, through an xref stream."""
+    header = b"1 0 "
+    first = _zlib_repeat(header + b"<< /Type /Catalog /Pages 2 0 R >>" + b" " * (MB - 36), size // MB)
+    objects = [b"", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>", _PAGE, _CONTENT,
+               _stream(b"/Type /ObjStm /N 1 /First %d /Filter /FlateDecode" % len(header), first)]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = {}
+    for number, body in enumerate(objects, start=1):
+        if number == 1:
+            continue
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    start = len(out)
+    rows = b"\x00\x00\x00\x00\x00\xff\xff" + b"\x02\x00\x00\x00\x05\x00\x00"
+    rows += b"".join(b"\x01" + struct.pack(">IH", offsets[n], 0) for n in range(2, 6))
+    rows += b"\x01" + struct.pack(">IH", start, 0)
+    out += b"6 0 obj\n" + _stream(b"/Type /XRef /Size 7 /W [1 4 2] /Root 1 0 R", rows) + b"\nendobj\n"
+    out += b"startxref\n%d\n%%%%EOF\n" % start
+    return bytes(out)
+
+
+#: Every hostile attachment and the code ``sanitise`` refuses it with (None: accepted, made clean).
+ATTACHMENT_CATALOGUE: Mapping[str, tuple[Callable[[], bytes], str | None]] = {
+    "html_named_png": (html_named_png, "upload_type"),
+    "polyglot_jpeg_html": (polyglot_jpeg_html, None),
+    "polyglot_jpeg_zip": (polyglot_jpeg_zip, None),
+    "png_bomb": (png_bomb, "upload_image_too_big"),
+    "png_bomb_within_pixels": (lambda: png_bomb(6000, 6000, 6000), "upload_image_too_big"),
+    "png_bomb_within_decode_budget": (lambda: png_bomb(4000, 3000, 3000), None),  # 11 KB, 12 MP: decoded, made clean
+    "png_text_bomb": (png_text_bomb, None),
+    "jpeg_pixel_flood": (jpeg_pixel_flood, "upload_image_too_big"),
+    "pdf_open_action_js": (pdf_open_action_js, "upload_pdf_active"),
+    "pdf_names_js_hex_escaped": (pdf_names_js_hex_escaped, "upload_pdf_active"),
+    "pdf_additional_actions": (pdf_additional_actions, "upload_pdf_active"),
+    "pdf_launch": (pdf_launch, "upload_pdf_active"),
+    "pdf_embedded_file": (pdf_embedded_file, "upload_pdf_active"),
+    "pdf_orphan_js": (pdf_orphan_js, "upload_pdf_active"),
+    "pdf_xfa": (pdf_xfa, "upload_pdf_active"),
+    "pdf_encrypted": (pdf_encrypted, "upload_pdf_encrypted"),
+    "pdf_truncated": (pdf_truncated, "upload_corrupt"),
+    "pdf_not_really": (pdf_not_really, "upload_corrupt"),
+    "pdf_many_pages": (pdf_many_pages, "upload_pdf_pages"),
+    "pdf_stream_bomb": (pdf_stream_bomb, None),
+    "pdf_object_stream_bomb": (pdf_object_stream_bomb, "upload_corrupt"),
+    "garbage": (lambda: bytes(random.Random(3).randrange(256) for _ in range(4096)), "upload_type"),
+    "empty": (lambda: b"", "upload_type"),
+}

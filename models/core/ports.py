@@ -6,15 +6,17 @@ exception types the domain reads or catches live here too, so the server builds 
 and the domain never imports ``server``.
 
 Implementations: :class:`server.crypto.PiiCipher` is a :class:`PiiCipher`,
-:class:`server.qr_tokens.QrSigner` a :class:`QrSigner` and
-:class:`server.passwords.Argon2Passwords` a :class:`PasswordHasher` (same names on purpose:
+:class:`server.qr_tokens.QrSigner` a :class:`QrSigner`,
+:class:`server.passwords.Argon2Passwords` a :class:`PasswordHasher` and
+:class:`server.attachments.AttachmentStore` an :class:`AttachmentStore` (same names on purpose:
 a domain signature reads the same whichever side it is looked at from).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping, Protocol
+from os import PathLike
+from typing import BinaryIO, Mapping, Protocol
 
 
 class PiiCipher(Protocol):
@@ -86,4 +88,36 @@ class NoticeTemplates(Protocol):
 
     def render(self, category: str, values: Mapping[str, str | int], at: datetime) -> dict[str, dict[str, str]]:
         """The message's ``data``: each of the template's keywords filled from the event's values."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """An attachment as stored: its key in the store, and the sanitised file's digest, size and type."""
+
+    key: str  # 32 hex digits, random: names the blob, and is bound into its encryption
+    sha256: str  # hex digest of the sanitised bytes (what ``get`` answers)
+    size: int  # bytes of the sanitised file
+    mime: str  # image/jpeg, image/png or application/pdf
+    key_id: str  # the id of the key that encrypted it
+
+
+class AttachmentStore(Protocol):
+    """Keeps uploaded proofs and photos: checked, re-encoded and encrypted at rest with a key id.
+
+    ``purpose`` ("relief_proof", "home_visit_photo") is bound into the encryption: a blob
+    is read back only for the purpose it was stored for. ``put`` and ``get`` are blocking
+    and CPU-bound: run them off the event loop.
+    """
+
+    def put(self, source: str | PathLike[str] | BinaryIO, *, purpose: str) -> StoredFile:
+        """Check, sanitise, encrypt and store an upload spooled to disk; ``upload_*`` AppErrors for hostile files."""
+        ...
+
+    def get(self, key: str, *, purpose: str) -> bytes:
+        """The sanitised bytes of a stored file; NotFound when missing, an AppError when it does not verify."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove a stored file (nothing happens when it is already gone)."""
         ...
