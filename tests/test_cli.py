@@ -155,10 +155,10 @@ def test_serve_demo_walkthrough_runs_as_printed(tmp_path):
             ("POST", "/api/v1/auth/staff"), ("POST", "/api/v1/staff/merchants/2/invites"),
             ("POST", "/api/v1/auth/wechat"), ("POST", "/api/v1/merchant/bind"),
             ("GET", "/api/v1/me/card/qr"), ("POST", "/api/v1/merchant/scan"),
-            ("POST", "/api/v1/merchant/redemptions"), ("GET", "/api/v1/me/redemptions"),
+            ("POST", "/api/v1/merchant/redemptions"), ("GET", "/api/v1/me/redemptions"), ("GET", "/api/v1/me/notices"),
         ]
         (_, _, token), (_, _, bound), (_, _, card), (_, _, staff_token), (_, _, invite), (_, _, cashier_token), \
-            (_, _, joined), (_, _, qr), (_, _, scan_id), (_, _, redeemed), (_, _, history) = story
+            (_, _, joined), (_, _, qr), (_, _, scan_id), (_, _, redeemed), (_, _, history), (_, _, notices) = story
         assert commands[0].startswith("TOKEN=") and commands[5].startswith("CASHIER_TOKEN=")
         assert '"username": "admin"' in commands[3]
         assert len(token) == len(staff_token) == len(cashier_token) == 43
@@ -173,12 +173,13 @@ def test_serve_demo_walkthrough_runs_as_printed(tmp_path):
         assert (redeemed["amount"], redeemed["discount"], redeemed["payable"], redeemed["union_share"],
                 redeemed["merchant_share"]) == (12800, 12800, 0, 10880, 1920)
         assert history["items"][0]["id"] == redeemed["id"]
+        assert [n["kind"] for n in notices["items"]][:2] == ["redemption", "card.issued"] and notices["unread"] >= 2
 
         # Beyond the story: the phone, the clerk's re-check list, /me saying the member once.
         login = _post(base + "/api/v1/auth/wechat", {"code": "xiuying.2"})
         assert login["user"]["roles"] == ["member"] and login["user"]["member"]["id"] == bound["member"]["id"]
         phone = _post(base + "/api/v1/me/phone", {"code": "13900001111"}, login["token"])
-        assert phone == {"phone_masked": "139****1111"}
+        assert phone == {"phone_masked": "139****1111", "phone_country": "86"}
         me = _get(base + "/api/v1/me", login["token"])
         assert "member" not in me["user"] and me["member"]["id"] == bound["member"]["id"]
         clerk = _post(base + "/api/v1/auth/staff", {"username": "clerk", "password": DEMO_PASSWORD})

@@ -42,7 +42,7 @@ class IdempotentEchoHandler(APIHandler):
     @idempotent()
     async def post(self, conn: Any) -> tuple[int, dict[str, Any]]:
         body = self.json_body()
-        notice_id = await outbox.enqueue(conn, self.user_id(), "test.echo", title="测试", body="测试")
+        notice_id = await outbox.enqueue(conn, self.user_id(), "card.echo", title="测试", body="测试")
         if body.get("refuse"):
             raise Conflict("test_refused", "测试拒绝")  # after a write: the refusal must leave nothing
         if body.get("crash"):

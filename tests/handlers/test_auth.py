@@ -165,7 +165,7 @@ async def test_phone_is_stored_encrypted_and_shown_masked(api, engine):
     token = await api.login("liam.1")
     resp = await api.post("/api/v1/me/phone", {"code": "13812345678"}, token=token)
     assert resp.status == 200
-    assert resp.data == {"phone_masked": "138****5678"}
+    assert resp.data == {"phone_masked": "138****5678", "phone_country": "86"}
     me = await api.get("/api/v1/me", token=token)
     assert me.data["user"]["phone_masked"] == "138****5678"
     assert "13812345678" not in me.body.decode()

@@ -27,7 +27,7 @@ async def post(api, token, body, key):
 async def runs(engine) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(sa.select(sa.func.count()).select_from(notifications)
-                                       .where(notifications.c.kind == "test.echo"))).scalar_one())
+                                       .where(notifications.c.kind == "card.echo"))).scalar_one())
 
 
 async def test_same_key_and_body_replay_status_and_body_once(api, engine):

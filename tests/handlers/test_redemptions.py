@@ -527,12 +527,13 @@ async def test_the_worker_is_notified(api, engine, running):
     assert len(rows) == before + 1
     assert rows[-1].kind == "redemption" and rows[-1].status == "pending"
     assert json.loads(rows[-1].payload)["body"] == "消费 10.00 元，优惠 1.00 元"
-    # A big bill: the message (a WeChat "thing" of at most 20 characters) must still show the right discount,
-    # not a number cut short.
+    # A big bill: the WeChat message carries the figures as amounts of their own (never a "thing" cut short).
     big = await redeem_now(api, scene, items(("drug", 1234500)))
     assert big.data["discount"] == 123450
-    body = json.loads((await notices(engine, user_id))[-1].payload)["body"]
-    assert len(body) <= 20 and "1234.50 元" in body, body
+    payload = json.loads((await notices(engine, user_id))[-1].payload)
+    assert payload["values"] == {"merchant": "老百姓大药房", "amount": 1234500, "discount": 123450}
+    data = running.settings["templates"].render("redemption", payload["values"], utcnow())
+    assert (data["amount2"], data["amount3"]) == ({"value": "12345.00元"}, {"value": "1234.50元"})
     assert (await void(api, scene.cashier, big.data["id"])).status == 200
     rows = await notices(engine, user_id)
     assert len(rows) == before + 3 and rows[-1].kind == "redemption.change"
