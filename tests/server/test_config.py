@@ -115,6 +115,16 @@ def test_wechat_itself_refuses_sandbox_credentials_and_placeholder_templates(uns
     assert message.startswith(setting) and "\n" not in message
 
 
+@pytest.mark.parametrize("base", ["https://api.weixin.qq.com", "https://api2.weixin.qq.com/",
+                                  "https://sh.api.weixin.qq.com", "https://API.WEIXIN.QQ.COM"])
+def test_every_wechat_domain_is_wechat_itself(base):
+    cfg = load_config(env={"UNIONAID_WECHAT_API_BASE": base})
+    assert cfg.talks_to_wechat
+    with pytest.raises(ConfigError):
+        check_wechat_ready(cfg)
+    assert not load_config(env={"UNIONAID_WECHAT_API_BASE": "http://weixin.qq.com.example:8001"}).talks_to_wechat
+
+
 def test_wechat_itself_with_real_settings_and_any_sandbox_with_defaults_are_ready(tmp_path):
     check_wechat_ready(load_config(env=REAL))
     sandbox = load_config(env={"UNIONAID_WECHAT_API_BASE": "http://127.0.0.1:8001"})
