@@ -114,8 +114,8 @@ class SandboxState:
         self.used_codes: set[str] = set()
         self.tokens: dict[str, IssuedToken] = {}
         self.stable: str | None = None
-        self.token_fetches = 0
-        self.force_refreshes = 0
+        self.token_fetches = 0  # tokens handed out over HTTP, by either endpoint
+        self.force_refreshes = 0  # forced stable-token refreshes that replaced the token
         self.calls: Counter[str] = Counter()
         self.uris: list[str] = []
         self.logins: dict[str, float] = {}  # openid -> last login (sandbox clock)
