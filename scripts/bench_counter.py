@@ -43,8 +43,10 @@ WARMUP = 200
 def _config(data_dir: str, url: str, port: int) -> Any:
     from server.config import load_config
 
+    # The counter never calls WeChat; a dead local address keeps the gateway off WeChat's own API
+    # (which it refuses to call with the sandbox's credentials).
     return load_config(env={}, data_dir=Path(data_dir), database_url=url, port=port, db_pool_size=20,
-                       db_max_overflow=20, log_level="WARNING")
+                       db_max_overflow=20, log_level="WARNING", wechat_api_base="http://127.0.0.1:9")
 
 
 async def _serve(data_dir: str, url: str, port: int) -> None:

@@ -40,7 +40,8 @@ class TourFailed(Exception):
 def _cut(text: str) -> str:
     if len(text) <= MAX_STRING:
         return text
-    what = "a PNG image in base64, " if text.startswith("iVBORw0KGgo") else ""
+    kind = "PNG" if text.startswith("iVBORw0KGgo") else "JPEG" if text.startswith("/9j/") else ""
+    what = f"a {kind} image in base64, " if kind else ""
     return f"{text[:40]}…[{what}{len(text):,} characters]"
 
 

@@ -101,8 +101,10 @@ class Config:
 
     @property
     def talks_to_wechat(self) -> bool:
-        """Whether the service is pointed at WeChat itself rather than a sandbox."""
-        return self.wechat_api_base.rstrip("/") == WECHAT_API_BASE
+        """Whether the service is pointed at WeChat itself (any ``*.weixin.qq.com``, e.g. a regional or
+        standby domain) rather than a sandbox."""
+        host = (urlsplit(self.wechat_api_base).hostname or "").lower().rstrip(".")
+        return host == "weixin.qq.com" or host.endswith(".weixin.qq.com")
 
     @property
     def is_sqlite(self) -> bool:

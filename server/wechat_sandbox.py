@@ -1,34 +1,66 @@
-"""A local fake of the WeChat API endpoints the service uses, for tests, the demo and development.
+"""A local fake of the WeChat API endpoints the service uses, as strict as WeChat, for tests, the demo and development.
 
-It answers like WeChat does (HTTP 200, JSON with ``errcode``/``errmsg`` on error) with
-predictable results, and errors can be injected per endpoint.
+It answers like WeChat does (HTTP 200, JSON with ``errcode``/``errmsg`` on error) and refuses
+what WeChat refuses, with WeChat's codes, so that what passes here passes there. Errors can
+also be injected per endpoint. The documented answers it follows are kept, with their
+sources, in ``tests/server/wechat_documented.py``; what it remembers is
+``server/wechat_sandbox_state.py``.
+
+Access tokens. ``POST /cgi-bin/stable_token`` (JSON only) hands out the one live stable token
+with its remaining ``expires_in``; in its last 300 s a call issues a new one and the old stays
+valid until its own expiry; ``force_refresh: true`` issues a new one and invalidates the old at
+once (a second forced refresh within 30 s does not refresh; 20 a day, then 45009).
+``GET /cgi-bin/token`` issues a new token at each call, and the previous ones stop working
+``basic_grace`` seconds later (WeChat: 5 minutes). The two kinds are apart: neither touches the
+other's tokens. Every API checks its token: missing 41001, expired 42001, unknown or replaced
+40001. :meth:`SandboxState.advance` lets time pass (tokens age, logins grow old).
 
 Login codes (``/sns/jscode2session``): the part before the first ``.`` names the person,
 so ``alice.1`` and ``alice.2`` give the same openid; a person whose name starts with ``u-``
-also gets a unionid. Each full code works once (a second use answers 40163).
+also gets a unionid. Each full code works once (a second use answers 40163). A login issues
+the openid (other APIs answer 40003 for an openid never issued) and is remembered for the
+content check, which wants the user seen within ``login_window`` seconds (else 61010).
 
 Phone codes (``/wxa/business/getuserphonenumber``): ``13812345678`` (optionally ``.suffix``)
 gives that number; any other code gives a stable number derived from its part before the
 first ``.``. Each full code works once; a reused one answers 40029 "invalid code", as real
-WeChat does for phone codes.
+WeChat does for phone codes. ``countryCode`` is a number, as in WeChat's own example.
 
 Special code prefixes (both endpoints), for tests and curl:
 
 * ``invalid…`` (or an empty code): 40029 invalid code
+* ``blocked…`` (login only): 40226, the user is held for high risk
 * ``busy…``: -1 system busy (the code is not consumed, so it stays busy)
 * ``limit…``: 45011 rate limited
 * ``slow…``: waits ``state.slow_seconds`` then answers normally
 * ``garbage…``: HTTP 200 with an HTML body instead of JSON
 
+Subscribe messages: the sandbox knows the service's default templates
+(``server/wechat_templates.py``) and any added by :meth:`SandboxState.add_template`; an unknown
+template answers 40037. A message needs a one-time grant of its user for its template (the user
+tapping "accept" in ``wx.requestSubscribeMessage``: :meth:`SandboxState.accept` or
+``POST /__sandbox__/subscriptions``), else 43101; a send spends one. The data must hold exactly
+the template's keywords, each value obeying its type's rule (47003); the page must be a released
+page (``released_pages``) unless ``miniprogram_state`` is ``developer`` or ``trial`` (41030).
+
+Mini-program codes (``/wxa/getwxacodeunlimit``): JPEG (PNG when ``is_hyaline``); with
+``check_path`` (the default) the page must be released; a page with a leading ``/`` or a ``?``
+answers 41030; an ``env_version`` other than release, trial or develop answers 40097.
+
+Content check (``/wxa/msg_sec_check``, version 2): ``risky`` for a banned word, ``review`` for
+a review word, else ``pass``.
+
 Control endpoints: ``POST /__sandbox__/faults`` (body as :meth:`SandboxState.inject`),
-``POST /__sandbox__/reset``, ``POST /__sandbox__/expire-tokens``, ``GET /__sandbox__/state``.
-Session keys are random per login and never stored, printed or logged.
+``POST /__sandbox__/subscriptions`` (``{"openid" or "user", "template_id", "times"}``),
+``POST /__sandbox__/advance`` (``{"seconds"}``), ``POST /__sandbox__/reset``,
+``POST /__sandbox__/expire-tokens``, ``GET /__sandbox__/state``.
+Session keys are random per login and never stored, printed or logged; the request URIs the
+sandbox records for tests stay in memory and out of the state snapshot.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import io
 import json
 import re
@@ -36,8 +68,7 @@ import secrets
 import signal
 import time
 import uuid
-from collections import Counter, deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import qrcode
@@ -45,207 +76,85 @@ import qrcode.constants
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
+from PIL import Image
 from qrcode.image.pil import PilImage
 from tornado.log import app_log
 
-DEFAULT_APPID = "wx_sandbox_appid"
-DEFAULT_SECRET = "sandbox-secret"
-
-ENDPOINTS = (
-    "token",
-    "jscode2session",
-    "getuserphonenumber",
-    "subscribe_send",
-    "msg_sec_check",
-    "getwxacodeunlimit",
+# The state and its names, re-exported: callers start the sandbox and read its state from here.
+from server.wechat_sandbox_state import (
+    DEFAULT_APPID as DEFAULT_APPID,
+    DEFAULT_SECRET as DEFAULT_SECRET,
+    ENDPOINTS as ENDPOINTS,
+    FORCE_REFRESH_DAILY as FORCE_REFRESH_DAILY,
+    RELEASED_PAGES as RELEASED_PAGES,
+    Fault as Fault,
+    SandboxState as SandboxState,
 )
+from server.wechat_templates import fits
 
 ERRMSG: dict[int, str] = {
     -1: "system error",
     40001: "invalid credential, access_token is invalid or not latest",
     40002: "invalid grant_type",
+    40003: "invalid openid",
     40013: "invalid appid",
+    40014: "invalid access_token",
     40029: "invalid code",
+    40037: "invalid template_id",
+    40097: "invalid args",
     40125: "invalid appsecret",
+    40129: "invalid scene",
     40163: "code been used",
     40169: "invalid length for scene, or the data is not json string",
+    40226: "code blocked",
     41001: "access_token missing",
     41002: "appid missing",
     41004: "appsecret missing",
     41030: "invalid page",
     42001: "access_token expired",
+    43002: "require POST method",
     43101: "user refuse to accept the msg",
+    44002: "empty post data",
+    45009: "reach max api daily quota limit",
     45011: "api minute-quota reach limit  mustslower  retry next minute",
     47001: "data format error",
     47003: "argument invalid!",
-    87014: "risky content",
+    61010: "user access log timeout",
 }
 
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
 _SCENE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
+_PAGE = re.compile(r"^[A-Za-z0-9_\-]+(?:/[A-Za-z0-9_\-.]+)*$")
+_MINIPROGRAM_STATES = ("developer", "trial", "formal")
+_LANGS = ("zh_CN", "en_US", "zh_HK", "zh_TW")
 _GARBAGE = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n"
     "<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
 )
 
 
-@dataclass
-class Fault:
-    """One queued misbehaviour of an endpoint, applied to its next ``times`` calls."""
-
-    endpoint: str
-    errcode: int | None = None
-    times: int = 1
-    garbage: bool = False
-    delay: float = 0.0
-    http_status: int | None = None
-
-
-class SandboxState:
-    """Everything the sandbox remembers: credentials, codes, tokens, counters, messages, faults."""
-
-    def __init__(
-        self,
-        appid: str = DEFAULT_APPID,
-        secret: str = DEFAULT_SECRET,
-        *,
-        banned_words: set[str] | None = None,
-        slow_seconds: float = 10.0,
-        token_ttl: int = 7200,
-    ) -> None:
-        self.appid = appid
-        self.secret = secret
-        self.banned_words: set[str] = set(banned_words) if banned_words is not None else {"赌博", "代开发票"}
-        self.slow_seconds = slow_seconds
-        self.token_ttl = token_ttl
-        self.used_codes: set[str] = set()
-        self.tokens: dict[str, float] = {}  # token -> monotonic expiry
-        self.token_fetches = 0
-        self.calls: Counter[str] = Counter()
-        self.sent_messages: list[dict[str, Any]] = []
-        self.faults: dict[str, deque[Fault]] = {}
-        self._wake: asyncio.Event | None = None
-
-    # -- faults -------------------------------------------------------------
-    def inject(
-        self,
-        endpoint: str,
-        errcode: int | None = None,
-        *,
-        times: int = 1,
-        garbage: bool = False,
-        delay: float = 0.0,
-        http_status: int | None = None,
-    ) -> Fault:
-        """Queue a fault for the next ``times`` calls of ``endpoint`` (one of ENDPOINTS)."""
-        if endpoint not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}; one of {', '.join(ENDPOINTS)}")
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        if delay < 0:
-            raise ValueError("delay must not be negative")
-        if http_status is not None and not 100 <= http_status <= 599:
-            raise ValueError("http_status must be an HTTP status code")
-        if errcode is None and not garbage and not delay and http_status is None:
-            raise ValueError("a fault needs errcode, garbage, delay or http_status")
-        fault = Fault(endpoint, errcode, times, garbage, float(delay), http_status)
-        self.faults.setdefault(endpoint, deque()).append(fault)
-        return fault
-
-    def take_fault(self, endpoint: str) -> Fault | None:
-        """The fault to apply to this call of ``endpoint``, if any (uses one of its times)."""
-        queue = self.faults.get(endpoint)
-        if not queue:
-            return None
-        fault = queue[0]
-        fault.times -= 1
-        if fault.times <= 0:
-            queue.popleft()
-        return fault
-
-    # -- tokens -------------------------------------------------------------
-    def issue_token(self) -> str:
-        """A new access token valid for ``token_ttl`` seconds."""
-        token = "sandbox-" + secrets.token_hex(24)
-        self.tokens[token] = time.monotonic() + self.token_ttl
-        self.token_fetches += 1
-        return token
-
-    def token_valid(self, token: str) -> bool:
-        """Whether ``token`` was issued here and has not expired."""
-        expiry = self.tokens.get(token)
-        return expiry is not None and expiry > time.monotonic()
-
-    def expire_tokens(self) -> None:
-        """Invalidate every access token issued so far."""
-        self.tokens.clear()
-
-    # -- identities ---------------------------------------------------------
-    def openid_for(self, user: str) -> str:
-        """The stable openid of the person ``user`` for this appid."""
-        return "o" + hashlib.sha256((self.appid + user).encode()).hexdigest()[:27]
-
-    @staticmethod
-    def unionid_for(user: str) -> str:
-        """The stable unionid of ``user`` (the same across appids)."""
-        return "oU" + hashlib.sha256(("unionid:" + user).encode()).hexdigest()[:26]
-
-    def phone_for(self, code: str) -> str:
-        """The phone number a phone code stands for."""
-        base = code.split(".", 1)[0]
-        if _PHONE.match(base):
-            return base
-        digest = int(hashlib.sha256(("phone:" + base).encode()).hexdigest(), 16)
-        return "13" + f"{digest % 10**9:09d}"
-
-    # -- bookkeeping --------------------------------------------------------
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds``, or less if the sandbox stops meanwhile."""
-        if self._wake is None:
-            self._wake = asyncio.Event()
-        try:
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
-
-    def wake_sleepers(self) -> None:
-        """Wake every pending ``sleep`` at once (the sandbox is stopping)."""
-        if self._wake is not None:
-            self._wake.set()
-            self._wake = None
-
-    def reset(self) -> None:
-        """Forget codes, tokens, counters, messages and faults (credentials and settings stay)."""
-        self.used_codes.clear()
-        self.tokens.clear()
-        self.token_fetches = 0
-        self.calls.clear()
-        self.sent_messages.clear()
-        self.faults.clear()
-
-    def snapshot(self) -> dict[str, Any]:
-        """Counters, sent messages and pending faults, as JSON-ready data (no secrets)."""
-        return {
-            "appid": self.appid,
-            "token_fetches": self.token_fetches,
-            "active_tokens": sum(1 for t in self.tokens if self.token_valid(t)),
-            "calls": dict(self.calls),
-            "used_codes": len(self.used_codes),
-            "sent_messages": list(self.sent_messages),
-            "faults": {name: [asdict(f) for f in queue] for name, queue in self.faults.items() if queue},
-            "slow_seconds": self.slow_seconds,
-            "banned_words": sorted(self.banned_words),
-        }
-
-
-def render_qr_png(text: str, width: int = 430) -> bytes:
-    """A PNG QR code of ``text`` about ``width`` pixels wide (drawn by qrcode with Pillow)."""
+def _qr_image(text: str, width: int) -> Image.Image:
+    """A black-on-white QR code of ``text`` about ``width`` pixels wide, as a Pillow image."""
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, image_factory=PilImage)
     qr.add_data(text)
     qr.make(fit=True)
     qr.box_size = max(1, width // (qr.modules_count + 2 * qr.border))
+    return qr.make_image().get_image().convert("L")
+
+
+def render_qr_png(text: str, width: int = 430, *, transparent: bool = False) -> bytes:
+    """A PNG QR code of ``text`` about ``width`` pixels wide; ``transparent``: the white see-through."""
+    image = _qr_image(text, width)
+    if transparent:
+        image = Image.merge("LA", (image, image.point(lambda v: 255 - v)))
     out = io.BytesIO()
-    qr.make_image().save(out)
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def render_qr_jpeg(text: str, width: int = 430) -> bytes:
+    """A JPEG QR code of ``text`` about ``width`` pixels wide, as WeChat sends its mini-program codes."""
+    out = io.BytesIO()
+    _qr_image(text, width).save(out, format="JPEG", quality=90)
     return out.getvalue()
 
 
@@ -269,6 +178,7 @@ class _Handler(tornado.web.RequestHandler):
         if self.endpoint is None:
             return
         self.state.calls[self.endpoint] += 1
+        self.state.uris.append(f"{self.request.method} {self.request.uri}")
         fault = self.state.take_fault(self.endpoint)
         if fault is None:
             return
@@ -300,12 +210,9 @@ class _Handler(tornado.web.RequestHandler):
 
     def require_token(self) -> bool:
         """True when the request carries a live access token; otherwise answers the error."""
-        token = self.get_query_argument("access_token", "")
-        if not token:
-            self.reply_error(41001)
-            return False
-        if not self.state.token_valid(token):
-            self.reply_error(40001)
+        errcode = self.state.check_token(self.get_query_argument("access_token", ""))
+        if errcode:
+            self.reply_error(errcode)
             return False
         return True
 
@@ -323,6 +230,22 @@ class _Handler(tornado.web.RequestHandler):
     def authorized_body(self) -> dict[str, Any] | None:
         """The JSON body of a call that needs an access token, or None after answering the error."""
         return self.json_body() if self.require_token() else None
+
+    def credentials_refused(self, grant_type: object, appid: object, secret: object) -> bool:
+        """Check a token request's grant type, appid and secret as WeChat does; True after answering an error."""
+        if not appid:
+            self.reply_error(41002)
+        elif not secret:
+            self.reply_error(41004)
+        elif grant_type != "client_credential":
+            self.reply_error(40002)
+        elif appid != self.state.appid:
+            self.reply_error(40013)
+        elif secret != self.state.secret:
+            self.reply_error(40125)
+        else:
+            return False
+        return True
 
     async def special_code(self, code: str) -> bool:
         """Apply the special code prefixes; True when an answer was already given."""
@@ -342,31 +265,45 @@ class _Handler(tornado.web.RequestHandler):
 
 
 class TokenHandler(_Handler):
-    """The sandbox's cgi-bin/token: an access token for the right appid and secret."""
+    """The sandbox's cgi-bin/token: a new access token at each call, the previous ones replaced."""
 
     endpoint = "token"
 
     def get(self) -> None:
         """Check grant_type, appid and secret as WeChat does; answer a new access token and its lifetime."""
-        grant_type = self.get_query_argument("grant_type", "")
-        appid = self.get_query_argument("appid", "")
-        secret = self.get_query_argument("secret", "")
-        if not appid:
-            self.reply_error(41002)
+        query = {name: self.get_query_argument(name, "") for name in ("grant_type", "appid", "secret")}
+        if self.credentials_refused(query["grant_type"], query["appid"], query["secret"]):
             return
-        if not secret:
-            self.reply_error(41004)
-            return
-        if grant_type != "client_credential":
-            self.reply_error(40002)
-            return
-        if appid != self.state.appid:
-            self.reply_error(40013)
-            return
-        if secret != self.state.secret:
-            self.reply_error(40125)
-            return
+        self.state.token_fetches += 1
         self.reply({"access_token": self.state.issue_token(), "expires_in": self.state.token_ttl})
+
+
+class StableTokenHandler(_Handler):
+    """The sandbox's cgi-bin/stable_token: the one live stable token (POST JSON only)."""
+
+    endpoint = "stable_token"
+
+    def get(self) -> None:
+        """WeChat takes this call as POST JSON only."""
+        self.reply_error(43002)
+
+    def post(self) -> None:
+        """Check the credentials; answer the live stable token and its remaining lifetime (or a forced new one)."""
+        body = self.json_body()
+        if body is None:
+            return
+        if self.credentials_refused(body.get("grant_type"), body.get("appid"), body.get("secret")):
+            return
+        force = body.get("force_refresh", False)
+        if not isinstance(force, bool):
+            self.reply_error(47001)
+            return
+        answer = self.state.stable_token(force)
+        if answer is None:
+            self.reply_error(45009)
+            return
+        self.state.token_fetches += 1
+        self.reply({"access_token": answer[0], "expires_in": answer[1]})
 
 
 class CodeToSessionHandler(_Handler):
@@ -388,6 +325,9 @@ class CodeToSessionHandler(_Handler):
         if self.get_query_argument("grant_type", "") != "authorization_code":
             self.reply_error(40002)
             return
+        if code.startswith("blocked"):
+            self.reply_error(40226)
+            return
         if await self.special_code(code):
             return
         if code in self.state.used_codes:
@@ -396,7 +336,7 @@ class CodeToSessionHandler(_Handler):
         self.state.used_codes.add(code)
         user = code.split(".", 1)[0]
         answer = {
-            "openid": self.state.openid_for(user),
+            "openid": self.state.login(user),
             "session_key": base64.b64encode(secrets.token_bytes(16)).decode(),
         }
         if user.startswith("u-"):
@@ -416,7 +356,7 @@ class PhoneNumberHandler(_Handler):
             return
         code = body.get("code")
         if not isinstance(code, str):
-            self.reply_error(47003)
+            self.reply_error(47001)
             return
         if await self.special_code(code):
             return
@@ -432,76 +372,113 @@ class PhoneNumberHandler(_Handler):
                 "phone_info": {
                     "phoneNumber": phone,
                     "purePhoneNumber": phone,
-                    "countryCode": "86",
+                    "countryCode": self.state.country_code,
                     "watermark": {"timestamp": int(time.time()), "appid": self.state.appid},
                 },
             }
         )
 
 
+def _page_path(page: object) -> str | None:
+    """The path of a subscribe message's page (its query dropped), or None when it is not well formed."""
+    if not isinstance(page, str):
+        return None
+    path = page.partition("?")[0]
+    return path if _PAGE.match(path) else None
+
+
 class SubscribeSendHandler(_Handler):
-    """The sandbox's subscribe-message send: records each message instead of sending it."""
+    """The sandbox's subscribe-message send: as strict as WeChat, records each message instead of sending it."""
 
     endpoint = "subscribe_send"
 
     def post(self) -> None:
-        """Check the token and the message fields; keep the message and answer its msgid."""
+        """Check the token, user, template, data, page and the user's grant; keep the message and spend the grant."""
         body = self.authorized_body()
         if body is None:
             return
         touser, template_id, data = body.get("touser"), body.get("template_id"), body.get("data")
-        page = body.get("page")
-        if not (isinstance(touser, str) and touser and isinstance(template_id, str) and template_id):
+        page, miniprogram_state = body.get("page"), body.get("miniprogram_state", "formal")
+        if not self.state.known(touser):
+            self.reply_error(40003)
+            return
+        if not isinstance(template_id, str) or template_id not in self.state.templates:
+            self.reply_error(40037)
+            return
+        keywords = self.state.templates[template_id]
+        if (miniprogram_state not in _MINIPROGRAM_STATES or body.get("lang", "zh_CN") not in _LANGS
+                or not isinstance(data, dict) or set(data) != set(keywords)
+                or not all(isinstance(v, dict) and set(v) == {"value"} and fits(keywords[k], v["value"])
+                           for k, v in data.items())):
             self.reply_error(47003)
             return
-        if not isinstance(data, dict) or (page is not None and not isinstance(page, str)):
-            self.reply_error(47003)
+        if page is not None:
+            path = _page_path(page)
+            if path is None or (miniprogram_state == "formal" and path not in self.state.released_pages):
+                self.reply_error(41030)
+                return
+        assert isinstance(touser, str)
+        if not self.state.spend_grant(touser, template_id):
+            self.reply_error(43101)
             return
         self.state.sent_messages.append(
-            {"touser": touser, "template_id": template_id, "page": page, "data": data, "at": int(time.time())}
+            {"touser": touser, "template_id": template_id, "page": page, "data": data,
+             "miniprogram_state": miniprogram_state, "at": int(time.time())}
         )
         self.reply({"errcode": 0, "errmsg": "ok", "msgid": len(self.state.sent_messages)})
 
 
 class MsgSecCheckHandler(_Handler):
-    """The sandbox's msg_sec_check: content is risky when it holds a banned word."""
+    """The sandbox's msg_sec_check (version 2): risky for a banned word, review for a review word."""
 
     endpoint = "msg_sec_check"
 
     def post(self) -> None:
-        """Check the token and fields; answer pass, or risky when the content holds a banned word."""
+        """Check the token, version, scene and user (seen lately); answer the verdict in WeChat's shape."""
         body = self.authorized_body()
         if body is None:
             return
-        content = body.get("content")
-        if not isinstance(content, str):
-            self.reply_error(47003)
+        content, scene, openid = body.get("content"), body.get("scene"), body.get("openid")
+        if not isinstance(content, str) or body.get("version") != 2:
+            self.reply_error(47001)
             return
-        if body.get("version") == 2 and (
-            not isinstance(body.get("openid"), str) or body.get("scene") not in (1, 2, 3, 4)
-        ):
-            self.reply_error(47003)
+        if not isinstance(scene, int) or isinstance(scene, bool) or scene not in (1, 2, 3, 4):
+            self.reply_error(40129)
             return
-        risky = any(word in content for word in self.state.banned_words)
-        suggest, label = ("risky", 20001) if risky else ("pass", 100)
+        if not self.state.known(openid):
+            self.reply_error(40003)
+            return
+        assert isinstance(openid, str)
+        if not self.state.recently_seen(openid):
+            self.reply_error(61010)
+            return
+        if not content:
+            self.reply_error(44002)
+            return
+        if any(word in content for word in self.state.banned_words):
+            suggest, label = "risky", 20001
+        elif any(word in content for word in self.state.review_words):
+            suggest, label = "review", 21000
+        else:
+            suggest, label = "pass", 100
         self.reply(
             {
                 "errcode": 0,
                 "errmsg": "ok",
                 "result": {"suggest": suggest, "label": label},
-                "detail": [{"strategy": "keyword", "errcode": 0, "suggest": suggest, "label": label}],
+                "detail": [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label}],
                 "trace_id": uuid.uuid4().hex,
             }
         )
 
 
 class WxaCodeHandler(_Handler):
-    """The sandbox's getwxacodeunlimit: a mini-program code image for a scene."""
+    """The sandbox's getwxacodeunlimit: a mini-program code image for a scene (JPEG, like WeChat)."""
 
     endpoint = "getwxacodeunlimit"
 
     async def post(self) -> None:
-        """Check the token, scene, page and width; answer a PNG QR code of the scene."""
+        """Check the token, scene, page, version and width; answer a JPEG QR code of the scene (PNG if hyaline)."""
         body = self.authorized_body()
         if body is None:
             return
@@ -509,18 +486,28 @@ class WxaCodeHandler(_Handler):
         if not isinstance(scene, str) or not _SCENE.match(scene):
             self.reply_error(40169)
             return
+        check_path, hyaline = body.get("check_path", True), body.get("is_hyaline", False)
+        width = body.get("width", 430)
+        if (body.get("env_version", "release") not in ("release", "trial", "develop")
+                or not isinstance(check_path, bool) or not isinstance(hyaline, bool)
+                or not isinstance(width, int) or isinstance(width, bool)):
+            self.reply_error(40097)
+            return
         page = body.get("page")
-        if page is not None and (not isinstance(page, str) or page.startswith("/")):
+        if page is not None and (not isinstance(page, str) or not _PAGE.match(page)
+                                 or (check_path and page not in self.state.released_pages)):
             self.reply_error(41030)
             return
-        width = body.get("width", 430)
-        if not isinstance(width, int) or isinstance(width, bool):
-            self.reply_error(47003)
-            return
         width = min(max(width, 280), 1280)
+        self.state.made_codes.append({"scene": scene, "page": page, "env_version": body.get("env_version", "release"),
+                                      "check_path": check_path, "width": width})
         loop = asyncio.get_running_loop()
-        image = await loop.run_in_executor(None, render_qr_png, scene, width)
-        self.set_header("Content-Type", "image/png")
+        if hyaline:
+            image = await loop.run_in_executor(None, lambda: render_qr_png(scene, width, transparent=True))
+            self.set_header("Content-Type", "image/png")
+        else:
+            image = await loop.run_in_executor(None, render_qr_jpeg, scene, width)
+            self.set_header("Content-Type", "image/jpeg")
         self.finish(image)
 
 
@@ -552,8 +539,53 @@ class FaultsHandler(_Handler):
         self.reply({"errcode": 0, "errmsg": "ok", "fault": asdict(fault)})
 
 
+class SubscriptionsHandler(_Handler):
+    """Sandbox control: a user accepts a template in the mini-program (one grant per time)."""
+
+    def post(self) -> None:
+        """Add the grants the body describes (``openid`` or ``user``, ``template_id``, ``times``); 400 if bad."""
+        body = self.json_body()
+        if body is None:
+            return
+        try:
+            unknown = set(body) - {"openid", "user", "template_id", "times"}
+            if unknown:
+                raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+            openid, user = body.get("openid"), body.get("user")
+            if isinstance(user, str) and user and openid is None:
+                openid = self.state.openid_for(user)
+            if not isinstance(openid, str) or not openid:
+                raise ValueError("openid or user is required")
+            times = body.get("times", 1)
+            if not isinstance(times, int) or isinstance(times, bool):
+                raise ValueError("times must be an integer")
+            grants = self.state.accept(openid, str(body.get("template_id", "")), times)
+        except ValueError as exc:
+            self.set_status(400)
+            self.reply({"errcode": 47003, "errmsg": str(exc)})
+            return
+        self.reply({"errcode": 0, "errmsg": "ok", "openid": openid, "grants": grants})
+
+
+class AdvanceHandler(_Handler):
+    """Sandbox control: let time pass (tokens age, logins grow old)."""
+
+    def post(self) -> None:
+        """Move the sandbox's clock on by ``seconds``; 400 if missing or negative."""
+        body = self.json_body()
+        if body is None:
+            return
+        seconds = body.get("seconds")
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+            self.set_status(400)
+            self.reply({"errcode": 47003, "errmsg": "seconds must be a non-negative number"})
+            return
+        self.state.advance(float(seconds))
+        self.reply({"errcode": 0, "errmsg": "ok"})
+
+
 class ResetHandler(_Handler):
-    """Sandbox control: forget codes, tokens, counters, messages and faults."""
+    """Sandbox control: forget codes, tokens, users, grants, counters, messages and faults."""
 
     def post(self) -> None:
         """Reset the sandbox's state."""
@@ -565,13 +597,13 @@ class ExpireTokensHandler(_Handler):
     """Sandbox control: expire every access token issued so far."""
 
     def post(self) -> None:
-        """Invalidate every access token, so the next call needs a new one."""
+        """Let every access token expire, so the next call needs a new one."""
         self.state.expire_tokens()
         self.reply({"errcode": 0, "errmsg": "ok"})
 
 
 class StateHandler(_Handler):
-    """Sandbox control: its counters, sent messages and pending faults."""
+    """Sandbox control: its counters, sent messages, grants and pending faults."""
 
     def get(self) -> None:
         """Answer the state snapshot (no secrets)."""
@@ -583,12 +615,15 @@ def make_sandbox_app(state: SandboxState | None = None) -> tornado.web.Applicati
     return tornado.web.Application(
         [
             (r"/cgi-bin/token", TokenHandler),
+            (r"/cgi-bin/stable_token", StableTokenHandler),
             (r"/sns/jscode2session", CodeToSessionHandler),
             (r"/wxa/business/getuserphonenumber", PhoneNumberHandler),
             (r"/cgi-bin/message/subscribe/send", SubscribeSendHandler),
             (r"/wxa/msg_sec_check", MsgSecCheckHandler),
             (r"/wxa/getwxacodeunlimit", WxaCodeHandler),
             (r"/__sandbox__/faults", FaultsHandler),
+            (r"/__sandbox__/subscriptions", SubscriptionsHandler),
+            (r"/__sandbox__/advance", AdvanceHandler),
             (r"/__sandbox__/reset", ResetHandler),
             (r"/__sandbox__/expire-tokens", ExpireTokensHandler),
             (r"/__sandbox__/state", StateHandler),

@@ -151,3 +151,32 @@ class NoticeTemplates:
                 raw = 0
             data[keyword] = {"value": shape(keyword_type(keyword), raw)}
         return data
+
+
+# WeChat's value rules, as a check (the sandbox refuses what breaks them with 47003, like WeChat).
+_DATE = r"(?:\d{4}年\d{1,2}月\d{1,2}日|\d{4}[-/]\d{1,2}[-/]\d{1,2})"
+_CLOCK = r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?"
+_POINT = {"time": rf"(?:{_DATE} ?)?{_CLOCK}", "date": rf"{_DATE}(?: ?{_CLOCK})?"}
+_RULES: dict[str, re.Pattern[str]] = {
+    "thing": re.compile(r"^[^\x00-\x1f\x7f]{1,20}$"),
+    "number": re.compile(r"^(?=.{1,32}$)\d+(?:\.\d+)?$"),
+    "letter": re.compile(r"^[A-Za-z]{1,32}$"),
+    "symbol": re.compile(r"^[^\sA-Za-z0-9\u4e00-\u9fff]{1,5}$"),
+    "character_string": re.compile(r"^[\x21-\x7e]{1,32}$"),
+    "time": re.compile(rf"^{_POINT['time']}(?: ?~ ?{_POINT['time']})?$"),
+    "date": re.compile(rf"^{_POINT['date']}(?: ?~ ?{_POINT['date']})?$"),
+    "amount": re.compile(r"^[¥￥$€£]?\d{1,10}(?:\.\d{1,2})?元?$"),
+    "phone_number": re.compile(r"^[0-9+\-() ]{1,17}$"),
+    "car_number": re.compile(r"^[\u4e00-\u9fffA-Za-z0-9][A-Za-z0-9]{0,6}[\u4e00-\u9fffA-Za-z0-9]?$"),
+    "phrase": re.compile(r"^[\u4e00-\u9fff]{1,5}$"),
+}
+
+
+def fits(kind: str, value: object) -> bool:
+    """Whether ``value`` obeys WeChat's rule for a keyword of type ``kind`` (an empty value never does)."""
+    if not isinstance(value, str) or not value:
+        return False
+    if kind == "name":  # ten Chinese characters, or twenty letters or symbols; mixed counts as Chinese
+        return len(value) <= (10 if _HAN.search(value) else 20) and "\n" not in value
+    rule = _RULES.get(kind)
+    return rule is not None and rule.match(value) is not None

@@ -34,7 +34,7 @@ def test_demo_tour_plays_the_story(tmp_path: Path) -> None:
     assert f'"id_number": "{DEMO_MEMBER[1]}"' in out
     assert "← 201 Created" in out and "(Idempotent-Replayed: true)" in out
     # Images and QR tokens are cut, not dumped.
-    assert "[a PNG image in base64, " in out and "…[135 characters]" in out
+    assert "[a JPEG image in base64, " in out and "…[135 characters]" in out  # WeChat sends JPEG codes
     assert max(len(line) for line in out.splitlines()) < 200
     assert out.rstrip().endswith("the union owes the pharmacy 108.80 (settled monthly), the pharmacy conceded 19.20.")
     assert "paid 0.00" in out

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import ConfigError, load_config
+from server.config import ConfigError, check_wechat_ready, load_config
 
 
 def test_defaults_need_no_configuration():
@@ -88,3 +88,58 @@ def test_cli_stops_with_one_line(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "UNIONAID_PORT" in lines[0]
+
+
+# -- readiness to talk to WeChat itself ---------------------------------------------
+
+REAL = {"UNIONAID_WECHAT_APPID": "wx0123456789abcdef", "UNIONAID_WECHAT_SECRET": "0123456789abcdef0123456789abcdef",
+        **{f"UNIONAID_WECHAT_TEMPLATE_{kind.upper()}": f"tmpl-{kind}-0123456789"
+           for kind in ("card", "redemption", "relief", "payment")}}
+
+
+@pytest.mark.parametrize(
+    "unset, setting",
+    [
+        ("UNIONAID_WECHAT_APPID", "UNIONAID_WECHAT_APPID"),
+        ("UNIONAID_WECHAT_SECRET", "UNIONAID_WECHAT_APPID/UNIONAID_WECHAT_SECRET"),
+        ("UNIONAID_WECHAT_TEMPLATE_CARD", "UNIONAID_WECHAT_TEMPLATE_CARD"),
+        ("UNIONAID_WECHAT_TEMPLATE_PAYMENT", "UNIONAID_WECHAT_TEMPLATE_PAYMENT"),
+    ],
+)
+def test_wechat_itself_refuses_sandbox_credentials_and_placeholder_templates(unset, setting):
+    cfg = load_config(env={k: v for k, v in REAL.items() if k != unset})  # the sandbox's default stays for `unset`
+    assert cfg.talks_to_wechat
+    with pytest.raises(ConfigError) as info:
+        check_wechat_ready(cfg)
+    message = str(info.value)
+    assert message.startswith(setting) and "\n" not in message
+
+
+@pytest.mark.parametrize("base", ["https://api.weixin.qq.com", "https://api2.weixin.qq.com/",
+                                  "https://sh.api.weixin.qq.com", "https://API.WEIXIN.QQ.COM"])
+def test_every_wechat_domain_is_wechat_itself(base):
+    cfg = load_config(env={"UNIONAID_WECHAT_API_BASE": base})
+    assert cfg.talks_to_wechat
+    with pytest.raises(ConfigError):
+        check_wechat_ready(cfg)
+    assert not load_config(env={"UNIONAID_WECHAT_API_BASE": "http://weixin.qq.com.example:8001"}).talks_to_wechat
+
+
+def test_wechat_itself_with_real_settings_and_any_sandbox_with_defaults_are_ready(tmp_path):
+    check_wechat_ready(load_config(env=REAL))
+    sandbox = load_config(env={"UNIONAID_WECHAT_API_BASE": "http://127.0.0.1:8001"})
+    assert not sandbox.talks_to_wechat
+    check_wechat_ready(sandbox)
+    trial = load_config(env={**REAL, "UNIONAID_WECHAT_ENV_VERSION": "trial"})
+    assert trial.wechat_env_version == "trial"
+    with pytest.raises(ConfigError, match="^UNIONAID_WECHAT_ENV_VERSION"):
+        load_config(env={"UNIONAID_WECHAT_ENV_VERSION": "beta"})
+
+
+def test_serve_against_wechat_with_sandbox_credentials_stops_with_one_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "UNIONAID_DATA_DIR": str(tmp_path / "var"), "UNIONAID_LOG_LEVEL": "ERROR"}
+    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "serve", "--port", "1"], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("unionaid: configuration error: UNIONAID_WECHAT_APPID")

@@ -87,7 +87,7 @@ async def test_an_undecryptable_token_is_a_miss_and_is_fetched_again(
     assert wx_sandbox.state.token_fetches == 1
     # The refetched token replaced the dead value and is used from then on.
     assert await wx_gateway.access_token() == token and wx_sandbox.state.token_fetches == 1
-    await wx_gateway.send_subscribe_message("oabc", "TPL1", {"thing1": {"value": "x"}})
+    await wx_gateway.phone_number("13812345678")
     assert wx_sandbox.state.token_fetches == 1
 
 
