@@ -56,6 +56,8 @@ async def test_bad_reports_are_refused_whole(api, running):
 
 async def test_a_notice_reaches_who_accepted_and_waits_in_the_inbox_for_who_did_not(api, engine, running, wechat):
     scene = await counter(api, engine, running)  # binding issued the card: one notice, before any grant
+    templates = running.settings["templates"]
+    assert await identity.dispatch_notifications(engine, running.gateway, templates) == 0  # the job ran: no grant
     accepted = await api.post("/api/v1/me/subscriptions", {"results": {ids(running)["card"]: "accept"}},
                               token=scene.worker)
     assert accepted.status == 200
@@ -63,8 +65,7 @@ async def test_a_notice_reaches_who_accepted_and_waits_in_the_inbox_for_who_did_
     clerk_freeze = await api.post(f"/api/v1/staff/cards/{scene.card_id}/freeze", {"reason": "核查"},
                                   token=await _clerk(api, engine))
     assert clerk_freeze.status == 200, clerk_freeze.data
-    templates = running.settings["templates"]
-    # Oldest first: the card's issue finds no grant (inbox only); the freeze spends the one grant.
+    # The card's issue found no grant (inbox only); the freeze spends the one grant given since.
     assert await identity.dispatch_notifications(engine, running.gateway, templates) == 1
     [sent] = wechat.state.sent_messages
     assert (sent["touser"], sent["template_id"]) == (wechat.state.openid_for("wang"), ids(running)["card"])

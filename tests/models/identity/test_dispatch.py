@@ -80,14 +80,14 @@ async def test_with_a_grant_it_is_sent_once_with_the_templates_keywords_and_the_
     await accept(engine, wechat, running, wang, "wang", "redemption", times=2)
     happened = datetime(2026, 11, 30, 16, 5, tzinfo=timezone.utc)  # 00:05 on 1 December in Beijing
     notice = await queue(engine, wang, "redemption", title="老百姓大药房（东湖路一号店）优惠", body="消费 123.45 元",
-                         values={"merchant": "老百姓大药房（东湖路一号店）连锁有限公司", "amount": 12345, "discount": 1050},
+                         values={"merchant": "老百姓大药房（东湖路一号店）连锁有限公司总店", "amount": 12345, "discount": 1050},
                          at=happened)
     assert await dispatch(engine, running) == 1
     [message] = wechat.state.sent_messages
     assert (message["touser"], message["template_id"], message["page"]) == (
         wechat.state.openid_for("wang"), template(running, "redemption"), "pages/card/index")
     assert message["data"] == {
-        "thing1": {"value": "老百姓大药房（东湖路一号店）连锁有…"}, "amount2": {"value": "123.45元"},
+        "thing1": {"value": "老百姓大药房（东湖路一号店）连锁有限公…"}, "amount2": {"value": "123.45元"},
         "amount3": {"value": "10.50元"}, "time4": {"value": "2026-12-01 00:05"}, "thing5": {"value": "消费 123.45 元"}}
     row = await row_of(engine, notice)
     assert (row.status, row.attempts, row.template_id) == ("sent", 1, template(running, "redemption"))
