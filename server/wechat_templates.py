@@ -40,6 +40,7 @@ KEYWORD_TYPES = ("thing", "number", "letter", "symbol", "character_string", "tim
 
 _KEYWORD = re.compile(r"^(?P<type>[a-z_]+?)(?P<n>\d{1,2})$")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class TemplateConfigError(ValueError):
@@ -79,9 +80,9 @@ def shape(kind: str, value: str | int | datetime) -> str:
         local = value.astimezone(_SHANGHAI)
         return local.strftime("%Y-%m-%d" if kind == "date" else "%Y-%m-%d %H:%M")
     if isinstance(value, int) and kind == "amount":
-        sign = "-" if value < 0 else ""
-        return f"{sign}{abs(value) // 100}.{abs(value) % 100:02d}元"
-    text = " ".join(str(value).split())  # no control characters or line breaks
+        # WeChat's amount takes no sign: a notice says which way money went in its words, not by "-".
+        return f"{abs(value) // 100}.{abs(value) % 100:02d}元"
+    text = " ".join(_CONTROL.sub(" ", str(value)).split())  # no control characters or line breaks
     if kind in ("number", "letter", "character_string", "symbol", "phone_number", "car_number", "name") and not text:
         return "-"
     if kind == "phrase":
