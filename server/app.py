@@ -20,6 +20,7 @@ from handlers import (
     notices,
     orgs,
     partners,
+    relief,
     settlement,
     staff_admin,
     staff_auth,
@@ -52,6 +53,7 @@ ROUTES: list[tuple[Any, ...]] = [
     *merchant.routes,
     *partners.routes,
     *settlement.routes,
+    *relief.routes,
 ]
 
 
