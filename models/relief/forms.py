@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeGuard
 
 from models.core.errors import Invalid
 from models.core.typed import FEN_MAX
@@ -32,7 +32,7 @@ _KEYS = {
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _int(value: Any) -> bool:
+def _int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -55,7 +55,8 @@ def _property_problems(name: str, prop: Any) -> list[str]:
         high, low = prop.get("maxLength"), prop.get("minLength", 0)
         if not (_int(high) and 1 <= high <= MAX_TEXT):
             out.append(f"maxLength 必填，1–{MAX_TEXT}")
-        if not (_int(low) and 0 <= low <= (high if _int(high) else MAX_TEXT)):
+            high = MAX_TEXT
+        if not (_int(low) and 0 <= low <= high):
             out.append("minLength 应在 0 与 maxLength 之间")
         if "format" in prop and prop["format"] != "date":
             out.append("format 只能是 date")
@@ -70,7 +71,7 @@ def _property_problems(name: str, prop: Any) -> list[str]:
             out.append("x-labels 只用于 enum")
     elif kind == "integer":
         low, high = prop.get("minimum"), prop.get("maximum")
-        if not (_int(low) and _int(high) and 0 <= low <= high <= FEN_MAX):
+        if not (_int(low) and _int(high) and 0 <= low and low <= high and high <= FEN_MAX):
             out.append(f"minimum、maximum 必填，0 ≤ minimum ≤ maximum ≤ {FEN_MAX}")
         if "x-unit" in prop and prop["x-unit"] not in UNITS:
             out.append("x-unit 只能是 " + "、".join(UNITS))
