@@ -9,8 +9,9 @@ from models.identity import tables as identity_tables
 from models.members import tables as members_tables
 from models.network import tables as network_tables
 from models.partners import tables as partners_tables
+from models.relief import tables as relief_tables
 
 DOMAIN_TABLES = (core_tables, network_tables, identity_tables, members_tables, cards_tables, partners_tables,
-                 counter_tables)
+                 counter_tables, relief_tables)
 
 __all__ = ["DOMAIN_TABLES", "metadata"]

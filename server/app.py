@@ -21,6 +21,7 @@ from handlers import (
     notices,
     orgs,
     partners,
+    relief,
     settlement,
     staff_admin,
     staff_auth,
@@ -55,6 +56,7 @@ ROUTES: list[tuple[Any, ...]] = [
     *partners.routes,
     *invites.routes,
     *settlement.routes,
+    *relief.routes,
 ]
 
 

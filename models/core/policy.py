@@ -44,6 +44,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "me.subscriptions": frozenset({"user"}),
     "my_card.view": frozenset({"user"}),
     "my_card.report_lost": frozenset({"user"}),
+    "relief.kinds": frozenset({"user"}),
+    "relief.self_test": frozenset({"user"}),
     # --- merchants: cashiers and managers ---
     "merchant.bind": frozenset({"user"}),
     "counter.scan": frozenset({"cashier"}),
@@ -80,6 +82,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "settlement.view": frozenset({"finance", "approver", "admin"}),
     "settlement.manage": frozenset({"finance", "admin"}),
     "staff.manage": frozenset({"admin"}),
+    "relief_kinds.view": _ALL_STAFF,
+    "relief_kinds.manage": frozenset({"admin"}),
     "audit.view": frozenset({"admin"}),
 }
 #: Merchant actions that also need the merchant to be trading today (active, agreement in force).

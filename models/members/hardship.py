@@ -17,6 +17,7 @@ from models.core.masking import mask_name
 from models.core.money import yuan
 from models.core.ports import PiiCipher
 from models.core.typed import Body, Date, one_of, text
+from models.members import means
 from models.members.tables import hardship_records, household_members, members
 from models.network import tree as orgs
 from models.network.tables import orgs as orgs_t
@@ -37,7 +38,7 @@ DEEP_LINE = "hardship.deep_line"
 RELATIVE_LINE = "hardship.relative_line"
 HEALTH = "health"
 VISIT_NOTE = "hardship_note"
-MAX_HOUSEHOLD = 20
+MAX_HOUSEHOLD = means.MAX_HOUSEHOLD
 MAX_NOTE = 2000
 MAX_HEALTH = 200
 MAX_RECHECK_DAYS = 366
@@ -45,8 +46,8 @@ _NOT_FOUND = ("hardship_not_found", "找不到该困难职工档案")
 
 
 def per_capita(household_income: int, household_size: int) -> int:
-    """Per-capita monthly income in fen: the one rounding rule of the register (rounded down)."""
-    return household_income // household_size
+    """Per-capita monthly income in fen: the means test's rule (rounded down); the register counts no rigid expense."""
+    return means.disposable_per_capita(household_size, household_income)
 
 
 def one_year_from(start: date) -> date:
@@ -58,14 +59,25 @@ def one_year_from(start: date) -> date:
 
 
 def propose(per_capita_income: int, causes: Iterable[str], *, deep_line: int, relative_line: int) -> str:
-    """The category the figures suggest; ``ABOVE_LINE`` when none applies."""
-    if per_capita_income <= deep_line:
-        return "deep"
-    if per_capita_income <= relative_line:
-        return "relative"
-    if {"accident", "disaster"} & set(causes):
+    """The category the figures suggest (the means test, on a per-capita figure); ``ABOVE_LINE`` when none applies.
+
+    The register records no rigid expense, so the means test's accident rule (expenses over 80 % of
+    income) never fires here; an accident or disaster cause stands for it.
+    """
+    return _proposal(means.assess(1, per_capita_income, 0, deep_line=deep_line, relative_line=relative_line), causes)
+
+
+def _proposal(found: means.Assessment, causes: Iterable[str]) -> str:
+    if found.category is None and {"accident", "disaster"} & set(causes):
         return "accident"
-    return ABOVE_LINE
+    return found.category or ABOVE_LINE
+
+
+async def registered(conn: AsyncConnection, member_id: int) -> str | None:
+    """The category of the member's active record in the register, None when they are not in it."""
+    return (await conn.execute(sa.select(hardship_records.c.category).where(
+        hardship_records.c.member_id == member_id, hardship_records.c.status == "active")
+        .order_by(hardship_records.c.id.desc()).limit(1))).scalar_one_or_none()
 
 
 @dataclass(frozen=True)
@@ -272,8 +284,9 @@ async def enter(
     deep_line, relative_line = await income_lines(conn, org)
 
     income = sum(p.monthly_income for p in people)
-    pci = per_capita(income, len(people))
-    proposed = propose(pci, cause_codes, deep_line=deep_line, relative_line=relative_line)
+    found = means.assess(len(people), income, 0, deep_line=deep_line, relative_line=relative_line)
+    pci = found.per_capita
+    proposed = _proposal(found, cause_codes)
     chosen = category or proposed
     if chosen == ABOVE_LINE:
         raise Invalid("hardship_above_line",

@@ -149,8 +149,8 @@ async def move(conn: AsyncConnection, actor: Actor, org: Org, new_parent: Org) -
     return await get(conn, org.id)
 
 
-# Rows that belong to a unit alone and go with it.
-OWNED = frozenset({"org_settings"})
+# Rows that belong to a unit alone and go with it (its settings, its own definitions of relief kinds).
+OWNED = frozenset({"org_settings", "relief_kinds"})
 # How a refusal names the rows still referencing a unit: table -> (noun, measure word).
 REFERENCE_LABELS: dict[str, tuple[str, str]] = {
     "orgs": ("下级单位", "个"),

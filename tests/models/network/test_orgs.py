@@ -16,6 +16,7 @@ from models.members.tables import hardship_records, members
 from models.network import tree as orgs
 from models.network.tables import orgs as orgs_table
 from models.partners.tables import merchants, programs
+from models.relief.tables import relief_kinds
 
 
 async def build_tree(conn):
@@ -187,6 +188,11 @@ async def _child_row(conn, unit: int, home: int, seq: int) -> None:
     await orgs.create(conn, SYSTEM, code=f"CH{seq}", name="下级", type_="grassroots", parent_code=parent.code)
 
 
+async def _relief_kind_row(conn, unit: int, home: int, seq: int) -> None:
+    await conn.execute(relief_kinds.insert().values(org_id=unit, code="nursery", definition="{}",
+                                                    updated_at=utcnow()))
+
+
 async def _setting_row(conn, unit: int, home: int, seq: int) -> None:
     await orgs.set_setting(conn, SYSTEM, await orgs.get(conn, unit), "line.deep", "80000")
 
@@ -203,6 +209,7 @@ REFERENCING_ROWS = {
     "programs": _program_row,
     "member_transfers": _transfer_row,
     "org_settings": _setting_row,
+    "relief_kinds": _relief_kind_row,
 }
 
 
