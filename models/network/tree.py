@@ -161,6 +161,10 @@ REFERENCE_LABELS: dict[str, tuple[str, str]] = {
     "cards": ("服务卡", "张"),
     "hardship_records": ("困难职工档案", "份"),
     "member_transfers": ("会籍转接记录", "条"),
+    "relief_applications": ("救助申请", "份"),
+    "relief_visits": ("入户核查记录", "份"),
+    "relief_events": ("救助办理记录", "条"),
+    "relief_meetings": ("集体评议记录", "份"),
 }
 
 

@@ -1,4 +1,5 @@
-"""Relief tables: each unit's own definitions of the kinds of relief (overrides of the presets, its own kinds)."""
+"""Relief tables: the units' own definitions of the kinds, and the applications with their household, proofs,
+home visits, timeline, collective review meetings and flags."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -19,4 +20,150 @@ relief_kinds = sa.Table(
     sa.Column("updated_by", BigId, nullable=True),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("org_id", "code"),
+)
+
+
+# --- applications (issue 13) ------------------------------------------------------------------------
+
+# A worker's application: a draft while they fill it in, then under review step by step. The kind's
+# definition in force when it was created is kept whole (``kind_definition``): overrides change and
+# may be dropped, and the rules the worker applied under must stay readable.
+relief_applications = sa.Table(
+    "relief_applications",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("member_id", BigId, sa.ForeignKey("members.id"), nullable=False),
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id"), nullable=False),  # the member's unit at creation
+    sa.Column("org_path", sa.String(255), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("kind_definition", sa.Text, nullable=False),  # JSON snapshot of models.relief.kinds.Definition
+    # draft | submitted | returned | rejected | withdrawn | paid | archived
+    sa.Column("status", sa.String(16), nullable=False),
+    # null while a draft; verification | county_review | collective_review | notice | approval | payment | archived
+    sa.Column("step", sa.String(24), nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("form_enc", sa.Text, nullable=False),  # the form's JSON, encrypted: health and income facts
+    sa.Column("requested_amount", sa.BigInteger, nullable=True),  # fen
+    sa.Column("proposed_amount", sa.BigInteger, nullable=True),  # fen, from the county step on
+    sa.Column("approved_amount", sa.BigInteger, nullable=True),  # fen, at approval
+    sa.Column("consent_version", sa.String(32), nullable=True),
+    sa.Column("consented_at", UTCDateTime, nullable=True),
+    # The content check of the free text: pass, or review / unchecked (held for staff, never blocking).
+    sa.Column("content_status", sa.String(16), nullable=True),
+    sa.Column("returned_step", sa.String(24), nullable=True),
+    sa.Column("missing", sa.Text, nullable=True),  # JSON [{"item", "note"}] when returned
+    sa.Column("reject_reason", sa.String(500), nullable=True),
+    sa.Column("flagged", sa.Boolean, nullable=False),  # any open flag
+    sa.Column("step_since", UTCDateTime, nullable=True),
+    sa.Column("due_at", UTCDateTime, nullable=True),
+    sa.Column("submitted_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_relief_applications_member_kind", "member_id", "kind"),
+    sa.Index("ix_relief_applications_user", "user_id", "id"),
+    sa.Index("ix_relief_applications_queue", "status", "step", "due_at"),
+)
+
+# The household of an application; ID numbers encrypted, with the members' blind index so that a
+# household member of one application is found as the applicant or household of another.
+relief_household = sa.Table(
+    "relief_household",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("application_id", BigId, sa.ForeignKey("relief_applications.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(50), nullable=False),
+    sa.Column("relation", sa.String(16), nullable=False),
+    sa.Column("id_number_enc", sa.String(255), nullable=True),
+    sa.Column("id_number_bidx", sa.String(64), nullable=True, index=True),
+    sa.Column("monthly_income", sa.BigInteger, nullable=True),  # fen
+)
+
+# Home visits (入户核查) by the grassroots station; findings encrypted.
+relief_visits = sa.Table(
+    "relief_visits",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("application_id", BigId, sa.ForeignKey("relief_applications.id"), nullable=False, index=True),
+    sa.Column("visit_date", sa.Date, nullable=False),
+    sa.Column("visitors", sa.Text, nullable=False),  # JSON list of names
+    sa.Column("findings_enc", sa.Text, nullable=False),
+    sa.Column("staff_id", BigId, sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Proofs of an application and photos of a home visit: the blob lives in the attachment store.
+relief_attachments = sa.Table(
+    "relief_attachments",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("application_id", BigId, sa.ForeignKey("relief_applications.id"), nullable=False, index=True),
+    sa.Column("visit_id", BigId, sa.ForeignKey("relief_visits.id"), nullable=True),
+    sa.Column("proof_type", sa.String(32), nullable=False),  # a proof type of the kind, or visit_photo
+    sa.Column("store_key", sa.String(64), nullable=False),
+    sa.Column("mime", sa.String(32), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=False),
+    sa.Column("uploaded_by", sa.String(32), nullable=False),  # "user:7" or "staff:3"
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The timeline: what happened to an application, at which step, by which unit (and, for staff eyes
+# only, which member of staff).
+relief_events = sa.Table(
+    "relief_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("application_id", BigId, sa.ForeignKey("relief_applications.id"), nullable=False, index=True),
+    sa.Column("step", sa.String(24), nullable=True),
+    sa.Column("action", sa.String(24), nullable=False),
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id"), nullable=True),
+    sa.Column("staff_id", BigId, sa.ForeignKey("staff.id"), nullable=True),
+    sa.Column("comment", sa.String(500), nullable=True),  # what the worker may read (return, reject)
+    sa.Column("detail", sa.Text, nullable=True),  # JSON
+    sa.Column("amount", sa.BigInteger, nullable=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+# Collective review (集体评议) meetings and their votes.
+relief_meetings = sa.Table(
+    "relief_meetings",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("meeting_date", sa.Date, nullable=False),
+    sa.Column("members", sa.Integer, nullable=False),  # the committee's size
+    sa.Column("present", sa.Text, nullable=False),  # JSON list of names
+    sa.Column("minutes", sa.Text, nullable=False),
+    sa.Column("recorded_by", BigId, sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+relief_votes = sa.Table(
+    "relief_votes",
+    metadata,
+    sa.Column("meeting_id", BigId, sa.ForeignKey("relief_meetings.id"), primary_key=True),
+    sa.Column("application_id", BigId, sa.ForeignKey("relief_applications.id"), primary_key=True),
+    sa.Column("votes_for", sa.Integer, nullable=False),
+    sa.Column("votes_against", sa.Integer, nullable=False),
+    sa.Column("carried", sa.Boolean, nullable=False),
+)
+
+# Duplicates and limits found at submission or a review step, naming the other application.
+relief_flags = sa.Table(
+    "relief_flags",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("application_id", BigId, sa.ForeignKey("relief_applications.id"), nullable=False, index=True),
+    sa.Column("other_application_id", BigId, sa.ForeignKey("relief_applications.id"), nullable=True),
+    sa.Column("reason", sa.String(32), nullable=False),  # same_kind_open | household_open | frequency
+    sa.Column("step", sa.String(24), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),  # open | overridden | cleared
+    sa.Column("detail", sa.String(200), nullable=True),
+    sa.Column("override_reason", sa.String(500), nullable=True),
+    sa.Column("override_by", BigId, sa.ForeignKey("staff.id"), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
 )

@@ -12,11 +12,12 @@ from models.core.actors import SYSTEM
 from models.core.clock import utcnow
 from models.core.errors import Conflict, Invalid, NotFound
 from models.identity.tables import staff as staff_table
+from models.identity.tables import users
 from models.members.tables import hardship_records, members
 from models.network import tree as orgs
 from models.network.tables import orgs as orgs_table
 from models.partners.tables import merchants, programs
-from models.relief.tables import relief_kinds
+from models.relief.tables import relief_applications, relief_events, relief_kinds, relief_meetings, relief_visits
 
 
 async def build_tree(conn):
@@ -193,6 +194,35 @@ async def _relief_kind_row(conn, unit: int, home: int, seq: int) -> None:
                                                     updated_at=utcnow()))
 
 
+async def _application_row(conn, unit: int, home: int, seq: int, *, org: int | None = None) -> int:
+    now = utcnow()
+    member = await _member_row(conn, home, seq)
+    user = (await conn.execute(users.insert().values(openid=f"o-{seq}-{org}", created_at=now,
+                                                     last_login_at=now))).inserted_primary_key[0]
+    result = await conn.execute(relief_applications.insert().values(
+        member_id=member, user_id=user, org_id=unit if org is None else org, org_path="/x/", kind="living",
+        kind_definition="{}", status="draft", version=1, form_enc="", flagged=False, created_at=now, updated_at=now))
+    return int(result.inserted_primary_key[0])
+
+
+async def _visit_row(conn, unit: int, home: int, seq: int) -> None:
+    app = await _application_row(conn, home, home, seq, org=home)
+    await conn.execute(relief_visits.insert().values(
+        application_id=app, visit_date=date(2026, 1, 1), visitors="[]", findings_enc="",
+        staff_id=await _staff_row(conn, home, seq + 100), org_id=unit, created_at=utcnow()))
+
+
+async def _event_row(conn, unit: int, home: int, seq: int) -> None:
+    app = await _application_row(conn, home, home, seq, org=home)
+    await conn.execute(relief_events.insert().values(application_id=app, action="passed", org_id=unit, at=utcnow()))
+
+
+async def _meeting_row(conn, unit: int, home: int, seq: int) -> None:
+    await conn.execute(relief_meetings.insert().values(
+        org_id=unit, meeting_date=date(2026, 1, 1), members=5, present="[]", minutes="",
+        recorded_by=await _staff_row(conn, home, seq), created_at=utcnow()))
+
+
 async def _setting_row(conn, unit: int, home: int, seq: int) -> None:
     await orgs.set_setting(conn, SYSTEM, await orgs.get(conn, unit), "line.deep", "80000")
 
@@ -210,6 +240,10 @@ REFERENCING_ROWS = {
     "member_transfers": _transfer_row,
     "org_settings": _setting_row,
     "relief_kinds": _relief_kind_row,
+    "relief_applications": _application_row,
+    "relief_visits": _visit_row,
+    "relief_events": _event_row,
+    "relief_meetings": _meeting_row,
 }
 
 
