@@ -17,6 +17,7 @@ from models.members.tables import hardship_records, member_transfers, members
 from models.network.tables import orgs
 from models.partners import invites
 from models.partners.tables import merchant_invites, merchant_staff, merchants, programs
+from models.relief.tables import relief_applications, relief_visits
 
 _path = orgs.c.path.label("org_path")
 
@@ -71,6 +72,16 @@ def _transfer(side: Any) -> Callable[[Any], Any]:
     return query
 
 
+def _application(ident: Any) -> Any:
+    return sa.select(relief_applications.c.org_path).where(relief_applications.c.id == ident)
+
+
+def _relief_visit(ident: Any) -> Any:
+    return (sa.select(relief_applications.c.org_path)
+            .join_from(relief_visits, relief_applications, relief_applications.c.id == relief_visits.c.application_id)
+            .where(relief_visits.c.id == ident))
+
+
 def _redemption(ident: Any) -> Any:
     return sa.select(redemptions.c.merchant_id, redemptions.c.cashier_id).where(redemptions.c.id == ident)
 
@@ -96,6 +107,9 @@ KINDS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], NotFound]]] = {
                           lambda _: NotFound("transfer_not_found", "找不到该转入申请")),
     "transfer_outgoing": (_transfer(member_transfers.c.to_org_id),
                           lambda _: NotFound("transfer_not_found", "找不到该转入申请")),
+    # A relief application sits at its applicant's unit (as it was when they applied); a visit with it.
+    "application": (_application, lambda _: NotFound("application_not_found", "找不到该救助申请")),
+    "relief_visit": (_relief_visit, lambda _: NotFound("visit_not_found", "找不到该入户核查记录")),
     "redemption": (_redemption, lambda _: NotFound("redemption_not_found", "找不到该核销记录")),
     "merchant_staff": (_merchant_staff, lambda _: NotFound("cashier_not_found", "找不到该收银员")),
 }

@@ -84,6 +84,12 @@ ACTIONS: dict[str, frozenset[str]] = {
     "staff.manage": frozenset({"admin"}),
     "relief_kinds.view": _ALL_STAFF,
     "relief_kinds.manage": frozenset({"admin"}),
+    # Relief review: the step's own role is checked in the domain (models/relief/reviewing.py).
+    "relief.queue": _ALL_STAFF,
+    "relief.view": _ALL_STAFF,
+    "relief.decide": frozenset({"station", "reviewer", "approver", "finance", "admin"}),
+    "relief.visit": frozenset({"station", "reviewer"}),
+    "relief.meeting": frozenset({"approver"}),
     "audit.view": frozenset({"admin"}),
 }
 #: Merchant actions that also need the merchant to be trading today (active, agreement in force).

@@ -1,0 +1,192 @@
+"""What staff read: the queue of applications waiting at their steps, and the whole file of one application
+(fields, household, proofs, flags, visits, votes, timeline). Every view of a file is audited."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.core import audit, policy
+from models.core.actors import Actor
+from models.core.clock import utcnow
+from models.core.errors import NotFound
+from models.core.masking import mask_id_number, mask_name
+from models.core.ports import PiiCipher
+from models.core.typed import PageQuery, one_of
+from models.members.membership import ID_NUMBER
+from models.members.tables import members
+from models.network.tables import orgs
+from models.relief import flags, records, visits
+from models.relief.records import STATUSES, STEP_NAMES, STEP_ROLE, STEPS, Application
+from models.relief.reviewing import load_in_scope
+from models.relief.tables import (
+    relief_applications,
+    relief_attachments,
+    relief_flags,
+    relief_household,
+    relief_meetings,
+    relief_votes,
+)
+
+BASE = "/api/v1/staff/relief/applications"
+PROOF_PURPOSE = "relief_proof"
+
+
+class QueueQuery(PageQuery):
+    """Filters of the staff queue; by default what waits at the steps the caller's roles act on."""
+
+    step: Annotated[str, one_of(STEPS), Field(description="环节；默认为本人角色办理的环节")] | None = None
+    status: Annotated[str, one_of(STATUSES), Field(description="状态；默认 submitted（待审核）")] | None = None
+    flagged: Literal["0", "1"] | None = None
+    overdue: Literal["0", "1"] | None = None
+
+
+def my_steps(actor: Actor) -> list[str]:
+    """The steps the actor's roles decide; an administrator oversees every step."""
+    if "admin" in actor.roles:
+        return list(STEP_ROLE)
+    return [step for step, role in STEP_ROLE.items() if role in actor.roles]
+
+
+def waited(app: Application, now: datetime) -> int | None:
+    """Seconds the application has waited at its step (None when nobody has to act on it)."""
+    if app.status != "submitted" or app.step_since is None:
+        return None
+    return max(0, int((now - app.step_since).total_seconds()))
+
+
+async def _names(conn: AsyncConnection, apps: list[Application]) -> tuple[dict[int, str], dict[int, str]]:
+    member_ids, org_ids = {a.member_id for a in apps}, {a.org_id for a in apps}
+    people = dict((await conn.execute(sa.select(members.c.id, members.c.name)
+                                      .where(members.c.id.in_(member_ids)))).tuples().all()) if apps else {}
+    units = dict((await conn.execute(sa.select(orgs.c.id, orgs.c.name)
+                                     .where(orgs.c.id.in_(org_ids)))).tuples().all()) if apps else {}
+    return people, units
+
+
+def item(app: Application, person: str, unit: str, now: datetime) -> dict[str, Any]:
+    """One line of the queue."""
+    return {"id": app.id, "kind": app.kind, "kind_name": app.definition.name, "status": app.status,
+            "step": app.step, "step_name": STEP_NAMES.get(app.step or ""), "applicant": mask_name(person),
+            "unit": unit, "requested_amount": app.requested_amount, "proposed_amount": app.proposed_amount,
+            "flagged": app.flagged, "content_status": app.content_status, "returned_step": app.returned_step,
+            "submitted_at": app.submitted_at, "step_since": app.step_since, "due_at": app.due_at,
+            "waited": waited(app, now), "overdue": app.overdue(now)}
+
+
+async def listing(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, q: QueueQuery,
+                  ) -> tuple[list[dict[str, Any]], list[Application]]:
+    """The queue page (``limit + 1`` applications, oldest first) within the actor's subtree, as items."""
+    policy.require(actor, "relief.queue")
+    t = relief_applications.c
+    now = utcnow()
+    query = sa.select(relief_applications).where(t.org_path.startswith(policy.scope(actor), autoescape=True),
+                                                 t.status == (q.status or "submitted"))
+    query = query.where(t.step == q.step) if q.step else query.where(t.step.in_(my_steps(actor)))
+    if q.flagged is not None:
+        query = query.where(t.flagged.is_(q.flagged == "1"))
+    if q.overdue == "1":
+        query = query.where(t.status == "submitted", t.due_at < now)
+    elif q.overdue == "0":
+        query = query.where(sa.or_(t.status != "submitted", t.due_at.is_(None), t.due_at >= now))
+    if q.cursor:
+        query = query.where(t.id > q.cursor)
+    apps = await records.rows(conn, cipher, query.order_by(t.id).limit(q.limit + 1))
+    people, units = await _names(conn, apps)
+    return [item(a, people.get(a.member_id, ""), units.get(a.org_id, ""), now) for a in apps], apps
+
+
+async def _household(conn: AsyncConnection, cipher: PiiCipher, application_id: int, full: bool) -> list[dict[str, Any]]:
+    rows = (await conn.execute(sa.select(relief_household).where(relief_household.c.application_id == application_id)
+                               .order_by(relief_household.c.id))).all()
+    out = []
+    for r in rows:
+        number = cipher.decrypt(r.id_number_enc, purpose=ID_NUMBER) if r.id_number_enc else None
+        out.append({"id": r.id, "name": r.name if full else mask_name(r.name), "relation": r.relation,
+                    "id_number": number if full else (mask_id_number(number) if number else None),
+                    "monthly_income": r.monthly_income})
+    return out
+
+
+async def _flags(conn: AsyncConnection, application_id: int) -> list[dict[str, Any]]:
+    f = relief_flags.c
+    found = list(await flags.open_flags(conn, application_id))
+    overridden = (await conn.execute(sa.select(relief_flags).where(f.application_id == application_id,
+                                                                   f.status == "overridden")
+                                     .order_by(f.id))).all()
+    found += [flags.Flag(r.id, r.reason, r.other_application_id, r.step, r.status, r.detail, r.override_reason,
+                         r.override_by) for r in overridden]
+    others = {x.other_application_id for x in found if x.other_application_id}
+    a = relief_applications.c
+    about = {r.id: r for r in (await conn.execute(sa.select(a.id, a.kind, a.status, a.step)
+                                                  .where(a.id.in_(others)))).all()} if others else {}
+    out = []
+    for x in sorted(found, key=lambda fl: fl.id):
+        other = about.get(x.other_application_id or 0)
+        out.append({"id": x.id, "reason": x.reason, "step": x.step, "status": x.status, "detail": x.detail,
+                    "override_reason": x.override_reason, "override_by": x.override_by,
+                    "other_application": {"id": other.id, "kind": other.kind, "status": other.status,
+                                          "step": other.step} if other else None})
+    return out
+
+
+async def _votes(conn: AsyncConnection, application_id: int) -> list[dict[str, Any]]:
+    rows = (await conn.execute(sa.select(relief_votes, relief_meetings.c.meeting_date, relief_meetings.c.members,
+                                         relief_meetings.c.present, relief_meetings.c.recorded_by)
+                               .join(relief_meetings, relief_meetings.c.id == relief_votes.c.meeting_id)
+                               .where(relief_votes.c.application_id == application_id)
+                               .order_by(relief_votes.c.meeting_id))).all()
+    return [{"meeting_id": r.meeting_id, "date": r.meeting_date.isoformat(), "members": r.members,
+             "present": len(json.loads(r.present)), "for": r.votes_for, "against": r.votes_against,
+             "carried": bool(r.carried), "recorded_by": r.recorded_by} for r in rows]
+
+
+async def file_view(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, application_id: int, *,
+                    full: bool = False) -> dict[str, Any]:
+    """The whole file of an application in the actor's subtree; ``full`` unmasks the household's names and ID
+    numbers (``member.view_full`` roles). Every view is audited: it shows health and income facts."""
+    policy.require(actor, "relief.view")
+    if full:
+        policy.require(actor, "member.view_full")
+    app = await load_in_scope(conn, cipher, actor, application_id)
+    now = utcnow()
+    people, units = await _names(conn, [app])
+    proofs = (await conn.execute(sa.select(relief_attachments).where(
+        relief_attachments.c.application_id == app.id, relief_attachments.c.visit_id.is_(None))
+        .order_by(relief_attachments.c.id))).all()
+    person = people.get(app.member_id, "")
+    view = item(app, person, units.get(app.org_id, ""), now)
+    view.update({
+        "applicant": person if full else mask_name(person), "member_id": app.member_id,
+        "form": dict(app.form), "missing": app.missing, "reject_reason": app.reject_reason,
+        "consent_version": app.consent_version, "consented_at": app.consented_at,
+        "household": await _household(conn, cipher, app.id, full),
+        "proofs": [{"id": p.id, "proof_type": p.proof_type, "mime": p.mime, "size": p.size,
+                    "created_at": p.created_at, "url": f"{BASE}/{app.id}/attachments/{p.id}"} for p in proofs],
+        "flags": await _flags(conn, app.id),
+        "visits": [v.view(f"{BASE}/{app.id}/attachments") for v in await visits.of_application(conn, cipher, app.id)],
+        "votes": await _votes(conn, app.id),
+        "timeline": [e.staff_view() for e in await records.timeline(conn, app.id)],
+    })
+    await audit.record(conn, actor, "relief.view", target_kind="relief_application", target_id=app.id,
+                       org_path=app.org_path, summary={"full": full})
+    return view
+
+
+async def attachment(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, application_id: int,
+                     attachment_id: int) -> tuple[str, str, str]:
+    """(store key, mime, store purpose) of a proof or visit photo of an application in reach; the view audited."""
+    policy.require(actor, "relief.view")
+    app = await load_in_scope(conn, cipher, actor, application_id)
+    row = (await conn.execute(sa.select(relief_attachments).where(
+        relief_attachments.c.id == attachment_id, relief_attachments.c.application_id == app.id))).first()
+    if row is None:
+        raise NotFound("attachment_not_found", "找不到该附件")
+    await audit.record(conn, actor, "relief.attachment_view", target_kind="relief_application", target_id=app.id,
+                       org_path=app.org_path, summary={"attachment_id": attachment_id, "type": row.proof_type})
+    purpose = visits.PHOTO_PURPOSE if row.visit_id is not None else PROOF_PURPOSE
+    return str(row.store_key), str(row.mime), purpose
