@@ -32,6 +32,7 @@ from models.counter.tables import redemptions, statements
 from models.identity import sessions
 from models.identity import staff_accounts as staff_model
 from models.members.tables import hardship_records, member_transfers
+from models.relief.tables import relief_visits
 from models.partners import invites
 from models.partners import partnership as merchants
 from models.partners import programmes as benefits
@@ -43,6 +44,7 @@ from server.passwords import ARGON2
 from tests.client import ApiClient
 from tests.factories import Counter, counter, id_number, import_rows, staff_actor
 from tests.redeem_helpers import join
+from tests.relief_helpers import submitted as relief_submitted
 
 METHODS = ("get", "post", "put", "patch", "delete")
 STAFF_PASSWORD = "matrix-Pass-2026!"
@@ -208,6 +210,16 @@ async def build_scene(api: ApiClient, engine: Any, running: Any) -> Scene:
                                               agreement_from=date(2020, 1, 1), agreement_to=date(2099, 12, 31))
         far_invite = await invites.create(conn, cipher, staff_actor(tree["C01"], "admin"), far_merchant.id,
                                           role="manager", store_id=None)
+        # A relief application at G01 with a home visit, and one at the sibling county.
+        user_id = (await conn.execute(sa.text("SELECT user_id FROM members WHERE id = :m"),
+                                      {"m": scene.member_id})).scalar_one()
+        application = await relief_submitted(conn, cipher, scene.member_id, user_id, tree["G01"])
+        seen = {"visitors": '["李站长"]', "findings_enc": cipher.encrypt("情况属实", purpose="relief_visit")}
+        visit = await insert_row(conn, relief_visits, application_id=application, staff_id=verifier,
+                                 org_id=tree["G01"].id, **seen)
+        far_application = await relief_submitted(conn, cipher, far_member, user_id, tree["K02"])
+        far_visit = await insert_row(conn, relief_visits, application_id=far_application, staff_id=verifier,
+                                     org_id=tree["K02"].id, **seen)
         far_redemption = await insert_row(conn, redemptions, merchant_id=far_merchant.id, store_id=0, cashier_id=0,
                                           card_id=scene.card_id, member_id=scene.member_id,
                                           scan_id="matrix-scan-0002", status="done", month="2020-01", lines="[]")
@@ -229,7 +241,8 @@ async def build_scene(api: ApiClient, engine: Any, running: Any) -> Scene:
     idents = {"member": scene.member_id, "card": scene.card_id, "org": tree["G02"].id, "org_code": "G02",
               "merchant": scene.merchant_id, "invite": invite.id, "program": program.id, "statement": statement, "hardship": record,
               "transfer_incoming": transfer, "transfer_outgoing": transfer, "redemption": redemption,
-              "merchant_staff": cashier_row.id, "own_member": None}
+              "merchant_staff": cashier_row.id, "own_member": None, "application": application,
+              "relief_visit": visit}
     located = {
         "member": Located(org_path=g01), "card": Located(org_path=g01), "org": Located(org_path=tree["G02"].path),
         "org_code": Located(org_path=tree["G02"].path), "merchant": Located(org_path=k01),
@@ -240,9 +253,11 @@ async def build_scene(api: ApiClient, engine: Any, running: Any) -> Scene:
         "transfer_outgoing": Located(org_path=k02),
         "redemption": Located(merchant_id=scene.merchant_id, cashier_id=cashier_row.id),
         "merchant_staff": Located(merchant_id=scene.merchant_id), "own_member": Located(member_id=scene.member_id),
+        "application": Located(org_path=g01), "relief_visit": Located(org_path=g01),
     }
     outside = {"member": far_member, "org": tree["K02"].id, "org_code": "K02", "merchant": far_merchant.id,
-               "invite": far_invite.id, "redemption": far_redemption}
+               "invite": far_invite.id, "redemption": far_redemption, "application": far_application,
+               "relief_visit": far_visit}
     return Scene(callers, idents, located, outside, scene)
 
 
