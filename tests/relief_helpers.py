@@ -2,6 +2,7 @@
 routes are engineer A's; the end-to-end path over HTTP comes after the merge)."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,14 +35,15 @@ async def worker(conn: Any, cipher: Any, org: orgs.Org, seq: int, name: str = "ç
 async def submitted(conn: Any, cipher: Any, member_id: int, user_id: int, org: orgs.Org, *,
                     kind: str = "temporary", form: dict[str, Any] | None = None, step: str = "verification",
                     status: str = "submitted", due_in_days: int = 5) -> int:
-    """A submitted application at ``step``; its id."""
+    """A submitted application at ``step``; its id. A negative ``due_in_days`` makes it overdue."""
     now = utcnow()
     done = await conn.execute(relief_applications.insert().values(
         member_id=member_id, user_id=user_id, org_id=org.id, org_path=org.path, kind=kind,
         kind_definition=kinds.PRESET_DEFINITIONS[kind].model_dump_json(), status=status, step=step, version=1,
         form_enc=records.encrypt_form(cipher, form if form is not None else FORM), requested_amount=300_000,
         consent_version="2026-01", consented_at=now, flagged=False, step_since=now,
-        due_at=records.add_working_days(now, due_in_days), submitted_at=now, created_at=now, updated_at=now))
+        due_at=records.add_working_days(now, due_in_days) if due_in_days > 0 else now + timedelta(days=due_in_days),
+        submitted_at=now, created_at=now, updated_at=now))
     return int(done.inserted_primary_key[0])
 
 
