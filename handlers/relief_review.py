@@ -12,7 +12,7 @@ from models.core.policy import Access, Target
 from models.core.typed import Query, paged
 from models.relief import meetings, queue, reviewing, visits
 from server.attachments import inline_headers
-from server.openapi import ERROR_REF, id_schema, integer, nullable, obj, op, string
+from server.openapi import ERROR_REF, id_schema, integer, nullable, obj, op, page, string
 
 APPLICATION = Target("application", "application_id")
 VISIT = Target("relief_visit", "visit_id")
@@ -23,7 +23,7 @@ _ITEM = obj({"id": id_schema(), "kind": string(), "kind_name": string(), "status
              "flagged": {"type": "boolean"}, "content_status": nullable(string()), "due_at": _TS,
              "waited": nullable(integer(0, 2**53 - 1)), "overdue": {"type": "boolean"}},
             ["id", "kind", "status", "step", "applicant", "flagged", "waited", "overdue", "due_at"], extra=True)
-QUEUE = obj({"items": {"type": "array", "items": _ITEM}, "next": nullable(string())}, ["items", "next"])
+QUEUE = page(_ITEM)
 FILE = obj({"id": id_schema(), "form": _ANY, "household": {"type": "array"}, "proofs": {"type": "array"},
             "flags": {"type": "array"}, "visits": {"type": "array"}, "votes": {"type": "array"},
             "timeline": {"type": "array"}, "step": nullable(string()), "waited": nullable(integer(0, 2**53 - 1)),
@@ -73,8 +73,8 @@ class QueueHandler(StaffHandler):
         q = self.query(queue.QueueQuery)
         async with self.reading() as conn:
             items, apps = await queue.listing(conn, self.cipher, actor, q)
-        page, nxt = paged(items, q.limit, lambda i: int(i["id"]))
-        self.write_json({"items": page, "next": nxt})
+        shown, nxt = paged(items, q.limit, lambda i: int(i["id"]))
+        self.write_json({"items": shown, "next": nxt})
 
 
 class FileHandler(StaffHandler):
