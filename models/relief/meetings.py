@@ -38,6 +38,8 @@ class Vote(Body):
     application_id: Id
     votes_for: Annotated[Int32, Field(alias="for")]
     against: Int32
+    # A carried vote on an application with open flags (duplicates, limits) needs the approver's reason.
+    override: reviewing.Override | None = None
 
 
 class MeetingBody(Body):
@@ -73,7 +75,7 @@ def _refuse(code: str, message: str) -> Unprocessable:
 
 
 async def _check(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, org: orgs.Org,
-                 body: MeetingBody) -> list[Application]:
+                 body: MeetingBody) -> list[tuple[Application, list[flags.Flag]]]:
     present = len(set(body.present))
     if present != len(body.present):
         raise Invalid("meeting_present_duplicate", "出席人员名单有重复")
@@ -96,7 +98,11 @@ async def _check(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, org: or
         if app is None or not app.org_path.startswith(org.path) or app.status != "submitted" or app.step != STEP:
             raise _refuse("meeting_application", f"申请 {vote.application_id} 不在该单位范围内待集体评议的申请中")
         await reviewing.check_four_eyes(conn, actor, app, STEP)
-        apps.append(app)
+        open_ = await flags.open_flags(conn, app.id)
+        if open_ and vote.votes_for >= two_thirds(present) and vote.override is None:
+            raise _refuse("flagged", f"申请 {vote.application_id} 有未处理的重复或超限提示，"
+                                     "通过须在表决中说明放行理由（override）")
+        apps.append((app, open_))
     return apps
 
 
@@ -116,8 +122,10 @@ async def record(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, body: M
     meeting_id = int(done.inserted_primary_key[0])  # type: ignore[index]
     need = two_thirds(len(body.present))
     results = []
-    for vote, app in zip(body.votes, apps):
+    for vote, (app, open_) in zip(body.votes, apps):
         carried = vote.votes_for >= need
+        if carried and open_ and vote.override is not None:
+            await reviewing.override_flags(conn, actor, app, open_, vote.override.reason)
         await conn.execute(relief_votes.insert().values(meeting_id=meeting_id, application_id=app.id,
                                                         votes_for=vote.votes_for, votes_against=vote.against,
                                                         carried=carried))

@@ -7,10 +7,11 @@ import sqlalchemy as sa
 from models.core.errors import Forbidden, Unprocessable
 from models.core.tables import notifications
 from models.relief import meetings, records
-from models.relief.tables import relief_events, relief_meetings, relief_votes
+from models.core.tables import audit_log
+from models.relief.tables import relief_events, relief_flags, relief_meetings, relief_votes
 from server.crypto import PiiCipher, load_keyring
 from tests.factories import org_tree
-from tests.relief_helpers import staff, submitted, worker
+from tests.relief_helpers import flag, staff, submitted, worker
 
 
 def body(members: int, present: int, votes: list[tuple[int, int, int]], org: str = "K01") -> meetings.MeetingBody:
@@ -113,3 +114,28 @@ async def test_the_recorder_may_not_have_decided_an_earlier_step(engine, scene):
     assert await _count(engine, relief_meetings) == 0
     done = await _record(engine, s, body(3, 3, [(a, 2, 1)]), who="city")
     assert done.results[0]["carried"] is True
+
+
+async def test_a_carried_vote_on_a_flagged_application_needs_the_approvers_reason(engine, scene):
+    s = scene
+    a, b, _ = s["apps"]
+    async with engine.begin() as conn:
+        flag_id = await flag(conn, a, other=b)
+    with pytest.raises(Unprocessable) as blocked:
+        await _record(engine, s, body(3, 3, [(a, 3, 0), (b, 3, 0)]))
+    assert blocked.value.code == "flagged" and str(a) in blocked.value.message
+    assert await _count(engine, relief_meetings) == 0
+    # With the approver's reason it carries; b, not flagged itself, needs none.
+    votes = [{"application_id": a, "for": 3, "against": 0, "override": {"reason": "经核实为同一户的两个不同困难事项"}},
+             {"application_id": b, "for": 3, "against": 0}]
+    done = await _record(engine, s, meetings.MeetingBody.of({
+        "org": "K01", "date": "2026-01-20", "members": 3, "present": ["甲", "乙", "丙"], "minutes": "会议记录。",
+        "votes": votes}))
+    assert [r["carried"] for r in done.results] == [True, True]
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(relief_flags).where(relief_flags.c.id == flag_id))).one()
+        audits = (await conn.execute(sa.select(audit_log.c.action).where(audit_log.c.action == "relief.override"))
+                  ).scalars().all()
+    assert (row.status, row.override_by, row.override_reason) == (
+        "overridden", s["approver"].id, "经核实为同一户的两个不同困难事项")
+    assert audits == ["relief.override"]
