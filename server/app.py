@@ -22,6 +22,7 @@ from handlers import (
     orgs,
     partners,
     relief,
+    relief_apply,
     settlement,
     staff_admin,
     staff_auth,
@@ -57,6 +58,7 @@ ROUTES: list[tuple[Any, ...]] = [
     *invites.routes,
     *settlement.routes,
     *relief.routes,
+    *relief_apply.routes,
 ]
 
 
