@@ -15,7 +15,7 @@ from models.identity import accounts
 from models.relief import applying, proofs
 from models.relief.records import STATUSES, STEPS
 from server.attachments import AttachmentStore, inline_headers
-from server.openapi import ERROR_REF, integer, nullable, obj, op, string
+from server.openapi import ERROR_REF, integer, nullable, obj, op, page, string
 from server.wechat import ContentCheck, WeChatGateway
 
 OWN = Target("own_member")
@@ -43,7 +43,7 @@ APPLICATION = obj({
     "reject_reason": nullable(string()), "consent_version": nullable(string()), "consented_at": nullable(_TIME),
     "timeline": {"type": "array", "items": _EVENT},
 }, [*SUMMARY_FIELDS, "form", "household", "proofs", "missing", "reject_reason", "consent_version", "timeline"])
-LIST = obj({"items": {"type": "array", "items": SUMMARY}, "next": nullable(string())}, ["items", "next"])
+LIST = page(SUMMARY)
 STATE = obj({"id": integer(1, 2**53), "status": {"enum": list(STATUSES)}, "step": _STEP}, ["id", "status", "step"])
 UPLOADED = obj({"id": integer(1, 2**53), "kind": string(), "proof_type": string(), "size": integer(),
                 "mime": {"enum": ["image/jpeg", "image/png", "application/pdf"]}},
