@@ -22,6 +22,7 @@ from handlers import (
     orgs,
     partners,
     relief,
+    relief_apply,
     relief_review,
     settlement,
     staff_admin,
@@ -58,6 +59,7 @@ ROUTES: list[tuple[Any, ...]] = [
     *invites.routes,
     *settlement.routes,
     *relief.routes,
+    *relief_apply.routes,
     *relief_review.routes,
 ]
 

@@ -84,6 +84,8 @@ class Config:
     # the data dir) and the largest file accepted, checked before reading it and again after re-encoding.
     attachments_dir: str = ""
     max_attachment_bytes: int = 10 * 1024 * 1024
+    # The most proof files one relief application may carry (each proof type also has its own max_files).
+    relief_max_attachments: int = 30
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -185,6 +187,8 @@ def _validate(cfg: Config) -> None:
             raise bad(name, "must be positive")
     if cfg.db_max_overflow < 0:
         raise bad("db_max_overflow", "must not be negative")
+    if not 1 <= cfg.relief_max_attachments <= 500:
+        raise bad("relief_max_attachments", "must be between 1 and 500")
     if cfg.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise bad("log_level", "must be DEBUG, INFO, WARNING or ERROR")
     if cfg.wechat_env_version not in ("release", "trial", "develop"):

@@ -46,6 +46,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "my_card.report_lost": frozenset({"user"}),
     "relief.kinds": frozenset({"user"}),
     "relief.self_test": frozenset({"user"}),
+    # a worker's own relief applications (ownership checked in the domain: another's answers like a missing one)
+    "relief.apply": frozenset({"user"}),
     # --- merchants: cashiers and managers ---
     "merchant.bind": frozenset({"user"}),
     "counter.scan": frozenset({"cashier"}),

@@ -4,7 +4,7 @@ two thirds of those present in favour. Either every vote is recorded, or (422) n
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Annotated, Any
 
@@ -135,8 +135,7 @@ async def record(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, body: M
             nxt = records.next_step(STEP)
             new = await records.save(conn, cipher, app, step=nxt, step_since=now,
                                      due_at=reviewing.due_at(app, nxt, now))
-            if await flags.raise_flags(conn, new, nxt):
-                new = await records.save(conn, cipher, new, flagged=True)
+            new = replace(new, flagged=bool(await flags.raise_flags(conn, new, nxt, cipher=cipher)))
             await records.event(conn, app, "meeting", step=STEP, org_id=actor.org_id, staff_id=actor.id,
                                 detail=detail)
             await reviewing.notify(conn, app, "pass", step=STEP)

@@ -26,7 +26,6 @@ from models.relief.reviewing import load_in_scope
 from models.relief.tables import (
     relief_applications,
     relief_attachments,
-    relief_flags,
     relief_household,
     relief_meetings,
     relief_votes,
@@ -61,10 +60,12 @@ def waited(app: Application, now: datetime) -> int | None:
 
 async def _names(conn: AsyncConnection, apps: list[Application]) -> tuple[dict[int, str], dict[int, str]]:
     member_ids, org_ids = {a.member_id for a in apps}, {a.org_id for a in apps}
-    people = dict((await conn.execute(sa.select(members.c.id, members.c.name)
-                                      .where(members.c.id.in_(member_ids)))).tuples().all()) if apps else {}
-    units = dict((await conn.execute(sa.select(orgs.c.id, orgs.c.name)
-                                     .where(orgs.c.id.in_(org_ids)))).tuples().all()) if apps else {}
+    if not apps:
+        return {}, {}
+    people = {r.id: r.name for r in await conn.execute(sa.select(members.c.id, members.c.name)
+                                                         .where(members.c.id.in_(member_ids)))}
+    units = {r.id: r.name for r in await conn.execute(sa.select(orgs.c.id, orgs.c.name)
+                                                        .where(orgs.c.id.in_(org_ids)))}
     return people, units
 
 
@@ -113,24 +114,12 @@ async def _household(conn: AsyncConnection, cipher: PiiCipher, application_id: i
 
 
 async def _flags(conn: AsyncConnection, application_id: int) -> list[dict[str, Any]]:
-    f = relief_flags.c
-    found = list(await flags.open_flags(conn, application_id))
-    overridden = (await conn.execute(sa.select(relief_flags).where(f.application_id == application_id,
-                                                                   f.status == "overridden")
-                                     .order_by(f.id))).all()
-    found += [flags.Flag(r.id, r.reason, r.other_application_id, r.step, r.status, r.detail, r.override_reason,
-                         r.override_by) for r in overridden]
-    others = {x.other_application_id for x in found if x.other_application_id}
-    a = relief_applications.c
-    about = {r.id: r for r in (await conn.execute(sa.select(a.id, a.kind, a.status, a.step)
-                                                  .where(a.id.in_(others)))).all()} if others else {}
+    """Every flag of the application (open, overridden, cleared), each naming the other application."""
     out = []
-    for x in sorted(found, key=lambda fl: fl.id):
-        other = about.get(x.other_application_id or 0)
-        out.append({"id": x.id, "reason": x.reason, "step": x.step, "status": x.status, "detail": x.detail,
-                    "override_reason": x.override_reason, "override_by": x.override_by,
-                    "other_application": {"id": other.id, "kind": other.kind, "status": other.status,
-                                          "step": other.step} if other else None})
+    for flag in await flags.all_flags(conn, application_id):
+        other = ({"id": flag.other_application_id, "kind": flag.other_kind, "status": flag.other_status}
+                 if flag.other_application_id else None)
+        out.append({**flag.view(), "other_application": other})
     return out
 
 

@@ -12,6 +12,7 @@ person able to carry an application through several levels under different hats.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -204,9 +205,8 @@ async def decide(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, applica
         if body.override is not None:
             detail["override"] = body.override.reason
         new = await records.save(conn, cipher, app, **changes)
-        raised = await flags.raise_flags(conn, new, nxt)
-        if raised:
-            new = await records.save(conn, cipher, new, flagged=True)
+        # raise_flags keeps the row's ``flagged`` itself (without a version bump).
+        new = replace(new, flagged=bool(await flags.raise_flags(conn, new, nxt, cipher=cipher)))
         await records.event(conn, app, "passed", step=step, org_id=actor.org_id, staff_id=actor.id,
                             comment=None, detail={**detail, "staff_comment": comment} if comment else detail or None,
                             amount=amount)
