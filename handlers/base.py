@@ -26,6 +26,7 @@ from models.core.errors import AppError, Forbidden, Unauthorized
 from models.core.policy import Access
 from models.identity.sessions import hash_token
 from server import db
+from server.attachments import inline_headers
 from server.config import Config
 from server.console import cookie_authenticated
 from server.crypto import PiiCipher
@@ -216,6 +217,13 @@ class BaseHandler(tornado.web.RequestHandler):
     async def offload(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         """Run ``fn(*args, **kwargs)`` in the app's worker pool, so the event loop keeps serving."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    async def send_stored(self, key: str, *, purpose: str, mime: str, name: str) -> None:
+        """Answer a file from the attachment store inline (decrypted off the loop)."""
+        data = await self.offload(self.settings["attachments"].get, key, purpose=purpose)
+        for header, value in inline_headers(mime, name=name).items():
+            self.set_header(header, value)
+        self.finish(data)
 
     def reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A read-only transaction (deferred on SQLite: it blocks no writer)."""

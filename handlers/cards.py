@@ -18,7 +18,7 @@ from models.core.typed import Body, Query, one_of, text
 from models.members import membership as members
 from models.partners import programmes as benefits
 from server import card_images
-from server.openapi import ERROR_REF, obj, op, ref, string
+from server.openapi import ERROR_REF, binary, obj, op, ref, string
 
 MEMBER = Target("member", "member_id")
 CARD_TARGET = Target("card", "card_id")
@@ -64,8 +64,7 @@ log = logging.getLogger("unionaid.cards")
 
 
 def _image_response(summary: str, kinds: tuple[str, ...]) -> dict[str, Any]:
-    return {"description": summary, "content": {IMAGE_TYPES[k]: {"schema": {"type": "string", "format": "binary"}}
-                                                 for k in kinds}}
+    return binary(summary, (IMAGE_TYPES[k] for k in kinds))
 
 
 def font_refusal(exc: card_images.CardFontMissing) -> AppError:
@@ -134,8 +133,7 @@ class MyCardQrHandler(CardBase):
                          "content": {"application/json": {"schema": obj(
                              {"token": string(min_len=100, max_len=200), "expires_at": string(format="date-time"),
                               "refresh_in": {"type": "integer"}}, ["token", "expires_at", "refresh_in"])},
-                             "image/png": {"schema": {"type": "string", "format": "binary"}},
-                             "image/svg+xml": {"schema": {"type": "string", "format": "binary"}}}},
+                             **binary("", ("image/png", "image/svg+xml"))["content"]}},
                    400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF},
         description="token 为 Ed25519 签名的 base32 串（恰为 135 个字符，大写、无 = 填充，"
         "二维码字母数字模式，M 级纠错不超过 10 版）；扫码时须原样提交，不得改写大小写或加填充。"

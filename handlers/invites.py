@@ -16,7 +16,7 @@ from models.core.errors import AppError
 from models.core.policy import Access, Target
 from models.core.typed import Body, Id, PageQuery, paged
 from models.partners import invites
-from server.openapi import ERROR_REF, nullable, obj, op, page, string
+from server.openapi import ERROR_REF, binary, nullable, obj, op, page, string
 from server.wechat import WeChatGateway
 
 log = logging.getLogger("unionaid.invites")
@@ -47,8 +47,7 @@ _CREATED_ABOUT = (
 _LIST_ABOUT = (
     "未使用、未过期的邀请，新的在前；含邀请码本身（能查看的人本来也能再发一个邀请），每次查看都记入审计日志。"
     "本次升级前发出的邀请 code 为 null。")
-WXA_CODE = {"description": "邀请的小程序码图片，原样为微信所给的类型（微信给的是 JPEG，image/jpeg），不缓存",
-            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in ("image/jpeg", "image/png")}}
+WXA_CODE = binary("邀请的小程序码图片，原样为微信所给的类型（微信给的是 JPEG，image/jpeg），不缓存", ("image/jpeg", "image/png"))
 _WXA_ABOUT = (
     "重新获取未使用、未过期邀请的小程序码（每次获取都记入审计日志：码中即邀请码）。已使用、已过期、不存在或"
     "无权查看的邀请一律答 404 invite_invalid。微信出错时答 502（或 503），带 Retry-After，稍后重试。")

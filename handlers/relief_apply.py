@@ -14,8 +14,8 @@ from models.core.typed import PageQuery, Query, paged
 from models.identity import accounts
 from models.relief import applying, proofs
 from models.relief.records import STATUSES, STEPS
-from server.attachments import AttachmentStore, inline_headers
-from server.openapi import ERROR_REF, integer, nullable, obj, op, page, string
+from server.attachments import ATTACHMENT_TYPES, AttachmentStore
+from server.openapi import ERROR_REF, binary, integer, nullable, obj, op, page, string
 from server.wechat import ContentCheck, WeChatGateway
 
 OWN = Target("own_member")
@@ -236,9 +236,7 @@ class AttachmentHandler(APIHandler):
     access = {"get": APPLY, "delete": APPLY}
     spec = {
         "get": op("查看申请材料", tags=["workers"], responses={
-            200: {"description": "文件本身（inline）", "content": {
-                m: {"schema": {"type": "string", "format": "binary"}}
-                for m in ("image/jpeg", "image/png", "application/pdf")}}, 404: ERROR_REF, 422: ERROR_REF},
+            200: binary("文件本身（inline）", ATTACHMENT_TYPES), 404: ERROR_REF, 422: ERROR_REF},
             description="仅申请人本人；他人的申请或材料与不存在的一样返回 404。"),
         "delete": op("删除申请材料", tags=["workers"], responses={200: obj({"id": integer(1, 2**53)}, ["id"]),
                                                             404: ERROR_REF, 409: ERROR_REF},
@@ -249,11 +247,7 @@ class AttachmentHandler(APIHandler):
         """Serve the file inline to its applicant."""
         async with self.reading() as conn:
             proof = await applying.proof_file(conn, self.cipher, self.caller(), application_id, attachment_id)
-        store: AttachmentStore = self.settings["attachments"]
-        data = await self.offload(store.get, proof.store_key, purpose=proofs.PURPOSE)
-        for name, value in inline_headers(proof.mime, name=f"proof-{proof.id}").items():
-            self.set_header(name, value)
-        self.finish(data)
+        await self.send_stored(proof.store_key, purpose=proofs.PURPOSE, mime=proof.mime, name=f"proof-{proof.id}")
 
     async def delete(self, application_id: int, attachment_id: int) -> None:
         """Remove the proof, then its blob."""

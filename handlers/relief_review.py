@@ -11,8 +11,8 @@ from models.core.errors import Invalid
 from models.core.policy import Access, Target
 from models.core.typed import Query, paged
 from models.relief import meetings, queue, reviewing, visits
-from server.attachments import inline_headers
-from server.openapi import ERROR_REF, id_schema, integer, nullable, obj, op, page, string
+from server.attachments import ATTACHMENT_TYPES
+from server.openapi import ERROR_REF, binary, id_schema, integer, nullable, obj, op, page, string
 
 APPLICATION = Target("application", "application_id")
 VISIT = Target("relief_visit", "visit_id")
@@ -43,8 +43,7 @@ MEETING = obj({"id": id_schema(), "org": string(), "date": string(), "members": 
                     "against": integer(), "carried": {"type": "boolean"}},
                    ["id", "status", "step", "for", "against", "carried"])}},
               ["id", "org", "date", "members", "quorum", "present", "results"])
-_BINARY = {"description": "附件本身（inline）", "content": {m: {"schema": {"type": "string", "format": "binary"}}
-                                                     for m in ("image/jpeg", "image/png", "application/pdf")}}
+_BINARY = binary("附件本身（inline）", ATTACHMENT_TYPES)
 
 
 class FileQuery(Query):
@@ -110,10 +109,7 @@ class AttachmentHandler(StaffHandler):
         async with self.writing() as conn:
             key, mime, purpose = await queue.attachment(conn, self.cipher, actor, int(application_id),
                                                         int(attachment_id))
-        data = await self.offload(self.settings["attachments"].get, key, purpose=purpose)
-        for name, value in inline_headers(mime, name=f"relief-{attachment_id}").items():
-            self.set_header(name, value)
-        self.finish(data)
+        await self.send_stored(key, purpose=purpose, mime=mime, name=f"relief-{attachment_id}")
 
 
 class DecisionHandler(StaffHandler):

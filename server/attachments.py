@@ -51,6 +51,8 @@ _WRAPPED = 12 + 32 + 16
 
 #: File extension of each stored type, for the name a served file is given.
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
+#: The types a stored attachment can be (what the upload check lets through).
+ATTACHMENT_TYPES = tuple(EXTENSIONS)
 
 
 def _derive(pii_key: bytes) -> AESGCM:

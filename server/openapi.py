@@ -73,6 +73,12 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def binary(description: str, types: Iterable[str]) -> dict[str, Any]:
+    """A response that is a file itself (an image, a PDF) of one of ``types``."""
+    return {"description": description, "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                    for t in types}}
+
+
 def obj(properties: dict[str, Any], required: Iterable[str] = (), *, extra: bool = False) -> dict[str, Any]:
     """A JSON object schema; unknown fields are refused unless ``extra``."""
     schema: dict[str, Any] = {"type": "object", "properties": properties, "required": list(required)}
