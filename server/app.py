@@ -21,8 +21,10 @@ from handlers import (
     notices,
     orgs,
     partners,
+    public,
     relief,
     relief_apply,
+    relief_notices,
     relief_review,
     settlement,
     staff_admin,
@@ -61,6 +63,8 @@ ROUTES: list[tuple[Any, ...]] = [
     *relief.routes,
     *relief_apply.routes,
     *relief_review.routes,
+    *relief_notices.routes,
+    *public.routes,
 ]
 
 

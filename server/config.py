@@ -86,6 +86,10 @@ class Config:
     max_attachment_bytes: int = 10 * 1024 * 1024
     # The most proof files one relief application may carry (each proof type also has its own max_files).
     relief_max_attachments: int = 30
+    # The public notice: days a batch stays on the public page after its period ends; working days
+    # staff have to resolve an objection (DOMAIN.md: 20) before it shows as overdue.
+    relief_notice_visible_days: int = 30
+    relief_objection_days: int = 20
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -189,6 +193,10 @@ def _validate(cfg: Config) -> None:
         raise bad("db_max_overflow", "must not be negative")
     if not 1 <= cfg.relief_max_attachments <= 500:
         raise bad("relief_max_attachments", "must be between 1 and 500")
+    if not 0 <= cfg.relief_notice_visible_days <= 3650:
+        raise bad("relief_notice_visible_days", "must be between 0 and 3650")
+    if not 1 <= cfg.relief_objection_days <= 365:
+        raise bad("relief_objection_days", "must be between 1 and 365")
     if cfg.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise bad("log_level", "must be DEBUG, INFO, WARNING or ERROR")
     if cfg.wechat_env_version not in ("release", "trial", "develop"):

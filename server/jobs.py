@@ -15,13 +15,16 @@ from models.core import audit, idempotency
 from models.counter import scanning
 from models.identity import sessions as auth_tokens
 from models.identity import usecases as identity
+from models.relief import notices as relief_notices
 from server.config import Config
+from server.crypto import PiiCipher, load_keyring
 
 log = logging.getLogger("unionaid.jobs")
 
 NOTIFY_EVERY = 5.0
 SEAL_EVERY = 2.0
 PURGE_EVERY = 600.0
+NOTICES_EVERY = 30.0
 
 
 async def send_notifications(engine: AsyncEngine, gateway: Any, config: Config) -> int:
@@ -77,10 +80,13 @@ class Jobs:
         self._tasks.clear()
 
 
-def start(engine: AsyncEngine, gateway: Any, config: Config) -> Jobs:
-    """Start the periodic jobs: seal the audit chain, send notifications, purge what expired."""
+def start(engine: AsyncEngine, gateway: Any, config: Config, cipher: PiiCipher | None = None) -> Jobs:
+    """Start the periodic jobs: seal the audit chain, send notifications, purge what expired, end notice periods."""
+    cipher = cipher or PiiCipher(load_keyring(config))
     jobs = Jobs()
     jobs.every(SEAL_EVERY, "audit-seal", lambda: seal_audit(engine))
     jobs.every(NOTIFY_EVERY, "notifications", lambda: send_notifications(engine, gateway, config))
     jobs.every(PURGE_EVERY, "purge", lambda: purge(engine))
+    # Conditional updates decide each move, so every process may run it (see end_notice_periods).
+    jobs.every(NOTICES_EVERY, "relief-notices", lambda: relief_notices.end_notice_periods(engine, cipher))
     return jobs

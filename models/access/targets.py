@@ -17,7 +17,7 @@ from models.members.tables import hardship_records, member_transfers, members
 from models.network.tables import orgs
 from models.partners import invites
 from models.partners.tables import merchant_invites, merchant_staff, merchants, programs
-from models.relief.tables import relief_applications, relief_visits
+from models.relief.tables import relief_applications, relief_notices, relief_objections, relief_visits
 
 _path = orgs.c.path.label("org_path")
 
@@ -82,6 +82,17 @@ def _relief_visit(ident: Any) -> Any:
             .where(relief_visits.c.id == ident))
 
 
+def _notice(ident: Any) -> Any:
+    return sa.select(relief_notices.c.org_path).where(relief_notices.c.id == ident)
+
+
+def _objection(ident: Any) -> Any:
+    return (sa.select(relief_applications.c.org_path)
+            .join_from(relief_objections, relief_applications,
+                       relief_applications.c.id == relief_objections.c.application_id)
+            .where(relief_objections.c.id == ident))
+
+
 def _redemption(ident: Any) -> Any:
     return sa.select(redemptions.c.merchant_id, redemptions.c.cashier_id).where(redemptions.c.id == ident)
 
@@ -110,6 +121,9 @@ KINDS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], NotFound]]] = {
     # A relief application sits at its applicant's unit (as it was when they applied); a visit with it.
     "application": (_application, lambda _: NotFound("application_not_found", "找不到该救助申请")),
     "relief_visit": (_relief_visit, lambda _: NotFound("visit_not_found", "找不到该入户核查记录")),
+    # A notice batch sits at its publishing unit; an objection with its application.
+    "notice": (_notice, lambda _: NotFound("notice_not_found", "找不到该公示")),
+    "objection": (_objection, lambda _: NotFound("objection_not_found", "找不到该异议")),
     "redemption": (_redemption, lambda _: NotFound("redemption_not_found", "找不到该核销记录")),
     "merchant_staff": (_merchant_staff, lambda _: NotFound("cashier_not_found", "找不到该收银员")),
 }

@@ -92,6 +92,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "relief.decide": frozenset({"station", "reviewer", "approver", "finance", "admin"}),
     "relief.visit": frozenset({"station", "reviewer"}),
     "relief.meeting": frozenset({"approver"}),
+    # The public notice (公示), its objections and the holiday calendar its working days count by.
+    "relief.publish": frozenset({"reviewer", "approver"}),
+    "relief.objection_resolve": frozenset({"reviewer"}),
+    "calendar.manage": frozenset({"admin"}),
     "audit.view": frozenset({"admin"}),
 }
 #: Merchant actions that also need the merchant to be trading today (active, agreement in force).

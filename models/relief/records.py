@@ -41,16 +41,18 @@ def next_step(step: str) -> str:
     return STEPS[STEPS.index(step) + 1]
 
 
-def add_working_days(start: datetime, days: int, holidays: frozenset[date] = frozenset()) -> datetime:
-    """The end of the ``days``-th working day (Beijing) after ``start``: weekends and ``holidays`` skipped.
+def add_working_days(start: datetime, days: int, holidays: frozenset[date] = frozenset(),
+                     workdays: frozenset[date] = frozenset()) -> datetime:
+    """The end of the ``days``-th working day (Beijing) after ``start``: weekends and ``holidays`` skipped,
+    weekend days in ``workdays`` (make-up working days, 调休) counted.
 
-    The one place that knows what a working day is (the public notice will bring an editable holiday
-    calendar and pass it here)."""
+    The one place that knows what a working day is; the editable calendar (models/relief/calendar.py)
+    loads the two sets."""
     day = start.astimezone(LOCAL_TZ).date()
     left = days
     while left > 0:
         day += timedelta(days=1)
-        if day.weekday() < 5 and day not in holidays:
+        if day in workdays or (day.weekday() < 5 and day not in holidays):
             left -= 1
     return datetime.combine(day, time(23, 59, 59), tzinfo=LOCAL_TZ)
 

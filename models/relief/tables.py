@@ -167,3 +167,73 @@ relief_flags = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("resolved_at", UTCDateTime, nullable=True),
 )
+
+
+# --- the public notice, objections, the holiday calendar (issue 14) -----------------------------------
+
+# A batch of applications published together (公示) by a unit, in force from ``starts_at`` to
+# ``ends_at``, readable by the public until ``visible_until``.
+relief_notices = sa.Table(
+    "relief_notices",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("org_id", BigId, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("org_path", sa.String(255), nullable=False, index=True),
+    sa.Column("starts_at", UTCDateTime, nullable=False),
+    sa.Column("ends_at", UTCDateTime, nullable=False),
+    sa.Column("visible_until", UTCDateTime, nullable=False),
+    sa.Column("working_days", sa.Boolean, nullable=False),
+    sa.Column("days", sa.Integer, nullable=False),
+    sa.Column("published_by", BigId, sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_relief_notices_public", "starts_at", "visible_until"),
+)
+
+# One application in a batch, as it was published (masked name, unit, kind, amount frozen).
+# state: in_notice | paused (an open objection) | ended (moved to approval) | withdrawn_by_objection
+relief_notice_entries = sa.Table(
+    "relief_notice_entries",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("notice_id", BigId, sa.ForeignKey("relief_notices.id"), nullable=False, index=True),
+    sa.Column("application_id", BigId, sa.ForeignKey("relief_applications.id"), nullable=False, index=True),
+    sa.Column("masked_name", sa.String(60), nullable=False),
+    sa.Column("unit", sa.String(100), nullable=False),
+    sa.Column("kind_name", sa.String(50), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=True),  # fen, the proposed amount at publication
+    sa.Column("state", sa.String(24), nullable=False),
+    sa.Column("ended_at", UTCDateTime, nullable=True),
+)
+
+# An objection (异议) to one entry: the reason (never published), the contact encrypted.
+# status: open | upheld | dismissed
+relief_objections = sa.Table(
+    "relief_objections",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("entry_id", BigId, sa.ForeignKey("relief_notice_entries.id"), nullable=False, index=True),
+    sa.Column("application_id", BigId, sa.ForeignKey("relief_applications.id"), nullable=False, index=True),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("contact_enc", sa.String(512), nullable=False),
+    sa.Column("content_status", sa.String(16), nullable=True),  # pass | review | unchecked
+    sa.Column("user_id", BigId, sa.ForeignKey("users.id"), nullable=True),  # when sent from the mini-program
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("outcome", sa.String(24), nullable=True),  # county_review | rejected when upheld
+    sa.Column("finding", sa.String(1000), nullable=True),
+    sa.Column("resolved_by", BigId, sa.ForeignKey("staff.id"), nullable=True),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_relief_objections_status", "status", "due_at"),
+)
+
+# The holiday calendar: a day off on a weekday (a holiday), or a make-up working day (调休) on a weekend.
+relief_calendar = sa.Table(
+    "relief_calendar",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True, autoincrement=False),
+    sa.Column("off", sa.Boolean, nullable=False),
+    sa.Column("name", sa.String(50), nullable=False),
+    sa.Column("updated_by", BigId, sa.ForeignKey("staff.id"), nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
