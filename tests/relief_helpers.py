@@ -77,3 +77,11 @@ async def staff(conn: Any, username: str, org_code: str, *roles: str) -> Actor:
 async def token(conn: Any, actor: Actor) -> str:
     """A bearer token for the member of staff."""
     return (await sessions.issue(conn, "staff", actor.id, ttl=3600)).token
+
+
+async def publish(conn: Any, cipher: Any, actor: Actor, application_ids: list[int], **body: Any) -> dict[str, Any]:
+    """A notice batch of the applications (at the notice step) published by ``actor``."""
+    from models.relief import notices
+
+    return await notices.publish(conn, cipher, actor, notices.PublishBody.of({"application_ids": application_ids,
+                                                                               **body}), visible_days=30)
