@@ -32,7 +32,7 @@ from models.counter.tables import redemptions, statements
 from models.identity import sessions
 from models.identity import staff_accounts as staff_model
 from models.members.tables import hardship_records, member_transfers
-from models.relief.tables import relief_visits
+from models.relief.tables import relief_notice_entries, relief_notices, relief_objections, relief_visits
 from models.partners import invites
 from models.partners import partnership as merchants
 from models.partners import programmes as benefits
@@ -214,12 +214,25 @@ async def build_scene(api: ApiClient, engine: Any, running: Any) -> Scene:
         user_id = (await conn.execute(sa.text("SELECT user_id FROM members WHERE id = :m"),
                                       {"m": scene.member_id})).scalar_one()
         application = await relief_submitted(conn, cipher, scene.member_id, user_id, tree["G01"])
+        k01_path = tree["K01"].path
         seen = {"visitors": '["李站长"]', "findings_enc": cipher.encrypt("情况属实", purpose="relief_visit")}
         visit = await insert_row(conn, relief_visits, application_id=application, staff_id=verifier,
                                  org_id=tree["G01"].id, **seen)
         far_application = await relief_submitted(conn, cipher, far_member, user_id, tree["K02"])
         far_visit = await insert_row(conn, relief_visits, application_id=far_application, staff_id=verifier,
                                      org_id=tree["K02"].id, **seen)
+        # A notice batch at K01 with an objection to the application, and one at the sibling county.
+        notice = await insert_row(conn, relief_notices, org_id=tree["K01"].id, org_path=k01_path,
+                                  published_by=verifier)
+        entry = await insert_row(conn, relief_notice_entries, notice_id=notice, application_id=application)
+        contact = {"contact_enc": cipher.encrypt("13800001111", purpose="objection_contact"), "due_at": utcnow()}
+        objection = await insert_row(conn, relief_objections, entry_id=entry, application_id=application, **contact)
+        far_notice = await insert_row(conn, relief_notices, org_id=tree["K02"].id, org_path=tree["K02"].path,
+                                      published_by=verifier)
+        far_entry = await insert_row(conn, relief_notice_entries, notice_id=far_notice,
+                                     application_id=far_application)
+        far_objection = await insert_row(conn, relief_objections, entry_id=far_entry, application_id=far_application,
+                                         **contact)
         far_redemption = await insert_row(conn, redemptions, merchant_id=far_merchant.id, store_id=0, cashier_id=0,
                                           card_id=scene.card_id, member_id=scene.member_id,
                                           scan_id="matrix-scan-0002", status="done", month="2020-01", lines="[]")
@@ -242,7 +255,7 @@ async def build_scene(api: ApiClient, engine: Any, running: Any) -> Scene:
               "merchant": scene.merchant_id, "invite": invite.id, "program": program.id, "statement": statement, "hardship": record,
               "transfer_incoming": transfer, "transfer_outgoing": transfer, "redemption": redemption,
               "merchant_staff": cashier_row.id, "own_member": None, "application": application,
-              "relief_visit": visit}
+              "relief_visit": visit, "notice": notice, "objection": objection}
     located = {
         "member": Located(org_path=g01), "card": Located(org_path=g01), "org": Located(org_path=tree["G02"].path),
         "org_code": Located(org_path=tree["G02"].path), "merchant": Located(org_path=k01),
@@ -254,10 +267,11 @@ async def build_scene(api: ApiClient, engine: Any, running: Any) -> Scene:
         "redemption": Located(merchant_id=scene.merchant_id, cashier_id=cashier_row.id),
         "merchant_staff": Located(merchant_id=scene.merchant_id), "own_member": Located(member_id=scene.member_id),
         "application": Located(org_path=g01), "relief_visit": Located(org_path=g01),
+        "notice": Located(org_path=k01), "objection": Located(org_path=g01),
     }
     outside = {"member": far_member, "org": tree["K02"].id, "org_code": "K02", "merchant": far_merchant.id,
                "invite": far_invite.id, "redemption": far_redemption, "application": far_application,
-               "relief_visit": far_visit}
+               "relief_visit": far_visit, "notice": far_notice, "objection": far_objection}
     return Scene(callers, idents, located, outside, scene)
 
 
@@ -295,7 +309,9 @@ def _path(pattern: str, rule: Access, ident: Any) -> str:
     arg = rule.target.arg if rule.target is not None else None
 
     def fill(m: re.Match[str]) -> str:
-        return str(ident) if m.group(1) == arg else "1"
+        if m.group(1) == arg:
+            return str(ident)
+        return "2026-10-01" if m.group(1) == "day" else "1"  # a calendar day, else an id
     return re.sub(r"\(\?P<(\w+)>[^)]*\)", fill, pattern).rstrip("$")
 
 
