@@ -79,6 +79,10 @@ def _local(value: datetime) -> str:
 class NoticesPage(BaseHandler):
     """The public notice as a plain, server-rendered page (Chinese, no script, readable on a phone)."""
 
+    spec = {"get": op("救助公示网页（无需登录，HTML）", auth=False, tags=["public"],
+                      responses={200: {"description": "HTML 页面", "content": {"text/html": {"schema": string()}}}},
+                      description="与 /api/v1/public/notices 内容相同的服务器端渲染页面，无脚本；异议请通过小程序提交。")}
+
     def set_default_headers(self) -> None:
         """The API's headers, with a policy that lets the page's own stylesheet in."""
         super().set_default_headers()

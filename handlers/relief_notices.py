@@ -72,19 +72,6 @@ class NoticesHandler(StaffHandler):
         self.write_json({"items": shown, "next": nxt})
 
 
-class NoticeHandler(StaffHandler):
-    """One batch with its entries and their states."""
-
-    access = {"get": Access("relief.publish", Target("notice", "notice_id"))}
-    spec = {"get": op("公示批次详情", tags=["staff"], responses={200: NOTICE, 403: ERROR_REF, 404: ERROR_REF})}
-
-    async def get(self, notice_id: int) -> None:
-        """The batch."""
-        await self.actor()
-        async with self.reading() as conn:
-            self.write_json(await notices.view(conn, int(notice_id)))
-
-
 class ObjectionsHandler(StaffHandler):
     """Objections to applications in the caller's subtree, with the objectors' contacts (the reading audited)."""
 
@@ -174,7 +161,6 @@ class CalendarDayHandler(StaffHandler):
 
 routes: list[tuple[str, Any]] = [
     (r"/api/v1/staff/relief/notices", NoticesHandler),
-    (r"/api/v1/staff/relief/notices/(?P<notice_id>[0-9]+)", NoticeHandler),
     (r"/api/v1/staff/relief/objections", ObjectionsHandler),
     (r"/api/v1/staff/relief/objections/(?P<objection_id>[0-9]+)/resolve", ResolveHandler),
     (r"/api/v1/staff/calendar", CalendarHandler),

@@ -40,7 +40,9 @@ def test_every_json_body_and_query_is_declared_by_a_model_and_published_from_it(
 
 
 #: Lists bounded by configuration rather than by data (a unit's kinds of relief), answered whole.
-UNPAGED = {r"/api/v1/relief/kinds", r"/api/v1/staff/orgs/(?P<org_code>[A-Za-z0-9_-]+)/relief-kinds"}
+UNPAGED = {r"/api/v1/relief/kinds", r"/api/v1/staff/orgs/(?P<org_code>[A-Za-z0-9_-]+)/relief-kinds",
+           # bounded: one year's calendar days; the public notice's shape is fixed by the brief (no cursor)
+           r"/api/v1/staff/calendar", r"/api/v1/public/notices"}
 
 
 def test_every_list_route_pages_with_a_cursor() -> None:
