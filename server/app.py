@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handlers import (
     auth,
     cards,
+    funds,
     hardship,
     health,
     invites,
@@ -23,6 +24,7 @@ from handlers import (
     partners,
     relief,
     relief_apply,
+    relief_payments,
     relief_review,
     settlement,
     staff_admin,
@@ -61,6 +63,8 @@ ROUTES: list[tuple[Any, ...]] = [
     *relief.routes,
     *relief_apply.routes,
     *relief_review.routes,
+    *relief_payments.routes,
+    *funds.routes,
 ]
 
 

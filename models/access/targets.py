@@ -13,6 +13,7 @@ from models.core.actors import Actor
 from models.core.errors import NotFound
 from models.core.policy import Located
 from models.counter.tables import redemptions, statements
+from models.funds.tables import funds
 from models.members.tables import hardship_records, member_transfers, members
 from models.network.tables import orgs
 from models.partners import invites
@@ -82,6 +83,10 @@ def _relief_visit(ident: Any) -> Any:
             .where(relief_visits.c.id == ident))
 
 
+def _fund(ident: Any) -> Any:
+    return sa.select(funds.c.org_path).where(funds.c.id == ident)
+
+
 def _redemption(ident: Any) -> Any:
     return sa.select(redemptions.c.merchant_id, redemptions.c.cashier_id).where(redemptions.c.id == ident)
 
@@ -110,6 +115,7 @@ KINDS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], NotFound]]] = {
     # A relief application sits at its applicant's unit (as it was when they applied); a visit with it.
     "application": (_application, lambda _: NotFound("application_not_found", "找不到该救助申请")),
     "relief_visit": (_relief_visit, lambda _: NotFound("visit_not_found", "找不到该入户核查记录")),
+    "fund": (_fund, lambda _: NotFound("fund_not_found", "找不到该资金来源")),
     "redemption": (_redemption, lambda _: NotFound("redemption_not_found", "找不到该核销记录")),
     "merchant_staff": (_merchant_staff, lambda _: NotFound("cashier_not_found", "找不到该收银员")),
 }
