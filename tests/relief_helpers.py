@@ -77,3 +77,24 @@ async def staff(conn: Any, username: str, org_code: str, *roles: str) -> Actor:
 async def token(conn: Any, actor: Actor) -> str:
     """A bearer token for the member of staff."""
     return (await sessions.issue(conn, "staff", actor.id, ttl=3600)).token
+
+
+async def at_approval(conn: Any, cipher: Any, member_id: int, user_id: int, org: orgs.Org, *,
+                      proposed: int = 300_000, kind: str = "temporary", form: dict[str, Any] | None = None) -> int:
+    """An application that passed its notice: submitted at ``approval`` with a proposed amount; its id."""
+    app_id = await submitted(conn, cipher, member_id, user_id, org, kind=kind, form=form, step="approval")
+    await conn.execute(relief_applications.update().where(relief_applications.c.id == app_id)
+                       .values(proposed_amount=proposed))
+    return app_id
+
+
+async def fund(conn: Any, actor: Actor, org_code: str, budget: int, *, kinds: tuple[str, ...] = ("temporary",),
+               name: str = "临时救助专项", source: str = "union", year: int | None = None) -> int:
+    """A fund source of this year (Beijing) at ``org_code``; its id."""
+    from models.core.clock import LOCAL_TZ
+    from models.funds import sources
+
+    made = await sources.create(conn, actor, sources.NewFund.of({
+        "org": org_code, "source": source, "name": name, "year": year or utcnow().astimezone(LOCAL_TZ).year,
+        "budget": budget, "kinds": list(kinds)}))
+    return made.id
