@@ -8,7 +8,7 @@ from pydantic import Field
 
 from handlers.staff_base import StaffHandler
 from models.core.policy import Access, Target
-from models.core.typed import PageQuery, Query, paged, text
+from models.core.typed import PageQuery, paged, text
 from models.funds import ledger, sources
 from server.openapi import ERROR_REF, id_schema, integer, nullable, obj, op, page, string
 
@@ -28,8 +28,8 @@ LEDGER = page(ROW, balance=_SIGNED, available=_SIGNED, fund=VIEW)
 _REFUSALS = {400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF}
 
 
-class FundsQuery(Query):
-    """Which sources: of one unit's subtree (a code) and the units above it, of one year."""
+class FundsQuery(PageQuery):
+    """Which sources: of one unit's subtree (a code) and the units above it, of one year; a page of them."""
 
     org: Annotated[str, text(32, min_len=1)] | None = None
     year: Annotated[int, Field(ge=2000, le=2100)] | None = None
@@ -41,7 +41,7 @@ class FundsHandler(StaffHandler):
     access = {"get": Access("fund.view"), "post": Access("fund.manage")}
     spec = {
         "get": op("资金来源列表", tags=["staff"], query=FundsQuery,
-                  responses={200: obj({"items": {"type": "array", "items": VIEW}}, ["items"]), **_REFUSALS},
+                  responses={200: page(VIEW), **_REFUSALS},
                   description="本人单位及下级单位的资金来源，以及上级单位的资金来源（可用于本单位申请的审批）。"
                   "balance = 预算 + 追加 − 预留 − 已支出；available 为新审批可预留的金额（已关闭的来源为 0）。"),
         "post": op("新建资金来源（财务、管理员）", tags=["staff"], body=sources.NewFund,
@@ -51,12 +51,13 @@ class FundsHandler(StaffHandler):
     }
 
     async def get(self) -> None:
-        """The sources in reach, newest year first."""
+        """A page of the sources in reach, newest first."""
         actor = await self.actor()
         q = self.query(FundsQuery)
         async with self.reading() as conn:
-            found = await sources.listing(conn, actor, org=q.org, year=q.year)
-        self.write_json({"items": [f.view() for f in found]})
+            found = await sources.listing(conn, actor, org=q.org, year=q.year, before=q.cursor, limit=q.limit + 1)
+        shown, nxt = paged(found, q.limit, lambda f: f.id)
+        self.write_json({"items": [f.view() for f in shown], "next": nxt})
 
     async def post(self) -> None:
         """Create the source (201)."""

@@ -23,7 +23,7 @@ EXPORT = {"description": "银行代发文件（CSV 为带 BOM 的 UTF-8）：户
           "content": {t.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
                       for t in EXPORT_TYPES.values()}}
 ANSWER = obj({"id": id_schema(), "status": string(), "step": nullable(string())}, ["id", "status", "step"])
-BATCH = obj({"items": {"type": "array", "items": ANSWER}}, ["items"])
+BATCH = obj({"paid": {"type": "array", "items": ANSWER}}, ["paid"])
 _REFUSALS = {400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF, 422: ERROR_REF}
 
 
@@ -111,7 +111,7 @@ class BatchHandler(StaffHandler):
         actor = await self.actor()
         body = self.body(payments.Batch)
         paid = await payments.pay_batch(conn, self.cipher, actor, body)
-        return {"items": [payments.answer(a) for a in paid]}
+        return {"paid": [payments.answer(a) for a in paid]}
 
 
 _APP = r"/api/v1/staff/relief/applications/(?P<application_id>[0-9]+)"

@@ -161,9 +161,11 @@ async def top_up(conn: AsyncConnection, actor: Actor, fund_id: int, body: TopUp)
     return await get(conn, fund.id)
 
 
-async def listing(conn: AsyncConnection, actor: Actor, *, org: str | None, year: int | None) -> list[Fund]:
-    """The sources of the actor's subtree and of the units above it (those its applications may draw on);
-    ``org`` (a code) narrows to that unit's subtree and the units above it, ``year`` to one year."""
+async def listing(conn: AsyncConnection, actor: Actor, *, org: str | None, year: int | None,
+                  before: int | None = None, limit: int = 100) -> list[Fund]:
+    """Up to ``limit`` sources, newest first (older than ``before``), of the actor's subtree and of the units
+    above it (those its applications may draw on); ``org`` (a code) narrows to that unit's subtree and the
+    units above it, ``year`` to one year."""
     scope = policy.scope(actor)
     base = await tree.by_code(conn, org, within=scope) if org else None
     path = base.path if base is not None else scope
@@ -171,7 +173,9 @@ async def listing(conn: AsyncConnection, actor: Actor, *, org: str | None, year:
     query = sa.select(funds).where(sa.or_(in_subtree(funds.c.org_path, path), funds.c.org_path.in_(above)))
     if year is not None:
         query = query.where(funds.c.year == year)
-    found = (await conn.execute(query.order_by(funds.c.year.desc(), funds.c.id))).all()
+    if before is not None:
+        query = query.where(funds.c.id < before)
+    found = (await conn.execute(query.order_by(funds.c.id.desc()).limit(limit))).all()
     return [_of(r) for r in found]
 
 

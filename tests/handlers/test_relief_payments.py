@@ -147,7 +147,7 @@ async def test_the_bank_file_lists_the_waiting_applications_and_the_batch_pays_t
     batch["application_ids"] = [s["app"], s["other"]]
     done = await api.post("/api/v1/staff/relief/payments/batch", batch, token=s["finance"],
                           headers={"Idempotency-Key": "batch-0000002"})
-    assert done.status == 200 and [a["status"] for a in done.data["items"]] == ["paid", "paid"]
+    assert done.status == 200 and [a["status"] for a in done.data["paid"]] == ["paid", "paid"]
     async with engine.begin() as conn:
         f = await sources.get(conn, fund_id)
         assert (f.reserved, f.spent) == (0, 500_000)
