@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handlers import (
     auth,
     cards,
+    funds,
     hardship,
     health,
     invites,
@@ -25,6 +26,7 @@ from handlers import (
     relief,
     relief_apply,
     relief_notices,
+    relief_payments,
     relief_review,
     settlement,
     staff_admin,
@@ -65,6 +67,8 @@ ROUTES: list[tuple[Any, ...]] = [
     *relief_review.routes,
     *relief_notices.routes,
     *public.routes,
+    *relief_payments.routes,
+    *funds.routes,
 ]
 
 

@@ -85,3 +85,22 @@ async def publish(conn: Any, cipher: Any, actor: Actor, application_ids: list[in
 
     return await notices.publish(conn, cipher, actor, notices.PublishBody.of({"application_ids": application_ids,
                                                                                **body}), visible_days=30)
+async def at_approval(conn: Any, cipher: Any, member_id: int, user_id: int, org: orgs.Org, *,
+                      proposed: int = 300_000, kind: str = "temporary", form: dict[str, Any] | None = None) -> int:
+    """An application that passed its notice: submitted at ``approval`` with a proposed amount; its id."""
+    app_id = await submitted(conn, cipher, member_id, user_id, org, kind=kind, form=form, step="approval")
+    await conn.execute(relief_applications.update().where(relief_applications.c.id == app_id)
+                       .values(proposed_amount=proposed))
+    return app_id
+
+
+async def fund(conn: Any, actor: Actor, org_code: str, budget: int, *, kinds: tuple[str, ...] = ("temporary",),
+               name: str = "临时救助专项", source: str = "union", year: int | None = None) -> int:
+    """A fund source of this year (Beijing) at ``org_code``; its id."""
+    from models.core.clock import LOCAL_TZ
+    from models.funds import sources
+
+    made = await sources.create(conn, actor, sources.NewFund.of({
+        "org": org_code, "source": source, "name": name, "year": year or utcnow().astimezone(LOCAL_TZ).year,
+        "budget": budget, "kinds": list(kinds)}))
+    return made.id

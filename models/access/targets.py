@@ -13,6 +13,7 @@ from models.core.actors import Actor
 from models.core.errors import NotFound
 from models.core.policy import Located
 from models.counter.tables import redemptions, statements
+from models.funds.tables import funds
 from models.members.tables import hardship_records, member_transfers, members
 from models.network.tables import orgs
 from models.partners import invites
@@ -91,6 +92,8 @@ def _objection(ident: Any) -> Any:
             .join_from(relief_objections, relief_applications,
                        relief_applications.c.id == relief_objections.c.application_id)
             .where(relief_objections.c.id == ident))
+def _fund(ident: Any) -> Any:
+    return sa.select(funds.c.org_path).where(funds.c.id == ident)
 
 
 def _redemption(ident: Any) -> Any:
@@ -124,6 +127,7 @@ KINDS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], NotFound]]] = {
     # A notice batch sits at its publishing unit; an objection with its application.
     "notice": (_notice, lambda _: NotFound("notice_not_found", "找不到该公示")),
     "objection": (_objection, lambda _: NotFound("objection_not_found", "找不到该异议")),
+    "fund": (_fund, lambda _: NotFound("fund_not_found", "找不到该资金来源")),
     "redemption": (_redemption, lambda _: NotFound("redemption_not_found", "找不到该核销记录")),
     "merchant_staff": (_merchant_staff, lambda _: NotFound("cashier_not_found", "找不到该收银员")),
 }

@@ -96,6 +96,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "relief.publish": frozenset({"reviewer", "approver"}),
     "relief.objection_resolve": frozenset({"reviewer"}),
     "calendar.manage": frozenset({"admin"}),
+    # Earmarked funds and the money of relief (issue 14, F).
+    "fund.manage": frozenset({"finance", "admin"}),
+    "fund.view": _ALL_STAFF,
+    "relief.pay": frozenset({"finance"}),
+    "relief.export_payments": frozenset({"finance"}),
     "audit.view": frozenset({"admin"}),
 }
 #: Merchant actions that also need the merchant to be trading today (active, agreement in force).

@@ -1,8 +1,8 @@
 """A kind's form as JSON Schema, kept to a safe flat subset, and the check of a form against it.
 
 The subset: an object (``additionalProperties: false``) of at most ``MAX_FIELDS`` typed properties,
-each a string (with ``maxLength``; ``minLength``, ``enum`` with Chinese ``x-labels``, ``format:
-date``), an integer (with ``minimum`` and ``maximum``, ``x-unit``: fen for money) or a boolean, each
+each a string (with ``maxLength``; ``minLength``, ``enum`` with Chinese ``x-labels``, ``format``:
+date or digits), an integer (with ``minimum`` and ``maximum``, ``x-unit``: fen for money) or a boolean, each
 with a Chinese ``title``. Every other keyword is refused: no ``$ref`` (nor ``$id``, ``$schema``,
 definitions) so nothing is fetched or expanded, no ``pattern`` (no regular expression from a unit's
 configuration runs on a worker's input), no nesting.
@@ -30,6 +30,8 @@ _KEYS = {
     "boolean": _COMMON,
 }
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: String formats a form field may declare: a day, or digits only (a bank account).
+FORMATS = ("date", "digits")
 
 
 def _int(value: Any) -> TypeGuard[int]:
@@ -58,8 +60,8 @@ def _property_problems(name: str, prop: Any) -> list[str]:
             high = MAX_TEXT
         if not (_int(low) and 0 <= low <= high):
             out.append("minLength 应在 0 与 maxLength 之间")
-        if "format" in prop and prop["format"] != "date":
-            out.append("format 只能是 date")
+        if "format" in prop and prop["format"] not in FORMATS:
+            out.append("format 只能是 date 或 digits")
         if "enum" in prop:
             values, labels = prop["enum"], prop.get("x-labels")
             if not (isinstance(values, list) and 1 <= len(values) <= MAX_ENUM and len(set(map(str, values))) ==
@@ -135,6 +137,8 @@ def _value_problem(prop: Mapping[str, Any], value: Any) -> str | None:
             date.fromisoformat(value)
         except ValueError:
             return "应为日期（YYYY-MM-DD）"
+    if prop.get("format") == "digits" and not (value.isascii() and value.isdigit()):
+        return "只能填写数字"
     return None
 
 

@@ -48,6 +48,8 @@ INCOME = proof("income_proof", "家庭成员收入证明", note="由工作单位
 ID_CARD = proof("id_card", "身份证", max_files=4)
 HOUSEHOLD_REGISTER = proof("household_register", "户口簿", max_files=10)
 SITUATION = text("困难情况说明", 1000, min_len=10)
+#: Where the money goes by bank transfer (the roster's account when left blank); stored with the form, encrypted.
+BANK_ACCOUNT = text("收款银行账号", 30, format="digits", description="本人银行卡号，不填则使用会员档案登记的账号")
 
 PRESETS: dict[str, dict[str, Any]] = {
     "living": {
@@ -58,7 +60,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "fields": form(["cause", "situation", "household_monthly_income"],
                        cause=choice("主要致困原因", CAUSES),
                        situation=SITUATION,
-                       household_monthly_income=money("家庭月收入", 10**8)),
+                       household_monthly_income=money("家庭月收入", 10**8),
+                       bank_account=BANK_ACCOUNT),
         "proofs": [INCOME, ID_CARD, HOUSEHOLD_REGISTER],
         "amount": {"basis": "line_months", "months": 12},
         "frequency": {"period": "year", "times": 1},
@@ -75,7 +78,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                        hospital=text("就诊医院", 100),
                        treated_on=day("就诊（入院）日期"),
                        self_paid=money("医保报销后个人自付金额", 10**9),
-                       situation=SITUATION),
+                       situation=SITUATION,
+                       bank_account=BANK_ACCOUNT),
         "proofs": [proof("diagnosis", "本年度诊断证明", max_files=5),
                    proof("medical_bills", "近三个月自付医疗费用票据", group="medical_cost", max_files=10),
                    proof("insurance_settlement", "医保结算单", group="medical_cost", max_files=10),
@@ -95,7 +99,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                        school=text("就读学校", 100, min_len=2),
                        enrolled_year={"type": "integer", "title": "入学年份", "minimum": 2000, "maximum": 2100,
                                       "x-unit": "year"},
-                       tuition=money("每年学费", 10**8)),
+                       tuition=money("每年学费", 10**8),
+                       bank_account=BANK_ACCOUNT),
         "proofs": [proof("admission_letter", "录取通知书或在读证明", max_files=3),
                    proof("tuition_receipt", "学费收据", max_files=5), INCOME, HOUSEHOLD_REGISTER],
         "amount": {"basis": "by_choice", "field": "stage",
@@ -123,7 +128,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                                                  "disaster": "自然灾害", "other": "其他"}),
                        event_date=day("发生日期"),
                        loss=money("损失或支出金额", 10**9),
-                       situation=SITUATION),
+                       situation=SITUATION,
+                       bank_account=BANK_ACCOUNT),
         "proofs": [proof("event_proof", "事故、灾害或病情证明", max_files=10), INCOME],
         "amount": {"basis": "cap", "amount": 500_000},
         "frequency": {"period": "year", "times": 2},

@@ -26,7 +26,7 @@ from models.core.clock import utcnow
 from models.core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from models.core.ports import PiiCipher
 from models.core.typed import Body, Fen, Id, text
-from models.relief import flags, kinds, records
+from models.relief import flags, kinds, records, reservations
 from models.relief.records import STEP_NAMES, STEP_ROLE, STEPS, Application
 from models.relief.tables import relief_events, relief_flags, relief_visits
 
@@ -163,9 +163,7 @@ async def _check_pass(conn: AsyncConnection, actor: Actor, app: Application, bod
             raise Unprocessable("amount_over_cap", f"拟救助金额超过该类别上限（{cap} 分）")
         amount = body.amount
     if step == "approval":
-        if body.fund_id is None:
-            raise Invalid("fund_required", "审批通过须指定资金来源")
-        raise Unprocessable("fund_not_available", "资金来源管理尚未开通，暂不能审批")
+        _check_approval(app, body, amount)
     open_ = await flags.open_flags(conn, app.id)
     if open_:
         if body.override is None:
@@ -173,7 +171,23 @@ async def _check_pass(conn: AsyncConnection, actor: Actor, app: Application, bod
         if not actor.roles & OVERRIDERS:
             raise Forbidden("override_forbidden", "只有审核、审批人员或管理员可以说明理由后放行")
         await override_flags(conn, actor, app, open_, body.override.reason)
+    if step == "approval" and amount is not None and body.fund_id is not None:
+        await reservations.reserve(conn, actor, app, body.fund_id, amount)
     return amount
+
+
+def _check_approval(app: Application, body: Decision, amount: int | None) -> None:
+    """An approval's pass names the source (for a kind with money), and stays within the proposed amount
+    unless the comment says why."""
+    if amount is None:
+        if body.fund_id is not None:
+            raise Invalid("fund_not_needed", "该类别不涉及救助金额，无需指定资金来源")
+        return
+    if body.fund_id is None:
+        raise Invalid("fund_required", "审批通过须指定资金来源")
+    if app.proposed_amount is not None and amount > app.proposed_amount and not body.comment.strip():
+        raise Unprocessable("amount_over_proposed",
+                            f"审批金额高于拟救助金额（{app.proposed_amount} 分），须在 comment 中说明理由")
 
 
 async def decide(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, application_id: int,
@@ -201,7 +215,7 @@ async def decide(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, applica
         changes: dict[str, Any] = {"step": nxt, "step_since": now, "due_at": due_at(app, nxt, now),
                                    "returned_step": None, "missing": None, "flagged": False}
         if amount is not None:
-            changes["proposed_amount"] = amount
+            changes["approved_amount" if step == "approval" else "proposed_amount"] = amount
         if body.override is not None:
             detail["override"] = body.override.reason
         new = await records.save(conn, cipher, app, **changes)
@@ -218,6 +232,8 @@ async def decide(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, applica
                             comment=comment, detail={"missing": missing})
         detail["missing"] = missing
     else:
+        if step == "payment":  # the approval's reservation goes back to the source
+            detail["released"] = await reservations.release(conn, actor, app, note="发放环节不予通过")
         new = await records.save(conn, cipher, app, status="rejected", reject_reason=comment, due_at=None)
         await records.event(conn, app, "rejected", step=step, org_id=actor.org_id, staff_id=actor.id,
                             comment=comment)

@@ -29,6 +29,7 @@ from models.core.clock import utcnow
 from models.core.errors import AppError
 from models.core.policy import Access, Located
 from models.counter.tables import redemptions, statements
+from models.funds.tables import funds
 from models.identity import sessions
 from models.identity import staff_accounts as staff_model
 from models.members.tables import hardship_records, member_transfers
@@ -233,6 +234,11 @@ async def build_scene(api: ApiClient, engine: Any, running: Any) -> Scene:
                                      application_id=far_application)
         far_objection = await insert_row(conn, relief_objections, entry_id=far_entry, application_id=far_application,
                                          **contact)
+        # A fund source at the county, and one at the sibling county.
+        fund = await insert_row(conn, funds, org_id=tree["K01"].id, org_path=tree["K01"].path, source="union",
+                                kinds='["temporary"]', status="active", name="matrix-fund", year=2026)
+        far_fund = await insert_row(conn, funds, org_id=tree["K02"].id, org_path=tree["K02"].path, source="union",
+                                    kinds='["temporary"]', status="active", name="matrix-fund", year=2026)
         far_redemption = await insert_row(conn, redemptions, merchant_id=far_merchant.id, store_id=0, cashier_id=0,
                                           card_id=scene.card_id, member_id=scene.member_id,
                                           scan_id="matrix-scan-0002", status="done", month="2020-01", lines="[]")
@@ -255,7 +261,7 @@ async def build_scene(api: ApiClient, engine: Any, running: Any) -> Scene:
               "merchant": scene.merchant_id, "invite": invite.id, "program": program.id, "statement": statement, "hardship": record,
               "transfer_incoming": transfer, "transfer_outgoing": transfer, "redemption": redemption,
               "merchant_staff": cashier_row.id, "own_member": None, "application": application,
-              "relief_visit": visit, "notice": notice, "objection": objection}
+              "relief_visit": visit, "notice": notice, "objection": objection, "fund": fund}
     located = {
         "member": Located(org_path=g01), "card": Located(org_path=g01), "org": Located(org_path=tree["G02"].path),
         "org_code": Located(org_path=tree["G02"].path), "merchant": Located(org_path=k01),
@@ -267,11 +273,11 @@ async def build_scene(api: ApiClient, engine: Any, running: Any) -> Scene:
         "redemption": Located(merchant_id=scene.merchant_id, cashier_id=cashier_row.id),
         "merchant_staff": Located(merchant_id=scene.merchant_id), "own_member": Located(member_id=scene.member_id),
         "application": Located(org_path=g01), "relief_visit": Located(org_path=g01),
-        "notice": Located(org_path=k01), "objection": Located(org_path=g01),
+        "notice": Located(org_path=k01), "objection": Located(org_path=g01), "fund": Located(org_path=k01),
     }
     outside = {"member": far_member, "org": tree["K02"].id, "org_code": "K02", "merchant": far_merchant.id,
                "invite": far_invite.id, "redemption": far_redemption, "application": far_application,
-               "relief_visit": far_visit, "notice": far_notice, "objection": far_objection}
+               "relief_visit": far_visit, "notice": far_notice, "objection": far_objection, "fund": far_fund}
     return Scene(callers, idents, located, outside, scene)
 
 

@@ -1,0 +1,127 @@
+"""Staff manage earmarked fund sources (专款专用): create one with its budget, top it up, list them, read one
+and its ledger."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from handlers.staff_base import StaffHandler
+from models.core.policy import Access, Target
+from models.core.typed import PageQuery, paged, text
+from models.funds import ledger, sources
+from server.openapi import ERROR_REF, id_schema, integer, nullable, obj, op, page, string
+
+FUND = Target("fund", "fund_id")
+_FEN = integer(0, 2**53 - 1)
+_SIGNED = {"type": "integer"}
+VIEW = obj({"id": id_schema(), "org_id": id_schema(), "source": string(), "source_name": string(), "name": string(),
+            "year": integer(), "kinds": {"type": "array", "items": string()}, "donor": nullable(string()),
+            "status": string(), "budget": _FEN, "topped_up": _FEN, "reserved": _FEN, "spent": _FEN,
+            "balance": _SIGNED, "available": _SIGNED, "created_at": string()},
+           ["id", "org_id", "source", "name", "year", "kinds", "status", "budget", "topped_up", "reserved", "spent",
+            "balance", "available"])
+ROW = obj({"id": id_schema(), "entry": string(), "amount": _FEN, "application_id": id_schema(nullable=True),
+           "kind": nullable(string()), "staff_id": id_schema(nullable=True), "note": nullable(string()),
+           "at": string()}, ["id", "entry", "amount", "application_id", "at"])
+LEDGER = page(ROW, balance=_SIGNED, available=_SIGNED, fund=VIEW)
+_REFUSALS = {400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF}
+
+
+class FundsQuery(PageQuery):
+    """Which sources: of one unit's subtree (a code) and the units above it, of one year; a page of them."""
+
+    org: Annotated[str, text(32, min_len=1)] | None = None
+    year: Annotated[int, Field(ge=2000, le=2100)] | None = None
+
+
+class FundsHandler(StaffHandler):
+    """List the sources the caller's applications may draw on; create one (finance, admin)."""
+
+    access = {"get": Access("fund.view"), "post": Access("fund.manage")}
+    spec = {
+        "get": op("资金来源列表", tags=["staff"], query=FundsQuery,
+                  responses={200: page(VIEW), **_REFUSALS},
+                  description="本人单位及下级单位的资金来源，以及上级单位的资金来源（可用于本单位申请的审批）。"
+                  "balance = 预算 + 追加 − 预留 − 已支出；available 为新审批可预留的金额（已关闭的来源为 0）。"),
+        "post": op("新建资金来源（财务、管理员）", tags=["staff"], body=sources.NewFund,
+                   responses={201: VIEW, **_REFUSALS, 409: ERROR_REF},
+                   description="source：central 中央财政专项、local 地方财政配套、union 工会经费、donation 社会捐赠"
+                   "（可填 donor 捐赠方）。kinds 为可支付的救助类别代码（至少一个：专款专用）。budget 记入台账首行。"),
+    }
+
+    async def get(self) -> None:
+        """A page of the sources in reach, newest first."""
+        actor = await self.actor()
+        q = self.query(FundsQuery)
+        async with self.reading() as conn:
+            found = await sources.listing(conn, actor, org=q.org, year=q.year, before=q.cursor, limit=q.limit + 1)
+        shown, nxt = paged(found, q.limit, lambda f: f.id)
+        self.write_json({"items": [f.view() for f in shown], "next": nxt})
+
+    async def post(self) -> None:
+        """Create the source (201)."""
+        actor = await self.actor()
+        body = self.body(sources.NewFund)
+        async with self.writing() as conn:
+            fund = await sources.create(conn, actor, body)
+        self.write_json(fund.view(), status=201)
+
+
+class FundHandler(StaffHandler):
+    """One source with its sums."""
+
+    access = {"get": Access("fund.view", FUND)}
+    spec = {"get": op("资金来源详情", tags=["staff"], responses={200: VIEW, **_REFUSALS})}
+
+    async def get(self, fund_id: str) -> None:
+        """The source."""
+        actor = await self.actor()
+        async with self.reading() as conn:
+            fund = await sources.get_in_scope(conn, actor, int(fund_id))
+        self.write_json(fund.view())
+
+
+class TopUpHandler(StaffHandler):
+    """Add money to a source (finance, admin)."""
+
+    access = {"post": Access("fund.manage", FUND)}
+    spec = {"post": op("追加资金（财务、管理员）", tags=["staff"], body=sources.TopUp,
+                       responses={200: VIEW, **_REFUSALS}, description="金额（分）与说明记入台账。")}
+
+    async def post(self, fund_id: str) -> None:
+        """Top the source up and answer it."""
+        actor = await self.actor()
+        body = self.body(sources.TopUp)
+        async with self.writing() as conn:
+            fund = await sources.top_up(conn, actor, int(fund_id), body)
+        self.write_json(fund.view())
+
+
+class LedgerHandler(StaffHandler):
+    """A page of the source's ledger, newest first, with its balance."""
+
+    access = {"get": Access("fund.view", FUND)}
+    spec = {"get": op("资金台账", tags=["staff"], query=PageQuery, responses={200: LEDGER, **_REFUSALS},
+                      description="每一笔资金变动：budget 预算、top_up 追加、reserve 审批预留、release 释放预留、"
+                      "pay 发放支出、reverse 冲正，按时间倒序；balance 与 available 同资金来源详情。")}
+
+    async def get(self, fund_id: str) -> None:
+        """The page, the balance and the source."""
+        actor = await self.actor()
+        q = self.query(PageQuery)
+        async with self.reading() as conn:
+            fund = await sources.get_in_scope(conn, actor, int(fund_id))
+            rows = await ledger.page(conn, fund.id, before=q.cursor, limit=q.limit + 1)
+        shown, nxt = paged(rows, q.limit, lambda r: r.id)
+        self.write_json({"items": [r.view() for r in shown], "next": nxt, "balance": fund.balance,
+                         "available": fund.available, "fund": fund.view()})
+
+
+_FUND = r"/api/v1/staff/funds/(?P<fund_id>[0-9]+)"
+routes: list[tuple[str, Any]] = [
+    (r"/api/v1/staff/funds", FundsHandler),
+    (_FUND, FundHandler),
+    (_FUND + r"/top-ups", TopUpHandler),
+    (_FUND + r"/ledger", LedgerHandler),
+]
