@@ -167,3 +167,18 @@ relief_flags = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("resolved_at", UTCDateTime, nullable=True),
 )
+
+# --- archive (issue 14) -----------------------------------------------------------------------------
+
+# The completion record (办结) of an archived application: one per application, written when a paid
+# application is archived read-only.
+relief_completions = sa.Table(
+    "relief_completions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("application_id", BigId, sa.ForeignKey("relief_applications.id"), nullable=False, unique=True),
+    sa.Column("completed_on", sa.Date, nullable=False),
+    sa.Column("note", sa.String(500), nullable=False),
+    sa.Column("staff_id", BigId, sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
