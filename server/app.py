@@ -23,7 +23,9 @@ from handlers import (
     partners,
     relief,
     relief_apply,
+    relief_archive,
     relief_review,
+    relief_stats,
     settlement,
     staff_admin,
     staff_auth,
@@ -61,6 +63,8 @@ ROUTES: list[tuple[Any, ...]] = [
     *relief.routes,
     *relief_apply.routes,
     *relief_review.routes,
+    *relief_archive.routes,
+    *relief_stats.routes,
 ]
 
 

@@ -77,3 +77,19 @@ async def staff(conn: Any, username: str, org_code: str, *roles: str) -> Actor:
 async def token(conn: Any, actor: Actor) -> str:
     """A bearer token for the member of staff."""
     return (await sessions.issue(conn, "staff", actor.id, ttl=3600)).token
+
+
+async def paid(conn: Any, cipher: Any, application_id: int, amount: int = 200_000) -> None:
+    """What recording the payment does (engineer F's route): status ``paid`` at step ``archived``, the
+    approved amount, and the ``paid`` event on the timeline."""
+    app = await records.load(conn, cipher, application_id)
+    now = utcnow()
+    await records.save(conn, cipher, app, status="paid", step="archived", approved_amount=amount,
+                       proposed_amount=app.proposed_amount or amount, step_since=now, due_at=None)
+    await records.event(conn, app, "paid", step="payment", amount=amount)
+
+
+async def worker_token(conn: Any, member_id: int, user_id: int) -> str:
+    """A bearer token for the worker: the user bound to the member, as the WeChat bind does."""
+    await conn.execute(members.update().where(members.c.id == member_id).values(user_id=user_id, bound_at=utcnow()))
+    return (await sessions.issue(conn, "user", user_id, ttl=3600)).token

@@ -92,6 +92,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "relief.decide": frozenset({"station", "reviewer", "approver", "finance", "admin"}),
     "relief.visit": frozenset({"station", "reviewer"}),
     "relief.meeting": frozenset({"approver"}),
+    # The archive (办结) closes a paid file: the reviewer who keeps it, finance after paying, or an admin.
+    "relief.archive": frozenset({"reviewer", "finance", "admin"}),
+    "relief.statistics": _ALL_STAFF,
     "audit.view": frozenset({"admin"}),
 }
 #: Merchant actions that also need the merchant to be trading today (active, agreement in force).
