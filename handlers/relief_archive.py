@@ -135,5 +135,5 @@ class ArchivePdfHandler(StaffHandler):
 _APP = r"/api/v1/staff/relief/applications/(?P<application_id>[0-9]+)"
 routes: list[tuple[str, Any]] = [
     (_APP + r"/archive", ArchiveHandler),
-    (_APP + r"/archive\.pdf", ArchivePdfHandler),
+    (_APP + r"/archive.pdf", ArchivePdfHandler),
 ]

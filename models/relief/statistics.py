@@ -96,7 +96,7 @@ def _kind_name(definition: str, cache: dict[str, str]) -> str:
 def _answer(root: tree.Org, q: StatsQuery, start: date, end: date, group: _Grouper,
             rows: dict[str, dict[str, int]], fields: Iterable[str], total_extra: dict[str, Any]) -> dict[str, Any]:
     names = list(fields)
-    lines = [{"key": key, "name": group.names[key], **{f: rows[key].get(f, 0) for f in names}}
+    lines: list[dict[str, Any]] = [{"key": key, "name": group.names[key], **{f: rows[key].get(f, 0) for f in names}}
              for key in sorted(rows)]
     total = {f: sum(line[f] for line in lines) for f in names}
     return {"org": root.code, "org_name": root.name, "from": start.isoformat(), "to": end.isoformat(),
@@ -120,9 +120,9 @@ async def applications(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> di
         .join_from(relief_events, relief_applications, a.id == e.application_id)
         .where(inside, e.at >= lo, e.at < hi, sa.or_(sa.and_(e.action == "passed", e.step == "approval"),
                                                      e.action == "rejected")))
-    for r in decided:
-        field = "approved" if r.action == "passed" else "rejected"
-        rows[group.key(r.kind, _kind_name(r.kind_definition, names), r.org_path, r.at)][field] += 1
+    for d in decided:
+        field = "approved" if d.action == "passed" else "rejected"
+        rows[group.key(d.kind, _kind_name(d.kind_definition, names), d.org_path, d.at)][field] += 1
     return _answer(root, q, start, end, group, rows, ("received", "approved", "rejected"), {})
 
 
