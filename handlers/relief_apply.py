@@ -34,7 +34,8 @@ _PERSON = obj({"id": integer(1, 2**53), "name": string(), "relation": string(), 
               ["id", "name", "relation", "relation_name", "id_number_masked", "monthly_income"])
 PROOF = obj({"id": integer(1, 2**53), "proof_type": string(), "mime": string(), "size": integer(),
              "created_at": _TIME}, ["id", "proof_type", "mime", "size", "created_at"])
-_EVENT = obj({"step": _STEP, "step_name": nullable(string()), "action": string(), "unit": nullable(string()),
+_EVENT = obj({"step": _STEP, "step_name": nullable(string()), "action": string(), "action_name": string(),
+              "unit": nullable(string()),
               "comment": nullable(string()), "at": _TIME}, ["step", "action", "unit", "comment", "at"])
 _MISSING = obj({"item": string(), "note": nullable(string())}, ["item"], extra=True)
 APPLICATION = obj({

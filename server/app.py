@@ -25,9 +25,11 @@ from handlers import (
     public,
     relief,
     relief_apply,
+    relief_archive,
     relief_notices,
     relief_payments,
     relief_review,
+    relief_stats,
     settlement,
     staff_admin,
     staff_auth,
@@ -69,6 +71,8 @@ ROUTES: list[tuple[Any, ...]] = [
     *public.routes,
     *relief_payments.routes,
     *funds.routes,
+    *relief_archive.routes,
+    *relief_stats.routes,
 ]
 
 

@@ -316,6 +316,11 @@ def card_font(font_path: str | None = None, *, search: Sequence[str] | None = No
     return face
 
 
+def pdf_faces(font_path: str | None = None) -> tuple[Face, Face]:
+    """The CJK face and the Latin fallback any PDF with Chinese text is drawn with (CardFontMissing when none)."""
+    return card_font(font_path), _latin_face()
+
+
 def font_report(config: Config) -> str:
     """One line for the start-up output: the font printed cards use, or why they are refused."""
     try:

@@ -77,9 +77,11 @@ def validate(model: type[M], value: Any, *, code: str = "invalid_body") -> M:
 
 def query_values(model: type[BaseModel], arguments: Mapping[str, list[bytes]], *,
                  code: str = "invalid_query") -> dict[str, str]:
-    """The text of each query parameter (or form field) ``model`` declares (a repeated one: its last value)."""
+    """The text of each query parameter (or form field) ``model`` declares (a repeated one: its last value),
+    named as published: by a field's alias when it has one (``from``, a Python keyword)."""
     values: dict[str, str] = {}
-    for name in model.model_fields:
+    for field_name, info in model.model_fields.items():
+        name = info.alias or field_name
         raw_values = arguments.get(name)
         if not raw_values:
             continue

@@ -104,3 +104,17 @@ async def fund(conn: Any, actor: Actor, org_code: str, budget: int, *, kinds: tu
         "org": org_code, "source": source, "name": name, "year": year or utcnow().astimezone(LOCAL_TZ).year,
         "budget": budget, "kinds": list(kinds)}))
     return made.id
+async def paid(conn: Any, cipher: Any, application_id: int, amount: int = 200_000) -> None:
+    """What recording the payment does (engineer F's route): status ``paid`` at step ``archived``, the
+    approved amount, and the ``paid`` event on the timeline."""
+    app = await records.load(conn, cipher, application_id)
+    now = utcnow()
+    await records.save(conn, cipher, app, status="paid", step="archived", approved_amount=amount,
+                       proposed_amount=app.proposed_amount or amount, step_since=now, due_at=None)
+    await records.event(conn, app, "paid", step="payment", amount=amount)
+
+
+async def worker_token(conn: Any, member_id: int, user_id: int) -> str:
+    """A bearer token for the worker: the user bound to the member, as the WeChat bind does."""
+    await conn.execute(members.update().where(members.c.id == member_id).values(user_id=user_id, bound_at=utcnow()))
+    return (await sessions.issue(conn, "user", user_id, ttl=3600)).token

@@ -101,6 +101,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "fund.view": _ALL_STAFF,
     "relief.pay": frozenset({"finance"}),
     "relief.export_payments": frozenset({"finance"}),
+    # The archive (办结) closes a paid file: the reviewer who keeps it, finance after paying, or an admin.
+    "relief.archive": frozenset({"reviewer", "finance", "admin"}),
+    "relief.statistics": _ALL_STAFF,
     "audit.view": frozenset({"admin"}),
 }
 #: Merchant actions that also need the merchant to be trading today (active, agreement in force).

@@ -29,6 +29,12 @@ STEP_ROLE = {"verification": "station", "county_review": "reviewer", "collective
              "notice": "reviewer", "approval": "approver", "payment": "finance"}
 STEP_NAMES = {"verification": "基层核实", "county_review": "县级审核", "collective_review": "集体评议",
               "notice": "公示", "approval": "审批", "payment": "发放", "archived": "归档"}
+#: What each timeline action is called, for the phone and the archive.
+ACTION_NAMES = {"created": "创建申请", "submitted": "提交申请", "resubmitted": "补充后重新提交", "withdrawn": "撤回",
+                "visited": "入户核查", "passed": "审核通过", "returned": "退回补充", "rejected": "不予通过",
+                "meeting": "集体评议通过", "published": "公示", "objection": "收到异议",
+                "objection_upheld": "异议成立", "objection_dismissed": "异议不成立", "notice_ended": "公示期满",
+                "paid": "发放", "payment_reversed": "发放退回", "archived": "办结归档"}
 #: Statuses in which an application is still alive (it counts for duplicates).
 OPEN = ("submitted", "returned")
 #: Working days an application may wait at a step when its kind sets no deadline.
@@ -175,7 +181,8 @@ class Event:
     def worker_view(self) -> dict[str, Any]:
         """What the worker sees: what happened, when, by which unit; never a member of staff."""
         return {"step": self.step, "step_name": STEP_NAMES.get(self.step or ""), "action": self.action,
-                "unit": self.org_name, "comment": self.comment, "at": self.at}
+                "action_name": ACTION_NAMES.get(self.action, self.action), "unit": self.org_name,
+                "comment": self.comment, "at": self.at}
 
     def staff_view(self) -> dict[str, Any]:
         """What staff see: the worker's view with who acted, the detail and the amount."""

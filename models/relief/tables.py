@@ -237,3 +237,19 @@ relief_calendar = sa.Table(
     sa.Column("updated_by", BigId, sa.ForeignKey("staff.id"), nullable=True),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+
+# --- archive (issue 14) -----------------------------------------------------------------------------
+
+# The completion record (办结) of an archived application: one per application, written when a paid
+# application is archived read-only.
+relief_completions = sa.Table(
+    "relief_completions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("application_id", BigId, sa.ForeignKey("relief_applications.id"), nullable=False, unique=True),
+    sa.Column("completed_on", sa.Date, nullable=False),
+    sa.Column("note", sa.String(500), nullable=False),
+    sa.Column("staff_id", BigId, sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

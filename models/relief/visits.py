@@ -93,15 +93,19 @@ async def of_application(conn: AsyncConnection, cipher: PiiCipher, application_i
 
 
 async def visit_in_scope(conn: AsyncConnection, actor: Actor, visit_id: int) -> tuple[int, str]:
-    """(application id, its org path) of a visit in the actor's subtree; else 404 like a missing one."""
+    """(application id, its org path) of a visit in the actor's subtree; else 404 like a missing one. Its
+    application must still be under review (422, as for a visit): an archived file is read-only."""
     from models.relief.tables import relief_applications
 
-    row = (await conn.execute(sa.select(relief_visits.c.application_id, relief_applications.c.org_path)
+    row = (await conn.execute(sa.select(relief_visits.c.application_id, relief_applications.c.org_path,
+                                        relief_applications.c.status)
                               .join_from(relief_visits, relief_applications,
                                          relief_applications.c.id == relief_visits.c.application_id)
                               .where(relief_visits.c.id == visit_id))).first()
     if row is None or not row.org_path.startswith(policy.scope(actor)):
         raise NotFound("visit_not_found", "找不到该入户核查记录")
+    if row.status != "submitted":
+        raise Unprocessable("application_not_under_review", "该申请当前不在审核中")
     return int(row.application_id), str(row.org_path)
 
 
