@@ -1,11 +1,22 @@
-"""The whole path of issue 13 over HTTP, as a worker and staff walk it: self-test, kinds, a medical
-application with real proofs, consent and submission; the station's home visit and pass; the county
-returns it with what is missing, the worker mends it and resubmits, the county passes it with an
-amount; the collective review carries it to the public notice step. The worker follows it on the
-phone (timeline without staff names, the notices inbox, WeChat messages for the template allowed)."""
+"""The whole path of relief over HTTP, as a worker and staff walk it.
+
+Issue 13: self-test, kinds, a medical application with real proofs, consent and submission; the
+station's home visit and pass; the county returns it with what is missing, the worker mends it and
+resubmits, the county passes it with an amount; the collective review carries it to the public notice
+step. The worker follows it on the phone (timeline without staff names, the notices inbox, WeChat
+messages for the template allowed).
+
+Issue 14: the notice is published and read by anyone (masked), an objection pauses it and is
+dismissed, the job ends the period, the approver reserves the amount on an earmarked fund, finance
+pays it (a retry replays), the file is archived and printed as one PDF, and the statistics count it."""
 from __future__ import annotations
 
+import asyncio
+from datetime import date, timedelta, timezone
+
+from models.core.clock import utcnow
 from models.identity import usecases as identity
+from models.relief import notices as relief_notices
 from tests.handlers.test_relief_apply import BASE, FORM, complete, multipart, scene, submit, upload
 from tests.handlers.test_relief_kinds import set_lines
 from tests.hostile_files import jpeg, pdf_plain
@@ -15,11 +26,17 @@ STAFF = "/api/v1/staff/relief"
 
 
 async def test_from_self_test_to_the_notice_step(api, engine, running, wechat):
+    await walk_to_notice(api, engine, running, wechat)
+
+
+async def walk_to_notice(api, engine, running, wechat) -> tuple[int, str, dict[str, str]]:
+    """Issue 13's path; the application at the notice step, the worker's token, the staff's tokens."""
     s = await scene(api, engine, running)
     async with engine.begin() as conn:
         people = {name: await token(conn, await staff(conn, f"{name}.path", org, role))
                   for name, org, role in (("admin", "C01", "admin"), ("station", "S01", "station"),
-                                          ("reviewer", "K01", "reviewer"), ("approver", "K01", "approver"))}
+                                          ("reviewer", "K01", "reviewer"), ("approver", "K01", "approver"),
+                                          ("approver2", "K01", "approver"), ("finance", "K01", "finance"))}
     await set_lines(api, people["admin"])
     worker = s["wang"]
 
@@ -101,3 +118,72 @@ async def test_from_self_test_to_the_notice_step(api, engine, running, wechat):
     assert await identity.dispatch_notifications(engine, running.gateway, running.settings["templates"]) == 5
     sent = [m for m in wechat.state.sent_messages if m["template_id"] == relief_template]
     assert len(sent) == 5 and all(m["data"]["thing1"]["value"] == "医疗救助" for m in sent)
+    return app_id, worker, people
+
+
+async def test_from_the_notice_to_the_money_and_the_archive(api, engine, running, wechat):
+    app_id, worker, people = await walk_to_notice(api, engine, running, wechat)
+    cipher = running.settings["cipher"]
+
+    # Publish; anyone reads the masked entry; an anonymous objection pauses it; the reviewer dismisses it.
+    published = await api.post(f"{STAFF}/notices", {"application_ids": [app_id]}, token=people["reviewer"])
+    assert published.status == 201, published.data
+    public = await api.get("/api/v1/public/notices")
+    [entry] = public.data["items"][0]["entries"]
+    assert (entry["name"], entry["kind"], entry["amount"]) == ("王*英", "医疗救助", 300_000)
+    objected = await api.post(f"/api/v1/public/notices/{published.data['id']}/objections",
+                              {"entry": entry["id"], "reason": "听说申请人另有收入来源。", "contact": "13700001111"})
+    assert objected.status == 201, objected.data
+    assert await relief_notices.end_notice_periods(engine, cipher, utcnow() + timedelta(days=30)) == 0  # paused
+    dismissed = await api.post(f"{STAFF}/objections/{objected.data['id']}/resolve",
+                               {"upheld": False, "finding": "经入户核实，无其他收入来源。"}, token=people["reviewer"])
+    assert dismissed.status == 200, dismissed.data
+    # The period ends (the job, run as if a month later, twice at once: one move).
+    moved = await asyncio.gather(*(relief_notices.end_notice_periods(engine, cipher, utcnow() + timedelta(days=30))
+                                   for _ in range(2)))
+    assert sorted(moved) == [0, 1]
+    at_approval = await api.get(f"{BASE}/{app_id}", token=worker)
+    assert at_approval.data["step"] == "approval"
+
+    # An earmarked fund; the approver reserves on it (a fund for another kind is refused).
+    year = utcnow().astimezone(timezone(timedelta(hours=8))).year
+    wrong = await api.post("/api/v1/staff/funds", {"org": "K01", "source": "union", "name": "助学专项", "year": year,
+                                                   "budget": 1_000_000, "kinds": ["school"]}, token=people["finance"])
+    fund = await api.post("/api/v1/staff/funds", {"org": "K01", "source": "central", "name": "医疗救助专项",
+                                                  "year": year, "budget": 1_000_000, "kinds": ["medical"]},
+                          token=people["finance"])
+    assert fund.status == 201, fund.data
+    scope = await api.post(f"{STAFF}/applications/{app_id}/decision", {
+        "step": "approval", "decision": "pass", "amount": 300_000, "fund_id": wrong.data["id"]},
+        token=people["approver2"])
+    assert (scope.status, scope.error_code) == (409, "fund_scope")
+    approved = await api.post(f"{STAFF}/applications/{app_id}/decision", {
+        "step": "approval", "decision": "pass", "amount": 300_000, "fund_id": fund.data["id"]},
+        token=people["approver2"])
+    assert approved.data == {"id": app_id, "status": "submitted", "step": "payment"}, approved.data
+
+    # Finance pays in cash; the till's retry replays the first answer; the ledger proves it.
+    pay = {"amount": 300_000, "method": "cash", "voucher_no": "PZ-2026-001", "paid_on": date.today().isoformat()}
+    key = {"Idempotency-Key": "path-payment-0001"}
+    paid = await api.post(f"{STAFF}/applications/{app_id}/payment", pay, token=people["finance"], headers=key)
+    assert paid.data == {"id": app_id, "status": "paid", "step": "archived"}, paid.data
+    again = await api.post(f"{STAFF}/applications/{app_id}/payment", pay, token=people["finance"], headers=key)
+    assert again.data == paid.data and again.headers.get("Idempotent-Replayed") == "true"
+    ledger_page = await api.get(f"/api/v1/staff/funds/{fund.data['id']}/ledger", token=people["finance"])
+    assert [i["entry"] for i in ledger_page.data["items"]][::-1] == ["budget", "reserve", "release", "pay"]
+    assert ledger_page.data["balance"] == 700_000
+
+    # The archive: the completion record, the whole file as one PDF; the statistics count it.
+    archived = await api.post(f"{STAFF}/applications/{app_id}/archive",
+                              {"completed_on": date.today().isoformat(), "note": "款项已发放，材料归档。"},
+                              token=people["reviewer"])
+    assert archived.status == 200, archived.data
+    pdf = await api.get(f"{STAFF}/applications/{app_id}/archive.pdf", token=people["reviewer"], validate=False)
+    assert pdf.status == 200 and pdf.body.startswith(b"%PDF")
+    stats = await api.get(f"{STAFF}/statistics/payments?org=K01", token=people["reviewer"])
+    assert stats.data["total"]["amount"] == 300_000, stats.data
+    final = await api.get(f"{BASE}/{app_id}", token=worker)
+    assert final.data["status"] == "archived"
+    names = [e["action_name"] for e in final.data["timeline"]]
+    assert names == ["创建申请", "提交申请", "入户核查", "审核通过", "退回补充", "补充后重新提交", "审核通过", "集体评议通过",
+                     "公示", "收到异议", "异议不成立", "公示期满", "审核通过", "发放", "办结归档"]
