@@ -28,7 +28,8 @@ OBJECTION = obj({"id": id_schema(), "notice_id": id_schema(), "entry": id_schema
                  "outcome": nullable(string()), "finding": nullable(string())},
                 ["id", "entry", "application_id", "status", "due_at", "overdue", "upheld", "finding"], extra=True)
 DAY = obj({"date": string(), "off": {"type": "boolean"}, "name": string()}, ["date", "off", "name"])
-_DAY = r"(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+# Any segment: a malformed day is refused (404) after the caller's access, like a missing one.
+_DAY = r"(?P<day>[0-9-]{1,10})"
 
 
 class CalendarQuery(Query):

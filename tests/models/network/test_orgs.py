@@ -17,7 +17,14 @@ from models.members.tables import hardship_records, members
 from models.network import tree as orgs
 from models.network.tables import orgs as orgs_table
 from models.partners.tables import merchants, programs
-from models.relief.tables import relief_applications, relief_events, relief_kinds, relief_meetings, relief_visits
+from models.relief.tables import (
+    relief_applications,
+    relief_events,
+    relief_kinds,
+    relief_meetings,
+    relief_notices,
+    relief_visits,
+)
 
 
 async def build_tree(conn):
@@ -223,6 +230,13 @@ async def _meeting_row(conn, unit: int, home: int, seq: int) -> None:
         recorded_by=await _staff_row(conn, home, seq), created_at=utcnow()))
 
 
+async def _notice_row(conn, unit: int, home: int, seq: int) -> None:
+    now = utcnow()
+    await conn.execute(relief_notices.insert().values(
+        org_id=unit, org_path="/x/", starts_at=now, ends_at=now, visible_until=now, working_days=False, days=7,
+        published_by=await _staff_row(conn, home, seq), created_at=now))
+
+
 async def _setting_row(conn, unit: int, home: int, seq: int) -> None:
     await orgs.set_setting(conn, SYSTEM, await orgs.get(conn, unit), "line.deep", "80000")
 
@@ -244,6 +258,7 @@ REFERENCING_ROWS = {
     "relief_visits": _visit_row,
     "relief_events": _event_row,
     "relief_meetings": _meeting_row,
+    "relief_notices": _notice_row,
 }
 
 
