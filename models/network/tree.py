@@ -165,6 +165,7 @@ REFERENCE_LABELS: dict[str, tuple[str, str]] = {
     "relief_visits": ("入户核查记录", "份"),
     "relief_events": ("救助办理记录", "条"),
     "relief_meetings": ("集体评议记录", "份"),
+    "funds": ("资金来源", "个"),
 }
 
 

@@ -237,6 +237,14 @@ async def _notice_row(conn, unit: int, home: int, seq: int) -> None:
         published_by=await _staff_row(conn, home, seq), created_at=now))
 
 
+async def _fund_row(conn, unit: int, home: int, seq: int) -> None:
+    now = utcnow()
+    await conn.execute(sa.text(
+        "INSERT INTO funds (org_id, org_path, source, name, year, kinds, status, budget, topped_up, reserved, spent, "
+        "created_at, updated_at) VALUES (:u, '/x/', 'union', :n, 2026, '[]', 'active', 0, 0, 0, 0, :t, :t)"),
+        {"u": unit, "n": f"fund-{seq}", "t": now})
+
+
 async def _setting_row(conn, unit: int, home: int, seq: int) -> None:
     await orgs.set_setting(conn, SYSTEM, await orgs.get(conn, unit), "line.deep", "80000")
 
@@ -259,6 +267,7 @@ REFERENCING_ROWS = {
     "relief_events": _event_row,
     "relief_meetings": _meeting_row,
     "relief_notices": _notice_row,
+    "funds": _fund_row,
 }
 
 
