@@ -9,7 +9,9 @@ from pydantic import Field
 from handlers.staff_base import StaffHandler
 from models.core.policy import Access, Target
 from models.core.typed import PageQuery, paged, text
-from models.funds import ledger, sources
+from models.core import policy
+from models.funds import accounts, ledger, sources
+from models.network import tree as orgs
 from server.openapi import ERROR_REF, id_schema, integer, nullable, obj, op, page, string
 
 FUND = Target("fund", "fund_id")
@@ -118,9 +120,39 @@ class LedgerHandler(StaffHandler):
                          "available": fund.available, "fund": fund.view()})
 
 
+_FIGURES = {"income": _SIGNED, "reserved": _SIGNED, "spent": _SIGNED}
+ACCOUNTS = obj({"rows": {"type": "array", "items": obj(_FIGURES, list(_FIGURES), extra=True)},
+                "total": obj(_FIGURES, list(_FIGURES)), "org": string(), "year": integer()},
+               ["rows", "total", "org", "year"])
+
+
+class AccountsHandler(StaffHandler):
+    """A year's income, reservations and spending of the funds in the caller's subtree, grouped one way."""
+
+    accepts = "none"
+    access = {"get": Access("fund.view")}
+    spec = {"get": op(
+        "资金收支统计", tags=["staff"], query=accounts.StaffAccountsQuery, responses={200: ACCOUNTS, **_REFUSALS},
+        description="按资金来源（source）、救助类别（kind）、单位（org，路径）、月份（month，北京时间）或资金（fund）"
+        "分组的收入（预算与追加）、预留与支出（均为台账行之和，分）；total 为各行之和。org 为本人辖区内的单位代码，"
+        "默认本人单位；year 默认今年。")}
+
+    async def get(self) -> None:
+        """Answer the grouped figures and their total."""
+        actor = await self.actor()
+        q = self.query(accounts.StaffAccountsQuery)
+        year = q.year or accounts.this_year()
+        async with self.reading() as conn:
+            org = (await orgs.by_code(conn, q.org, within=policy.scope(actor)) if q.org
+                   else await orgs.get(conn, actor.org_id or 0))
+            found = await accounts.for_staff(conn, org.path, year, q.by)
+        self.write_json({**found, "org": org.code, "year": year})
+
+
 _FUND = r"/api/v1/staff/funds/(?P<fund_id>[0-9]+)"
 routes: list[tuple[str, Any]] = [
     (r"/api/v1/staff/funds", FundsHandler),
+    (r"/api/v1/staff/funds/accounts", AccountsHandler),
     (_FUND, FundHandler),
     (_FUND + r"/top-ups", TopUpHandler),
     (_FUND + r"/ledger", LedgerHandler),

@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from handlers.base import APIHandler, BaseHandler
 from models.core.actors import Actor
 from models.core.clock import LOCAL_TZ
 from models.core.policy import PUBLIC
+from models.core.typed import invalid
+from models.funds import accounts as fund_accounts
 from models.identity import accounts
-from models.relief import notices, objections
+from models.relief import kinds, notices, objections
 from server.openapi import ERROR_REF, id_schema, integer, nullable, obj, op, string
 from server.wechat import WeChatGateway
 
@@ -96,8 +100,71 @@ class NoticesPage(BaseHandler):
         self.render("notices.html", batches=batches, local=_local, now=datetime.now(LOCAL_TZ))
 
 
+_MONEY = {"type": "integer"}
+PUBLIC_ACCOUNTS = obj({
+    "year": integer(), "total": obj({"income": _MONEY, "spent": _MONEY}, ["income", "spent"]),
+    "by_source": {"type": "array", "items": obj({"source": string(), "source_name": string(), "income": _MONEY,
+                                                  "spent": _MONEY}, ["source", "source_name", "income", "spent"])},
+    "by_kind": {"type": "array", "items": obj({"kind": string(), "kind_name": string(), "spent": _MONEY},
+                                              ["kind", "kind_name", "spent"])}},
+    ["year", "total", "by_source", "by_kind"])
+
+
+async def _public_accounts(handler: BaseHandler, year: int | None) -> dict[str, Any]:
+    """The year's public accounts (this year's by default), each kind with its Chinese name."""
+    year = year or fund_accounts.this_year()
+    async with handler.reading() as conn:
+        found = await fund_accounts.public(conn, year)
+    for row in found["by_kind"]:
+        preset = kinds.PRESET_DEFINITIONS.get(row["kind"])
+        row["kind_name"] = preset.name if preset else row["kind"]
+    return found
+
+
+class PublicAccountsHandler(APIHandler):
+    """The funds' income and spending of a year, by source and by kind: aggregates only, no person."""
+
+    accepts = "none"
+    access = {"get": PUBLIC}
+    spec = {"get": op("帮扶资金收支公开（按年）", auth=False, tags=["public"], query=fund_accounts.PublicAccountsQuery,
+                      responses={200: PUBLIC_ACCOUNTS, 400: ERROR_REF},
+                      description="全部资金来源当年的收入（预算与追加）与支出（已发放，扣除退回），按资金来源和救助类别汇总"
+                      "（分）；只有汇总数，不含任何个人或申请。")}
+
+    async def get(self) -> None:
+        """Answer the year's accounts."""
+        self.write_json(await _public_accounts(self, self.query(fund_accounts.PublicAccountsQuery).year))
+
+
+class AccountsPage(BaseHandler):
+    """The same accounts as a plain page (Chinese, no script)."""
+
+    spec = {"get": op("帮扶资金收支公开网页（无需登录，HTML）", auth=False, tags=["public"],
+                      query=fund_accounts.PublicAccountsQuery,
+                      responses={200: {"description": "HTML 页面", "content": {"text/html": {"schema": string()}}}},
+                      description="与 /api/v1/public/funds 内容相同的服务器端渲染页面，无脚本。")}
+
+    def set_default_headers(self) -> None:
+        """The API's headers, with a policy that lets the page's own stylesheet in."""
+        super().set_default_headers()
+        self.set_header("Content-Security-Policy", PAGE_CSP)
+
+    async def get(self) -> None:
+        """Render the year's accounts."""
+        raw = self.get_query_argument("year", None)
+        try:
+            year = fund_accounts.PublicAccountsQuery.model_validate({"year": raw} if raw else {}).year
+        except ValidationError as exc:
+            raise invalid(exc, "invalid_query") from None
+        found = await _public_accounts(self, year)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.render("funds.html", accounts=found, yuan=lambda fen: "%d.%02d" % divmod(int(fen), 100))
+
+
 routes: list[tuple[str, Any]] = [
     (r"/api/v1/public/notices", PublicNoticesHandler),
     (r"/api/v1/public/notices/(?P<notice_id>[0-9]+)/objections", ObjectionHandler),
     (r"/notices", NoticesPage),
+    (r"/api/v1/public/funds", PublicAccountsHandler),
+    (r"/funds", AccountsPage),
 ]
