@@ -25,7 +25,7 @@ from models.core.errors import Conflict, Invalid, NotFound, Unprocessable
 from models.core.ports import PiiCipher, StoredFile
 from models.core.typed import Body, Fen, text
 from models.members.tables import members
-from models.relief import consent, flags, forms, kinds, proofs, records
+from models.relief import calendar, consent, flags, forms, kinds, proofs, records
 from models.relief import household as households
 from models.relief.records import Application
 from models.relief.tables import relief_applications
@@ -296,11 +296,10 @@ async def submit(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, ready_:
     status = _verdict(check, app.content_status)
     now = utcnow()
     step = app.returned_step if app.status == "returned" and app.returned_step else "verification"
-    days = app.definition.deadlines.get(step, records.DEFAULT_DEADLINE_DAYS)
     resubmitted = app.status == "returned"
     saved = await records.save(
         conn, cipher, app, status="submitted", step=step, step_since=now,
-        due_at=records.add_working_days(now, days), submitted_at=app.submitted_at or now,
+        due_at=await calendar.step_due(conn, app, step, now), submitted_at=app.submitted_at or now,
         consent_version=consent.CONSENT_VERSION, consented_at=now, missing=None, returned_step=None,
         content_status=status)
     raised = await flags.raise_flags(conn, saved, step, cipher=cipher)

@@ -19,6 +19,7 @@ from models.core.errors import NotFound, Unprocessable
 from models.core.typed import Body, text
 from models.db.sql import upsert
 from models.relief import records
+from models.relief.records import Application
 from models.relief.tables import relief_calendar
 
 #: How far ahead a deadline's calendar is loaded: comfortably more than any period counted in working days.
@@ -55,6 +56,13 @@ async def add_working_days(conn: AsyncConnection, start: datetime, days: int) ->
     """``records.add_working_days`` with the calendar loaded for the span ahead of ``start``."""
     first = start.astimezone(LOCAL_TZ).date()
     return (await load(conn, first, first + SPAN + timedelta(days=2 * days))).add_working_days(start, days)
+
+
+async def step_due(conn: AsyncConnection, app: Application, step: str, start: datetime) -> datetime:
+    """When an application that reached ``step`` at ``start`` is overdue there: the kind's working days for
+    the step (else ``records.DEFAULT_DEADLINE_DAYS``), counted on the calendar. Every step's deadline comes
+    from here."""
+    return await add_working_days(conn, start, app.definition.deadlines.get(step, records.DEFAULT_DEADLINE_DAYS))
 
 
 def _view(row: Any) -> dict[str, Any]:

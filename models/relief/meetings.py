@@ -19,7 +19,7 @@ from models.core.errors import Invalid, NotFound, Unprocessable
 from models.core.ports import PiiCipher
 from models.core.typed import Body, Date, Id, Int32, text
 from models.network import tree as orgs
-from models.relief import flags, records, reviewing
+from models.relief import calendar, flags, records, reviewing
 from models.relief.records import Application
 from models.relief.tables import relief_meetings, relief_votes
 
@@ -134,7 +134,7 @@ async def record(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, body: M
         if carried:
             nxt = records.next_step(STEP)
             new = await records.save(conn, cipher, app, step=nxt, step_since=now,
-                                     due_at=reviewing.due_at(app, nxt, now))
+                                     due_at=await calendar.step_due(conn, app, nxt, now))
             new = replace(new, flagged=bool(await flags.raise_flags(conn, new, nxt, cipher=cipher)))
             await records.event(conn, app, "meeting", step=STEP, org_id=actor.org_id, staff_id=actor.id,
                                 detail=detail)

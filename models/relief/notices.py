@@ -215,7 +215,7 @@ async def _move(engine: AsyncEngine, cipher: PiiCipher, entry_id: int, applicati
         if app.status != "submitted" or app.step != STEP:
             return True  # the entry is spent; the application went elsewhere (withdrawn, say)
         nxt = records.next_step(STEP)
-        await records.save(conn, cipher, app, step=nxt, step_since=now, due_at=reviewing.due_at(app, nxt, now))
+        await records.save(conn, cipher, app, step=nxt, step_since=now, due_at=await calendar.step_due(conn, app, nxt, now))
         await records.event(conn, app, "notice_ended", step=STEP, detail={"entry_id": entry_id})
         name = app.definition.name
         await outbox.enqueue(conn, app.user_id, "relief.notice_ended", title=f"{name}申请公示期满",

@@ -29,7 +29,7 @@ from models.funds import ledger, sources
 from models.members.tables import members
 from models.network import tree
 from models.network.tables import orgs
-from models.relief import records
+from models.relief import calendar, records
 from models.relief.payment_tables import relief_payments
 from models.relief.records import Application
 from models.relief.reviewing import check_four_eyes, load_in_scope
@@ -157,8 +157,7 @@ async def reverse(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, applic
     await sources.unspend(conn, row.fund_id, int(row.amount), application_id=app.id, kind=app.kind,
                           org_path=app.org_path, staff_id=actor.id, note=body.reason[:200])
     new = await records.save(conn, cipher, app, status="submitted", step="payment", step_since=now,
-                             due_at=records.add_working_days(now, app.definition.deadlines.get(
-                                 "payment", records.DEFAULT_DEADLINE_DAYS)))
+                             due_at=await calendar.step_due(conn, app, "payment", now))
     await records.event(conn, app, "payment_reversed", step="payment", org_id=actor.org_id, staff_id=actor.id,
                         comment=body.reason, amount=int(row.amount), detail={"payment_id": row.id})
     name = app.definition.name

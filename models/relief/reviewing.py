@@ -26,7 +26,7 @@ from models.core.clock import utcnow
 from models.core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from models.core.ports import PiiCipher
 from models.core.typed import Body, Fen, Id, text
-from models.relief import flags, kinds, records, reservations
+from models.relief import calendar, flags, kinds, records, reservations
 from models.relief.records import STEP_NAMES, STEP_ROLE, STEPS, Application
 from models.relief.tables import relief_events, relief_flags, relief_visits
 
@@ -91,12 +91,6 @@ async def check_four_eyes(conn: AsyncConnection, actor: Actor, app: Application,
         relief_events.c.action.in_(DECIDING), relief_events.c.step != step).limit(1))).first()
     if other is not None:
         raise Forbidden(*FOUR_EYES)
-
-
-def due_at(app: Application, step: str, now: datetime) -> datetime:
-    """The deadline at ``step``: the kind's working days for it, else the default."""
-    days = app.definition.deadlines.get(step, records.DEFAULT_DEADLINE_DAYS)
-    return records.add_working_days(now, days)
 
 
 async def notify(conn: AsyncConnection, app: Application, decision: str, *, step: str, comment: str = "") -> None:
@@ -212,7 +206,7 @@ async def decide(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, applica
     if body.decision == "pass":
         amount = await _check_pass(conn, actor, app, body)
         nxt = records.next_step(step)
-        changes: dict[str, Any] = {"step": nxt, "step_since": now, "due_at": due_at(app, nxt, now),
+        changes: dict[str, Any] = {"step": nxt, "step_since": now, "due_at": await calendar.step_due(conn, app, nxt, now),
                                    "returned_step": None, "missing": None, "flagged": False}
         if amount is not None:
             changes["approved_amount" if step == "approval" else "proposed_amount"] = amount

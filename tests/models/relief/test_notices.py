@@ -74,6 +74,21 @@ def test_working_days_skip_holidays_and_count_make_up_weekends():
     assert (end.hour, end.minute, end.second) == (23, 59, 59)
 
 
+async def test_every_steps_deadline_counts_the_holiday_calendar(engine, scene):
+    admin = Actor(kind="staff", id=None, roles=frozenset({"admin"}), org_path=scene["tree"]["C01"].path)
+    app = await _app(engine, scene, scene["apps"][0])
+    wednesday = datetime(2026, 9, 30, 9, 0, tzinfo=LOCAL_TZ)
+    async with engine.begin() as conn:
+        plain = await calendar.step_due(conn, app, "approval", wednesday)
+        for day in (1, 2, 5, 6, 7):  # the National Day week, Thursday 1 to Wednesday 7 October, weekdays off
+            await calendar.put(conn, admin, date(2026, 10, day), calendar.DayBody.of({"off": True, "name": "国庆节"}))
+        await calendar.put(conn, admin, date(2026, 10, 10), calendar.DayBody.of({"off": False, "name": "国庆调休"}))
+        holiday = await calendar.step_due(conn, app, "approval", wednesday)
+    # The default five working days: Thu 1 ... Wed 7 October without the calendar; with it, Thu 8, Fri 9,
+    # Sat 10 (worked), Mon 12, Tue 13.
+    assert (plain.date(), holiday.date()) == (date(2026, 10, 7), date(2026, 10, 13))
+
+
 async def test_the_calendar_is_loaded_for_the_span_and_edited_with_its_rules(engine, scene):
     admin = Actor(kind="staff", id=None, roles=frozenset({"admin"}), org_path=scene["tree"]["C01"].path)
     async with engine.begin() as conn:
