@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import tornado.web
 from tornado.httputil import HTTPServerRequest
 
 from server.config import Config
@@ -27,6 +28,19 @@ def cookie_authenticated(request: HTTPServerRequest) -> bool:
     return SESSION_COOKIE in request.cookies
 
 
+class StaticFiles(tornado.web.StaticFileHandler):
+    """The console's and public pages' stylesheets, with the same security headers as every other answer."""
+
+    def set_default_headers(self) -> None:
+        """No sniffing, no framing, no referrer, same-origin only; no Server header."""
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("Cross-Origin-Resource-Policy", "same-origin")
+        self.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+        self.clear_header("Server")
+
+
 def app_settings(config: Config, keyring: Keyring) -> dict[str, Any]:
     """The Tornado settings for cookie-authenticated pages."""
     return {
@@ -36,4 +50,5 @@ def app_settings(config: Config, keyring: Keyring) -> dict[str, Any]:
         "template_path": str(TEMPLATE_PATH),
         "static_path": str(STATIC_PATH),
         "static_url_prefix": STATIC_URL_PREFIX,
+        "static_handler_class": StaticFiles,
     }

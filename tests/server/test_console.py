@@ -109,3 +109,14 @@ def test_a_configured_cookie_secret_wins_and_is_checked(tmp_path: Path) -> None:
     assert load_keyring(cfg).cookie_secret == bytes(range(32))
     with pytest.raises(ConfigError, match="UNIONAID_COOKIE_SECRET"):
         load_config(env={"UNIONAID_COOKIE_SECRET": "short"}, data_dir=tmp_path)
+
+
+async def test_static_files_carry_the_security_headers(app: tuple[RunningApp, ApiClient]) -> None:
+    _, api = app
+    sheet = await api.get("/console/static/notices.css", validate=False)
+    assert sheet.status == 200 and sheet.headers["Content-Type"].startswith("text/css")
+    assert sheet.headers["X-Content-Type-Options"] == "nosniff" and sheet.headers["X-Frame-Options"] == "DENY"
+    assert sheet.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert sheet.headers["Cross-Origin-Resource-Policy"] == "same-origin" and "Server" not in sheet.headers
+    missing = await api.get("/console/static/nothing.css", validate=False)
+    assert missing.status == 404 and missing.headers["X-Content-Type-Options"] == "nosniff"
