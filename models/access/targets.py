@@ -18,6 +18,7 @@ from models.members.tables import hardship_records, member_transfers, members
 from models.network.tables import orgs
 from models.partners import invites
 from models.partners.tables import merchant_invites, merchant_staff, merchants, programs
+from models.relief import records
 from models.relief.tables import relief_applications, relief_notices, relief_objections, relief_visits
 
 _path = orgs.c.path.label("org_path")
@@ -122,7 +123,7 @@ KINDS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], NotFound]]] = {
     "transfer_outgoing": (_transfer(member_transfers.c.to_org_id),
                           lambda _: NotFound("transfer_not_found", "找不到该转入申请")),
     # A relief application sits at its applicant's unit (as it was when they applied); a visit with it.
-    "application": (_application, lambda _: NotFound("application_not_found", "找不到该救助申请")),
+    "application": (_application, lambda _: records.not_found()),
     "relief_visit": (_relief_visit, lambda _: NotFound("visit_not_found", "找不到该入户核查记录")),
     # A notice batch sits at its publishing unit; an objection with its application.
     "notice": (_notice, lambda _: NotFound("notice_not_found", "找不到该公示")),

@@ -36,7 +36,6 @@ STATUS_NAMES = {"draft": "草稿", "submitted": "审核中", "returned": "已退
 FREE_TEXT_MIN = 20
 #: Worker-given amounts are allowed where the kind sets only a ceiling.
 GIVEN_AMOUNT = ("cap", "line_months")
-NOT_FOUND = ("application_not_found", "找不到该救助申请")
 RISKY = ("content_risky", "内容含有不适宜发布的信息，请修改后再提交")
 
 
@@ -105,7 +104,7 @@ async def get(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, applicatio
     member_id = _member_of(actor)
     app = await records.load(conn, cipher, application_id, lock=lock)
     if app.member_id != member_id:
-        raise NotFound(*NOT_FOUND)
+        raise records.not_found()
     return app
 
 

@@ -42,6 +42,11 @@ DEFAULT_DEADLINE_DAYS = 5
 FORM_PURPOSE = "relief_form"
 
 
+def not_found() -> NotFound:
+    """The one answer for an application that is missing or out of the caller's reach (they read the same)."""
+    return NotFound("application_not_found", "找不到该救助申请")
+
+
 def next_step(step: str) -> str:
     """The step after ``step``."""
     return STEPS[STEPS.index(step) + 1]
@@ -126,7 +131,7 @@ async def load(conn: AsyncConnection, cipher: PiiCipher, application_id: int, *,
         query = query.with_for_update()
     row = (await conn.execute(query)).first()
     if row is None:
-        raise NotFound("application_not_found", "找不到该救助申请")
+        raise not_found()
     return _of(row, cipher)
 
 

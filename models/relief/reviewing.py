@@ -70,17 +70,12 @@ class Decision(Body):
     override: Override | None = None
 
 
-def not_found() -> NotFound:
-    """The answer for an application that is missing or out of the caller's reach."""
-    return NotFound("application_not_found", "找不到该救助申请")
-
-
 async def load_in_scope(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, application_id: int, *,
                         lock: bool = False) -> Application:
     """The application when it lies in the actor's subtree, else the same 404 as a missing one."""
     app = await records.load(conn, cipher, application_id, lock=lock)
     if not app.org_path.startswith(policy.scope(actor)):
-        raise not_found()
+        raise records.not_found()
     return app
 
 
