@@ -322,6 +322,8 @@ class APIHandler(BaseHandler):
     """
 
     spec: ClassVar[dict[str, Any]] = {}
+    #: True for the staff console's pages (handlers/console/): HTML answers, left out of the API document.
+    html: ClassVar[bool] = False
     #: "json" for JSON bodies, "multipart" for uploads, "none" when no body is read.
     accepts: ClassVar[str] = "json"
     #: The most parts a multipart upload may have (the file and a few fields).
@@ -547,6 +549,11 @@ class NotFoundHandler(BaseHandler):
 _METHODS = ("get", "post", "put", "patch", "delete")
 
 
+def is_html(handler: Any) -> bool:
+    """Whether a route's handler is a page of the staff console (HTML, cookie session, not in the API document)."""
+    return isinstance(handler, type) and bool(getattr(handler, "html", False))
+
+
 def check_declarations(routes: Iterable[tuple[Any, ...]]) -> None:
     """Refuse a route table in which an API handler's method has no access declaration, or a declaration
     names an unknown action, an unknown kind of target or a path argument the route does not have."""
@@ -556,6 +563,10 @@ def check_declarations(routes: Iterable[tuple[Any, ...]]) -> None:
         if not (isinstance(handler, type) and issubclass(handler, APIHandler)):
             continue
         groups = set(re.findall(r"\(\?P<(\w+)>", pattern))
+        if is_html(handler) != pattern.startswith("/console/"):
+            problems.append(f"{pattern}: the console's pages (html = True) and only they live under /console/")
+        if is_html(handler) and handler.spec:
+            problems.append(f"{pattern}: a console page is HTML, not in the API document: no spec")
         for method in _METHODS:
             own = getattr(handler, method, None)
             if own is None or own is getattr(tornado.web.RequestHandler, method):

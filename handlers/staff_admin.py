@@ -37,7 +37,8 @@ class AccountsHandler(StaffHandler):
             tags=["staff"],
             body=NewStaff,
             responses={201: ref("Staff"), 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF},
-            description="所属单位须在本人范围内；密码至少 10 位且不含用户名；用户名重复返回 409。",
+            description="所属单位须在本人范围内；密码至少 10 位且不含用户名；用户名重复返回 409。"
+            "新账号首次登录管理台 /console/ 须先修改密码。",
         )
     }
 
@@ -49,7 +50,8 @@ class AccountsHandler(StaffHandler):
             member = await staff.create(conn, actor, username=body.username, password=body.password,
                                         roles=list(body.roles), org_code=body.org_code,
                                         hasher=self.settings["passwords"],
-                                        display_name=body.display_name, within=policy.scope(actor))
+                                        display_name=body.display_name, within=policy.scope(actor),
+                                        must_change_password=True)
         self.write_json(member.view(), status=201)
 
 

@@ -35,6 +35,7 @@ from handlers import (
     staff_auth,
     transfers,
 )
+from handlers import console as console_pages
 from handlers.base import NotFoundHandler, check_declarations
 from handlers.schemas import SCHEMAS
 from server import console
@@ -73,6 +74,8 @@ ROUTES: list[tuple[Any, ...]] = [
     *funds.routes,
     *relief_archive.routes,
     *relief_stats.routes,
+    # The staff console's pages (HTML, cookie session): not in the API document.
+    *console_pages.routes,
 ]
 
 

@@ -47,6 +47,10 @@ class Config:
     # Signs the staff console's cookies (base64 of 32 bytes); empty: generated once into the data dir.
     cookie_secret: str = ""
     token_ttl: int = 7 * 24 * 3600
+    # The staff console (/console/): how long a login lasts at most, and after how many seconds without a
+    # page it ends (the session cookie carries the last activity; an older one is revoked at the next request).
+    console_session_ttl: int = 12 * 3600
+    console_idle_timeout: int = 30 * 60
     # The card's QR code: how long a phone code lives, the clock skew allowed, how long a scan lasts.
     qr_ttl: int = 60
     qr_clock_skew: int = 15
@@ -174,6 +178,10 @@ def _validate(cfg: Config) -> None:
         raise bad("wechat_timeout", "must be between 0 and 60 seconds")
     if cfg.token_ttl < 60:
         raise bad("token_ttl", "must be at least 60 seconds")
+    if not 300 <= cfg.console_session_ttl <= 7 * 24 * 3600:
+        raise bad("console_session_ttl", "must be between 300 seconds and 7 days")
+    if not 60 <= cfg.console_idle_timeout <= cfg.console_session_ttl:
+        raise bad("console_idle_timeout", "must be at least 60 seconds and at most console_session_ttl")
     if not 10 <= cfg.qr_ttl <= 600:
         raise bad("qr_ttl", "must be between 10 and 600 seconds")
     if not 0 <= cfg.qr_clock_skew <= 120:

@@ -16,11 +16,32 @@ from tornado.httputil import HTTPServerRequest
 from server.config import Config
 from server.crypto import Keyring
 
-#: The signed cookie that will carry a console login (set with ``set_signed_cookie``).
+#: The signed cookie that carries a console login: the bearer token and the time of the last page.
 SESSION_COOKIE = "unionaid_console"
+#: The console pages' policy: everything from this origin only, no inline script or style, no framing by others.
+CONSOLE_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+               "frame-ancestors 'none'; form-action 'self'")
+#: A proof shown inside the console's own page (an <iframe> of a PDF): framed by this origin only.
+INLINE_FILE_CSP = "default-src 'none'; frame-ancestors 'self'"
 TEMPLATE_PATH = Path(__file__).parent / "templates"
 STATIC_PATH = Path(__file__).parent / "static"
 STATIC_URL_PREFIX = "/console/static/"
+
+
+def session_value(token: str, last_activity: float) -> str:
+    """What the (signed) session cookie holds: the token and the last activity, whole seconds since the epoch."""
+    return f"{token}:{int(last_activity)}"
+
+
+def parse_session(value: bytes | str | None) -> tuple[str, int] | None:
+    """The token and the last activity a verified session cookie holds, or None when it holds no such pair."""
+    if value is None:
+        return None
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+    token, sep, stamp = text.rpartition(":")
+    if not sep or not token or not stamp.isascii() or not stamp.isdigit() or len(token) > 256:
+        return None
+    return token, int(stamp)
 
 
 def cookie_authenticated(request: HTTPServerRequest) -> bool:

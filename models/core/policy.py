@@ -84,6 +84,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "settlement.view": frozenset({"finance", "approver", "admin"}),
     "settlement.manage": frozenset({"finance", "admin"}),
     "staff.manage": frozenset({"admin"}),
+    # the staff console: its home page (today's work) and a member of staff changing their own password
+    "console.home": _ALL_STAFF,
+    "staff.password": _ALL_STAFF,
     "relief_kinds.view": _ALL_STAFF,
     "relief_kinds.manage": frozenset({"admin"}),
     # Relief review: the step's own role is checked in the domain (models/relief/reviewing.py).

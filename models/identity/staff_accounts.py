@@ -45,6 +45,8 @@ class Staff:
     roles: frozenset[str]
     org: orgs.Org
     active: bool
+    #: Set when an admin chose the password: the console lets the account do nothing else until it is changed.
+    must_change_password: bool = False
 
     def view(self) -> dict[str, Any]:
         """The account as the API shows it, roles sorted, with its unit."""
@@ -66,7 +68,7 @@ def parse_roles(roles: Iterable[str]) -> frozenset[str]:
 async def _from_row(conn: AsyncConnection, row: Any) -> Staff:
     org = await orgs.get(conn, row.org_id)
     return Staff(row.id, row.username, row.display_name, frozenset(filter(None, row.roles.split(","))), org,
-                 bool(row.active))
+                 bool(row.active), bool(row.must_change_password))
 
 
 async def get(conn: AsyncConnection, staff_id: int) -> Staff:
@@ -80,8 +82,10 @@ async def get(conn: AsyncConnection, staff_id: int) -> Staff:
 async def create(
     conn: AsyncConnection, actor: Actor, *, username: str, password: str, roles: Iterable[str], org_code: str,
     hasher: PasswordHasher, display_name: str | None = None, within: str | None = None,
+    must_change_password: bool = False,
 ) -> Staff:
-    """Add a member of staff; with ``within``, the home unit must lie in that subtree."""
+    """Add a member of staff; with ``within``, the home unit must lie in that subtree; ``must_change_password``
+    when someone else chose the password (an admin through the API or the console)."""
     if not USERNAME.match(username):
         raise Invalid("staff_username_format", "用户名为 3–64 位字母、数字、_ . -")
     check_policy(password, username=username)
@@ -94,13 +98,36 @@ async def create(
     result = await conn.execute(
         staff.insert().values(username=username, display_name=display_name, password_hash=password_hash,
                               roles=",".join(sorted(role_set)), org_id=org.id, active=True,
-                              created_at=now, updated_at=now)
+                              must_change_password=must_change_password, created_at=now, updated_at=now)
     )
     assert result.inserted_primary_key is not None
     new_id = int(result.inserted_primary_key[0])
     await audit.record(conn, actor, "staff.create", target_kind="staff", target_id=new_id, org_path=org.path,
                        summary={"username": username, "roles": sorted(role_set), "org": org.code})
     return await get(conn, new_id)
+
+
+async def change_password(conn: AsyncConnection, actor: Actor, *, current: str, new: str,
+                          hasher: PasswordHasher) -> Staff:
+    """The acting member of staff changes their own password: the current one must open the account, the new
+    one follow the policy and differ from it; clears ``must_change_password``. Audited."""
+    row = (await conn.execute(sa.select(staff).where(staff.c.id == actor.id))).first()
+    if row is None or not await password_accepted(row, current, hasher):
+        raise Invalid("password_current_wrong", "当前密码不正确",
+                      details=[{"field": "current", "reason": "当前密码不正确"}])
+    try:
+        check_policy(new, username=row.username)
+    except AppError as exc:
+        raise Invalid(exc.code, exc.message, details=[{"field": "new", "reason": exc.message}]) from None
+    if new == current:
+        raise Invalid("password_unchanged", "新密码不能与当前密码相同",
+                      details=[{"field": "new", "reason": "新密码不能与当前密码相同"}])
+    await conn.execute(staff.update().where(staff.c.id == row.id).values(
+        password_hash=await hasher.hash(new), must_change_password=False, updated_at=utcnow()))
+    org = await orgs.get(conn, row.org_id)
+    await audit.record(conn, actor, "staff.password", target_kind="staff", target_id=row.id, org_path=org.path,
+                       summary={"forced": bool(row.must_change_password)})
+    return await get(conn, row.id)
 
 
 def _retry_after(until: datetime) -> str:

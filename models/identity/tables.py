@@ -59,6 +59,9 @@ staff = sa.Table(
     sa.Column("roles", sa.String(100), nullable=False),  # comma-separated
     sa.Column("org_id", BigId, sa.ForeignKey("orgs.id"), nullable=False, index=True),
     sa.Column("active", sa.Boolean, nullable=False),
+    # Set for an account an admin created (they chose its password): the console lets it change the
+    # password and nothing else until it has. The CLI's first admin chose their own.
+    sa.Column("must_change_password", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -26,6 +26,7 @@ from models.relief.reviewing import load_in_scope
 from models.relief.tables import (
     relief_applications,
     relief_attachments,
+    relief_events,
     relief_household,
     relief_meetings,
     relief_votes,
@@ -42,6 +43,14 @@ class QueueQuery(PageQuery):
     status: Annotated[str, one_of(STATUSES), Field(description="状态；默认 submitted（待审核）")] | None = None
     flagged: Literal["0", "1"] | None = None
     overdue: Literal["0", "1"] | None = None
+    resubmitted: Annotated[Literal["0", "1"], Field(description="1：仅退回后补充重新提交的")] | None = None
+
+
+def resubmitted_here() -> Any:
+    """Whether an application came back to its step after a return (resubmitted since it reached the step)."""
+    t, e = relief_applications.c, relief_events.c
+    return sa.exists(sa.select(e.id).where(e.application_id == t.id, e.action == "resubmitted", e.step == t.step,
+                                           e.at >= t.step_since))
 
 
 def my_steps(actor: Actor) -> list[str]:
@@ -94,6 +103,8 @@ async def listing(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, q: Que
         query = query.where(t.status == "submitted", t.due_at < now)
     elif q.overdue == "0":
         query = query.where(sa.or_(t.status != "submitted", t.due_at.is_(None), t.due_at >= now))
+    if q.resubmitted is not None:
+        query = query.where(resubmitted_here() if q.resubmitted == "1" else ~resubmitted_here())
     if q.cursor:
         query = query.where(t.id > q.cursor)
     apps = await records.rows(conn, cipher, query.order_by(t.id).limit(q.limit + 1))
