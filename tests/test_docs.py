@@ -7,6 +7,7 @@ from pathlib import Path
 
 import tornado.web
 
+from handlers.base import is_html
 from scripts.cli import build_parser
 from server.app import ROUTES
 from server.config import Config
@@ -74,7 +75,8 @@ def _implemented(handler: type) -> set[str]:
 
 def test_the_api_doc_names_every_route_and_no_other():
     documented = {(m, p) for m, p in _ROUTE.findall((ROOT / "docs" / "api.md").read_text(encoding="utf-8"))}
-    served = {(m.upper(), openapi_path(pattern)) for pattern, handler, *_ in ROUTES for m in _implemented(handler)}
+    served = {(m.upper(), openapi_path(pattern)) for pattern, handler, *_ in ROUTES for m in _implemented(handler)
+              if not is_html(handler)}  # the console's pages are described in docs/architecture.md
     assert documented - served == set(), "docs/api.md describes routes that do not exist"
     assert served - documented == set(), "routes missing from docs/api.md"
 

@@ -5,13 +5,19 @@ token travels in the signed session cookie instead of a JSON answer.
 """
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import model_validator
-
-from handlers.console.base import HOME_URL, LOGIN_NOTICES, LOGIN_URL, PASSWORD_URL, ConsoleHandler, safe_next
+from handlers.console.base import (
+    HOME_URL,
+    LOGIN_NOTICES,
+    LOGIN_URL,
+    PASSWORD_URL,
+    ConsoleHandler,
+    Refusal,
+    safe_next,
+)
 from handlers.staff_auth import StaffLogin
-from models.core.errors import AppError
+from models.core.errors import AppError, Invalid
 from models.core.policy import PUBLIC, Access
 from models.core.typed import Body, text
 from models.identity import password_policy
@@ -47,9 +53,9 @@ class LoginPage(ConsoleHandler):
         except AppError as exc:
             for name, value in exc.headers.items():
                 self.set_header(name, value)
-            self.page("login.html", "登录", status=exc.status, notice=None, refusal=self.refused(exc),
-                      form={"username": values.get("username", ""), "next": target},
-                      errors=self.refused(exc).fields)
+            refusal = Refusal.of(exc)  # a refused login is shown on the login page itself, 401 included
+            self.page("login.html", "登录", status=exc.status, notice=None, refusal=refusal,
+                      form={"username": values.get("username", ""), "next": target}, errors=refusal.fields)
             return
         self.start_session(done.token.token)
         self.redirect(PASSWORD_URL if done.staff.must_change_password else target)
@@ -74,12 +80,6 @@ class NewPassword(Body):
     new: Annotated[str, text(password_policy.MAX_LENGTH, min_len=1)]
     confirm: Annotated[str, text(password_policy.MAX_LENGTH, min_len=1)]
 
-    @model_validator(mode="after")
-    def _same_twice(self) -> NewPassword:
-        if self.new != self.confirm:
-            raise ValueError("两次输入的新密码不一致")
-        return self
-
 
 class PasswordPage(ConsoleHandler):
     """Change one's own password; an account an admin made sees only this page until it has."""
@@ -87,7 +87,7 @@ class PasswordPage(ConsoleHandler):
     access = {"get": Access("staff.password"), "post": Access("staff.password")}
     before_password_change = True
 
-    def _show(self, **values: object) -> None:
+    def _show(self, **values: Any) -> None:
         forced = bool(self.staff and self.staff.must_change_password)
         self.page("password.html", "修改密码", crumbs=[("修改密码", None)], forced=forced,
                   min_length=password_policy.MIN_LENGTH, **values)
@@ -101,13 +101,14 @@ class PasswordPage(ConsoleHandler):
         actor = await self.actor()
         try:
             body = self.form_model(NewPassword)
+            if body.new != body.confirm:
+                raise Invalid("password_mismatch", "两次输入的新密码不一致",
+                              details=[{"field": "confirm", "reason": "两次输入的新密码不一致"}])
             async with self.writing() as conn:
                 await staff.change_password(conn, actor, current=body.current, new=body.new,
                                             hasher=self.settings["passwords"])
         except AppError as exc:
             refusal = self.refused(exc)
-            if exc.code == "invalid_body" and not refusal.fields:
-                refusal.fields["confirm"] = refusal.message
             self._show(status=refusal.status, refusal=refusal, errors=refusal.fields)
             return
         self.redirect(HOME_URL + "?done=password")

@@ -209,16 +209,27 @@ class ConsoleHandler(StaffHandler):
             why = "idle" if self._idle else ("expired" if exc.code == "token_expired" else None)
             self.to_login(why)
             return
-        actor = self.current_actor
-        if actor is None or actor.kind != "staff":
-            return
-        async with self.reading() as conn:
-            self.staff = await staff_accounts.get(conn, int(actor.id or 0))
-        if self.staff.must_change_password and not self.before_password_change:
-            self.redirect(PASSWORD_URL)
+        except AppError:
+            if await self._sent_to_change_password():  # before saying anything about the page's record
+                return
+            raise
+        if await self._sent_to_change_password():
             return
         if self._token is not None:
             self.start_session(self._token)  # re-signed with this page as the last activity
+
+    async def _sent_to_change_password(self) -> bool:
+        """Load the signed-in member of staff; send them to the password page when they must change it first."""
+        actor = self.current_actor
+        if actor is None or actor.kind != "staff":
+            return False
+        if self.staff is None:
+            async with self.reading() as conn:
+                self.staff = await staff_accounts.get(conn, int(actor.id or 0))
+        if self.staff.must_change_password and not self.before_password_change:
+            self.redirect(PASSWORD_URL)
+            return True
+        return False
 
     def to_login(self, why: str | None = None) -> None:
         """Redirect to the login page, keeping where the person was going (a GET of the console)."""

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 import tornado.netutil
 import tornado.web
 
-from handlers.base import APIHandler, check_declarations
+from handlers.base import APIHandler, check_declarations, is_html
 from models.access import targets
 from models.core import policy
 from models.core.actors import SYSTEM, Actor
@@ -57,8 +57,8 @@ def declared_operations(routes: list[tuple[Any, ...]]) -> list[tuple[str, type[A
     found = []
     for route in routes:
         pattern, handler = route[0], route[1]
-        if not (isinstance(handler, type) and issubclass(handler, APIHandler)):
-            continue
+        if not (isinstance(handler, type) and issubclass(handler, APIHandler)) or is_html(handler):
+            continue  # the console's pages answer a session cookie, not a bearer token: tests/console
         for method in METHODS:
             own = getattr(handler, method, None)
             if own is not None and own is not getattr(tornado.web.RequestHandler, method):
