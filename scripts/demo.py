@@ -193,6 +193,7 @@ before its first '.' names the person (xiuying.1 and xiuying.2 are the same WeCh
 Demo data: the 长沙市总工会 network, 20 members, one difficult worker ({name}, 湘绣厂),
 partner merchants and their deals (爱心超市, 爱心药店, 爱心医院, 爱心学校).
 Staff logins, password {DEMO_PASSWORD}: admin (市总, 管理员), reviewer (芙蓉区, 审核/审批), clerk (东湖街道服务站, 经办).
+The staff console: {base}/console/ (log in with one of the staff logins above).
 The API is described at {api}/openapi.json
 
 The story at the counter: paste these lines into bash, in order (lines starting with # are comments).

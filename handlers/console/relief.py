@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.console.base import ConsoleHandler, Refusal
+from handlers.console.base import ConsoleHandler, Refusal, yuan
 from models.core.errors import AppError
 from models.core.policy import Access, Target
 from models.core.typed import paged
@@ -78,7 +78,7 @@ async def show_file(handler: ConsoleHandler, application_id: int, *, full: bool 
     title = f"申请 {application_id} · {view['kind_name']}"
     handler.page("relief_file.html", title, crumbs=[("救助审核", QUEUE_URL), (title, None)],
                  status=refusal.status if refusal else 200, view=view, app=app, decide=mine,
-                 checklist=_checklist(app), funds=usable, full=full, done=DECISION_NAMES.get(done or ""),
+                 checklist=_checklist(app), funds=usable, form_rows=form_rows(app, view["form"]), full=full, done=DECISION_NAMES.get(done or ""),
                  form=form or {}, errors=refusal.fields if refusal else {}, refusal=refusal,
                  step_names=STEP_NAMES, status_names=STATUS_NAMES, file_url=file_url,
                  may_pass=app.step not in reviewing.PASSED_ELSEWHERE,
@@ -89,6 +89,26 @@ def _my_decision(handler: ConsoleHandler, app: Application) -> bool:
     """Whether the decision form of the application's step is for me (the route checks everything again)."""
     return (app.status == "submitted" and app.step in STEP_ROLE and handler.may("relief.decide")
             and STEP_ROLE[app.step] in (handler.current_actor.roles if handler.current_actor else frozenset()))
+
+
+def form_rows(app: Application, form: dict[str, Any]) -> list[tuple[str, str]]:
+    """The form's answers as (the field's title, the answer as people read it: a choice's label, fen in yuan)."""
+    properties = app.definition.fields.get("properties", {})
+    rows = []
+    for name, value in form.items():
+        found = properties.get(name)
+        spec: dict[str, Any] = found if isinstance(found, dict) else {}
+        labels: dict[str, Any] = spec["x-labels"] if isinstance(spec.get("x-labels"), dict) else {}
+        if spec.get("x-unit") == "fen" and isinstance(value, int) and not isinstance(value, bool):
+            shown = yuan(value) + " 元"
+        elif isinstance(value, bool):
+            shown = "是" if value else "否"
+        elif isinstance(value, list):
+            shown = "、".join(str(labels.get(v, v)) for v in value)
+        else:
+            shown = str(labels.get(value, value)) if isinstance(value, str) else str(value)
+        rows.append((str(spec.get("title", name)), shown))
+    return rows
 
 
 def _checklist(app: Application) -> list[tuple[str, str]]:
