@@ -1,8 +1,8 @@
-"""Demo data: a union network, staff, a roster and a difficult worker, for `serve --demo` and `demo-data`;
-and the walkthrough `serve --demo` prints.
+"""Demo data: a union network, staff, a roster and a difficult worker, the partners and their deals, and
+the relief work of the district in every state of the procedure (scripts/demo_relief.py), for
+`serve --demo` and `demo-data`; and the walkthrough `serve --demo` prints.
 
-Loading twice changes nothing. Relief applications join the demo as that
-feature lands.
+Loading twice changes nothing.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from models.partners import programmes as benefits
 from models.partners.rules import PRESETS
 from models.partners.tables import merchants as merchants_table
 from models.partners.tables import stores as stores_table
+from scripts import demo_relief
 from server.config import Config
 from server.crypto import PiiCipher, load_keyring
 from server.passwords import ARGON2
@@ -47,6 +48,11 @@ STAFF = [
     ("admin", ["admin"], "CS", "市总管理员"),
     ("clerk", ["station"], "CS-FR-DH", "服务站经办"),
     ("reviewer", ["reviewer", "approver"], "CS-FR", "区帮扶中心审核"),
+    # Four eyes: the committee's approver, the city's approver, and finance, each deciding one step.
+    ("approver", ["approver"], "CS-FR", "区帮扶中心评议组"),
+    ("director", ["approver"], "CS", "市总帮扶中心主任"),
+    ("accountant", ["finance"], "CS-FR", "区帮扶中心会计"),
+    ("treasurer", ["finance"], "CS-FR", "区帮扶中心出纳"),
 ]
 # The region code of 长沙市芙蓉区, where every demo member was registered.
 REGION = "430102"
@@ -100,6 +106,24 @@ PARTNERS = [
 COUNTER = ("老百姓爱心大药房", "东湖店")
 
 
+class _OneHash:
+    """Argon2id as the service hashes, each password once: every demo account has the one password the
+    walkthrough prints, so one hash serves them all (a hash is a quarter of a second of CPU)."""
+
+    def __init__(self) -> None:
+        self._hashes: dict[str, str] = {}
+
+    async def hash(self, password: str) -> str:
+        """The password's argon2id hash, made on first use."""
+        if password not in self._hashes:
+            self._hashes[password] = await ARGON2.hash(password)
+        return self._hashes[password]
+
+    async def verify(self, stored: str | None, password: str) -> bool:
+        """As the service verifies."""
+        return await ARGON2.verify(stored, password)
+
+
 async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
     """Create the demo records unless they are there; returns ``created`` and the walkthrough's counter."""
     cipher = PiiCipher(load_keyring(config))
@@ -109,8 +133,9 @@ async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
         units = {}
         for code, name, type_, parent in NETWORK:
             units[code] = await orgs.create(conn, SYSTEM, code=code, name=name, type_=type_, parent_code=parent)
+        hasher = _OneHash()
         for username, roles, org_code, display in STAFF:
-            await staff.create(conn, SYSTEM, hasher=ARGON2, username=username, password=DEMO_PASSWORD, roles=roles,
+            await staff.create(conn, SYSTEM, hasher=hasher, username=username, password=DEMO_PASSWORD, roles=roles,
                                org_code=org_code, display_name=display)
         rows = [RosterRow(line=n + 1, name=p.name, id_number=parse_id_number(p.id_number(n)),
                           phone=f"1380000{n:04d}", employer=p.employer, org=p.org)
@@ -137,7 +162,9 @@ async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
             "visit_note": "入户走访：家中两人，本人病休，配偶因腰伤无业、无收入。",
         }))
         await _partners(conn, actors["admin"], units["CS-FR"].id)
-        return {"created": True, **await _counter(conn)}
+        counter = await _counter(conn)
+    await demo_relief.load(config, engine)  # its own transactions, as the service would run them
+    return {"created": True, **counter}
 
 
 async def _partners(conn: Any, admin: Any, org_id: int) -> None:
@@ -190,9 +217,11 @@ def demo_help(base: str, sandbox: str, counter: dict[str, Any] | None = None) ->
     return f"""
 Demo mode: WeChat is the sandbox at {sandbox}: a login code works once, and the part
 before its first '.' names the person (xiuying.1 and xiuying.2 are the same WeChat user).
-Demo data: the 长沙市总工会 network, 20 members, one difficult worker ({name}, 湘绣厂),
+Demo data: the 长沙市总工会 network, 20 members, three difficult workers ({name}, 湘绣厂; 王桂兰 and 黄春生, 东湖社区),
 partner merchants and their deals (爱心超市, 爱心药店, 爱心医院, 爱心学校).
-Staff logins, password {DEMO_PASSWORD}: admin (市总, 管理员), reviewer (芙蓉区, 审核/审批), clerk (东湖街道服务站, 经办).
+Staff logins, password {DEMO_PASSWORD}: admin (市总, 管理员), reviewer (芙蓉区, 审核/审批), clerk (东湖街道服务站, 经办),
+approver (芙蓉区, 集体评议), director (市总, 审批), accountant and treasurer (芙蓉区, 财务).
+{demo_relief.summary()}
 The staff console: {base}/console/ (log in with one of the staff logins above).
 The API is described at {api}/openapi.json
 

@@ -1,4 +1,5 @@
-"""What the `unionaid` command leaves on disk is private: the data dir 0700, every file in it 0600.
+"""What the `unionaid` command leaves on disk is private: the data dir and every directory in it 0700, every
+file 0600 (the attachment store's blobs, which the demo's proofs fill, included).
 
 The commands run as real processes under a permissive umask, so the modes come
 from the service itself, not from the shell that started it.
@@ -46,8 +47,8 @@ def _assert_private(data_dir: Path, expected: set[str]) -> None:
     assert _mode(data_dir) == 0o700, oct(_mode(data_dir))
     names = {p.name for p in data_dir.iterdir()}
     assert expected <= names, names
-    modes = {p.name: oct(_mode(p)) for p in data_dir.iterdir()}
-    assert all(mode == oct(0o600) for mode in modes.values()), modes
+    modes = {str(p.relative_to(data_dir)): oct(_mode(p)) for p in data_dir.rglob("*")}
+    assert all(mode == oct(0o700 if (data_dir / name).is_dir() else 0o600) for name, mode in modes.items()), modes
 
 
 def test_migrate_and_demo_data_leave_a_private_data_dir(tmp_path):
@@ -55,7 +56,8 @@ def test_migrate_and_demo_data_leave_a_private_data_dir(tmp_path):
     _run(data_dir, "migrate")
     _assert_private(data_dir, {DB})
     _run(data_dir, "demo-data")
-    _assert_private(data_dir, {DB, "keys.json"})
+    _assert_private(data_dir, {DB, "keys.json", "attachments"})
+    assert any(p.is_file() for p in (data_dir / "attachments").rglob("*"))
 
 
 def test_a_serving_process_keeps_db_wal_shm_and_keys_private(tmp_path):

@@ -61,8 +61,12 @@ class Flag:
                 "created_at": self.created_at, "resolved_at": self.resolved_at}
 
 
+# Built once: the alias's column collection is costly to set up, and every review step reads the flags.
+_other = relief_applications.alias("other")
+
+
 async def _flags(conn: AsyncConnection, application_id: int, statuses: tuple[str, ...] | None) -> list[Flag]:
-    other = relief_applications.alias("other")
+    other = _other
     query = (sa.select(relief_flags, other.c.kind.label("other_kind"), other.c.status.label("other_status"))
              .outerjoin(other, other.c.id == relief_flags.c.other_application_id)
              .where(relief_flags.c.application_id == application_id).order_by(relief_flags.c.id))
