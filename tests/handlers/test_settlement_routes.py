@@ -87,7 +87,6 @@ async def test_a_month_from_draft_to_paid(api, engine, running):
     # The drug card pays all of 100.01 yuan: the union 85 %, the pharmacy 15 %.
     assert (st["bills"], st["discounts"], st["union_owed"], st["merchant_conceded"]) == (10001, 10001, 8501, 1500)
     assert st["union_owed"] == sum(r["union_share"] for r in built.data["rows"]) == done["union_share"]
-    assert (st["direction"], st["amount_due"]) == ("union_pays", 8501)
     hidden = await api.get("/api/v1/merchant/statements", token=manager)
     assert hidden.data["items"] == []  # a draft may still change: the merchant sees it once confirmed
     unpaid = await api.post(f"/api/v1/staff/statements/{st['id']}/paid", {"payment_ref": "X"}, token=finance)
@@ -100,6 +99,7 @@ async def test_a_month_from_draft_to_paid(api, engine, running):
     assert (by_admin.status, by_admin.error_code) == (403, "role_forbidden")
     confirmed = await api.post(f"/api/v1/staff/statements/{st['id']}/confirm", token=checker)
     assert confirmed.data["status"] == "confirmed" and confirmed.data["confirmed_by_name"] == "finance2"
+    assert (confirmed.data["direction"], confirmed.data["amount_due"]) == ("union_pays", 8501)
     rebuilt = await api.post("/api/v1/staff/statements", {"merchant_id": c.merchant_id, "month": month},
                              token=finance)
     assert (rebuilt.status, rebuilt.error_code) == (409, "statement_locked")
