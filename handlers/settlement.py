@@ -1,6 +1,8 @@
-"""Monthly settlement statements: staff build, confirm and mark them paid; a merchant's manager reads its own."""
+"""Monthly settlement statements: staff build, confirm and record the money paid or received; a merchant's
+manager reads its own."""
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -26,8 +28,12 @@ STATEMENT_TARGET = Target("statement", "statement_id")
 STATEMENT = obj({"id": {"type": "integer"}, "merchant_id": {"type": "integer"}, "merchant_name": string(),
                  "month": string(pattern=r"^\d{4}-\d{2}$"), "redemptions": {"type": "integer"},
                  "bills": {"type": "integer"}, "discounts": {"type": "integer"}, "union_owed": {"type": "integer"},
-                 "merchant_conceded": {"type": "integer"}, "status": {"enum": ["draft", "confirmed", "paid"]}},
-                ["id", "merchant_id", "month", "bills", "discounts", "union_owed", "merchant_conceded", "status"],
+                 "merchant_conceded": {"type": "integer"},
+                 "status": {"enum": ["draft", "confirmed", "paid", "received", "settled"]},
+                 "direction": {"enum": list(settlement.DIRECTION_LABELS)}, "amount_due": {"type": "integer"},
+                 "payment_ref": {"type": ["string", "null"]}, "confirmed_by_name": {"type": ["string", "null"]}},
+                ["id", "merchant_id", "month", "bills", "discounts", "union_owed", "merchant_conceded", "status",
+                 "direction", "amount_due"],
                 extra=True)
 WITH_ROWS = obj({"statement": STATEMENT, "rows": {"type": "array", "items": {"type": "object"}}},
                 ["statement", "rows"])
@@ -67,25 +73,43 @@ class BuildStatement(Body):
 
 
 class PaidBody(Body):
-    """The bank's reference for the union's payment."""
+    """The bank's reference for the money paid (by the union) or received (from the merchant)."""
 
     payment_ref: Annotated[str, text(100, min_len=1)]
 _REFUSALS = {400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF}
+
+
+_UNSAFE_IN_NAMES = frozenset('/\\:*?"<>|')
+#: Control, format, surrogate, private-use and unassigned characters, and line and paragraph separators.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def safe_filename(name: str) -> str:
+    """``name`` fit for a saved file: no path separator, no character Windows refuses, no control or format
+    character (each becomes "_"), no leading or trailing dot or space, at most 120 characters."""
+    kept = "".join("_" if ch in _UNSAFE_IN_NAMES or unicodedata.category(ch) in _UNSAFE_CATEGORIES else ch
+                   for ch in name)
+    return kept.strip(" .")[:120] or "download"
+
+
+def attachment(fallback: str, name: str) -> str:
+    """A Content-Disposition for a download: an ASCII ``filename`` and the UTF-8 ``filename*``, both safe."""
+    ascii_name = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in fallback)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(safe_filename(name), safe='')}"
 
 
 class Export:
     """Send a statement as CSV or XLSX."""
 
     async def send_export(self: Any, conn: Any, statement: settlement.Statement) -> None:
-        """Send the statement's rows as a CSV or XLSX attachment, the file written off the event loop."""
+        """Send the statement's rows (frozen once confirmed) as a CSV or XLSX attachment, written off the loop."""
         fmt = self.query(ExportQuery).format
-        rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
+        rows = await settlement.rows_of(conn, statement)
         # Writing a workbook is CPU work (openpyxl): off the event loop, in the app's pool.
         data = await self.offload(settlement.export_csv if fmt == "csv" else settlement.export_xlsx, statement, rows)
-        name = quote(f"对账单-{statement.merchant_name}-{statement.month}.{fmt}")
         self.set_header("Content-Type", EXPORT_TYPES[fmt])
-        self.set_header("Content-Disposition", f"attachment; filename=\"statement-{statement.month}.{fmt}\"; "
-                                               f"filename*=UTF-8''{name}")
+        self.set_header("Content-Disposition", attachment(f"statement-{statement.id}-{statement.month}.{fmt}",
+                                                          settlement.export_name(statement, fmt)))
         self.finish(data)
 
 
@@ -100,8 +124,9 @@ class StaffStatementsHandler(StaffHandler):
         "post": op("生成或重新计算商家某月的对账单（草稿）", tags=["staff"],
                    body=BuildStatement,
                    responses={200: WITH_ROWS, **_REFUSALS, 409: ERROR_REF},
-                   description="月份须已结束（北京时间）；已确认或已付款的对账单不能重算（409 statement_locked）。"
-                   "某月对账单包含当月未撤销的核销，以及当月办理的退款（负数行，含以前月份核销的退款）。"),
+                   description="月份须已结束（北京时间）；已确认的对账单不能重算（409 statement_locked）。"
+                   "某月对账单包含当月未撤销的核销，以及当月办理的退款（负数行，含以前月份核销的退款）。"
+                   "生成（或重算）的人记为生成人，不能再确认该对账单。"),
     }
 
     async def get(self) -> None:
@@ -120,7 +145,7 @@ class StaffStatementsHandler(StaffHandler):
         body = self.body(BuildStatement)
         async with self.engine.begin() as conn:
             statement = await settlement.build(conn, actor, body.merchant_id, body.month)
-            rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
+            rows = await settlement.rows_of(conn, statement)
         self.write_json({"statement": statement.view(), "rows": [r.view() for r in rows]})
 
 
@@ -136,17 +161,19 @@ class StaffStatementHandler(StaffHandler):
         actor = await self.actor()
         async with self.reading() as conn:
             statement = await settlement.get_for_staff(conn, actor, int(statement_id))
-            rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
+            rows = await settlement.rows_of(conn, statement)
         self.write_json({"statement": statement.view(), "rows": [r.view() for r in rows]})
 
 
 class ConfirmHandler(StaffHandler):
-    """Staff confirm a statement after it is checked again against the redemptions."""
+    """Finance confirm a statement (not the one who built it) after it is checked again against the redemptions."""
 
     accepts = "none"
-    access = {"post": Access("settlement.manage", STATEMENT_TARGET)}
+    access = {"post": Access("settlement.confirm", STATEMENT_TARGET)}
     spec = {"post": op("确认对账单（确认前重新核对，金额有变化则拒绝）", tags=["staff"],
-                       responses={200: STATEMENT, **_REFUSALS, 409: ERROR_REF})}
+                       responses={200: STATEMENT, **_REFUSALS, 409: ERROR_REF},
+                       description="财务人员确认，且不能是最后生成该对账单的人（409 four_eyes）。确认时明细行冻结："
+                       "此后的查看和导出都只读冻结的明细。收付金额为零的对账单确认即结清（settled）。")}
 
     async def post(self, statement_id: str) -> None:
         """Confirm the statement, refused if its amounts changed since it was built, and answer it."""
@@ -157,12 +184,14 @@ class ConfirmHandler(StaffHandler):
 
 
 class PaidHandler(StaffHandler):
-    """Staff record that the union paid its share of a statement."""
+    """Finance record that the union paid a statement it owed the merchant."""
 
-    access = {"post": Access("settlement.manage", STATEMENT_TARGET)}
-    spec = {"post": op("登记对账单已付款（工会应付部分）", tags=["staff"],
+    access = {"post": Access("settlement.pay", STATEMENT_TARGET)}
+    spec = {"post": op("登记对账单已付款（工会付给商家）", tags=["staff"],
                        body=PaidBody,
-                       responses={200: STATEMENT, **_REFUSALS, 409: ERROR_REF})}
+                       responses={200: STATEMENT, **_REFUSALS, 409: ERROR_REF},
+                       description="仅限工会应付商家（direction 为 union_pays）的已确认对账单；商家应付工会的对账单"
+                       "请登记收款（409 wrong_direction）。登记人不能是确认人（409 four_eyes）。")}
 
     async def post(self, statement_id: str) -> None:
         """Mark the statement paid with the bank's payment reference and answer it."""
@@ -170,6 +199,25 @@ class PaidHandler(StaffHandler):
         body = self.body(PaidBody)
         async with self.engine.begin() as conn:
             statement = await settlement.mark_paid(conn, actor, int(statement_id), payment_ref=body.payment_ref)
+        self.write_json(statement.view())
+
+
+class ReceivedHandler(StaffHandler):
+    """Finance record that the merchant paid the union what a statement says it owes."""
+
+    access = {"post": Access("settlement.pay", STATEMENT_TARGET)}
+    spec = {"post": op("登记对账单已收款（商家付给工会）", tags=["staff"],
+                       body=PaidBody,
+                       responses={200: STATEMENT, **_REFUSALS, 409: ERROR_REF},
+                       description="仅限商家应付工会（direction 为 merchant_pays，退款多于核销）的已确认对账单"
+                       "（否则 409 wrong_direction）。登记人不能是确认人（409 four_eyes）。")}
+
+    async def post(self, statement_id: str) -> None:
+        """Mark the statement received with the bank's reference and answer it."""
+        actor = await self.actor()
+        body = self.body(PaidBody)
+        async with self.engine.begin() as conn:
+            statement = await settlement.mark_received(conn, actor, int(statement_id), payment_ref=body.payment_ref)
         self.write_json(statement.view())
 
 
@@ -229,7 +277,7 @@ class MerchantStatementHandler(MerchantStatementBase):
         """Answer the caller's merchant's statement and its rows."""
         async with self.reading() as conn:
             statement = await settlement.get_for_merchant(conn, await self.manager_merchant(conn), int(statement_id))
-            rows = await settlement.statement_rows(conn, statement.merchant_id, statement.month)
+            rows = await settlement.rows_of(conn, statement)
         self.write_json({"statement": statement.view(), "rows": [r.view() for r in rows]})
 
 
@@ -252,6 +300,7 @@ routes: list[tuple[str, Any]] = [
     (r"/api/v1/staff/statements/(?P<statement_id>[0-9]+)", StaffStatementHandler),
     (r"/api/v1/staff/statements/(?P<statement_id>[0-9]+)/confirm", ConfirmHandler),
     (r"/api/v1/staff/statements/(?P<statement_id>[0-9]+)/paid", PaidHandler),
+    (r"/api/v1/staff/statements/(?P<statement_id>[0-9]+)/received", ReceivedHandler),
     (r"/api/v1/staff/statements/(?P<statement_id>[0-9]+)/export", StaffExportHandler),
     (r"/api/v1/merchant/statements", MerchantStatementsHandler),
     (r"/api/v1/merchant/statements/(?P<statement_id>[0-9]+)", MerchantStatementHandler),

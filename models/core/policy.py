@@ -82,7 +82,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "program.manage": frozenset({"admin"}),
     "redemption.view": _ALL_STAFF,
     "settlement.view": frozenset({"finance", "approver", "admin"}),
+    # Monthly statements: built by finance or an admin, confirmed by finance, paid or received by finance;
+    # the confirmer is not who last built it, the payer not who confirmed it (models/counter/settlement.py).
     "settlement.manage": frozenset({"finance", "admin"}),
+    "settlement.confirm": frozenset({"finance"}),
+    "settlement.pay": frozenset({"finance"}),
     "staff.manage": frozenset({"admin"}),
     # the staff console: its home page (today's work) and a member of staff changing their own password
     "console.home": _ALL_STAFF,

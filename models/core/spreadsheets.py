@@ -26,7 +26,9 @@ data_only=False)``. Formula cells come back as openpyxl's ``ArrayFormula`` /
 ``DataTableFormula`` or as text starting with "=", for the caller to refuse.
 
 Writing (:func:`write_csv`, :func:`write_xlsx`) turns a :class:`Table` into bytes: money
-(:class:`Money`) exact from integer fen, text that no spreadsheet program runs as a formula.
+(:class:`Money`) exact from integer fen, text that no spreadsheet program runs as a formula,
+a header block of labelled values above the table when given; the same table, stamped
+with the same moment, gives the same bytes whenever it is written (XLSX too).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ import csv
 import functools
 import io
 import itertools
+import os
 import posixpath
 import struct
 import xml.parsers.expat
@@ -43,11 +46,12 @@ import zlib
 from array import array
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import BinaryIO, Literal, Union
 
 from openpyxl import load_workbook
 
+from models.core.clock import LOCAL_TZ
 from models.core.errors import Invalid
 from models.core.money import yuan, yuan_decimal
 
@@ -993,9 +997,12 @@ Cell = Union[str, datetime, Money, None]
 class Table:
     """One sheet to write: a header row, body rows, an optional totals row (bold money in XLSX).
 
-    ``title`` is a bold first line of the XLSX only (a CSV starts with its header);
+    ``title`` is a bold first line of the XLSX only; ``preamble`` is a block of (label, value)
+    lines above the table, then an empty line (a CSV starts with it, or with its header);
     ``widths`` are XLSX column widths from the first column. Datetimes are written as given
-    (naive, in the reader's time zone).
+    (naive, in the reader's time zone). ``stamp`` (aware) is the XLSX's creation and
+    modification time and its zip entries' time, so that the file does not depend on when it
+    was written (now when not given).
     """
 
     sheet: str
@@ -1004,6 +1011,8 @@ class Table:
     footer: Sequence[Cell] | None = None
     title: str | None = None
     widths: Sequence[float] = ()
+    preamble: Sequence[tuple[str, Cell]] = ()
+    stamp: datetime | None = None
 
 
 def safe_text(text: str) -> str:
@@ -1025,6 +1034,10 @@ def write_csv(table: Table) -> bytes:
     """The table as CSV: UTF-8 with a BOM so Excel reads it, CRLF lines, header, rows, totals."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
+    for label, value in table.preamble:
+        writer.writerow([label, _csv_cell(value)])
+    if table.preamble:
+        writer.writerow([])
     writer.writerow(table.header)
     for row in table.rows:
         writer.writerow([_csv_cell(v) for v in row])
@@ -1036,8 +1049,10 @@ def write_csv(table: Table) -> bytes:
 def write_xlsx(table: Table) -> bytes:
     """The table as an Excel workbook; every text cell is stored as text, never as a formula."""
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
+    from openpyxl.writer.excel import ExcelWriter
 
     wb = Workbook()
     ws = wb.active
@@ -1055,7 +1070,8 @@ def write_xlsx(table: Table) -> bytes:
             cell.value = value
             cell.number_format = _XLSX_TIME
         else:
-            cell.value = value
+            # Control characters XML 1.0 cannot carry (a merchant's name may hold one): shown as U+FFFD.
+            cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
             cell.data_type = "s"  # a text cell, never a formula, whatever it starts with
         if bold:
             cell.font = Font(bold=True)
@@ -1064,6 +1080,12 @@ def write_xlsx(table: Table) -> bytes:
     if table.title is not None:
         put(line, 1, table.title)
         ws.cell(row=line, column=1).font = Font(bold=True, size=14)
+        line += 1
+    for label, value in table.preamble:
+        put(line, 1, label, bold=True)
+        put(line, 2, value)
+        line += 1
+    if table.preamble:
         line += 1
     for col, name in enumerate(table.header, 1):
         put(line, col, name, bold=True)
@@ -1077,6 +1099,36 @@ def write_xlsx(table: Table) -> bytes:
             put(line, col, value, bold=isinstance(value, Money))
     for col, width in enumerate(table.widths, 1):
         ws.column_dimensions[get_column_letter(col)].width = width
+    stamp = table.stamp or datetime.now(timezone.utc)
+    # openpyxl's save() writes the time of saving into docProps and every zip entry: write the
+    # package ourselves, with the table's own moment in both.
+    wb.properties.created = wb.properties.modified = stamp.astimezone(timezone.utc).replace(tzinfo=None)
     out = io.BytesIO()
-    wb.save(out)
+    with _StampedZip(out, stamp) as archive:
+        ExcelWriter(wb, archive).save()
     return out.getvalue()
+
+
+class _StampedZip(zipfile.ZipFile):
+    """A zip being written whose entries all carry one time (Beijing's wall clock at ``stamp``)."""
+
+    def __init__(self, file: BinaryIO, stamp: datetime) -> None:
+        super().__init__(file, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+        local = stamp.astimezone(LOCAL_TZ)
+        self._date_time = max((local.year, local.month, local.day, local.hour, local.minute, local.second),
+                              (1980, 1, 1, 0, 0, 0))  # the earliest time a zip entry can carry
+
+    def writestr(self, zinfo_or_arcname: str | zipfile.ZipInfo, data: bytes | str,  # type: ignore[override]
+                 compress_type: int | None = None, compresslevel: int | None = None) -> None:
+        """Write an entry, stamped."""
+        name = zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, zipfile.ZipInfo) else zinfo_or_arcname
+        info = zipfile.ZipInfo(name, date_time=self._date_time)
+        info.compress_type = self.compression
+        info.external_attr = 0o600 << 16
+        super().writestr(info, data, compress_type, compresslevel)
+
+    def write(self, filename: str | os.PathLike[str], arcname: str | None = None,  # type: ignore[override]
+              compress_type: int | None = None, compresslevel: int | None = None) -> None:
+        """Write a file's bytes (openpyxl's worksheet, spooled to a temporary file) as a stamped entry."""
+        with open(filename, "rb") as f:
+            self.writestr(arcname or os.fspath(filename), f.read(), compress_type, compresslevel)

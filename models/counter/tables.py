@@ -1,4 +1,4 @@
-"""Scan sessions, redemptions with their usage and refunds, and monthly statements."""
+"""Scan sessions, redemptions with their usage and refunds, and monthly statements with their frozen lines."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -86,7 +86,9 @@ refunds = sa.Table(
 )
 
 
-# A merchant's monthly statement: the union pays ``union_owed`` once staff confirm it.
+# A merchant's monthly statement. ``union_owed`` > 0: the union pays the merchant (confirmed → paid);
+# < 0: the merchant owes the union (confirmed → received); 0: settled at confirmation. Built by one member
+# of staff, confirmed by another, paid or received by a third or the builder (four eyes).
 statements = sa.Table(
     "statements",
     metadata,
@@ -98,12 +100,37 @@ statements = sa.Table(
     sa.Column("discounts", sa.BigInteger, nullable=False),
     sa.Column("union_owed", sa.BigInteger, nullable=False),
     sa.Column("merchant_conceded", sa.BigInteger, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # draft | confirmed | paid
+    sa.Column("status", sa.String(16), nullable=False),  # draft | confirmed | paid | received | settled
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("built_by", BigId, nullable=True),  # who last built (or rebuilt) the draft
     sa.Column("confirmed_at", UTCDateTime, nullable=True),
     sa.Column("confirmed_by", BigId, nullable=True),
+    # Frozen at confirmation with the lines: what the statement's header says for ever after.
+    sa.Column("confirmed_by_name", sa.String(64), nullable=True),
+    sa.Column("merchant_name", sa.String(100), nullable=True),
+    # When and by whom the money moved, either way (paid to or received from the merchant), and its reference.
     sa.Column("paid_at", UTCDateTime, nullable=True),
     sa.Column("paid_by", BigId, nullable=True),
     sa.Column("payment_ref", sa.String(100), nullable=True),
     sa.UniqueConstraint("merchant_id", "month"),
+)
+
+
+# A confirmed statement's lines as they were at confirmation: its rows and exports are read from here only.
+statement_lines = sa.Table(
+    "statement_lines",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("statement_id", BigId, sa.ForeignKey("statements.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # redemption | refund
+    sa.Column("redemption_id", BigId, nullable=False),
+    sa.Column("refund_id", BigId, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("store", sa.String(100), nullable=False),
+    sa.Column("card_tail", sa.String(4), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("discount", sa.BigInteger, nullable=False),
+    sa.Column("union_share", sa.BigInteger, nullable=False),
+    sa.Column("merchant_share", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # done | refunded (within the month) | refund
 )

@@ -5,12 +5,16 @@ import csv
 import io
 import random
 import re
+import time
+import types
 import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
+import openpyxl.packaging.core
+import openpyxl.writer.excel
 import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
@@ -90,6 +94,32 @@ async def add_refund(conn, redemption_id: int, at: datetime, amount: int, discou
         refunded_union=row.refunded_union + union, refunded_merchant=row.refunded_merchant + discount - union,
         status="refunded" if full else row.status))
     return int(refund_id)
+
+
+def a_month_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the process's clock read a month later for whatever writes files (zip entries, openpyxl)."""
+    shift = timedelta(days=31)
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return datetime.now(tz) + shift
+
+    later = types.SimpleNamespace(datetime=Later, timezone=timezone)
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + shift.total_seconds())
+    monkeypatch.setattr(openpyxl.writer.excel, "datetime", later)
+    monkeypatch.setattr(openpyxl.packaging.core, "datetime", later)
+
+
+def checker(tree, *, staff_id: int = 2) -> Actor:
+    """A second finance clerk at K01: confirms what the first (staff id 1) built."""
+    return staff_actor(tree["K01"], "finance", staff_id=staff_id)
+
+
+def table_of(lines: list[list[str]]) -> list[list[str]]:
+    """The table of an exported CSV, below its header block (from the header line 时间, ... on)."""
+    return lines[next(i for i, line in enumerate(lines) if line[:1] == ["时间"]):]
 
 
 async def worked_example(engine, *, store: str = "东湖店"):
@@ -233,7 +263,7 @@ async def test_build_recomputes_a_draft_and_refuses_a_locked_statement(engine) -
         again = await settlement.build(conn, finance, a.merchant_id, "2025-11")
         assert again.id == first.id and again.status == "draft"
         assert (again.redemptions, again.bills, again.union_owed) == (2, 6_000, 722)
-        await settlement.confirm(conn, finance, first.id)
+        await settlement.confirm(conn, checker(tree), first.id)
     with pytest.raises(Conflict) as err:
         async with engine.begin() as conn:
             await settlement.build(conn, finance, a.merchant_id, "2025-11")
@@ -246,24 +276,24 @@ async def test_build_recomputes_a_draft_and_refuses_a_locked_statement(engine) -
 
 async def test_confirm_refuses_changed_totals(engine) -> None:
     tree, a, _, _, (_, r2, _, _) = await worked_example(engine)
-    finance = staff_actor(tree["K01"], "finance")
+    finance, second = staff_actor(tree["K01"], "finance"), checker(tree)
     async with engine.begin() as conn:
         st = await settlement.build(conn, finance, a.merchant_id, "2025-11")
         # A refund of 30 November committed after the statement was built.
         await add_refund(conn, r2, local(2025, 11, 30, 23, 59), 1_000, 150, 128)
     with pytest.raises(Conflict) as err:
         async with engine.begin() as conn:
-            await settlement.confirm(conn, finance, st.id)
+            await settlement.confirm(conn, second, st.id)
     assert err.value.code == "statement_changed"
     async with engine.begin() as conn:
         assert (await settlement.get_for_staff(conn, finance, st.id)).status == "draft"
         await settlement.build(conn, finance, a.merchant_id, "2025-11")
-        done = await settlement.confirm(conn, finance, st.id)
+        done = await settlement.confirm(conn, second, st.id)
     assert (done.status, done.union_owed, done.bills) == ("confirmed", 637 - 128, 5_000 - 1_000)
     assert done.confirmed_at is not None and done.paid_at is None
     with pytest.raises(Conflict) as err:
         async with engine.begin() as conn:
-            await settlement.confirm(conn, finance, st.id)
+            await settlement.confirm(conn, second, st.id)
     assert err.value.code == "statement_not_draft"
     # A refund made after confirmation belongs to a later month's statement.
     async with engine.begin() as conn:
@@ -271,12 +301,12 @@ async def test_confirm_refuses_changed_totals(engine) -> None:
         dec = await settlement.build(conn, finance, a.merchant_id, "2025-12")
         assert [r.refund_id for r in await settlement.statement_rows(conn, a.merchant_id, "2025-12")] == [late]
         assert (dec.redemptions, dec.union_owed) == (0, -128)
-        assert (await settlement.confirm(conn, finance, dec.id)).status == "confirmed"
+        assert (await settlement.confirm(conn, second, dec.id)).status == "confirmed"
 
 
 async def test_mark_paid(engine) -> None:
     tree, a, *_ = await worked_example(engine)
-    finance = staff_actor(tree["K01"], "finance", staff_id=7)
+    finance = staff_actor(tree["K01"], "finance", staff_id=7)  # builds and pays; a second clerk confirms
     async with engine.begin() as conn:
         st = await settlement.build(conn, finance, a.merchant_id, "2025-11")
     with pytest.raises(Conflict) as err:
@@ -284,7 +314,7 @@ async def test_mark_paid(engine) -> None:
             await settlement.mark_paid(conn, finance, st.id, payment_ref="HX20251205001")
     assert err.value.code == "statement_not_confirmed"
     async with engine.begin() as conn:
-        await settlement.confirm(conn, finance, st.id)
+        await settlement.confirm(conn, checker(tree, staff_id=8), st.id)
     for ref in ["", "   ", "x" * 101]:
         with pytest.raises(Invalid) as err:
             async with engine.begin() as conn:
@@ -296,7 +326,7 @@ async def test_mark_paid(engine) -> None:
         audit = (await conn.execute(sa.select(audit_log.c.summary, audit_log.c.actor_id, audit_log.c.org_path)
                                     .where(audit_log.c.action == "settlement.paid"))).one()
     assert (paid.status, paid.payment_ref) == ("paid", "HX20251205001") and paid.paid_at is not None
-    assert (row.paid_by, row.confirmed_by) == (7, 7)
+    assert (row.built_by, row.confirmed_by, row.paid_by) == (7, 8, 7)
     assert "HX20251205001" in audit.summary and audit.actor_id == 7 and audit.org_path == tree["K01"].path
     with pytest.raises(Conflict):
         async with engine.begin() as conn:
@@ -314,11 +344,13 @@ async def test_scope_and_roles(engine) -> None:
         st = await settlement.build(conn, finance, a.merchant_id, "2025-11")
         other = await settlement.build(conn, staff_actor(tree["K02"], "admin"), c.merchant_id, "2025-11")
     outsider = staff_actor(tree["K02"], "admin")
+    far_finance = staff_actor(tree["K02"], "finance", staff_id=2)
     for call, code in [
         (lambda conn: settlement.build(conn, outsider, a.merchant_id, "2025-11"), "merchant_not_found"),
         (lambda conn: settlement.get_for_staff(conn, outsider, st.id), "statement_not_found"),
-        (lambda conn: settlement.confirm(conn, outsider, st.id), "statement_not_found"),
-        (lambda conn: settlement.mark_paid(conn, outsider, st.id, payment_ref="x"), "statement_not_found"),
+        (lambda conn: settlement.confirm(conn, far_finance, st.id), "statement_not_found"),
+        (lambda conn: settlement.mark_paid(conn, far_finance, st.id, payment_ref="x"), "statement_not_found"),
+        (lambda conn: settlement.mark_received(conn, far_finance, st.id, payment_ref="x"), "statement_not_found"),
     ]:
         with pytest.raises(NotFound) as err:
             async with engine.begin() as conn:
@@ -331,6 +363,12 @@ async def test_scope_and_roles(engine) -> None:
         lambda conn: settlement.build(conn, approver, a.merchant_id, "2025-11"),
         lambda conn: settlement.confirm(conn, approver, st.id),
         lambda conn: settlement.mark_paid(conn, approver, st.id, payment_ref="x"),
+        # An admin builds, but confirming and recording money is finance's alone.
+        lambda conn: settlement.confirm(conn, staff_actor(tree["K01"], "admin", staff_id=9), st.id),
+        lambda conn: settlement.mark_paid(conn, staff_actor(tree["K01"], "admin", staff_id=9), st.id,
+                                          payment_ref="x"),
+        lambda conn: settlement.mark_received(conn, staff_actor(tree["K01"], "admin", staff_id=9), st.id,
+                                              payment_ref="x"),
         lambda conn: settlement.build(conn, station, a.merchant_id, "2025-11"),
         lambda conn: settlement.get_for_staff(conn, station, st.id),
         lambda conn: settlement.list_for_staff(conn, station),
@@ -356,12 +394,12 @@ async def test_scope_and_roles(engine) -> None:
 
 async def test_merchant_sees_only_its_own_confirmed_statements(engine) -> None:
     tree, a, b, _, _ = await worked_example(engine)
-    finance = staff_actor(tree["K01"], "finance")
+    finance, second = staff_actor(tree["K01"], "finance"), checker(tree)
     async with engine.begin() as conn:
-        a_oct = await settlement.confirm(conn, finance, (await settlement.build(
+        a_oct = await settlement.confirm(conn, second, (await settlement.build(
             conn, finance, a.merchant_id, "2025-10")).id)
         a_nov = await settlement.build(conn, finance, a.merchant_id, "2025-11")  # draft: may still change
-        b_nov = await settlement.confirm(conn, finance, (await settlement.build(
+        b_nov = await settlement.confirm(conn, second, (await settlement.build(
             conn, finance, b.merchant_id, "2025-11")).id)
         assert [s.id for s in await settlement.list_for_merchant(conn, a.merchant_id)] == [a_oct.id]
         assert [s.id for s in await settlement.list_for_merchant(conn, b.merchant_id)] == [b_nov.id]
@@ -381,7 +419,7 @@ async def test_csv_export_parses_back(engine) -> None:
         rows = await settlement.statement_rows(conn, a.merchant_id, "2025-11")
     data = settlement.export_csv(st, rows)
     assert data.startswith(b"\xef\xbb\xbf")
-    table = list(csv.reader(io.StringIO(data[3:].decode("utf-8"))))
+    table = table_of(list(csv.reader(io.StringIO(data[3:].decode("utf-8")))))
     assert table[0] == ["时间", "核销单号", "类型", "门店", "卡号尾号", "消费金额(元)", "优惠金额(元)", "工会承担(元)",
                         "商家让利(元)", "状态"]
     body, total = table[1:-1], table[-1]
@@ -402,8 +440,10 @@ async def test_xlsx_export_opens_with_totals(engine) -> None:
         st = await settlement.build(conn, finance, a.merchant_id, "2025-11")
         rows = await settlement.statement_rows(conn, a.merchant_id, "2025-11")
     ws = load_workbook(io.BytesIO(settlement.export_xlsx(st, rows))).active
-    values = [list(r) for r in ws.iter_rows(values_only=True)]
-    assert "老百姓大药房" in values[0][0] and "2025-11" in values[0][0]
+    every = [list(r) for r in ws.iter_rows(values_only=True)]
+    assert "老百姓大药房" in every[0][0] and "2025-11" in every[0][0]
+    first = every.index(next(r for r in every if r[0] == "时间"))  # the table's header, below the header block
+    values = [every[0], *every[first:]]  # the title, then the table as before the header block
     assert values[1][5] == "消费金额(元)" and len(values) == 2 + 3 + 1
     assert values[2][0] == datetime(2025, 11, 1, 1, 30)
     assert values[2][3:5] == ["东湖店", "1231"]
@@ -412,9 +452,9 @@ async def test_xlsx_export_opens_with_totals(engine) -> None:
     assert [Decimal(str(v)) for v in total[5:9]] == [Decimal("50"), Decimal("7.5"), Decimal("6.37"), Decimal("1.13")]
     assert [Decimal(str(v)) for v in values[3][5:9]] == [Decimal("-50"), Decimal("-7.5"), Decimal("-6.38"),
                                                          Decimal("-1.12")]
-    assert ws.cell(row=len(values), column=8).number_format == "0.00"
-    assert ws.cell(row=3, column=6).number_format == "0.00"
-    assert isinstance(ws.cell(row=3, column=6).value, (int, float))
+    assert ws.cell(row=len(every), column=8).number_format == "0.00"
+    assert ws.cell(row=first + 2, column=6).number_format == "0.00"
+    assert isinstance(ws.cell(row=first + 2, column=6).value, (int, float))
     for col in range(5, 9):
         body = sum(Decimal(str(r[col])) for r in values[2:-1])
         assert body == Decimal(str(total[col]))
@@ -442,14 +482,18 @@ def test_exports_guard_formula_injection() -> None:
     rows = [_row(name, redemption_id=i, amount=0, discount=0, union_share=0, merchant_share=0)
             for i, name in enumerate(names)] + [_row("总店")]
     st = _statement(redemptions=6)
-    table = list(csv.reader(io.StringIO(settlement.export_csv(st, rows).decode("utf-8-sig"))))
+    whole = list(csv.reader(io.StringIO(settlement.export_csv(st, rows).decode("utf-8-sig"))))
+    assert whole[0] == ["商家", "'=cmd|' /C calc'!A0"]  # the header block is guarded too
+    table = table_of(whole)
     assert [r[3] for r in table[1:6]] == ["'" + n for n in names[:4]] + ["正常门店"]
     assert table[6][5] == "123456789012345.67"  # amounts are left alone, and exact beyond a float's precision
     ws = load_workbook(io.BytesIO(settlement.export_xlsx(st, rows))).active
-    cells = [ws.cell(row=r, column=4) for r in range(3, 8)]
+    first = next(r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=1).value == "时间")
+    cells = [ws.cell(row=r, column=4) for r in range(first + 1, first + 6)]
     assert [c.value for c in cells] == names
     assert all(c.data_type == "s" for c in cells)
     assert ws.cell(row=1, column=1).data_type == "s" and ws.cell(row=1, column=1).value.startswith("=cmd")
+    assert ws.cell(row=2, column=2).value.startswith("=cmd") and ws.cell(row=2, column=2).data_type == "s"
     assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
 
 
