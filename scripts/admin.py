@@ -1,28 +1,55 @@
-"""Administrative CLI verbs: create-org, create-staff, audit-verify. They act as the system."""
+"""Administrative CLI verbs: create-org, create-staff, import-members, rotate-qr-key, and the audit
+chain's audit-verify and audit-checkpoint. They act as the system.
+
+A verb that writes audit records seals them (its own, by its request id) and checkpoints the
+chain's head before it exits (:func:`seal_own`), so none of them waits, unsealed, for a
+server that may not run.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from models.core import actors, audit
+from models.core.actors import Actor
+from models.core.clock import utcnow
 from models.identity import staff_accounts as staff
 from models.network import tree as orgs
+from server.audit_checkpoints import CheckpointLog, load_checkpoints
 from server.config import Config
-from server.db import make_engine
+from server.db import make_engine, reading
 from server.passwords import ARGON2
+
+
+def checkpoint_log(config: Config) -> CheckpointLog:
+    """The data dir's audit checkpoint file, with the configured key (or the data dir's)."""
+    return load_checkpoints(config.data_dir, key=config.audit_key, key_id=config.audit_key_id)
+
+
+async def seal_own(config: Config, engine: AsyncEngine, actor: Actor) -> int:
+    """Seal the audit records this command wrote (by its request id) and checkpoint the head if it moved."""
+    from server.jobs import seal_and_checkpoint
+
+    return await seal_and_checkpoint(engine, checkpoint_log(config), request_id=actor.request_id)
 
 
 async def create_org(config: Config, code: str, name: str, parent: str | None, type_: str | None) -> int:
     """Add a unit to the union network; a root unit when no parent is given."""
     engine = make_engine(config)
+    actor = actors.command("create-org")
     try:
-        async with engine.begin() as conn:
-            if type_ is None:
-                type_ = "grassroots" if parent else "province"
-            org = await orgs.create(conn, actors.command("create-org"), code=code, name=name, type_=type_,
-                                    parent_code=parent)
+        try:
+            async with engine.begin() as conn:
+                if type_ is None:
+                    type_ = "grassroots" if parent else "province"
+                org = await orgs.create(conn, actor, code=code, name=name, type_=type_, parent_code=parent)
+        finally:
+            await seal_own(config, engine, actor)
         print(f"created org {org.code} (id {org.id}, {orgs.TYPES[org.type]}): {org.name}")
         return 0
     finally:
@@ -37,10 +64,14 @@ async def create_staff(config: Config, username: str, roles: list[str], org_code
         return 2
     password = sys.stdin.readline().rstrip("\r\n")
     engine = make_engine(config)
+    actor = actors.command("create-staff")
     try:
-        async with engine.begin() as conn:
-            member = await staff.create(conn, actors.command("create-staff"), hasher=ARGON2, username=username, password=password,
-                                        roles=roles, org_code=org_code)
+        try:
+            async with engine.begin() as conn:
+                member = await staff.create(conn, actor, hasher=ARGON2, username=username, password=password,
+                                            roles=roles, org_code=org_code)
+        finally:
+            await seal_own(config, engine, actor)
         print(f"created staff {member.username} (id {member.id}) roles {','.join(sorted(member.roles))} "
               f"at {member.org.code}")
         return 0
@@ -49,21 +80,72 @@ async def create_staff(config: Config, username: str, roles: list[str], org_code
 
 
 async def audit_verify(config: Config) -> int:
-    """Check the audit chain; exit 1 at the first record that does not fit."""
+    """Check the audit chain and the chain against every saved checkpoint; print in Chinese; exit 1 when broken.
+
+    Seals nothing: a record not sealed yet is reported as pending, with its age, never made part
+    of the chain by the check that judges it.
+    """
+    checkpoints = checkpoint_log(config).read()
     engine = make_engine(config)
     try:
-        async with engine.begin() as conn:
-            await audit.seal(conn)
-        async with engine.connect() as conn:
-            result = await audit.verify(conn)
+        async with reading(engine) as conn:
+            result = await audit.verify(conn, checkpoints=checkpoints)
     finally:
         await engine.dispose()
+    for line in verification_text(result, now=utcnow()):
+        print(line)
+    return 0 if result.ok else 1
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds} 秒"
+    if seconds < 7200:
+        return f"{seconds // 60} 分钟"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} 小时"
+    return f"{seconds // 86400} 天"
+
+
+def verification_text(result: audit.Verification, *, now: datetime) -> list[str]:
+    """The outcome of a check as the operator reads it (Chinese)."""
+    newest = result.newest_checkpoint
+    against = (f"，并与 {result.checkpoints} 个检查点比对（最新的在第 {newest.seq} 条，"
+               f"北京时间 {audit.beijing(newest.at)} 签署）" if newest is not None else "；尚无检查点")
     if result.ok:
-        print(f"audit log OK: {result.checked} records checked")
-        return 0
-    print(f"audit log BROKEN at record {result.first_bad_id}: {result.reason} "
-          f"({result.checked} records checked before it)")
-    return 1
+        lines = [f"审计日志完好：已核对链上 {result.checked} 条记录{against}。"]
+    else:
+        where = f"（记录 id {result.first_bad_id}）" if result.first_bad_id is not None else ""
+        lines = [f"审计日志已损坏{where}：{result.reason}",
+                 f"在此之前已核对 {result.checked} 条记录{against}。"]
+        lines += [f"另：{problem}" for problem in result.problems[1:]]
+    if result.pending:
+        since = result.pending_since
+        age = f"，最早一条写于北京时间 {audit.beijing(since)}（{_age((now - since).total_seconds())}前）" if since else ""
+        lines.append(f"另有 {result.pending} 条记录尚未封存{age}：未封存的记录还不受哈希链保护，本命令不封存它们；"
+                     "运行中的服务每秒封存一次，久未封存说明服务未运行或曾异常退出。")
+    return lines
+
+
+async def audit_checkpoint(config: Config) -> int:
+    """Sign the audit chain's head into the checkpoint file now (seals nothing); print it and the public key."""
+    from server.jobs import checkpoint_audit
+
+    log = checkpoint_log(config)
+    engine = make_engine(config)
+    try:
+        written = await checkpoint_audit(engine, log, force=True)
+    finally:
+        await engine.dispose()
+    key = next(k for k in log.public_keys() if k["current"])
+    if written is None:
+        print("审计链尚无已封存的记录：未写检查点。")
+    else:
+        print(f"已写入检查点：审计链第 {written.seq} 条，哈希 {written.hash}，北京时间 {audit.beijing(written.at)}；"
+              f"文件 {log.path}")
+    print(f"检查点签名公钥（Ed25519，密钥 {key['key_id']}）：{key['public_key']}")
+    return 0
 
 
 async def import_members(config: Config, path: str, org_code: str, strict: bool) -> int:
@@ -79,11 +161,15 @@ async def import_members(config: Config, path: str, org_code: str, strict: bool)
         return 2
     parsed = parse_roster(data, path, max_bytes=max(config.max_upload_bytes, 50 * 1024 * 1024))
     engine = make_engine(config)
+    actor = actors.command("import-members")
     try:
-        async with engine.begin() as conn:
-            unit = await orgs.by_code(conn, org_code)
-            report = await card_flows.import_roster(conn, PiiCipher(load_keyring(config)), actors.command("import-members"),
-                                                    parsed, org=unit, strict=strict)
+        try:
+            async with engine.begin() as conn:
+                unit = await orgs.by_code(conn, org_code)
+                report = await card_flows.import_roster(conn, PiiCipher(load_keyring(config)), actor, parsed,
+                                                        org=unit, strict=strict)
+        finally:
+            await seal_own(config, engine, actor)
     finally:
         await engine.dispose()
     for problem in report.problems:
@@ -122,7 +208,9 @@ def add_parsers(sub: Any) -> None:
     member.add_argument("--role", action="append", required=True, help="a role; repeat or comma-separate")
     member.add_argument("--org", required=True, help="code of the home unit")
     member.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    sub.add_parser("audit-verify", help="check the audit log's hash chain")
+    sub.add_parser("audit-verify", help="check the audit log's hash chain and the chain against every saved "
+                   "checkpoint (seals nothing; prints in Chinese; exit 1 when broken)")
+    sub.add_parser("audit-checkpoint", help="sign the audit chain's head into the data dir's checkpoint file now")
     rotate = sub.add_parser("rotate-qr-key", help="add a new signing key for card codes; codes already shown "
                             "and printed cards signed by the previous keys still work")
     rotate.add_argument("--keep", type=int, default=4, help="older keys kept for verifying (default 4)")
@@ -138,6 +226,7 @@ def commands(config: Config, args: argparse.Namespace) -> dict[str, Callable[[],
         "create-org": lambda: create_org(config, args.code, args.name, args.parent, args.type),
         "create-staff": lambda: create_staff(config, args.username, args.role, args.org, args.password_stdin),
         "audit-verify": lambda: audit_verify(config),
+        "audit-checkpoint": lambda: audit_checkpoint(config),
         "rotate-qr-key": lambda: rotate_qr_key(config, args.keep),
         "import-members": lambda: import_members(config, args.file, args.org, args.strict),
     }

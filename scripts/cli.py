@@ -46,6 +46,7 @@ async def _ensure_schema(config: Config, engine: Any) -> None:
 async def _serve(config: Config, demo: bool) -> None:
     from server import jobs
     from server.app import make_app
+    from server.audit_checkpoints import load_checkpoints
     from server.http_server import make_http_server
     from server.shared_cache import make_cache
     from server.wechat import WeChatGateway
@@ -65,8 +66,9 @@ async def _serve(config: Config, demo: bool) -> None:
             counter = await load_demo(config, engine)
         cache = make_cache(engine, config.redis_url)
         gateway = WeChatGateway(config, cache)
-        app = make_app(config, engine, gateway=gateway)
-        background = jobs.start(engine, gateway, config)
+        checkpoints = load_checkpoints(config.data_dir, key=config.audit_key, key_id=config.audit_key_id)
+        app = make_app(config, engine, gateway=gateway, checkpoints=checkpoints)
+        background = jobs.start(engine, gateway, config, checkpoints=checkpoints)
         server = make_http_server(app, config)
         server.listen(config.port, config.host)
         base = f"http://{config.host}:{config.port}"
@@ -84,8 +86,8 @@ async def _serve(config: Config, demo: bool) -> None:
         await stop.wait()
         print("shutting down", flush=True)
         server.stop()
-        await background.stop()
         await server.close_all_connections()
+        await background.stop()  # after the last request: seals and checkpoints the audit chain once more
         gateway.close()
         await cache.close()
     finally:
@@ -106,12 +108,17 @@ async def _migrate(config: Config) -> None:
 
 
 async def _demo_data(config: Config) -> None:
+    from models.core import actors
     from scripts.demo import load_demo
 
     engine = make_engine(config)
+    actor = actors.command("demo-data")
     try:
         await _ensure_schema(config, engine)
-        done = await load_demo(config, engine)
+        try:
+            done = await load_demo(config, engine, actor=actor)
+        finally:
+            await admin.seal_own(config, engine, actor)
         print("demo data loaded" if done["created"] else "demo data already present: nothing changed")
     finally:
         await engine.dispose()
@@ -143,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("wechat-sandbox", help="run the WeChat sandbox alone")
     sandbox.add_argument("--port", type=int, default=8001)
     sandbox.add_argument("--host", default="127.0.0.1")
-    admin.add_parsers(sub)  # create-org, create-staff, audit-verify (scripts/admin.py)
+    admin.add_parsers(sub)  # create-org, create-staff, audit-verify, audit-checkpoint, ... (scripts/admin.py)
     return parser
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from models.cards import usecases as card_flows
-from models.core.actors import SYSTEM
+from models.core.actors import SYSTEM, Actor
 from models.core.clock import local_today
 from models.identity import staff_accounts as staff
 from models.identity.tables import staff as staff_table
@@ -124,34 +124,36 @@ class _OneHash:
         return await ARGON2.verify(stored, password)
 
 
-async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
-    """Create the demo records unless they are there; returns ``created`` and the walkthrough's counter."""
+async def load_demo(config: Config, engine: AsyncEngine, *, actor: Actor = SYSTEM) -> dict[str, Any]:
+    """Create the demo records unless they are there; returns ``created`` and the walkthrough's counter.
+
+    Every audit record carries ``actor``'s request id (``demo-data`` seals its own records by it)."""
     cipher = PiiCipher(load_keyring(config))
     async with engine.begin() as conn:
         if (await conn.execute(sa.select(orgs_table.c.id).where(orgs_table.c.code == "HN"))).first():
             return {"created": False, **await _counter(conn)}
         units = {}
         for code, name, type_, parent in NETWORK:
-            units[code] = await orgs.create(conn, SYSTEM, code=code, name=name, type_=type_, parent_code=parent)
+            units[code] = await orgs.create(conn, actor, code=code, name=name, type_=type_, parent_code=parent)
         hasher = _OneHash()
         for username, roles, org_code, display in STAFF:
-            await staff.create(conn, SYSTEM, hasher=hasher, username=username, password=DEMO_PASSWORD, roles=roles,
+            await staff.create(conn, actor, hasher=hasher, username=username, password=DEMO_PASSWORD, roles=roles,
                                org_code=org_code, display_name=display)
         rows = [RosterRow(line=n + 1, name=p.name, id_number=parse_id_number(p.id_number(n)),
                           phone=f"1380000{n:04d}", employer=p.employer, org=p.org)
                 for n, p in enumerate(PEOPLE, 1)]
-        await card_flows.import_roster(conn, cipher, SYSTEM, RosterParse(rows=rows, total=len(rows)),
+        await card_flows.import_roster(conn, cipher, actor, RosterParse(rows=rows, total=len(rows)),
                                     org=units["CS-FR-DH"])
         actors = {}
         for username in ("admin", "clerk"):
             staff_id = (await conn.execute(sa.select(staff_table.c.id).where(staff_table.c.username == username))
                         ).scalar_one()
-            actors[username] = await staff.actor_for(conn, staff_id, None, None)
+            actors[username] = await staff.actor_for(conn, staff_id, actor.request_id, actor.ip)
         await hardship.set_income_lines(conn, actors["admin"], "CS", 60000, 120000)
-        actor = actors["clerk"]
-        first = (await members.search(conn, cipher, actor, id_number=DEMO_MEMBER[1]))[0]
+        clerk = actors["clerk"]
+        first = (await members.search(conn, cipher, clerk, id_number=DEMO_MEMBER[1]))[0]
         today = local_today()
-        await hardship.enter(conn, cipher, actor, first.id, hardship.HardshipEntry.of({
+        await hardship.enter(conn, cipher, clerk, first.id, hardship.HardshipEntry.of({
             "causes": ["illness"], "verification_method": "home_visit",
             "household": [
                 {"relation": "本人", "name": PEOPLE[0].name, "age": age_on(PEOPLE[0].birth, today),
@@ -163,7 +165,7 @@ async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
         }))
         await _partners(conn, actors["admin"], units["CS-FR"].id)
         counter = await _counter(conn)
-    await demo_relief.load(config, engine)  # its own transactions, as the service would run them
+    await demo_relief.load(config, engine, request_id=actor.request_id)  # its own transactions, as the service would run them
     return {"created": True, **counter}
 
 

@@ -248,8 +248,9 @@ _PDF_PROOFS = {"income_proof", "diagnosis", "admission_letter", "insurance_settl
 class _Loader:
     """What the demo's relief work needs while it is made: the connection, the keys, the store, the actors."""
 
-    def __init__(self, config: Config, cipher: PiiCipher, store: AttachmentStore) -> None:
+    def __init__(self, config: Config, cipher: PiiCipher, store: AttachmentStore, request_id: str | None) -> None:
         self.config = config
+        self.request_id = request_id  # every audit record carries it (``demo-data`` seals its own by it)
         self.cipher = cipher
         self.store = store
         self.stored: list[str] = []  # blobs written, deleted again if the transaction does not commit
@@ -262,7 +263,7 @@ class _Loader:
         """Every demo member of staff as the Actor a login would give."""
         rows = (await conn.execute(sa.select(staff_table.c.id, staff_table.c.username))).all()
         for row in rows:
-            self.staff[row.username] = await staff.actor_for(conn, row.id, None, None)
+            self.staff[row.username] = await staff.actor_for(conn, row.id, self.request_id, None)
 
     async def worker(self, conn: AsyncConnection, login: str, name: str) -> Actor:
         """The worker logged in with WeChat and bound to their roster record (the card comes with it)."""
@@ -270,7 +271,8 @@ class _Loader:
             return self.workers[login]
         user = await accounts.login_wechat(conn, self.cipher, openid=self.openids.openid_for(login), unionid=None,
                                            session_key=secrets.token_urlsafe(16))
-        visitor = Actor(kind="user", id=user.id, user_id=user.id, roles=frozenset({"visitor"}))
+        visitor = Actor(kind="user", id=user.id, user_id=user.id, roles=frozenset({"visitor"}),
+                        request_id=self.request_id)
         id_number = await self._id_number(conn, name)
         member = await card_flows.claim_membership(conn, self.cipher, visitor, name=name, id_number=id_number)
         self.workers[login] = replace(visitor, member_id=member.id, roles=frozenset({"member"}))
@@ -408,13 +410,13 @@ async def _already_loaded(conn: AsyncConnection) -> bool:
     return (await conn.execute(sa.select(relief_applications.c.id).limit(1))).first() is not None
 
 
-async def load(config: Config, engine: AsyncEngine) -> bool:
+async def load(config: Config, engine: AsyncEngine, *, request_id: str | None = None) -> bool:
     """Make the demo's relief work unless there is relief work already; whether it was made now.
 
     Three transactions, as the service would run them: the applications up to their notices; the notice
     job ending the period that is over; the approvals, payments and the archive."""
     keyring = load_keyring(config)
-    loader = _Loader(config, PiiCipher(keyring), AttachmentStore.from_config(config, keyring))
+    loader = _Loader(config, PiiCipher(keyring), AttachmentStore.from_config(config, keyring), request_id)
     try:
         async with engine.begin() as conn:
             if await _already_loaded(conn):
@@ -491,7 +493,8 @@ async def _up_to_the_notice(conn: AsyncConnection, loader: _Loader) -> tuple[dic
         "contact": "13807310000（张先生）"})
     objections.check_body(objection)
     await objections.throttled(conn, None, entry)
-    await objections.raise_objection(conn, loader.cipher, Actor(kind="public", id=None), int(batch["id"]), objection,
+    public = Actor(kind="public", id=None, request_id=loader.request_id)
+    await objections.raise_objection(conn, loader.cipher, public, int(batch["id"]), objection,
                                      verdict=None, due_days=loader.config.relief_objection_days)
     # One has waited at the station beyond its 5 working days.
     await _moved_back(conn, loader.cipher, [ids["overdue"]], 9)

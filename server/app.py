@@ -40,6 +40,7 @@ from handlers.base import NotFoundHandler, check_declarations
 from handlers.schemas import SCHEMAS
 from server import console
 from server.attachments import AttachmentStore
+from server.audit_checkpoints import CheckpointLog, load_checkpoints
 from server.config import Config
 from server.crypto import Keyring, PiiCipher, load_keyring
 from server.openapi import build_document
@@ -106,6 +107,7 @@ def make_app(
     gateway: WeChatGateway,
     keyring: Keyring | None = None,
     signer: QrSigner | None = None,
+    checkpoints: CheckpointLog | None = None,
     executor: Executor | None = None,
     extra_routes: Iterable[tuple[Any, ...]] = (),
 ) -> tornado.web.Application:
@@ -117,6 +119,7 @@ def make_app(
     keyring = keyring or load_keyring(config)
     executor = executor or ThreadPoolExecutor(max_workers=config.cpu_workers, thread_name_prefix="unionaid-cpu")
     signer = signer or load_signer(config.data_dir, key=config.qr_key, key_id=config.qr_key_id)
+    checkpoints = checkpoints or load_checkpoints(config.data_dir, key=config.audit_key, key_id=config.audit_key_id)
     routes = [*ROUTES, *extra_routes]
     check_declarations(routes)  # a route without an access declaration never serves
     return tornado.web.Application(
@@ -129,6 +132,7 @@ def make_app(
         keyring=keyring,
         attachments=AttachmentStore.from_config(config, keyring),
         signer=signer,
+        audit_checkpoints=checkpoints,
         passwords=ARGON2,
         executor=executor,
         openapi=build_document(routes, SCHEMAS),

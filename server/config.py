@@ -58,6 +58,12 @@ class Config:
     # Ed25519 signing key for card codes (base64 of the 32-byte seed) and its id; empty: data dir keys.
     qr_key: str = ""
     qr_key_id: int = 1
+    # Ed25519 key signing the audit chain's checkpoints (base64 of the 32-byte seed) and its id; empty:
+    # audit_keys.json in the data dir. How often (seconds, at most 300) the serving process checkpoints
+    # the chain's head when it moved.
+    audit_key: str = ""
+    audit_key_id: int = 1
+    audit_checkpoint_every: int = 300
     # The TrueType font (.ttf/.ttc) with Chinese glyphs for printed cards; empty: an installed one.
     card_font: str = ""
     # Which build of the mini-program codes and notices open: release, trial or develop.
@@ -190,6 +196,12 @@ def _validate(cfg: Config) -> None:
         raise bad("scan_ttl", "must be between 30 and 1800 seconds")
     if not 1 <= cfg.qr_key_id <= 255:
         raise bad("qr_key_id", "must be between 1 and 255")
+    if not 1 <= cfg.audit_key_id <= 255:
+        raise bad("audit_key_id", "must be between 1 and 255")
+    if cfg.audit_key and not _is_key(cfg.audit_key):
+        raise bad("audit_key", "must be base64 of a 32-byte Ed25519 seed")
+    if not 1 <= cfg.audit_checkpoint_every <= 300:
+        raise bad("audit_checkpoint_every", "must be between 1 and 300 seconds")
     if cfg.cookie_secret and not _is_key(cfg.cookie_secret):
         raise bad("cookie_secret", "must be base64 of 32 bytes")
     if cfg.qr_key and not _is_key(cfg.qr_key):

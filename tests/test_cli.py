@@ -190,6 +190,8 @@ def test_serve_demo_walkthrough_runs_as_printed(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     assert proc.returncode == 0, (tmp_path / "serve.log").read_text()
+    # A graceful stop sealed every audit record (the cashier's scan among them) and checkpointed the head.
+    assert _audit_sealed_and_checkpointed(tmp_path) == (True, 1)
     lines = printed
     listening = next(i for i, line in enumerate(lines) if line.startswith("UnionAid listening on"))
     assert lines[listening + 1].startswith("printed cards: ")  # the font the cards use, or why they are refused
@@ -204,6 +206,22 @@ def test_demo_data_twice_changes_nothing(tmp_path):
     again = subprocess.run([sys.executable, "-m", "scripts.cli", "demo-data"], env=env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "nothing changed" in again.stdout
+    # The command sealed and checkpointed its records before it exited: no server needed.
+    assert _audit_sealed_and_checkpointed(tmp_path) == (True, 0)
+
+
+def _audit_sealed_and_checkpointed(tmp_path: Path) -> tuple[bool, int]:
+    """No audit record of the data dir's SQLite file waits unsealed, and the checkpoint file's last
+    line is the chain's head: (whether the chain has records, how many of them are scans)."""
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "var" / "unionaid.sqlite3") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM audit_log WHERE seq IS NULL").fetchone() == (0,)
+        head = conn.execute("SELECT last_id, last_hash FROM audit_head").fetchone()
+        scans = conn.execute("SELECT COUNT(*) FROM audit_log WHERE action = 'counter.scan'").fetchone()[0]
+    last = json.loads((tmp_path / "var" / "audit_checkpoints.jsonl").read_text().splitlines()[-1])
+    assert (last["seq"], last["hash"]) == tuple(head)
+    return head[0] > 0, int(scans)
 
 
 def test_migrate_then_serve_refuses_unmigrated_server_database(tmp_path, backend, database_url):

@@ -1,13 +1,19 @@
-"""The administrative verbs as an operator runs them: create-org, create-staff, audit-verify."""
+"""The administrative verbs as an operator runs them: create-org, create-staff, import-members,
+rotate-qr-key, audit-verify and audit-checkpoint."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from server.audit_checkpoints import LOG_FILE
 
 
 @pytest.fixture
@@ -71,12 +77,81 @@ def test_audit_verify_ok_then_broken(cli):
     assert cli("create-org", "--code", "SZ", "--name", "深圳市总工会", "--parent", "GD").returncode == 0
     ok = cli("audit-verify")
     assert ok.returncode == 0, ok.stderr
-    assert "OK" in ok.stdout and "3" in ok.stdout
+    assert "审计日志完好" in ok.stdout and "3 条记录" in ok.stdout and "3 个检查点" in ok.stdout
     with sqlite3.connect(cli.db) as conn:
         conn.execute("""UPDATE audit_log SET summary = '{"code": "XX"}' WHERE id = 2""")
     broken = cli("audit-verify")
     assert broken.returncode == 1
-    assert "record 2" in broken.stdout and "changed" in broken.stdout
+    assert "审计日志已损坏（记录 id 2）" in broken.stdout and "内容被改动" in broken.stdout
+    assert not re.search(r"[A-Za-z]{4,}", broken.stdout)  # Chinese for staff (an id or a count aside)
+
+
+def test_a_command_seals_and_checkpoints_its_records_before_it_exits(cli, tmp_path):
+    """Records a CLI command wrote cannot be altered before anything seals them: the command sealed them
+    and signed the head into the checkpoint file before it exited."""
+    assert cli("create-org", "--code", "GD", "--name", "广东省总工会").returncode == 0
+    made = cli("create-staff", "--username", "wang.li", "--role", "admin", "--org", "GD", "--password-stdin",
+               stdin="Strong-pass-2026\n")
+    assert made.returncode == 0, made.stderr
+    with sqlite3.connect(cli.db) as conn:
+        rows = conn.execute("SELECT id, action, seq FROM audit_log ORDER BY id").fetchall()
+        head = conn.execute("SELECT last_id, last_hash FROM audit_head").fetchone()
+    assert [(r[1], r[2]) for r in rows] == [("org.create", 1), ("staff.create", 2)]
+    lines = [json.loads(line) for line in (tmp_path / "var" / LOG_FILE).read_text().splitlines()]
+    assert [(c["seq"], c["hash"]) for c in lines] == [(1, lines[0]["hash"]), tuple(head)]
+    # A refused command wrote nothing, seals nothing, checkpoints nothing.
+    assert cli("create-org", "--code", "GD", "--name", "重复").returncode == 1
+    assert len((tmp_path / "var" / LOG_FILE).read_text().splitlines()) == 2
+    # Altered after the command exited: the record is sealed, so the check catches it.
+    with sqlite3.connect(cli.db) as conn:
+        conn.execute("UPDATE audit_log SET summary = '{}' WHERE id = ?", (rows[1][0],))
+    broken = cli("audit-verify")
+    assert broken.returncode == 1 and "第 2 条记录" in broken.stdout and "内容被改动" in broken.stdout
+
+
+def test_audit_verify_seals_nothing_it_judges(cli):
+    """A record nobody sealed is reported as pending with its age, not sealed as good by the check."""
+    assert cli("create-org", "--code", "GD", "--name", "广东省总工会").returncode == 0
+    with sqlite3.connect(cli.db) as conn:
+        conn.execute("INSERT INTO audit_log (created_at, actor_kind, action, summary) "
+                     "VALUES ('2026-01-01 00:00:00.000000', 'system', 'org.create', '{\"forged\": true}')")
+    first = cli("audit-verify")
+    assert first.returncode == 0, first.stdout
+    assert "另有 1 条记录尚未封存" in first.stdout and "北京时间 2026-01-01 08:00:00" in first.stdout
+    with sqlite3.connect(cli.db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM audit_log WHERE seq IS NULL").fetchone() == (1,)
+    assert "另有 1 条记录尚未封存" in cli("audit-verify").stdout
+
+
+def test_a_cut_tail_with_its_head_rolled_back_is_caught_by_the_checkpoint(cli):
+    for code, parent in (("GD", None), ("GZ", "GD"), ("SZ", "GD")):
+        args = ["create-org", "--code", code, "--name", f"{code}总工会"] + (["--parent", parent] if parent else [])
+        assert cli(*args).returncode == 0
+    with sqlite3.connect(cli.db) as conn:
+        conn.execute("DELETE FROM audit_log WHERE seq = 3")
+        conn.execute("UPDATE audit_head SET last_id = 2, last_hash = (SELECT hash FROM audit_log WHERE seq = 2)")
+    broken = cli("audit-verify")
+    assert broken.returncode == 1, broken.stdout
+    assert "审计链只到第 2 条" in broken.stdout and "已封存到第 3 条" in broken.stdout
+
+
+def test_audit_checkpoint_on_demand_and_a_garbled_line_reported(cli, tmp_path):
+    empty = cli("audit-checkpoint")
+    assert empty.returncode == 0 and "未写检查点" in empty.stdout
+    assert cli("create-org", "--code", "GD", "--name", "广东省总工会").returncode == 0
+    made = cli("audit-checkpoint")
+    assert made.returncode == 0, made.stderr
+    assert "已写入检查点：审计链第 1 条" in made.stdout and "公钥" in made.stdout
+    path = tmp_path / "var" / LOG_FILE
+    assert len(path.read_text().splitlines()) == 2
+    assert stat.S_IMODE(os.stat(tmp_path / "var" / "audit_keys.json").st_mode) == 0o600
+    lines = path.read_text().splitlines()
+    forged = json.loads(lines[1])
+    forged["hash"] = "0" * 64
+    path.write_text(lines[0] + "\n" + json.dumps(forged) + "\n" + "garbage\n")
+    broken = cli("audit-verify")
+    assert broken.returncode == 1
+    assert "检查点文件第 2 行不可信：签名不符" in broken.stdout and "检查点文件第 3 行不可信" in broken.stdout
 
 
 def test_import_members_report_and_exit_codes(cli, tmp_path):

@@ -10,6 +10,8 @@ Implementations: :class:`server.crypto.PiiCipher` is a :class:`PiiCipher`,
 :class:`server.passwords.Argon2Passwords` a :class:`PasswordHasher` and
 :class:`server.attachments.AttachmentStore` an :class:`AttachmentStore` (same names on purpose:
 a domain signature reads the same whichever side it is looked at from).
+:class:`server.audit_checkpoints.CheckpointLog` reads the signed checkpoints of the audit chain's head
+into :class:`AuditCheckpoint` values, which the chain's check (``models.core.audit.verify``) compares.
 """
 from __future__ import annotations
 
@@ -61,6 +63,28 @@ class QrSigner(Protocol):
     def verify(self, token: str) -> CardToken:
         """The code's fields when its signature checks out; :class:`TokenInvalid` for anything else."""
         ...
+
+
+@dataclass(frozen=True)
+class AuditCheckpoint:
+    """One line of the audit checkpoint file: the chain's head (position and hash) as signed at ``at``.
+
+    ``problem`` says, in Chinese, why the line cannot be trusted (not JSON, a field missing, an
+    unknown key, a signature that does not verify); empty when the signature checks out.
+    """
+
+    line: int  # 1-based line number in the file (0: not counted, e.g. just appended)
+    seq: int
+    hash: str
+    at: str  # ISO 8601, UTC, as signed
+    key_id: int
+    sig: str
+    problem: str = ""
+
+    def view(self) -> dict[str, object]:
+        """The checkpoint as the API shows it."""
+        return {"line": self.line, "seq": self.seq, "hash": self.hash, "at": self.at or None, "key_id": self.key_id,
+                "sig": self.sig, "valid": not self.problem, "problem": self.problem or None}
 
 
 class PasswordHasher(Protocol):

@@ -2,7 +2,8 @@
 
 A phone code's nonce can be claimed by one scan only: the primary key of ``qr_nonces`` decides
 the race on every process. A printed code asks the cashier for the last 4 digits of the holder's
-ID number.
+ID number. Every scan session opened is audited (``counter.scan``: which card, at which store, by
+which cashier, under the merchant's unit) in the scan's transaction.
 """
 
 import hmac
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from models.cards.codes import check_code, status_error
 from models.cards.lifecycle import Card, _card
 from models.cards.tables import cards, qr_nonces
-from models.core import throttle
+from models.core import audit, throttle
 from models.core.clock import utcnow
 from models.core.errors import AppError, Conflict, Forbidden, Invalid, RateLimited
 from models.core.masking import mask_name
@@ -64,8 +65,11 @@ class Scan:
     member: tuple[str, str] = ("active", "/")
 
 
+_MERCHANT_ORG = orgs.alias("merchant_org")
+_MERCHANT_PATH = (sa.select(_MERCHANT_ORG.c.path).where(_MERCHANT_ORG.c.id == sa.bindparam("merchant_org_id"))
+                  .scalar_subquery().label("merchant_path"))
 _HOLDER = (sa.select(cards, members.c.name, members.c.id_last4, members.c.status.label("member_status"),
-                     orgs.c.path.label("member_path"))
+                     orgs.c.path.label("member_path"), _MERCHANT_PATH)
            .join(members, members.c.id == cards.c.member_id).join(orgs, orgs.c.id == members.c.org_id)
            .where(cards.c.id == sa.bindparam("card_id")))
 
@@ -80,8 +84,9 @@ _SPEND_NONCE = (qr_nonces.update().where(qr_nonces.c.nonce == sa.bindparam("b_no
                 .values(spent_at=sa.bindparam("now")))
 
 
-async def _holder(conn: AsyncConnection, card_id: int) -> Any:
-    return (await conn.execute(_HOLDER, {"card_id": card_id})).first()
+async def _holder(conn: AsyncConnection, card_id: int, merchant_org_id: int) -> Any:
+    """The card with its holder's name, ID digits, status and unit path, and the merchant's unit path."""
+    return (await conn.execute(_HOLDER, {"card_id": card_id, "merchant_org_id": merchant_org_id})).first()
 
 
 async def open_scan(
@@ -92,7 +97,7 @@ async def open_scan(
     if not cashier.store_id:
         raise Forbidden("store_required", "请以门店收银员身份扫码（商家管理员须由门店邀请）")
     token = check_code(signer, qr, ttl=ttl, skew=skew, now=now)
-    row = await _holder(conn, token.card_id)
+    row = await _holder(conn, token.card_id, cashier.merchant.org_id)
     if row is None:
         raise Invalid("qr_invalid", "无法识别的服务卡二维码")
     card = _card(row)
@@ -120,6 +125,11 @@ async def open_scan(
         id=scan.id, card_id=card.id, card_version=card.version, member_id=scan.member_id, cashier_id=cashier.id,
         store_id=cashier.store_id, merchant_id=cashier.merchant_id, nonce=nonce, printed=token.printed,
         created_at=current, expires_at=scan.expires_at))
+    await audit.record(conn, cashier.actor(), "counter.scan", target_kind="card", target_id=card.id,
+                       org_path=row.merchant_path, summary={
+                           "card_id": card.id, "card_version": card.version, "member_id": scan.member_id,
+                           "merchant_id": cashier.merchant_id, "store_id": cashier.store_id,
+                           "cashier_id": cashier.id, "printed": token.printed})
     return scan
 
 
@@ -160,7 +170,7 @@ async def _claim(
         sa.select(scan_sessions).join(qr_nonces, qr_nonces.c.scan_id == scan_sessions.c.id)
         .where(qr_nonces.c.nonce == nonce, qr_nonces.c.spent_at.is_(None)))).first()
     if row is not None and row.cashier_id == cashier.id and row.used_at is None and row.expires_at > now:
-        held = await _holder(conn, row.card_id)
+        held = await _holder(conn, row.card_id, cashier.merchant.org_id)
         return Scan(row.id, _card(held), row.member_id, mask_name(held.name), False, row.expires_at,
                     row.merchant_id, row.store_id, row.cashier_id, (held.member_status, held.member_path))
     raise Conflict("qr_used", "该二维码已被使用，请持卡人刷新后重新扫码")

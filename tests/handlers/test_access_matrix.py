@@ -77,6 +77,15 @@ def test_every_route_declares_who_may_call_each_method():
     assert {op[3].action for op in OPERATIONS} <= set(policy.ACTIONS)
 
 
+def test_the_audit_chain_routes_are_for_admins_only():
+    """The chain's check and its signed checkpoints: declared ``audit.view``, which only admins hold."""
+    declared = {(pattern, method): rule for pattern, _handler, method, rule in OPERATIONS}
+    for path in ("/api/v1/staff/audit/verify", "/api/v1/staff/audit/checkpoints"):
+        rule = declared[(path, "get")]
+        assert rule.action == "audit.view" and rule.target is None
+    assert policy.ACTIONS["audit.view"] == frozenset({"admin"})
+
+
 def test_a_route_without_a_declaration_is_refused_at_app_construction(config):
     class Undeclared(APIHandler):
         async def get(self) -> None:
