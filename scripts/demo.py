@@ -18,7 +18,7 @@ from models.core.actors import SYSTEM
 from models.core.clock import local_today
 from models.identity import staff_accounts as staff
 from models.identity.tables import staff as staff_table
-from models.members import hardship
+from models.members import hardship, hardship_review
 from models.members import membership as members
 from models.members.idcard import age_on, check_digit, parse_id_number
 from models.members.roster import RosterParse, RosterRow
@@ -118,7 +118,7 @@ async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
         await card_flows.import_roster(conn, cipher, SYSTEM, RosterParse(rows=rows, total=len(rows)),
                                     org=units["CS-FR-DH"])
         actors = {}
-        for username in ("admin", "clerk"):
+        for username in ("admin", "clerk", "reviewer"):
             staff_id = (await conn.execute(sa.select(staff_table.c.id).where(staff_table.c.username == username))
                         ).scalar_one()
             actors[username] = await staff.actor_for(conn, staff_id, None, None)
@@ -126,7 +126,8 @@ async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
         actor = actors["clerk"]
         first = (await members.search(conn, cipher, actor, id_number=DEMO_MEMBER[1]))[0]
         today = local_today()
-        await hardship.enter(conn, cipher, actor, first.id, hardship.HardshipEntry.of({
+        # The station's clerk enters her; the district's reviewer, a second person, confirms the entry.
+        entered = await hardship.enter(conn, cipher, actor, first.id, hardship.HardshipEntry.of({
             "causes": ["illness"], "verification_method": "home_visit",
             "household": [
                 {"relation": "本人", "name": PEOPLE[0].name, "age": age_on(PEOPLE[0].birth, today),
@@ -136,6 +137,7 @@ async def load_demo(config: Config, engine: AsyncEngine) -> dict[str, Any]:
             ],
             "visit_note": "入户走访：家中两人，本人病休，配偶因腰伤无业、无收入。",
         }))
+        await hardship_review.confirm(conn, actors["reviewer"], entered.id, note="已核对入户走访记录")
         await _partners(conn, actors["admin"], units["CS-FR"].id)
         return {"created": True, **await _counter(conn)}
 

@@ -77,6 +77,18 @@ def test_every_route_declares_who_may_call_each_method():
     assert {op[3].action for op in OPERATIONS} <= set(policy.ACTIONS)
 
 
+def test_the_register_routes_are_in_the_matrix():
+    """The register's second person and re-check (issue 15): who may call each, as the matrix checks them."""
+    declared = {(pattern, method): (rule.action, rule.target.kind if rule.target else None)
+                for pattern, _handler, method, rule in OPERATIONS}
+    record = r"/api/v1/staff/hardship/(?P<record_id>[0-9]+)/"
+    assert declared[(r"/api/v1/staff/hardship/pending", "get")] == ("hardship.view", None)
+    assert declared[(record + "confirm", "post")] == ("hardship.confirm", "hardship")
+    assert declared[(record + "decline", "post")] == ("hardship.confirm", "hardship")
+    assert declared[(record + "recheck", "post")] == ("hardship.manage", "hardship")
+    assert policy.ACTIONS["hardship.confirm"] == frozenset({"reviewer", "admin"})
+
+
 def test_a_route_without_a_declaration_is_refused_at_app_construction(config):
     class Undeclared(APIHandler):
         async def get(self) -> None:
