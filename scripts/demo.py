@@ -18,7 +18,7 @@ from models.core.actors import SYSTEM, Actor
 from models.core.clock import local_today
 from models.identity import staff_accounts as staff
 from models.identity.tables import staff as staff_table
-from models.members import hardship
+from models.members import hardship, hardship_review
 from models.members import membership as members
 from models.members.idcard import age_on, check_digit, parse_id_number
 from models.members.roster import RosterParse, RosterRow
@@ -145,7 +145,7 @@ async def load_demo(config: Config, engine: AsyncEngine, *, actor: Actor = SYSTE
         await card_flows.import_roster(conn, cipher, actor, RosterParse(rows=rows, total=len(rows)),
                                     org=units["CS-FR-DH"])
         actors = {}
-        for username in ("admin", "clerk"):
+        for username in ("admin", "clerk", "reviewer"):
             staff_id = (await conn.execute(sa.select(staff_table.c.id).where(staff_table.c.username == username))
                         ).scalar_one()
             actors[username] = await staff.actor_for(conn, staff_id, actor.request_id, actor.ip)
@@ -153,7 +153,8 @@ async def load_demo(config: Config, engine: AsyncEngine, *, actor: Actor = SYSTE
         clerk = actors["clerk"]
         first = (await members.search(conn, cipher, clerk, id_number=DEMO_MEMBER[1]))[0]
         today = local_today()
-        await hardship.enter(conn, cipher, clerk, first.id, hardship.HardshipEntry.of({
+        # The station's clerk enters her; the district's reviewer, a second person, confirms the entry.
+        entered = await hardship.enter(conn, cipher, clerk, first.id, hardship.HardshipEntry.of({
             "causes": ["illness"], "verification_method": "home_visit",
             "household": [
                 {"relation": "本人", "name": PEOPLE[0].name, "age": age_on(PEOPLE[0].birth, today),
@@ -163,6 +164,7 @@ async def load_demo(config: Config, engine: AsyncEngine, *, actor: Actor = SYSTE
             ],
             "visit_note": "入户走访：家中两人，本人病休，配偶因腰伤无业、无收入。",
         }))
+        await hardship_review.confirm(conn, actors["reviewer"], entered.id, note="已核对入户走访记录")
         await _partners(conn, actors["admin"], units["CS-FR"].id)
         counter = await _counter(conn)
     await demo_relief.load(config, engine, request_id=actor.request_id)  # its own transactions, as the service would run them

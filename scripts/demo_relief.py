@@ -40,7 +40,7 @@ from models.funds import sources
 from models.identity import accounts
 from models.identity import staff_accounts as staff
 from models.identity.tables import staff as staff_table
-from models.members import hardship
+from models.members import hardship, hardship_review
 from models.members.idcard import check_digit
 from models.members.tables import members as members_table
 from models.network import tree
@@ -288,11 +288,13 @@ class _Loader:
 
     async def register(self, conn: AsyncConnection, name: str, causes: list[str], household: list[dict[str, Any]],
                        note: str) -> None:
-        """The station enters the member in the difficult-worker register, after a home visit."""
+        """The station enters the member in the difficult-worker register, after a home visit; the district's
+        reviewer, a second person, confirms the entry."""
         member_id = (await conn.execute(sa.select(members_table.c.id).where(members_table.c.name == name))).scalar_one()
-        await hardship.enter(conn, self.cipher, self.staff["clerk"], member_id, hardship.HardshipEntry.of({
+        entered = await hardship.enter(conn, self.cipher, self.staff["clerk"], member_id, hardship.HardshipEntry.of({
             "causes": causes, "verification_method": "home_visit", "household": household, "visit_note": note,
             "valid_from": (self.today - timedelta(days=90)).isoformat()}))
+        await hardship_review.confirm(conn, self.staff["reviewer"], entered.id, note="已核对入户走访记录")
 
     async def fund(self, conn: AsyncConnection, source: str, name: str, budget: int, kinds: list[str]) -> int:
         """A fund source of this year at the district, created by its accountant."""

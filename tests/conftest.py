@@ -23,6 +23,7 @@ from models.catalog import metadata
 from models.core.audit import GENESIS
 from models.core.tables import audit_head
 from models.db import schema
+from models.members.tables import hardship_records
 from models.network.tables import orgs
 from server.app import make_app
 from server.config import Config, load_config
@@ -123,6 +124,8 @@ async def _clean_tables(request: Any) -> AsyncIterator[None]:
     async with eng.begin() as conn:
         # InnoDB checks the orgs -> orgs foreign key row by row: cut the tree first.
         await conn.execute(orgs.update().values(parent_id=None))
+        # ... and the register's links between a record and its re-check.
+        await conn.execute(hardship_records.update().values(supersedes_id=None, superseded_by_id=None))
         for table in reversed(metadata.sorted_tables):
             await conn.execute(table.delete())
         # The audit chain starts again from its genesis head, as after the migration.

@@ -55,3 +55,22 @@ def test_demo_people_agree_with_their_id_numbers() -> None:
         parsed = parse_id_number(number)  # a valid check digit, or this raises
         assert (parsed.gender, parsed.birth_date) == (person.gender, person.birth), person.name
     assert parse_id_number(DEMO_MEMBER[1]).gender == "female"
+
+
+async def test_the_demo_difficult_worker_is_confirmed_by_a_second_staff_account(config, engine) -> None:
+    """The tour's drug card needs 张秀英 in force in the register: entered by the clerk, confirmed by the reviewer."""
+    import sqlalchemy as sa
+
+    from models.identity.tables import staff
+    from models.members import hardship
+    from models.members.tables import hardship_records, members
+    from scripts.demo import load_demo
+
+    assert (await load_demo(config, engine))["created"] is True
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(hardship_records)
+                                  .join(members, members.c.id == hardship_records.c.member_id)
+                                  .where(members.c.name == DEMO_MEMBER[0]))).one()
+        names = dict((await conn.execute(sa.select(staff.c.id, staff.c.username))).all())
+        assert await hardship.registered(conn, row.member_id) == "deep"
+    assert (row.status, names[row.verified_by], names[row.decided_by]) == ("active", "clerk", "reviewer")

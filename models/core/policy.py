@@ -73,6 +73,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "member_transfer.decide": frozenset({"station", "admin"}),
     "hardship.view": frozenset({"station", "reviewer", "approver", "admin"}),
     "hardship.manage": frozenset({"station", "reviewer", "admin"}),
+    # A second person confirms or declines an entry or re-check of the register (not the one who entered it).
+    "hardship.confirm": frozenset({"reviewer", "admin"}),
     "card.view": _ALL_STAFF,
     "card.manage": frozenset({"station", "admin"}),
     "card.print": frozenset({"station", "admin"}),

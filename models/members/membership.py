@@ -236,7 +236,8 @@ async def move(
 ) -> None:
     """Move a member (a row with ``id``, ``org_id``, ``user_id``) to ``to_org``, with what follows them; audited.
 
-    An active hardship record moves too (the new unit re-checks it from now on).
+    An active hardship record moves too (the new unit re-checks it from now on), and one waiting for
+    confirmation (the new unit confirms it).
     Pending transfer requests for them are granted when the member now lies in the
     asking unit's subtree, and otherwise follow them to their new unit, whose staff
     decide them from now on. Their live card is the cards domain's: its use cases
@@ -248,7 +249,7 @@ async def move(
     await conn.execute(members.update().where(members.c.id == member.id)
                        .values(org_id=to_org.id, updated_at=now, **(values or {})))
     await conn.execute(hardship_records.update().where(hardship_records.c.member_id == member.id,
-                                                       hardship_records.c.status == "active")
+                                                       hardship_records.c.status.in_(("active", "pending")))
                        .values(org_id=to_org.id))
     fields = sorted({k.removesuffix("_enc") for k in values or {} if not k.endswith("_bidx")})
     await audit.record(conn, actor, "member.move", target_kind="member", target_id=member.id, org_path=to_org.path,

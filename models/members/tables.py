@@ -59,7 +59,12 @@ member_transfers = sa.Table(
 )
 
 
-# 困难职工档案: one row per entry into the register; an exit closes it and keeps it.
+# 困难职工档案: one row per entry into the register, and one per annual re-check (复核). A row starts
+# ``pending`` until a second member of staff confirms it (``active``) or declines it (``declined``);
+# ``verified_by`` entered it, ``decided_by`` confirmed or declined it. A confirmed re-check supersedes the
+# record it re-checked, which becomes ``renewed`` (the two linked both ways); an exit closes a record
+# (``exited``). Every row stays for the history. An active record whose ``valid_to`` has passed is shown
+# ``expired`` (derived, never stored) and counts for nothing.
 hardship_records = sa.Table(
     "hardship_records",
     metadata,
@@ -74,13 +79,20 @@ hardship_records = sa.Table(
     sa.Column("per_capita_income", sa.BigInteger, nullable=False),  # fen per month
     sa.Column("valid_from", sa.Date, nullable=False),
     sa.Column("valid_to", sa.Date, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # active | exited
+    sa.Column("status", sa.String(16), nullable=False),  # pending | active | declined | renewed | exited
+    sa.Column("category_reason", sa.String(500), nullable=True),  # why the category differs from the proposal
     sa.Column("verified_by", BigId, sa.ForeignKey("staff.id"), nullable=False),
     sa.Column("verification_method", sa.String(32), nullable=False),
     sa.Column("visit_note_enc", sa.Text, nullable=True),
     sa.Column("exit_reason", sa.String(500), nullable=True),
     sa.Column("exited_at", UTCDateTime, nullable=True),
     sa.Column("exited_by", BigId, sa.ForeignKey("staff.id"), nullable=True),
+    sa.Column("decided_by", BigId, sa.ForeignKey("staff.id"), nullable=True),
+    sa.Column("decided_at", UTCDateTime, nullable=True),
+    sa.Column("decline_reason", sa.String(500), nullable=True),
+    # A re-check names the record it re-checks; that record, once renewed, names the re-check that renewed it.
+    sa.Column("supersedes_id", BigId, sa.ForeignKey("hardship_records.id"), nullable=True, index=True),
+    sa.Column("superseded_by_id", BigId, sa.ForeignKey("hardship_records.id"), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_hardship_records_status_valid_to", "status", "valid_to"),
 )

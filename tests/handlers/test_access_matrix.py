@@ -86,6 +86,18 @@ def test_the_audit_chain_routes_are_for_admins_only():
     assert policy.ACTIONS["audit.view"] == frozenset({"admin"})
 
 
+def test_the_register_routes_are_in_the_matrix():
+    """The register's second person and re-check (issue 15): who may call each, as the matrix checks them."""
+    declared = {(pattern, method): (rule.action, rule.target.kind if rule.target else None)
+                for pattern, _handler, method, rule in OPERATIONS}
+    record = r"/api/v1/staff/hardship/(?P<record_id>[0-9]+)/"
+    assert declared[(r"/api/v1/staff/hardship/pending", "get")] == ("hardship.view", None)
+    assert declared[(record + "confirm", "post")] == ("hardship.confirm", "hardship")
+    assert declared[(record + "decline", "post")] == ("hardship.confirm", "hardship")
+    assert declared[(record + "recheck", "post")] == ("hardship.manage", "hardship")
+    assert policy.ACTIONS["hardship.confirm"] == frozenset({"reviewer", "admin"})
+
+
 def test_a_route_without_a_declaration_is_refused_at_app_construction(config):
     class Undeclared(APIHandler):
         async def get(self) -> None:

@@ -55,6 +55,13 @@ async def put_lines(api, token, org, deep, relative):
                              json_body={"deep_line": deep, "relative_line": relative}, token=token)
 
 
+async def confirm(api, token, record_id, **extra):
+    """A second member of staff confirms the record; the answer, checked to be 200."""
+    done = await api.post(f"/api/v1/staff/hardship/{record_id}/confirm", extra, token=token)
+    assert done.status == 200, done.data
+    return done
+
+
 async def test_lines_inherited_entry_and_proposals(hapi, engine, config):
     ids = await setup(engine, config)
     admin, clerk = await token_of(hapi, "admin1"), await token_of(hapi, "clerk1")
@@ -70,11 +77,15 @@ async def test_lines_inherited_entry_and_proposals(hapi, engine, config):
     assert relative.status == 201, relative.data
     rec = relative.data
     assert (rec["household_size"], rec["household_income"], rec["per_capita_income"]) == (2, 160_001, 80_000)
-    assert (rec["category"], rec["proposed_category"], rec["status"]) == ("relative", "relative", "active")
+    assert (rec["category"], rec["proposed_category"], rec["status"]) == ("relative", "relative", "pending")
     assert rec["household"][0]["name_masked"] == "王*明" and "health" not in rec["household"][0]
     assert "visit_note" not in rec and "腰椎" not in relative.body.decode()
     dup = await hapi.post(url, body(0), token=clerk)
+    assert (dup.status, dup.error_code) == (409, "hardship_pending")
+    assert (await confirm(hapi, admin, rec["id"])).data["status"] == "active"
+    dup = await hapi.post(url, body(0), token=clerk)
     assert (dup.status, dup.error_code) == (409, "hardship_active")
+    assert "复核" in dup.data["error"]["message"]
     other = f"/api/v1/staff/members/{ids['赵小红']}/hardship"
     accident = await hapi.post(other, body(200_000, causes=["accident"]), token=clerk)
     assert (accident.status, accident.data["category"]) == (201, "accident")
@@ -108,6 +119,7 @@ async def test_exit_history_reentry_and_due(hapi, engine, config):
     today = local_today()
     first = (await hapi.post(url, body(0, valid_from=(today - timedelta(days=350)).isoformat(),
                                        valid_to=(today + timedelta(days=15)).isoformat()), token=clerk)).data
+    await confirm(hapi, admin, first["id"])
     due = await hapi.get("/api/v1/staff/hardship/due", token=clerk)
     assert due.status == 200 and [r["id"] for r in due.data["items"]] == [first["id"]]
     assert (await hapi.get("/api/v1/staff/hardship/due?within_days=7", token=clerk)).data["items"] == []
@@ -119,6 +131,7 @@ async def test_exit_history_reentry_and_due(hapi, engine, config):
     assert (await hapi.get("/api/v1/staff/hardship/due", token=clerk)).data["items"] == []
     second = await hapi.post(url, body(0, causes=["unemployment"]), token=clerk)
     assert second.status == 201
+    await confirm(hapi, admin, second.data["id"])
     history = await hapi.get(url, token=clerk)
     assert [(r["id"], r["status"]) for r in history.data["items"]] == [(second.data["id"], "active"),
                                                                         (first["id"], "exited")]

@@ -67,13 +67,17 @@ async def test_a_member_sees_what_they_may_apply_for_and_the_register_opens_more
     medical = next(k for k in got.data["items"] if k["code"] == "medical")
     assert medical["amount"]["max"] == 1_000_000 and medical["amount"]["field"] == "self_paid"
 
-    # Entered in the register: living relief and holiday visits open, the request to enter closes.
+    # Entered in the register and confirmed: living relief and holiday visits open, the request to enter closes.
     await set_lines(api, s["admin.c"])
     household = [{"relation": "本人", "name": "王秀英", "age": 45, "monthly_income": 100_000}]
     entered = await api.post(f"/api/v1/staff/members/{s['wang_id']}/hardship",
                              {"household": household, "causes": ["illness"], "verification_method": "home_visit"},
                              token=s["clerk.k1"])
     assert entered.status == 201, entered.data
+    # Waiting for a second person's confirmation: nothing opens yet.
+    assert await codes(api, s["wang"]) == UNREGISTERED
+    confirmed = await api.post(f"/api/v1/staff/hardship/{entered.data['id']}/confirm", {}, token=s["admin.k1"])
+    assert confirmed.status == 200, confirmed.data
     got = await api.get("/api/v1/relief/kinds", token=s["wang"])
     assert [k["code"] for k in got.data["items"]] == REGISTERED
     by_code = {k["code"]: k for k in got.data["items"]}

@@ -11,7 +11,7 @@ from models.core.actors import SYSTEM, Actor
 from models.core.clock import local_today
 from models.core.errors import Conflict, Forbidden, Invalid, NotFound
 from models.core.tables import audit_log
-from models.members import hardship
+from models.members import hardship, hardship_review
 from models.members.tables import hardship_records, household_members, members
 from models.network import tree as orgs
 from server.crypto import PiiCipher, load_keyring
@@ -55,6 +55,28 @@ async def setup(engine, config, *, lines: bool = True):
     return cipher, tree, ids, actor
 
 
+async def reviewer(engine, tree, username: str = "reviewer", org: str = "K01", *roles: str) -> Actor:
+    """A second member of staff who may confirm entries (a real staff row: decided_by is a foreign key)."""
+    from models.identity import staff_accounts as staff
+    from server.passwords import ARGON2
+
+    roles = roles or ("reviewer",)
+    async with engine.begin() as conn:
+        made = await staff.create(conn, SYSTEM, hasher=ARGON2, username=username, password="Correct-Horse-42",
+                                  roles=list(roles), org_code=org)
+    return Actor(kind="staff", id=made.id, roles=frozenset(roles), org_id=tree[org].id, org_path=tree[org].path)
+
+
+async def confirm(engine, who, record_id):
+    async with engine.begin() as conn:
+        return await hardship_review.confirm(conn, who, record_id)
+
+
+async def enter_confirmed(engine, cipher, actor, who, member_id, **kw):
+    """Entered by ``actor`` and confirmed by ``who``: an active record."""
+    return await confirm(engine, who, (await enter(engine, cipher, actor, member_id, **kw)).id)
+
+
 async def enter(engine, cipher, actor, member_id, **kw):
     kw.setdefault("household", household(90_000, 0, 0))
     kw.setdefault("causes", ["illness"])
@@ -83,7 +105,7 @@ async def test_enter_inherits_lines_and_proposes(engine, config) -> None:
     rec = await enter(engine, cipher, actor, ids["张三明"], household=household(90_001, 0, 0, health="糖尿病"),
                       visit_note="家中仅有一间平房", valid_from=date(2026, 1, 1))
     assert (rec.household_size, rec.household_income, rec.per_capita_income) == (3, 90_001, 30_000)
-    assert (rec.category, rec.proposed_category, rec.status) == ("deep", "deep", "active")
+    assert (rec.category, rec.proposed_category, rec.status) == ("deep", "deep", "pending")
     assert (rec.valid_from, rec.valid_to) == (date(2026, 1, 1), date(2026, 12, 31))
     assert rec.verified_by == actor.id
     async with engine.connect() as conn:
@@ -159,17 +181,22 @@ async def test_lines_unset_and_bad_lines(engine, config) -> None:
 
 async def test_duplicate_exit_history_and_reentry(engine, config) -> None:
     cipher, tree, ids, actor = await setup(engine, config)
+    checker = await reviewer(engine, tree)
     first = await enter(engine, cipher, actor, ids["张三明"])
     with pytest.raises(Conflict) as err:
         await enter(engine, cipher, actor, ids["张三明"])
-    assert err.value.code == "hardship_active"
+    assert err.value.code == "hardship_pending"
+    await confirm(engine, checker, first.id)
+    with pytest.raises(Conflict) as err:
+        await enter(engine, cipher, actor, ids["张三明"])
+    assert err.value.code == "hardship_active" and "复核" in err.value.message
     async with engine.begin() as conn:
         exited = await hardship.exit(conn, actor, first.id, reason="子女就业，收入超过标准")
     assert (exited.status, exited.exit_reason, exited.exited_by) == ("exited", "子女就业，收入超过标准", actor.id)
     async with engine.begin() as conn:
         with pytest.raises(Conflict):
             await hardship.exit(conn, actor, first.id, reason="再次")
-    second = await enter(engine, cipher, actor, ids["张三明"], causes=["unemployment"])
+    second = await enter_confirmed(engine, cipher, actor, checker, ids["张三明"], causes=["unemployment"])
     async with engine.begin() as conn:
         items = await hardship.history(conn, cipher, actor, ids["张三明"])
         actions = (await conn.execute(sa.select(audit_log.c.action))).scalars().all()
@@ -218,11 +245,16 @@ async def test_full_view_is_audited(engine, config) -> None:
 
 
 async def test_due_for_recheck(engine, config) -> None:
-    cipher, _tree, ids, actor = await setup(engine, config)
+    cipher, tree, ids, actor = await setup(engine, config)
+    checker = await reviewer(engine, tree)
     today = local_today()
-    soon = await enter(engine, cipher, actor, ids["张三明"], valid_from=today - timedelta(days=350),
-                       valid_to=today + timedelta(days=10))
+    soon = await enter_confirmed(engine, cipher, actor, checker, ids["张三明"], valid_from=today - timedelta(days=350),
+                                 valid_to=today + timedelta(days=10))
     later = await enter(engine, cipher, actor, ids["李四"], valid_from=today, valid_to=today + timedelta(days=200))
+    async with engine.begin() as conn:
+        # A pending entry is not due for a re-check: it is not in force yet.
+        assert [r.id for r in await hardship.due_for_recheck(conn, actor, within_days=200)] == [soon.id]
+    await confirm(engine, checker, later.id)
     async with engine.begin() as conn:
         assert [r.id for r in await hardship.due_for_recheck(conn, actor)] == [soon.id]
         assert [r.id for r in await hardship.due_for_recheck(conn, actor, within_days=5)] == []
@@ -253,8 +285,9 @@ async def test_bad_input_refused(engine, config) -> None:
 
 
 async def test_a_paged_full_view_audits_only_the_records_shown(engine, config) -> None:
-    cipher, _tree, ids, actor = await setup(engine, config)
-    first = await enter(engine, cipher, actor, ids["张三明"], household=household(30_000))
+    cipher, tree, ids, actor = await setup(engine, config)
+    first = await enter_confirmed(engine, cipher, actor, await reviewer(engine, tree), ids["张三明"],
+                                  household=household(30_000))
     async with engine.begin() as conn:
         await hardship.exit(conn, actor, first.id, reason="已就业")
     await enter(engine, cipher, actor, ids["张三明"], household=household(20_000))  # back in: a second record

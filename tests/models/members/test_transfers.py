@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from models.core.errors import Conflict, Forbidden, Invalid, NotFound
 from models.core.tables import audit_log, notifications
 from models.identity import staff_accounts as staff
 from models.identity.tables import users
-from models.members import hardship, transfers
+from models.members import hardship, hardship_review, transfers
 from models.members import membership as members
 from models.members.roster import parse_roster
 from models.members.tables import hardship_records, member_transfers
@@ -109,6 +110,8 @@ async def test_accept_moves_the_member_with_card_hardship_and_phone(engine, conf
         record = await hardship.enter(conn, cipher, actors["KB"], li, hardship.HardshipEntry.of({"household": [
             {"relation": "本人", "name": "李四", "age": 40, "monthly_income": 30_000}], "causes": ["illness"],
             "verification_method": "home_visit"}))
+        # Confirmed by a second person (the city's staff member, as a reviewer): the record is in force.
+        await hardship_review.confirm(conn, replace(actors["C"], roles=frozenset({"reviewer"})), record.id)
         await imp(conn, cipher, actors["KA"], tree["GA"], [("李四", B1, "13900000301")])
         transfer_id = (await conn.execute(sa.select(member_transfers.c.id))).scalar_one()
 

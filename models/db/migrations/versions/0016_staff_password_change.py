@@ -1,14 +1,14 @@
 """The staff console (issue 16): a staff account an admin created must change its password first.
 
-Revision ID: 0017
-Revises: 0013
+Revision ID: 0016
+Revises: 0015
 """
 import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0017'
-down_revision = '0014'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
