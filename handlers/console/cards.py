@@ -89,7 +89,8 @@ class CardActionForm(ConsoleHandler):
         async with self.reading() as conn:
             member_id = (await cards.get(conn, int(card_id))).member_id
         try:
-            body = self.form_model(ReasonRequired if required else ReasonBody, values)
+            model: type[ReasonBody] | type[ReasonRequired] = ReasonRequired if required else ReasonBody
+            body = self.form_model(model, values)
             if question and values.get("confirmed") != "1":
                 self.ask_once(question, yes, back=card_url(member_id))
                 return
