@@ -69,10 +69,12 @@ def multipart(fields: list[tuple[str, str]], filename: str | None, content: byte
 
 
 async def upload(client: Any, fields: dict[str, str], content: bytes | None, *, filename: str = "名册.csv",
-                 xsrf: bool = True) -> Any:
+                 xsrf: bool = True, header: bool = False) -> Any:
     """Post the import form as a browser does (multipart, the XSRF token among the fields)."""
     if not client.xsrf:
         await client.get("/console/login", check=False)
-    items = list(fields.items()) + ([("_xsrf", client.xsrf)] if xsrf else [])
+    items = list(fields.items()) + ([("_xsrf", client.xsrf)] if xsrf and not header else [])
     body, headers = multipart(items, filename if content is not None else None, content or b"")
+    if header:  # as htmx sends it
+        headers["X-XSRFToken"] = client.xsrf if xsrf else "forged"
     return await client.request("POST", "/console/members/import", body=body, headers=headers)

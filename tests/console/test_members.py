@@ -143,7 +143,7 @@ async def test_an_import_with_good_and_bad_rows_shows_the_row_report(browser, en
         assert (await conn.execute(sa.select(sa.func.count()).select_from(members)
                                    .where(members.c.name == "张三"))).scalar_one() == 0
     assert 'name="strict" value="1" checked' in strict.text and '<option value="G02" selected>' in strict.text
-    page = await upload(b, {"org": "G02"}, content)
+    page = await upload(b, {"org": "G02"}, content, header=True)  # the token in the header (htmx) will do
     assert page.status == 200 and page.has("共 4 行：导入 2 行，未导入 2 行")
     rows = re.findall(r'<tr><td class="num">(\d+)</td><td><code>(\w+)</code></td><td>(.*?)</td></tr>', page.text)
     assert [(int(line), code) for line, code, _ in rows] == [(3, "id_number_checksum"), (5, "name_required")]
@@ -172,6 +172,8 @@ async def test_import_refusals_keep_the_form_and_name_the_field(browser, engine,
     assert elsewhere.status == 404 and elsewhere.field_error("org")
     forged = await upload(b, {"org": "G01"}, roster([("张三", id_number(81))]), xsrf=False)
     assert forged.status == 403 and forged.h1 == ["没有权限"]
+    forged_header = await upload(b, {"org": "G01"}, roster([("张三", id_number(81))]), xsrf=False, header=True)
+    assert forged_header.status == 403
     async with engine.connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(members)
                                    .where(members.c.name == "张三"))).scalar_one() == 0
