@@ -5,11 +5,12 @@ import functools
 import logging
 from typing import Annotated, Any, Callable, Literal
 
-from handlers.base import APIHandler
+from handlers.base import APIHandler, BaseHandler
 from handlers.staff_base import StaffHandler
 from models.cards import codes as card_codes
 from models.cards import lifecycle as cards
 from models.core import policy
+from models.core.actors import Actor
 from models.core.clock import local_today
 from models.core.errors import AppError, NotFound, Unavailable, Unprocessable
 from models.core.masking import mask_name
@@ -286,6 +287,47 @@ def _card_action(summary: str, fn: Callable[..., Any], *, reason_required: bool)
     return Handler
 
 
+async def check_fonts(handler: BaseHandler, holder_masked: str, org_name: str) -> None:
+    """Refuse a card whose text the server's fonts cannot draw in full."""
+    check = functools.partial(card_images.printable_face, holder_masked, org_name,
+                              font_path=handler.config.card_font or None)
+    try:
+        await handler.offload(check)  # a font's first load parses the file
+    except card_images.CardFontMissing as exc:
+        raise font_refusal(exc) from None
+
+
+async def make_print(handler: BaseHandler, actor: Actor, card_id: int) -> cards.Card:
+    """A new printed code for the card (the old print dies), once the fonts can draw it (the API's and the
+    console's 制作实体卡)."""
+    async with handler.engine.begin() as conn:
+        card = await cards.reprint(conn, actor, card_id)
+        # In the same transaction: a refusal leaves the print in force untouched.
+        _, member = await cards.for_staff(conn, actor, card.id, "card.print")
+        await check_fonts(handler, mask_name(member.name), await cards.org_name(conn, card.org_id))
+    return card
+
+
+async def print_file(handler: BaseHandler, actor: Actor, card_id: int, fmt: str) -> tuple[bytes, str]:
+    """The card's current print as PDF or PNG and its file name, the download audited; refused if the fonts
+    cannot draw it (the API's download and the console's print, which opens it for the card printer)."""
+    async with handler.engine.begin() as conn:
+        card, member = await cards.for_staff(conn, actor, card_id, "card.print")
+        token = card_codes.printed_code(handler.signer, card)
+        assert card.printed_at is not None
+        org_name = await cards.org_name(conn, card.org_id)
+        printed = card_images.PrintedCard(card_no=card.card_no, holder_masked=mask_name(member.name),
+                                          org_name=org_name, token=token, printed_on=local_today(card.printed_at))
+        await check_fonts(handler, printed.holder_masked, printed.org_name)
+        await cards.audit_print_download(conn, actor, card, member.path, fmt)
+    render = card_images.printed_card_png if fmt == "png" else card_images.printed_card_pdf
+    try:
+        data = await handler.offload(functools.partial(render, font_path=handler.config.card_font or None), printed)
+    except card_images.CardFontMissing as exc:  # the font changed since the check
+        raise font_refusal(exc) from None
+    return data, f"card-{card.card_no[-4:]}.{fmt}"
+
+
 class CardPrintHandler(StaffCardBase):
     """Staff make a card's printed version and download it as PDF or PNG."""
 
@@ -304,44 +346,19 @@ class CardPrintHandler(StaffCardBase):
                   description="每次下载记入审计日志（被拒绝的下载不记）。" + FONT_REFUSALS),
     }
 
-    async def check_fonts(self, holder_masked: str, org_name: str) -> None:
-        """Refuse a card whose text the server's fonts cannot draw in full."""
-        check = functools.partial(card_images.printable_face, holder_masked, org_name,
-                                  font_path=self.config.card_font or None)
-        try:
-            await self.offload(check)  # a font's first load parses the file
-        except card_images.CardFontMissing as exc:
-            raise font_refusal(exc) from None
-
     async def post(self, card_id: str) -> None:
         """Make a new printed code for the card (the old print dies), once the fonts can draw it."""
-        actor = await self.actor()
-        async with self.engine.begin() as conn:
-            card = await cards.reprint(conn, actor, int(card_id))
-            # In the same transaction: a refusal leaves the print in force untouched.
-            _, member = await cards.for_staff(conn, actor, card.id, "card.print")
-            await self.check_fonts(mask_name(member.name), await cards.org_name(conn, card.org_id))
+        card = await make_print(self, await self.actor(), int(card_id))
         self.write_json({"card": card.view()})
 
     async def get(self, card_id: str) -> None:
         """Download the card's current print as PDF or PNG, audited; refused if the fonts cannot draw it."""
         actor = await self.actor()
         fmt = self.query(PrintQuery).format
-        async with self.engine.begin() as conn:
-            card, member = await cards.for_staff(conn, actor, int(card_id), "card.print")
-            token = card_codes.printed_code(self.signer, card)
-            assert card.printed_at is not None
-            org_name = await cards.org_name(conn, card.org_id)
-            printed = card_images.PrintedCard(card_no=card.card_no, holder_masked=mask_name(member.name),
-                                              org_name=org_name, token=token, printed_on=local_today(card.printed_at))
-            await self.check_fonts(printed.holder_masked, printed.org_name)
-            await cards.audit_print_download(conn, actor, card, member.path, fmt)
-        render = card_images.printed_card_png if fmt == "png" else card_images.printed_card_pdf
-        try:
-            await self.send_image(functools.partial(render, font_path=self.config.card_font or None), printed,
-                                  kind=fmt, filename=f"card-{card.card_no[-4:]}.{fmt}")
-        except card_images.CardFontMissing as exc:  # the font changed since the check
-            raise font_refusal(exc) from None
+        data, filename = await print_file(self, actor, int(card_id), fmt)
+        self.set_header("Content-Type", IMAGE_TYPES[fmt])
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.finish(data)
 
 
 routes: list[tuple[str, Any]] = [

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.console import auth, home, relief
+from handlers.console import auth, cards, home, members, relief, roster
 
 routes: list[tuple[str, Any]] = [
     *auth.routes,
     *home.routes,
     *relief.routes,
+    *members.routes,
+    *roster.routes,
+    *cards.routes,
 ]

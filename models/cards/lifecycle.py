@@ -125,6 +125,15 @@ async def history(conn: AsyncConnection, member_id: int) -> list[Card]:
     return [_card(r) for r in rows]
 
 
+async def holder_of(conn: AsyncConnection, card_no: str) -> int | None:
+    """The member who holds or held the card with this number (typed with or without spaces), or None."""
+    digits = "".join(card_no.split())
+    if not valid_card_no(digits):
+        return None
+    found = (await conn.execute(sa.select(cards.c.member_id).where(cards.c.card_no == digits))).scalar_one_or_none()
+    return int(found) if found is not None else None
+
+
 async def _insert(conn: AsyncConnection, member: Any, *, replaces_id: int | None = None) -> Card:
     now = utcnow()
     for _ in range(5):

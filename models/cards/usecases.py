@@ -9,6 +9,7 @@ function, so that the member's change and the card's are both kept or neither.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,6 +23,12 @@ from models.members import membership as members
 from models.members import transfers
 from models.members.roster import RosterParse
 from models.network.tree import Org
+
+#: What a member search looks for: the kinds of ``find_members``'s ``by`` ("" guesses from the text).
+SEARCH_KINDS = {"name": "姓名", "card": "服务卡号", "id_number": "身份证号", "phone": "手机号"}
+_ID_NUMBER = re.compile(r"^\d{17}[\dXx]$")
+_CARD_NO = re.compile(r"^8\d{15}$")
+_PHONE = re.compile(r"^1\d{10}$")
 
 
 async def claim_membership(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, *, name: str,
@@ -88,3 +95,39 @@ async def accept_transfer(conn: AsyncConnection, cipher: PiiCipher, actor: Actor
     transfer = await transfers.accept(conn, cipher, actor, transfer_id)
     await cards.follow_members(conn, [transfer.member.id])
     return transfer
+
+
+def search_kind(text: str, by: str = "") -> str:
+    """What a search text is: the ``by`` asked for, else guessed (18 characters an ID number, 16 digits from 8 a
+    card number, 11 digits from 1 a phone number, anything else the start of a name)."""
+    if by in SEARCH_KINDS:
+        return by
+    compact = "".join(text.split())
+    if _ID_NUMBER.match(compact):
+        return "id_number"
+    if _CARD_NO.match(compact):
+        return "card"
+    if _PHONE.match(compact):
+        return "phone"
+    return "name"
+
+
+async def find_members(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, *, text: str, by: str = "",
+                       org: Org | None = None, after: int = 0, limit: int = 50) -> list[members.Member]:
+    """Members of the actor's subtree (or of ``org``'s) by name, card number, ID number (its blind index, as the
+    API's search) or phone; a card number finds the holder of that card, live or past. Empty text lists them all."""
+    text = text.strip()
+    compact = "".join(text.split())
+    kind = search_kind(text, by)
+    if not text:
+        return await members.search(conn, cipher, actor, org=org, after=after, limit=limit)
+    if kind == "card":
+        holder = await cards.holder_of(conn, compact)
+        if holder is None:
+            return []
+        return await members.search(conn, cipher, actor, org=org, member_ids=[holder], after=after, limit=limit)
+    if kind == "id_number":
+        return await members.search(conn, cipher, actor, org=org, id_number=compact.upper(), after=after, limit=limit)
+    if kind == "phone":
+        return await members.search(conn, cipher, actor, org=org, phone=compact, after=after, limit=limit)
+    return await members.search(conn, cipher, actor, org=org, name=text, after=after, limit=limit)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -337,14 +337,24 @@ async def bound_user(conn: AsyncConnection, member_id: int) -> int | None:
 
 async def search(
     conn: AsyncConnection, cipher: PiiCipher, actor: Actor, *, id_number: str | None = None,
-    phone: str | None = None, org: Org | None = None, after: int = 0, limit: int = 50,
+    phone: str | None = None, org: Org | None = None, name: str | None = None,
+    member_ids: Sequence[int] | None = None, after: int = 0, limit: int = 50,
 ) -> list[Member]:
-    """Members in the actor's subtree, found by exact ID number or phone (blind index) or by unit."""
+    """Members in the actor's subtree, found by exact ID number or phone (blind index), by the start of
+    their name, among ``member_ids`` (a card number's holder), or by unit."""
     from models.core import policy
 
     query = (sa.select(members).join(orgs, orgs.c.id == members.c.org_id)
              .where(in_subtree(orgs.c.path, (org.path if org else policy.scope(actor))), members.c.id > after)
              .order_by(members.c.id).limit(limit))
+    if member_ids is not None:
+        query = query.where(members.c.id.in_(list(member_ids)[:CHUNK]))
+    if name:
+        wanted = normalize_name(name)
+        if not wanted:
+            return []
+        escaped = wanted.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+        query = query.where(members.c.name.like(escaped + "%", escape="\\"))
     if id_number:
         try:
             value = parse_id_number(id_number).value
@@ -363,6 +373,15 @@ async def get_in_scope(conn: AsyncConnection, member_id: int, scope: str) -> tup
     if row is None:
         raise NotFound("member_not_found", "找不到该会员")
     return row, row.path
+
+
+async def get_for_staff(conn: AsyncConnection, actor: Actor, member_id: int) -> Member:
+    """A member of the actor's subtree, masked when shown (``member_not_found`` outside it)."""
+    from models.core import policy
+
+    policy.require(actor, "member.view")
+    row, _ = await get_in_scope(conn, member_id, policy.scope(actor))
+    return _member(row)
 
 
 async def full_view(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, member_id: int) -> dict[str, Any]:

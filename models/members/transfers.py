@@ -173,9 +173,10 @@ async def request_many(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, a
 
 async def listing(
     conn: AsyncConnection, cipher: PiiCipher, actor: Actor, *, direction: str, status: str | None = None,
-    after: int = 0, limit: int = 50,
+    member_id: int | None = None, after: int = 0, limit: int = 50,
 ) -> list[Transfer]:
-    """Requests for members of the actor's subtree (incoming) or asked by units of it (outgoing), oldest first."""
+    """Requests for members of the actor's subtree (incoming) or asked by units of it (outgoing), oldest first;
+    ``member_id`` keeps one member's."""
     policy.require(actor, "member_transfer.view")
     if direction not in DIRECTIONS:
         raise Invalid("invalid_query", "direction 只能为 incoming 或 outgoing")
@@ -186,6 +187,8 @@ async def listing(
              .order_by(member_transfers.c.id).limit(limit))
     if status is not None:
         query = query.where(member_transfers.c.status == status)
+    if member_id is not None:
+        query = query.where(member_transfers.c.member_id == member_id)
     return [_transfer(cipher, r) for r in (await conn.execute(query)).all()]
 
 

@@ -55,4 +55,44 @@
     if (form instanceof HTMLFormElement && form.hasAttribute("data-confirm-decision")) { askOnce(form, event); }
   });
   document.addEventListener("DOMContentLoaded", drawCharts);
+
+  // A form with data-confirm="question" (freeze, unfreeze, reissue, release a binding, ...) asks once in a
+  // <dialog> before it is sent; without this script the server shows its confirmation page instead.
+  function confirmForm(form, event) {
+    var confirmed = form.querySelector('input[name="confirmed"]');
+    if (!confirmed || confirmed.value === "1" || !window.HTMLDialogElement) { return; }
+    event.preventDefault();
+    var dialog = document.createElement("dialog");
+    dialog.className = "confirm";
+    dialog.setAttribute("aria-labelledby", "confirm-question");
+    var text = document.createElement("p");
+    text.id = "confirm-question";
+    text.textContent = form.getAttribute("data-confirm") || "确定吗？";
+    var yes = document.createElement("button");
+    yes.type = "button";
+    yes.className = "button danger";
+    yes.textContent = "确定";
+    var no = document.createElement("button");
+    no.type = "button";
+    no.className = "button secondary";
+    no.textContent = "返回";
+    var row = document.createElement("p");
+    row.append(yes, " ", no);
+    dialog.append(text, row);
+    document.body.appendChild(dialog);
+    no.addEventListener("click", function () { dialog.close(); });
+    dialog.addEventListener("close", function () { dialog.remove(); });
+    yes.addEventListener("click", function () {
+      confirmed.value = "1";
+      dialog.close();
+      form.submit();
+    });
+    dialog.showModal();
+    no.focus();
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.hasAttribute("data-confirm")) { confirmForm(form, event); }
+  });
 }());

@@ -46,3 +46,35 @@ async def test_a_rebinding_by_the_same_worker_issues_nothing(engine, config):
         again = await card_flows.claim_membership(conn, cipher, actors.worker(user_id), name="王五", id_number=id_number(43))
         assert again.id == member.id and await cards.live_for_member(conn, member.id) is None
         assert len(await cards.history(conn, member.id)) == 1
+
+
+def test_a_search_text_says_what_it_is():
+    assert card_flows.search_kind("110101198001010011") == "id_number"
+    assert card_flows.search_kind("11010119800101001x") == "id_number"
+    assert card_flows.search_kind("8537 8914 8948 4540") == "card"
+    assert card_flows.search_kind("13800000001") == "phone"
+    assert card_flows.search_kind("王") == "name"
+    assert card_flows.search_kind("13800000001", "name") == "name"
+
+
+async def test_members_are_found_by_name_card_number_and_id_number_within_the_subtree(engine, config):
+    cipher = PiiCipher(load_keyring(config))
+    async with engine.begin() as conn:
+        tree = await org_tree(conn)
+        await import_rows(conn, cipher, tree["G01"], [("王秀英", id_number(1), ""), ("王丽", id_number(2), "")])
+        await import_rows(conn, cipher, tree["K02"], [("王五", id_number(3), "")])
+        ids = dict((await conn.execute(sa.select(members_t.c.name, members_t.c.id))).all())
+        card = await cards.issue(conn, SYSTEM, ids["王秀英"])
+        clerk = staff_actor(tree["S01"], "station")
+
+        async def names(text, by=""):
+            found = await card_flows.find_members(conn, cipher, clerk, text=text, by=by)
+            return sorted(m.name for m in found)
+
+        assert await names("王") == ["王丽", "王秀英"]  # the other county's 王五 is not found
+        assert await names("王丽") == ["王丽"]
+        assert await names("%") == await names("_") == await names("王_") == []  # typed wildcards match nothing
+        assert await names(card.card_no) == ["王秀英"]
+        assert await names(card.card_no[:-1] + str((int(card.card_no[-1]) + 1) % 10)) == []  # a typo
+        assert await names(id_number(1)) == ["王秀英"] and await names(id_number(3)) == []
+        assert await names("") == ["王丽", "王秀英"]
