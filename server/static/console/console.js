@@ -1,24 +1,19 @@
-/* The staff console's only script (no inline scripts anywhere): asks once before a destructive decision,
-   and draws the charts whose ECharts options a page puts in <script type="application/json" data-chart>. */
+/* The staff console's only script (no inline scripts anywhere): asks once before a destructive action,
+   and draws the charts whose ECharts options a page puts in <script type="application/json" data-chart>.
+   Without this script every such form still works: the server shows its own confirmation page. */
 (function () {
   "use strict";
 
-  // A form with data-confirm-decision="reject" asks once in a <dialog> when that decision is chosen;
-  // without this script the server shows a confirmation page instead (the form has no confirmed=1).
-  function askOnce(form, event) {
-    var wanted = form.getAttribute("data-confirm-decision");
-    var chosen = form.querySelector('input[name="decision"]:checked');
-    var confirmed = form.querySelector('input[name="confirmed"]');
-    if (!chosen || chosen.value !== wanted || !confirmed || confirmed.value === "1" || !window.HTMLDialogElement) {
-      return;
-    }
+  // Ask `question` once in a modal <dialog>; "确定" marks the form confirmed (confirmed=1) and sends it.
+  function ask(form, confirmed, question, event) {
+    if (!confirmed || confirmed.value === "1" || !window.HTMLDialogElement) { return; }
     event.preventDefault();
     var dialog = document.createElement("dialog");
     dialog.className = "confirm";
-    dialog.setAttribute("aria-labelledby", "confirm-text");
+    dialog.setAttribute("aria-labelledby", "confirm-question");
     var text = document.createElement("p");
-    text.id = "confirm-text";
-    text.textContent = form.getAttribute("data-confirm-text") || "确定吗？";
+    text.id = "confirm-question";
+    text.textContent = question || "确定吗？";
     var yes = document.createElement("button");
     yes.type = "button";
     yes.className = "button danger";
@@ -52,47 +47,18 @@
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form instanceof HTMLFormElement && form.hasAttribute("data-confirm-decision")) { askOnce(form, event); }
+    if (!(form instanceof HTMLFormElement)) { return; }
+    var confirmed = form.querySelector('input[name="confirmed"]');
+    if (form.hasAttribute("data-confirm-decision")) {
+      // A decision form (data-confirm-decision="reject") asks only when that decision is chosen.
+      var chosen = form.querySelector('input[name="decision"]:checked');
+      if (chosen && chosen.value === form.getAttribute("data-confirm-decision")) {
+        ask(form, confirmed, form.getAttribute("data-confirm-text"), event);
+      }
+    } else if (form.hasAttribute("data-confirm")) {
+      // Freeze, unfreeze, reissue, release a binding, ...: data-confirm="question".
+      ask(form, confirmed, form.getAttribute("data-confirm"), event);
+    }
   });
   document.addEventListener("DOMContentLoaded", drawCharts);
-
-  // A form with data-confirm="question" (freeze, unfreeze, reissue, release a binding, ...) asks once in a
-  // <dialog> before it is sent; without this script the server shows its confirmation page instead.
-  function confirmForm(form, event) {
-    var confirmed = form.querySelector('input[name="confirmed"]');
-    if (!confirmed || confirmed.value === "1" || !window.HTMLDialogElement) { return; }
-    event.preventDefault();
-    var dialog = document.createElement("dialog");
-    dialog.className = "confirm";
-    dialog.setAttribute("aria-labelledby", "confirm-question");
-    var text = document.createElement("p");
-    text.id = "confirm-question";
-    text.textContent = form.getAttribute("data-confirm") || "确定吗？";
-    var yes = document.createElement("button");
-    yes.type = "button";
-    yes.className = "button danger";
-    yes.textContent = "确定";
-    var no = document.createElement("button");
-    no.type = "button";
-    no.className = "button secondary";
-    no.textContent = "返回";
-    var row = document.createElement("p");
-    row.append(yes, " ", no);
-    dialog.append(text, row);
-    document.body.appendChild(dialog);
-    no.addEventListener("click", function () { dialog.close(); });
-    dialog.addEventListener("close", function () { dialog.remove(); });
-    yes.addEventListener("click", function () {
-      confirmed.value = "1";
-      dialog.close();
-      form.submit();
-    });
-    dialog.showModal();
-    no.focus();
-  }
-
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (form instanceof HTMLFormElement && form.hasAttribute("data-confirm")) { confirmForm(form, event); }
-  });
 }());
