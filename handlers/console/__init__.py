@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.console import auth, home, relief
+from handlers.console import accounts, audit, auth, home, partners, partners_programs, relief, stats
 
 routes: list[tuple[str, Any]] = [
     *auth.routes,
     *home.routes,
     *relief.routes,
+    *partners.routes,
+    *partners_programs.routes,
+    *stats.routes,
+    *audit.routes,
+    *accounts.routes,
 ]

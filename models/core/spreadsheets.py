@@ -44,7 +44,7 @@ from array import array
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, Literal, Union
+from typing import Any, BinaryIO, Literal, Union
 
 from openpyxl import load_workbook
 
@@ -986,7 +986,7 @@ class Money:
     fen: int
 
 
-Cell = Union[str, datetime, Money, None]
+Cell = Union[str, int, datetime, Money, None]
 
 
 @dataclass(frozen=True)
@@ -1018,6 +1018,8 @@ def _csv_cell(value: Cell) -> str:
         return yuan(value.fen)
     if isinstance(value, datetime):
         return value.strftime(_CSV_TIME)
+    if isinstance(value, int):
+        return str(value)
     return safe_text(value)
 
 
@@ -1035,14 +1037,28 @@ def write_csv(table: Table) -> bytes:
 
 def write_xlsx(table: Table) -> bytes:
     """The table as an Excel workbook; every text cell is stored as text, never as a formula."""
+    return write_xlsx_book([table])
+
+
+def write_xlsx_book(tables: Sequence[Table]) -> bytes:
+    """The tables as one Excel workbook, a worksheet each in order (counts as numbers, money exact)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
     wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = table.sheet
+    first = wb.active
+    assert first is not None
+    wb.remove(first)
+    for table in tables:
+        _sheet(wb.create_sheet(table.sheet), table, Font, get_column_letter)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _sheet(ws: Any, table: Table, Font: Any, get_column_letter: Any) -> None:
+    """Write one table on the worksheet ``ws``."""
 
     def put(row: int, col: int, value: Cell, *, bold: bool = False) -> None:
         if value is None:
@@ -1054,6 +1070,8 @@ def write_xlsx(table: Table) -> bytes:
         elif isinstance(value, datetime):
             cell.value = value
             cell.number_format = _XLSX_TIME
+        elif isinstance(value, int) and not isinstance(value, bool):
+            cell.value = value
         else:
             cell.value = value
             cell.data_type = "s"  # a text cell, never a formula, whatever it starts with
@@ -1077,6 +1095,3 @@ def write_xlsx(table: Table) -> bytes:
             put(line, col, value, bold=isinstance(value, Money))
     for col, width in enumerate(table.widths, 1):
         ws.column_dimensions[get_column_letter(col)].width = width
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()

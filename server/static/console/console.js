@@ -42,6 +42,41 @@
     no.focus();
   }
 
+  // A form with data-confirm="question" (suspend, revoke, end, lock) always asks once in a <dialog>; its hidden
+  // confirmed field becomes 1 when the answer is yes. Without this script the server asks on a page of its own.
+  function askPlain(form, event) {
+    var confirmed = form.querySelector('input[name="confirmed"]');
+    if (!confirmed || confirmed.value === "1" || !window.HTMLDialogElement) { return; }
+    event.preventDefault();
+    var dialog = document.createElement("dialog");
+    dialog.className = "confirm";
+    dialog.setAttribute("aria-labelledby", "confirm-text");
+    var text = document.createElement("p");
+    text.id = "confirm-text";
+    text.textContent = form.getAttribute("data-confirm") || "确定吗？";
+    var yes = document.createElement("button");
+    yes.type = "button";
+    yes.className = "button danger";
+    yes.textContent = "确定";
+    var no = document.createElement("button");
+    no.type = "button";
+    no.className = "button secondary";
+    no.textContent = "返回";
+    var row = document.createElement("p");
+    row.append(yes, " ", no);
+    dialog.append(text, row);
+    document.body.appendChild(dialog);
+    no.addEventListener("click", function () { dialog.close(); });
+    dialog.addEventListener("close", function () { dialog.remove(); });
+    yes.addEventListener("click", function () {
+      confirmed.value = "1";
+      dialog.close();
+      form.submit();
+    });
+    dialog.showModal();
+    no.focus();
+  }
+
   function drawCharts() {
     if (!window.echarts) { return; }
     document.querySelectorAll("script[type='application/json'][data-chart]").forEach(function (block) {
@@ -53,6 +88,7 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (form instanceof HTMLFormElement && form.hasAttribute("data-confirm-decision")) { askOnce(form, event); }
+    if (form instanceof HTMLFormElement && form.hasAttribute("data-confirm")) { askPlain(form, event); }
   });
   document.addEventListener("DOMContentLoaded", drawCharts);
 }());
