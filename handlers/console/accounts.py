@@ -75,7 +75,7 @@ class NewAccountPage(ConsoleHandler):
         self.page("accounts_form.html", "新建工作人员账号", crumbs=[("工作人员", ACCOUNTS_URL), ("新建", None)],
                   status=refusal.status if refusal else 200, form=form, chosen=chosen,
                   errors=refusal.fields if refusal else {}, refusal=refusal, units=await units(self),
-                  roles=list(ROLES.items()), **HELPERS)
+                  role_choices=list(ROLES.items()), **HELPERS)
 
     async def post(self) -> None:
         """Create the account as the API does (must_change_password set)."""
@@ -117,7 +117,7 @@ async def show_account(handler: ConsoleHandler, staff_id: int, *, done: str = ""
         member = await staff.get_in_scope(conn, staff_id, policy.scope(actor))
     handler.page("accounts_account.html", member.display_name or member.username,
                  crumbs=[("工作人员", ACCOUNTS_URL), (member.username, None)],
-                 status=refusal.status if refusal else 200, member=member, roles=list(ROLES.items()),
+                 status=refusal.status if refusal else 200, member=member, role_choices=list(ROLES.items()),
                  roles_of=ROLES, chosen=chosen if chosen is not None else sorted(member.roles),
                  errors=refusal.fields if refusal else {}, refusal=refusal, url=account_url(member.id),
                  myself=member.id == actor.id, done=DONE.get(done), **HELPERS)
