@@ -119,7 +119,7 @@ async def show_account(handler: ConsoleHandler, staff_id: int, *, done: str = ""
                  crumbs=[("工作人员", ACCOUNTS_URL), (member.username, None)],
                  status=refusal.status if refusal else 200, member=member, role_choices=list(ROLES.items()),
                  roles_of=ROLES, chosen=chosen if chosen is not None else sorted(member.roles),
-                 errors=refusal.fields if refusal else {}, refusal=refusal, url=account_url(member.id),
+                 errors=refusal.fields if refusal else {}, refusal=refusal, here=account_url(member.id),
                  myself=member.id == actor.id, done=DONE.get(done), **HELPERS)
 
 

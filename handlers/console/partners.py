@@ -138,7 +138,7 @@ async def show_merchant(handler: ConsoleHandler, merchant_id: int, *, done: str 
     handler.page("partners_merchant.html", merchant.name, crumbs=[("合作商家", MERCHANTS_URL), (merchant.name, None)],
                  status=refusal.status if refusal else 200, merchant=merchant, stores=stores, org=org, done=done,
                  form=form or {}, errors=refusal.fields if refusal else {}, refusal=refusal, types=merchants.TYPES,
-                 status_names=STATUS_NAMES, url=merchant_url(merchant.id), **HELPERS)
+                 status_names=STATUS_NAMES, here=merchant_url(merchant.id), **HELPERS)
 
 
 class EditMerchantPage(ConsoleHandler):
@@ -250,7 +250,7 @@ class InvitesPage(ConsoleHandler):
                   merchant=merchant, stores=stores, store_names=store_names, items=items,
                   next_url=self.page_url(cursor=nxt) if nxt else None, form=form,
                   errors=refusal.fields if refusal else {}, refusal=refusal, role_names=ROLE_NAMES,
-                  url=merchant_url(merchant_id), invite_url=invite_url,
+                  here=merchant_url(merchant_id), invite_url=invite_url,
                   done=DONE.get(self.get_query_argument("done", "")), **HELPERS)
 
     async def post(self, merchant_id: int) -> None:

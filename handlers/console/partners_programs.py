@@ -132,7 +132,7 @@ async def show_program(handler: ConsoleHandler, program_id: int, *, done: str = 
                  current=[(m, names.get(m, f"商家 {m}")) for m in current],
                  partners=[(m.id, m.name) for m in partners], chosen=chosen if chosen is not None else current,
                  errors=refusal.fields if refusal else {}, refusal=refusal, status_names=PROGRAM_STATUS,
-                 eligibility=ELIGIBILITY, periods=PERIODS, funds=benefits.FUNDS, url=program_url(program.id),
+                 eligibility=ELIGIBILITY, periods=PERIODS, funds=benefits.FUNDS, here=program_url(program.id),
                  done={"created": "优惠项目已创建。", "merchants": "合作商家已更新。"}.get(done),
                  merchant_url=merchant_url, **HELPERS)
 
@@ -201,7 +201,7 @@ class RedemptionsPage(ConsoleHandler):
                   crumbs=[("合作商家", MERCHANTS_URL), (merchant.name, merchant_url(merchant.id)), ("核销记录", None)],
                   merchant=merchant, items=items, stores=stores, q=q, totals=totals,
                   next_url=self.page_url(cursor=encode_cursor(nxt)) if nxt else None, status_names=REDEMPTION_STATUS,
-                  url=merchant_url(merchant.id) + "/redemptions")
+                  here=merchant_url(merchant.id) + "/redemptions")
 
 
 _P = PROGRAMS_URL + r"/(?P<program_id>[0-9]+)"

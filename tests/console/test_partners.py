@@ -52,6 +52,8 @@ async def test_merchants_are_created_listed_filtered_and_corrected(browser, engi
     mid = await new_merchant(b)
     page = await b.get(f"{MERCHANTS}/{mid}?done=created")
     assert page.h1 == ["仁和大药房"] and page.has("商家已创建", "爱心药店", "芙蓉区总工会", "2026-01-01 至 2027-12-31")
+    for action in ("stores", "status"):  # the page's forms post to this merchant
+        assert f'action="{MERCHANTS}/{mid}/{action}"' in page.text
     assert '<nav aria-label="面包屑"' in page.text and f'<a href="{MERCHANTS}">合作商家</a>' in page.text
     other = await new_merchant(b, name="惠民超市", type="supermarket", org="G01")
     listing = await b.get(MERCHANTS)
