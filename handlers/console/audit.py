@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from handlers.console.base import ConsoleHandler
-from handlers.console.fields import HELPERS
 from models.core import audit as audit_chain
 from models.core.policy import ROLES, Access
 from models.core.typed import paged
@@ -65,7 +64,7 @@ class AuditPage(ConsoleHandler):
                 "to": q.to.isoformat() if q.to else ""}
         self.page("audit_log.html", "审计日志", crumbs=[("审计日志", None)], items=items, names=names, form=form,
                   next_url=self.page_url(cursor=nxt) if nxt else None, action_names=ACTION_NAMES,
-                  target_kinds=TARGET_KINDS, roles_of=ROLES, summary=_summary, **HELPERS)
+                  target_kinds=TARGET_KINDS, roles_of=ROLES, summary=_summary)
 
 
 def _summary(value: dict[str, Any]) -> str:

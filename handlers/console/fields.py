@@ -79,4 +79,4 @@ def checkboxes(name: str, legend: str, choices: Iterable[tuple[Any, str]], chose
 
 
 #: What each template of a form page gets to draw its fields.
-HELPERS = {"field": field, "textarea": textarea, "select": select, "checkboxes": checkboxes}
+HELPERS: dict[str, Any] = {"field": field, "textarea": textarea, "select": select, "checkboxes": checkboxes}
