@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.console import auth, cards, home, members, relief, roster
+from handlers.console import (
+    accounts,
+    audit,
+    auth,
+    cards,
+    home,
+    members,
+    partners,
+    partners_programs,
+    relief,
+    roster,
+    stats,
+)
 
 routes: list[tuple[str, Any]] = [
     *auth.routes,
@@ -13,4 +25,9 @@ routes: list[tuple[str, Any]] = [
     *members.routes,
     *roster.routes,
     *cards.routes,
+    *partners.routes,
+    *partners_programs.routes,
+    *stats.routes,
+    *audit.routes,
+    *accounts.routes,
 ]

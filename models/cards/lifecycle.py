@@ -340,3 +340,12 @@ async def audit_print_download(conn: AsyncConnection, actor: Actor, card: Card, 
     """A printed card's code is a long-lived credential: every download is on record."""
     await audit.record(conn, actor, "card.print_download", target_kind="card", target_id=card.id, org_path=org_path,
                        summary={"format": fmt})
+
+
+async def issued_between(conn: AsyncConnection, org_path: str, since: datetime, until: datetime) -> list[Any]:
+    """(issued_at, whether it replaces another card) of the cards issued in [since, until) to units of the
+    subtree at ``org_path``: what the statistics count as cards issued (新发) and reissued (补换)."""
+    return list((await conn.execute(
+        sa.select(cards.c.issued_at, cards.c.replaces_id.is_not(None).label("reissue"))
+        .join(orgs, orgs.c.id == cards.c.org_id)
+        .where(in_subtree(orgs.c.path, org_path), cards.c.issued_at >= since, cards.c.issued_at < until))).all())

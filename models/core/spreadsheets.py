@@ -47,7 +47,7 @@ from array import array
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import BinaryIO, Literal, Union
+from typing import Any, BinaryIO, Literal, Union
 
 from openpyxl import load_workbook
 
@@ -990,7 +990,7 @@ class Money:
     fen: int
 
 
-Cell = Union[str, datetime, Money, None]
+Cell = Union[str, int, datetime, Money, None]
 
 
 @dataclass(frozen=True)
@@ -1027,6 +1027,8 @@ def _csv_cell(value: Cell) -> str:
         return yuan(value.fen)
     if isinstance(value, datetime):
         return value.strftime(_CSV_TIME)
+    if isinstance(value, int):
+        return str(value)
     return safe_text(value)
 
 
@@ -1048,16 +1050,35 @@ def write_csv(table: Table) -> bytes:
 
 def write_xlsx(table: Table) -> bytes:
     """The table as an Excel workbook; every text cell is stored as text, never as a formula."""
+    return write_xlsx_book([table])
+
+
+def write_xlsx_book(tables: Sequence[Table]) -> bytes:
+    """The tables as one Excel workbook, a worksheet each in order (counts as numbers, money exact)."""
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
     from openpyxl.writer.excel import ExcelWriter
 
     wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = table.sheet
+    first = wb.active
+    assert first is not None
+    wb.remove(first)
+    for table in tables:
+        _sheet(wb.create_sheet(table.sheet), table, Font, get_column_letter)
+    # openpyxl's save() writes the time of saving into docProps and every zip entry: write the
+    # package ourselves, with the first table's own moment in both (a stamped table exports the same bytes).
+    stamp = next((t.stamp for t in tables if t.stamp is not None), None) or datetime.now(timezone.utc)
+    wb.properties.created = wb.properties.modified = stamp.astimezone(timezone.utc).replace(tzinfo=None)
+    out = io.BytesIO()
+    with _StampedZip(out, stamp) as archive:
+        ExcelWriter(wb, archive).save()
+    return out.getvalue()
+
+
+def _sheet(ws: Any, table: Table, Font: Any, get_column_letter: Any) -> None:
+    """Write one table on the worksheet ``ws``."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     def put(row: int, col: int, value: Cell, *, bold: bool = False) -> None:
         if value is None:
@@ -1069,6 +1090,8 @@ def write_xlsx(table: Table) -> bytes:
         elif isinstance(value, datetime):
             cell.value = value
             cell.number_format = _XLSX_TIME
+        elif isinstance(value, int) and not isinstance(value, bool):
+            cell.value = value
         else:
             # Control characters XML 1.0 cannot carry (a merchant's name may hold one): shown as U+FFFD.
             cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
@@ -1099,14 +1122,6 @@ def write_xlsx(table: Table) -> bytes:
             put(line, col, value, bold=isinstance(value, Money))
     for col, width in enumerate(table.widths, 1):
         ws.column_dimensions[get_column_letter(col)].width = width
-    stamp = table.stamp or datetime.now(timezone.utc)
-    # openpyxl's save() writes the time of saving into docProps and every zip entry: write the
-    # package ourselves, with the table's own moment in both.
-    wb.properties.created = wb.properties.modified = stamp.astimezone(timezone.utc).replace(tzinfo=None)
-    out = io.BytesIO()
-    with _StampedZip(out, stamp) as archive:
-        ExcelWriter(wb, archive).save()
-    return out.getvalue()
 
 
 class _StampedZip(zipfile.ZipFile):

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.core import audit, throttle
+from models.core import audit, policy, throttle
 from models.core.actors import Actor
 from models.core.clock import utcnow
 from models.core.errors import (
@@ -204,3 +204,75 @@ async def actor_for(conn: AsyncConnection, staff_id: int, request_id: str | None
         raise Unauthorized("token_invalid", "登录凭证无效，请重新登录")
     return Actor(kind="staff", id=row.id, roles=frozenset(filter(None, row.roles.split(","))), org_id=row.org_id,
                  org_path=row.path, request_id=request_id, ip=ip)
+
+
+# --- admins manage the accounts of their subtree (the console's accounts pages) ---
+
+
+async def list_in_scope(conn: AsyncConnection, within: str, *, after: int = 0, limit: int | None = None,
+                        username: str | None = None, active: bool | None = None) -> list[Staff]:
+    """The accounts whose home unit lies in the subtree ``within``, in id order after ``after`` (``limit`` when
+    given); only those whose username or display name contains ``username``, or of one state, when given."""
+    query = (sa.select(staff).join(orgs_t, orgs_t.c.id == staff.c.org_id)
+             .where(orgs.in_subtree(orgs_t.c.path, within), staff.c.id > after).order_by(staff.c.id).limit(limit))
+    if username:
+        query = query.where(sa.or_(staff.c.username.contains(username, autoescape=True),
+                                   staff.c.display_name.contains(username, autoescape=True)))
+    if active is not None:
+        query = query.where(staff.c.active == active)
+    return [await _from_row(conn, row) for row in (await conn.execute(query)).all()]
+
+
+async def get_in_scope(conn: AsyncConnection, staff_id: int, within: str) -> Staff:
+    """The account with this id when its home unit lies in the subtree ``within`` (404 staff_not_found alike)."""
+    found = await get(conn, staff_id)
+    if not found.org.path.startswith(within):
+        raise NotFound("staff_not_found", "找不到该工作人员")
+    return found
+
+
+async def set_roles(conn: AsyncConnection, actor: Actor, staff_id: int, roles: Iterable[str], *,
+                    within: str) -> Staff:
+    """An admin changes the roles of an account of their subtree, audited; nobody changes their own."""
+    policy.require(actor, "staff.manage")
+    member = await get_in_scope(conn, staff_id, within)
+    role_set = parse_roles(roles)
+    if member.id == actor.id:
+        raise Invalid("staff_self", "不能修改自己的角色", details=[{"field": "roles", "reason": "不能修改自己的角色"}])
+    if role_set != member.roles:
+        await conn.execute(staff.update().where(staff.c.id == member.id)
+                           .values(roles=",".join(sorted(role_set)), updated_at=utcnow()))
+        await audit.record(conn, actor, "staff.roles", target_kind="staff", target_id=member.id,
+                           org_path=member.org.path,
+                           summary={"from": sorted(member.roles), "to": sorted(role_set)})
+    return await get(conn, member.id)
+
+
+async def set_active(conn: AsyncConnection, actor: Actor, staff_id: int, active: bool, *, within: str,
+                     reason: str | None = None) -> Staff:
+    """An admin locks (inactive: its sessions stop at once, it cannot log in) or unlocks an account of their
+    subtree, audited; nobody locks their own."""
+    policy.require(actor, "staff.manage")
+    member = await get_in_scope(conn, staff_id, within)
+    if member.id == actor.id and not active:
+        raise Invalid("staff_self", "不能停用自己的账号")
+    if member.active != active:
+        await conn.execute(staff.update().where(staff.c.id == member.id)
+                           .values(active=active, updated_at=utcnow()))
+        await audit.record(conn, actor, "staff.unlock" if active else "staff.lock", target_kind="staff",
+                           target_id=member.id, org_path=member.org.path, summary={"reason": reason})
+    return await get(conn, member.id)
+
+
+async def usernames(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, str]:
+    """The username of each of these accounts (those that exist)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = (await conn.execute(sa.select(staff.c.id, staff.c.username).where(staff.c.id.in_(wanted)))).all()
+    return {int(r.id): r.username for r in rows}
+
+
+async def id_of(conn: AsyncConnection, username: str) -> int | None:
+    """The id of the account with this username, or None."""
+    return (await conn.execute(sa.select(staff.c.id).where(staff.c.username == username))).scalar_one_or_none()

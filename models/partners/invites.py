@@ -165,6 +165,20 @@ async def reveal(
                   row.expires_at)
 
 
+async def revoke(conn: AsyncConnection, actor: Actor, merchant_id: int, invite_id: int) -> None:
+    """Staff who manage the merchant withdraw an open invite: it expires now (its code binds no one), audited;
+    404 ``invite_invalid`` alike when it is used, expired, unknown or of another merchant."""
+    await _roles_for(conn, actor, merchant_id, None)
+    now = utcnow()
+    done = await conn.execute(merchant_invites.update().where(
+        merchant_invites.c.id == invite_id, merchant_invites.c.merchant_id == merchant_id, _open(now))
+        .values(expires_at=now))
+    if done.rowcount != 1:
+        raise unusable()
+    await audit.record(conn, actor, "merchant.invite_revoke", target_kind="merchant_invite", target_id=invite_id,
+                       summary={"merchant_id": merchant_id})
+
+
 async def bind(conn: AsyncConnection, actor: Actor, code: str) -> Cashier:
     """The acting WeChat user redeems an invite and acts for the store (a previous role of theirs ends)."""
     user_id = actor.user_id if actor.user_id is not None else actor.id

@@ -124,6 +124,30 @@ async def create(
     return await get(conn, merchant_id)
 
 
+async def update(
+    conn: AsyncConnection, actor: Actor, merchant_id: int, *, name: str, type: str, agreement_from: date,
+    agreement_to: date, contact: str | None = None,
+) -> Merchant:
+    """Correct a merchant of the caller's subtree: its name, type, agreement period and contact, audited
+    with what changed (the signing unit and the status change elsewhere)."""
+    policy.require(actor, "merchant.manage")
+    merchant = await get(conn, merchant_id, within=policy.scope(actor))
+    if type not in TYPES:
+        raise Invalid("merchant_type", "商家类型应为 " + "、".join(TYPES))
+    if agreement_to < agreement_from:
+        raise Invalid("agreement_period", "协议结束日期不能早于开始日期")
+    values = {"name": _text(name, "name", "商家名称", 100), "type": type, "agreement_from": agreement_from,
+              "agreement_to": agreement_to, "contact": _text(contact, "contact", "联系方式", 100, required=False)}
+    changed = {k: str(v) for k, v in values.items() if getattr(merchant, k) != v}
+    if changed:
+        await conn.execute(merchants.update().where(merchants.c.id == merchant_id)
+                           .values(**values, updated_at=utcnow()))
+        path = (await conn.execute(sa.select(orgs.c.path).where(orgs.c.id == merchant.org_id))).scalar_one()
+        await audit.record(conn, actor, "merchant.update", target_kind="merchant", target_id=merchant_id,
+                           org_path=path, summary=changed)
+    return await get(conn, merchant_id)
+
+
 async def set_status(conn: AsyncConnection, actor: Actor, merchant_id: int, *, status: str,
                      reason: str | None = None) -> Merchant:
     """Enable or suspend a merchant; a suspended merchant's cashiers cannot scan or redeem."""
@@ -234,12 +258,18 @@ async def remove_staff(conn: AsyncConnection, manager: Cashier, staff_id: int, *
 
 
 async def list_in_scope(conn: AsyncConnection, actor: Actor, *, type: str | None = None, after: int = 0,
-                        limit: int | None = None) -> list[Merchant]:
-    """The merchants signed by the actor's subtree in id order, those after ``after`` (``limit`` when given)."""
+                        limit: int | None = None, status: str | None = None,
+                        name: str | None = None) -> list[Merchant]:
+    """The merchants signed by the actor's subtree in id order, those after ``after`` (``limit`` when given);
+    only those of one type, one status, or whose name contains ``name``, when given."""
     policy.require(actor, "merchant.view")
     query = (sa.select(merchants).join(orgs, orgs.c.id == merchants.c.org_id)
              .where(in_subtree(orgs.c.path, policy.scope(actor)), merchants.c.id > after)
              .order_by(merchants.c.id).limit(limit))
     if type is not None:
         query = query.where(merchants.c.type == type)
+    if status is not None:
+        query = query.where(merchants.c.status == status)
+    if name:
+        query = query.where(merchants.c.name.contains(name, autoescape=True))
     return [_merchant(r) for r in (await conn.execute(query)).all()]

@@ -21,11 +21,14 @@ import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from models.cards import lifecycle as card_lifecycle
 from models.core import policy
 from models.core.actors import Actor
 from models.core.clock import LOCAL_TZ, local_today
 from models.core.errors import Invalid
 from models.core.typed import Date, Query, text
+from models.counter import totals as counter_totals
+from models.funds import accounts as fund_accounts
 from models.network import tree
 from models.network.tables import orgs
 from models.relief.tables import relief_applications, relief_events
@@ -153,3 +156,43 @@ async def payments(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[s
         line["amount"] += int(r.approved_amount or 0)
         people.add(int(r.member_id))
     return _answer(root, q, start, end, group, rows, ("times", "amount"), {"people": len(people)})
+
+
+# --- the other reports of the statistics page: partners, cards, funds (over their own domains' figures) ---
+
+
+async def redemptions(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[str, Any]:
+    """Redemptions and their discounts per partner merchant signed in the unit's subtree, in the period (net of
+    refunds, voids left out; ``counter.totals``), with the total of the rows."""
+    root, _ = await _scope(conn, actor, q)
+    start, end, lo, hi = _bounds(q)
+    lines = await counter_totals.by_merchant(conn, root.path, lo, hi)
+    total = {f: sum(line[f] for line in lines) for f in counter_totals.FIGURES}
+    return {"org": root.code, "org_name": root.name, "from": start.isoformat(), "to": end.isoformat(),
+            "by": "merchant", "rows": lines, "total": total}
+
+
+async def cards_issued(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[str, Any]:
+    """Service cards issued to units of the subtree in the period, by month (Beijing): new cards and
+    replacements (a reissue after a loss or a damage), with the total of the rows."""
+    root, _ = await _scope(conn, actor, q)
+    start, end, lo, hi = _bounds(q)
+    rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for issued_at, reissue in await card_lifecycle.issued_between(conn, root.path, lo, hi):
+        rows[issued_at.astimezone(LOCAL_TZ).strftime("%Y-%m")]["reissued" if reissue else "issued"] += 1
+    lines = [{"key": month, "name": month, "issued": rows[month]["issued"], "reissued": rows[month]["reissued"]}
+             for month in sorted(rows)]
+    return {"org": root.code, "org_name": root.name, "from": start.isoformat(), "to": end.isoformat(), "by": "month",
+            "rows": lines, "total": {f: sum(line[f] for line in lines) for f in ("issued", "reissued")}}
+
+
+async def funds(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[str, Any]:
+    """The funds' income and spending in the unit's subtree, by source, for the budget year the period ends in
+    (funds are budgeted per year: ``funds.accounts``, every figure a sum of ledger rows)."""
+    root, _ = await _scope(conn, actor, q)
+    start, end, _lo, _hi = _bounds(q)
+    found = await fund_accounts.for_staff(conn, root.path, end.year, "source")
+    lines = [{"key": r["source"], "name": r["source_name"], "income": r["income"], "reserved": r["reserved"],
+              "spent": r["spent"]} for r in found["rows"]]
+    return {"org": root.code, "org_name": root.name, "from": start.isoformat(), "to": end.isoformat(),
+            "by": "source", "year": end.year, "rows": lines, "total": found["total"]}

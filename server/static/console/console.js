@@ -37,12 +37,20 @@
     no.focus();
   }
 
+  var charts = [];
+
   function drawCharts() {
     if (!window.echarts) { return; }
     document.querySelectorAll("script[type='application/json'][data-chart]").forEach(function (block) {
       var box = document.getElementById(block.getAttribute("data-chart"));
-      if (box) { window.echarts.init(box).setOption(JSON.parse(block.textContent)); }
+      if (box) {
+        var chart = window.echarts.init(box);
+        chart.setOption(JSON.parse(block.textContent));
+        charts.push(chart);
+      }
     });
+    // a chart follows its box when the window changes (zoom, a smaller screen): never wider than the page
+    window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
   }
 
   document.addEventListener("submit", function (event) {
@@ -56,7 +64,7 @@
         ask(form, confirmed, form.getAttribute("data-confirm-text"), event);
       }
     } else if (form.hasAttribute("data-confirm")) {
-      // Freeze, unfreeze, reissue, release a binding, ...: data-confirm="question".
+      // Freeze, suspend, revoke, end, lock, release a binding, ...: data-confirm="question".
       ask(form, confirmed, form.getAttribute("data-confirm"), event);
     }
   });
