@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.console import auth, home, relief
+from handlers.console import auth, funds, home, notices, payments, relief, relief_meetings, relief_visits
 
 routes: list[tuple[str, Any]] = [
     *auth.routes,
     *home.routes,
     *relief.routes,
+    *relief_visits.routes,
+    *relief_meetings.routes,
+    *notices.routes,
+    *payments.routes,
+    *funds.routes,
 ]

@@ -42,6 +42,11 @@ PASSWORD_URL = "/console/password"
 NAV: tuple[tuple[str, str, str], ...] = (
     ("今日工作", HOME_URL, "console.home"),
     ("救助审核", "/console/relief/queue", "relief.queue"),
+    ("集体评议", "/console/relief/meetings/new", "relief.meeting"),
+    ("公示", "/console/relief/notices", "relief.publish"),
+    ("异议", "/console/relief/objections?status=open", "relief.objection_resolve"),
+    ("救助金发放", "/console/relief/payments", "relief.pay"),
+    ("资金来源", "/console/funds/", "fund.view"),
 )
 #: Why the login page is shown again, as the ``why`` of its URL.
 LOGIN_NOTICES = {"idle": "长时间未操作，已自动退出，请重新登录。", "logout": "已退出登录。",
@@ -294,6 +299,16 @@ class ConsoleHandler(StaffHandler):
         actor = self.current_actor
         return [(label, url) for label, url, action in NAV if actor is not None and policy.allowed(actor, action)]
 
+    def current_nav(self) -> str | None:
+        """The nav entry of this page: the one whose path begins this page's, else the one of its folder."""
+        path = self.request.path
+        urls = [url for _, url in self.nav()]
+        starts = [u for u in urls if path == u.split("?")[0] or (u != HOME_URL and path.startswith(u.split("?")[0]))]
+        if starts:
+            return max(starts, key=lambda u: len(u.split("?")[0]))
+        folder = [u for u in urls if u != HOME_URL and path.startswith(u.split("?")[0].rsplit("/", 1)[0] + "/")]
+        return folder[0] if folder else None
+
     def may(self, action: str) -> bool:
         """Whether the caller's roles allow ``action`` (to show a link or a form; the route checks again)."""
         return self.current_actor is not None and policy.allowed(self.current_actor, action)
@@ -303,7 +318,7 @@ class ConsoleHandler(StaffHandler):
         namespace = super().get_template_namespace()
         namespace.update(yuan=yuan, local=local, masked=masked, staff=self.staff, nav=self.nav(), may=self.may,
                          roles=policy.ROLES, request_id=self.request_id, form={}, errors={}, refusal=None,
-                         crumbs=[], page_url=self.page_url)
+                         crumbs=[], page_url=self.page_url, current_nav=self.current_nav())
         return namespace
 
     def page(self, template: str, title: str, *, crumbs: Iterable[tuple[str, str | None]] = (),

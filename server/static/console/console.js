@@ -3,13 +3,18 @@
 (function () {
   "use strict";
 
-  // A form with data-confirm-decision="reject" asks once in a <dialog> when that decision is chosen;
+  // A form with data-confirm-always asks once whatever is chosen (a payment's reversal);
+  // a form with data-confirm-decision="reject" (or several decisions, space-separated) asks once in a <dialog> when that decision is chosen;
   // without this script the server shows a confirmation page instead (the form has no confirmed=1).
   function askOnce(form, event) {
     var wanted = form.getAttribute("data-confirm-decision");
     var chosen = form.querySelector('input[name="decision"]:checked');
     var confirmed = form.querySelector('input[name="confirmed"]');
-    if (!chosen || chosen.value !== wanted || !confirmed || confirmed.value === "1" || !window.HTMLDialogElement) {
+    var always = form.hasAttribute("data-confirm-always");
+    if (!always && (!chosen || (wanted || "").split(" ").indexOf(chosen.value) < 0)) {
+      return;
+    }
+    if (!confirmed || confirmed.value === "1" || !window.HTMLDialogElement) {
       return;
     }
     event.preventDefault();
@@ -52,7 +57,7 @@
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form instanceof HTMLFormElement && form.hasAttribute("data-confirm-decision")) { askOnce(form, event); }
+    if (form instanceof HTMLFormElement && (form.hasAttribute("data-confirm-decision") || form.hasAttribute("data-confirm-always"))) { askOnce(form, event); }
   });
   document.addEventListener("DOMContentLoaded", drawCharts);
 }());
