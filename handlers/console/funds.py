@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.console.base import ConsoleHandler, Refusal
+from handlers.console.base import ConsoleHandler, Refusal, whole_numbers
 from handlers.console.relief import file_url
 from handlers.funds import FUND, FundsQuery
 from models.core.clock import local_today
@@ -72,7 +72,7 @@ class NewFundForm(ConsoleHandler):
         values = self.form_values()
         typed: dict[str, Any] = {**values, "kinds": self.form_list("kinds")}
         try:
-            body = self.form_model(sources.NewFund, values, yuan_fields=("budget",),
+            body = self.form_model(sources.NewFund, whole_numbers(values, "year"), yuan_fields=("budget",),
                                    extra={"kinds": self.form_list("kinds")})
             async with self.writing() as conn:
                 fund = await sources.create(conn, actor, body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.console.base import ConsoleHandler, Refusal
+from handlers.console.base import ConsoleHandler, Refusal, whole_numbers
 from handlers.console.relief import file_url
 from models.core.errors import AppError, Invalid
 from models.core.policy import Access, Target
@@ -57,9 +57,9 @@ class PublishForm(ConsoleHandler):
                     refusal: Refusal | None = None) -> None:
         actor = await self.actor()
         async with self.reading() as conn:
-            items, _ = await queue.listing(conn, self.cipher, actor, queue.QueueQuery(step=notices.STEP, limit=200))
+            items, _ = await queue.listing(conn, self.cipher, actor, queue.QueueQuery(step=notices.STEP, limit=100))
         self.page("relief_notice_new.html", "发布公示", crumbs=[("公示批次", NOTICES_URL), ("发布公示", None)],
-                  status=refusal.status if refusal else 200, items=items[:200], file_url=file_url,
+                  status=refusal.status if refusal else 200, items=items[:100], file_url=file_url,
                   form=form or {"days": str(notices.DEFAULT_DAYS)}, chosen=chosen or [], refusal=refusal,
                   errors=refusal.fields if refusal else {})
 
@@ -76,7 +76,8 @@ class PublishForm(ConsoleHandler):
             if not chosen:
                 raise Invalid("notice_applications_required", "请至少选择一个申请",
                               details=[{"field": "application", "reason": "请至少选择一个申请"}])
-            body = self.form_model(notices.PublishBody, values, extra={"application_ids": chosen})
+            ids = [int(i) if i.isdigit() and len(i) < 16 else i for i in chosen]
+            body = self.form_model(notices.PublishBody, whole_numbers(values, "days"), extra={"application_ids": ids})
             async with self.writing() as conn:
                 batch = await notices.publish(conn, self.cipher, actor, body,
                                               visible_days=self.config.relief_notice_visible_days)

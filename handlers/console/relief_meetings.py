@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.console.base import ConsoleHandler, Refusal
+from handlers.console.base import ConsoleHandler, Refusal, whole_numbers
 from handlers.console.relief import QUEUE_URL, file_url
 from models.core.clock import local_today
 from models.core.errors import AppError, Invalid
@@ -55,7 +55,7 @@ class MeetingForm(ConsoleHandler):
         try:
             votes = []
             for ident in chosen:
-                vote: dict[str, Any] = {"application_id": ident, "for": _count(values, f"for_{ident}"),
+                vote: dict[str, Any] = {"application_id": int(ident) if ident.isdigit() and len(ident) < 16 else ident, "for": _count(values, f"for_{ident}"),
                                         "against": _count(values, f"against_{ident}")}
                 if values.get(f"override_{ident}"):
                     vote["override"] = {"reason": values[f"override_{ident}"]}
@@ -64,8 +64,8 @@ class MeetingForm(ConsoleHandler):
                 raise Invalid("meeting_votes_required", "请至少选择一个申请并填写表决票数",
                               details=[{"field": "application", "reason": "请至少选择一个申请"}])
             present = [line.strip() for line in values.get("present", "").splitlines() if line.strip()]
-            body = self.form_model(meetings.MeetingBody, values,
-                                   extra={"votes": votes, "present": present, "org": values.get("org", "")})
+            body = self.form_model(meetings.MeetingBody, whole_numbers(values, "members"),
+                                   extra={"votes": votes, "present": present, "org": values.get("org") or (self.staff.org.code if self.staff else "")})
             async with self.writing() as conn:
                 done = await meetings.record(conn, self.cipher, actor, body)
         except AppError as exc:
