@@ -182,7 +182,10 @@ class ArchiveForm(ConsoleHandler):
             async with self.writing() as conn:
                 await archive.archive(conn, self.cipher, actor, int(application_id), body)
         except AppError as exc:
-            await show_file(self, int(application_id), form=values, refusal=self.refused(exc))
+            refusal = self.refused(exc)
+            if exc.code == "completed_on_future":
+                refusal.fields.setdefault("completed_on", refusal.message)
+            await show_file(self, int(application_id), form=values, refusal=refusal)
             return
         self.redirect(file_url(int(application_id)) + "?done=archived")
 
