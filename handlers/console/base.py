@@ -47,6 +47,11 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("统计", "/console/stats", "relief.statistics"),
     ("审计日志", "/console/audit", "audit.view"),
     ("工作人员", "/console/accounts", "staff.manage"),
+    ("集体评议", "/console/relief/meetings/new", "relief.meeting"),
+    ("公示", "/console/relief/notices", "relief.publish"),
+    ("异议", "/console/relief/objections?status=open", "relief.objection_resolve"),
+    ("救助金发放", "/console/relief/payments", "relief.pay"),
+    ("资金来源", "/console/funds/", "fund.view"),
 )
 #: Why the login page is shown again, as the ``why`` of its URL.
 LOGIN_NOTICES = {"idle": "长时间未操作，已自动退出，请重新登录。", "logout": "已退出登录。",
@@ -95,6 +100,17 @@ def yuan_to_fen(text: str, field: str) -> int:
         return int((Decimal(cleaned) * 100).to_integral_exact())
     except InvalidOperation:  # pragma: no cover - the pattern admits only plain decimals
         raise Invalid("amount_format", "金额格式不对", details=[{"field": field, "reason": "金额格式不对"}]) from None
+
+
+def whole_numbers(values: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """The form with the named fields typed as whole numbers ("7" -> 7) for the API's strict models; anything
+    else is left as typed, for the model to refuse by its field."""
+    out = dict(values)
+    for name in names:
+        text = str(out.get(name, "")).strip()
+        if text.isascii() and text.isdigit() and len(text) <= 15:
+            out[name] = int(text)
+    return out
 
 
 def safe_next(target: str | None) -> str:
@@ -299,6 +315,16 @@ class ConsoleHandler(StaffHandler):
         actor = self.current_actor
         return [(label, url) for label, url, action in NAV if actor is not None and policy.allowed(actor, action)]
 
+    def current_nav(self) -> str | None:
+        """The nav entry of this page: the one whose path begins this page's, else the one of its folder."""
+        path = self.request.path
+        urls = [url for _, url in self.nav()]
+        starts = [u for u in urls if path == u.split("?")[0] or (u != HOME_URL and path.startswith(u.split("?")[0]))]
+        if starts:
+            return max(starts, key=lambda u: len(u.split("?")[0]))
+        folder = [u for u in urls if u != HOME_URL and path.startswith(u.split("?")[0].rsplit("/", 1)[0] + "/")]
+        return folder[0] if folder else None
+
     def may(self, action: str) -> bool:
         """Whether the caller's roles allow ``action`` (to show a link or a form; the route checks again)."""
         return self.current_actor is not None and policy.allowed(self.current_actor, action)
@@ -308,7 +334,7 @@ class ConsoleHandler(StaffHandler):
         namespace = super().get_template_namespace()
         namespace.update(yuan=yuan, local=local, masked=masked, staff=self.staff, nav=self.nav(), may=self.may,
                          roles=policy.ROLES, request_id=self.request_id, form={}, errors={}, refusal=None,
-                         crumbs=[], page_url=self.page_url)
+                         crumbs=[], page_url=self.page_url, current_nav=self.current_nav())
         return namespace
 
     def page(self, template: str, title: str, *, crumbs: Iterable[tuple[str, str | None]] = (),

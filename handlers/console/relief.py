@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.console.base import ConsoleHandler, Refusal, yuan
+from models.core.clock import local_today
 from models.core.errors import AppError
 from models.core.policy import Access, Target
 from models.core.typed import paged
@@ -17,6 +18,8 @@ QUEUE_URL = "/console/relief/queue"
 STATUS_NAMES = {"draft": "草稿", "submitted": "审核中", "returned": "已退回", "rejected": "不予通过",
                 "withdrawn": "已撤回", "paid": "已发放", "archived": "已归档"}
 DECISION_NAMES = {"pass": "通过", "return": "退回补充", "reject": "不予通过"}
+#: What the file says after the later steps' forms (handlers/console/payments.py) sent the browser back to it.
+DONE_NOTES = {"paid": "发放已登记。", "reversed": "发放已冲正，申请回到待发放。", "archived": "已办结归档，可下载办结档案。"}
 
 
 def file_url(application_id: int) -> str:
@@ -82,7 +85,8 @@ async def show_file(handler: ConsoleHandler, application_id: int, *, full: bool 
                  form=form or {}, errors=refusal.fields if refusal else {}, refusal=refusal,
                  step_names=STEP_NAMES, status_names=STATUS_NAMES, file_url=file_url,
                  may_pass=app.step not in reviewing.PASSED_ELSEWHERE,
-                 open_flags=[f for f in view["flags"] if f["status"] == "open"])
+                 open_flags=[f for f in view["flags"] if f["status"] == "open"],
+                 note=DONE_NOTES.get(done or ""), today=local_today().isoformat())
 
 
 def _my_decision(handler: ConsoleHandler, app: Application) -> bool:

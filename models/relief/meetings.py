@@ -19,6 +19,7 @@ from models.core.errors import Invalid, NotFound, Unprocessable
 from models.core.ports import PiiCipher
 from models.core.typed import Body, Date, Id, Int32, text
 from models.network import tree as orgs
+from models.network.tables import orgs as org_table
 from models.relief import calendar, flags, records, reviewing
 from models.relief.records import Application
 from models.relief.tables import relief_meetings, relief_votes
@@ -150,3 +151,22 @@ async def record(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, body: M
                        org_path=org.path, summary={"members": body.members, "present": len(body.present),
                                                    "results": results})
     return Meeting(meeting_id, org.code, body.date, body.members, list(body.present), results)
+
+
+async def get_in_scope(conn: AsyncConnection, actor: Actor, meeting_id: int) -> dict[str, Any]:
+    """A recorded meeting of a unit in the actor's subtree with its minutes and each application's result;
+    a missing one and one out of reach answer the same 404."""
+    policy.require(actor, "relief.view")
+    row = (await conn.execute(sa.select(relief_meetings, org_table.c.code, org_table.c.name, org_table.c.path)
+                              .join(org_table, org_table.c.id == relief_meetings.c.org_id)
+                              .where(relief_meetings.c.id == meeting_id))).first()
+    if row is None or not str(row.path).startswith(policy.scope(actor)):
+        raise NotFound("meeting_not_found", "找不到该集体评议会议")
+    votes = (await conn.execute(sa.select(relief_votes).where(relief_votes.c.meeting_id == meeting_id)
+                                .order_by(relief_votes.c.application_id))).all()
+    present = json.loads(row.present)
+    return {"id": row.id, "org": row.code, "org_name": row.name, "date": row.meeting_date.isoformat(),
+            "members": row.members, "quorum": two_thirds(row.members), "present": present,
+            "needed": two_thirds(len(present)), "minutes": row.minutes, "recorded_by": row.recorded_by,
+            "results": [{"id": v.application_id, "for": v.votes_for, "against": v.votes_against,
+                         "carried": bool(v.carried)} for v in votes]}

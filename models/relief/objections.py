@@ -226,3 +226,18 @@ def check_body(body: ObjectionBody) -> None:
     """Refuse a reason that is only whitespace (the length counts characters written, not padding)."""
     if len(body.reason.strip()) < 5:
         raise Invalid("reason_too_short", "异议理由至少 5 个字")
+
+
+async def one(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, objection_id: int) -> dict[str, Any]:
+    """One objection to an application in the actor's subtree, its contact decrypted (the reading audited, as
+    the list's); a missing one and one out of reach answer the same 404."""
+    policy.require(actor, "relief.objection_resolve")
+    a = relief_applications
+    row = (await conn.execute(_select().join(a, a.c.id == relief_objections.c.application_id)
+                              .where(relief_objections.c.id == objection_id,
+                                     a.c.org_path.startswith(policy.scope(actor), autoescape=True)))).first()
+    if row is None:
+        raise NotFound(*NOT_FOUND)
+    await audit.record(conn, actor, "relief.objection_view", target_kind="relief_objection", target_id=row.id,
+                       org_path=row.org_path, summary={"objections": [row.id]})
+    return _view(row, cipher, utcnow())

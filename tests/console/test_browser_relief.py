@@ -79,6 +79,7 @@ async def test_queue_file_and_decisions(tab, engine, running):
     await checked(tab, "07-relief-reject-dialog")
     assert await tab.evaluate("document.activeElement.textContent") == "返回"  # the safe answer has the focus
     await tab.keyboard.press("Escape")
+    await dialog.wait_for(state="detached")  # the dialog's "close" event removes it a task later
     assert await dialog.count() == 0 and f"/applications/{r.overdue_flagged}" in tab.url  # nothing sent
     await tab.get_by_role("button", name="提交决定").click()
     await tab.locator("dialog.confirm").get_by_role("button", name="确定").click()

@@ -58,13 +58,15 @@
     if (!(form instanceof HTMLFormElement)) { return; }
     var confirmed = form.querySelector('input[name="confirmed"]');
     if (form.hasAttribute("data-confirm-decision")) {
-      // A decision form (data-confirm-decision="reject") asks only when that decision is chosen.
+      // A decision form (data-confirm-decision="reject", or several decisions space-separated) asks only
+      // when one of those decisions is chosen.
       var chosen = form.querySelector('input[name="decision"]:checked');
-      if (chosen && chosen.value === form.getAttribute("data-confirm-decision")) {
+      var wanted = form.getAttribute("data-confirm-decision").split(" ");
+      if (chosen && wanted.indexOf(chosen.value) >= 0) {
         ask(form, confirmed, form.getAttribute("data-confirm-text"), event);
       }
     } else if (form.hasAttribute("data-confirm")) {
-      // Freeze, suspend, revoke, end, lock, release a binding, ...: data-confirm="question".
+      // Freeze, suspend, revoke, end, lock, reverse a payment, release a binding: data-confirm="question".
       ask(form, confirmed, form.getAttribute("data-confirm"), event);
     }
   });
