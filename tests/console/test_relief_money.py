@@ -167,7 +167,7 @@ async def test_a_reversal_asks_once_and_a_paid_file_is_archived_with_its_pdf(bro
                        "idempotency_key": key_of(form)})
     file_url = f"/console/relief/applications/{later.payment}"
     page = await b.get(file_url)
-    assert "data-confirm-always" in page.text
+    assert "data-confirm=\"确定冲正" in page.text
     short = await b.post(file_url + "/payment/reverse", {"reason": "退", "confirmed": "1"})
     assert short.status == 400 and short.field_error("reason") and short.h1[0].startswith("申请")
     asked = await b.post(file_url + "/payment/reverse", {"reason": "银行退票：户名不符"})
