@@ -78,7 +78,7 @@ class VisitPhotoUpload(ConsoleUploadHandler):
 
     access = {"post": Access("relief.visit", VISIT)}
 
-    async def received(self, upload: Upload, visit_id: int) -> None:  # type: ignore[override]
+    async def received(self, upload: Upload, visit_id: int) -> None:
         """The token checked: check the visit, store the photo off the loop, keep it; back to the visit page."""
         actor = await self.actor()
         async with self.reading() as conn:

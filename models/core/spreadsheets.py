@@ -1094,7 +1094,7 @@ def _sheet(ws: Any, table: Table, Font: Any, get_column_letter: Any) -> None:
             cell.value = value
         else:
             # Control characters XML 1.0 cannot carry (a merchant's name may hold one): shown as U+FFFD.
-            cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+            cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(value))
             cell.data_type = "s"  # a text cell, never a formula, whatever it starts with
         if bold:
             cell.font = Font(bold=True)
