@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.console import auth, home, relief
+from handlers.console import auth, home, register, register_records, relief, statements
 
 routes: list[tuple[str, Any]] = [
     *auth.routes,
     *home.routes,
     *relief.routes,
+    *statements.routes,
+    *register.routes,
+    *register_records.routes,
 ]

@@ -42,6 +42,8 @@ PASSWORD_URL = "/console/password"
 NAV: tuple[tuple[str, str, str], ...] = (
     ("今日工作", HOME_URL, "console.home"),
     ("救助审核", "/console/relief/queue", "relief.queue"),
+    ("困难职工档案", "/console/register/", "hardship.view"),
+    ("商家月结单", "/console/statements/", "settlement.view"),
 )
 #: Why the login page is shown again, as the ``why`` of its URL.
 LOGIN_NOTICES = {"idle": "长时间未操作，已自动退出，请重新登录。", "logout": "已退出登录。",
