@@ -178,3 +178,31 @@ async def test_roles_and_subtrees(browser, engine, running):
     far = await finance.post("/console/statements", {"merchant_id": str(m.elsewhere), "month": m.month})
     assert far.status == 404 and far.field_error("merchant_id")
     assert (await finance.post(f"/console/statements/{sid}/confirm", {"confirmed": "1"}, xsrf=False)).status == 403
+
+
+async def test_the_home_page_counts_statements_exactly_and_links_to_them(browser, engine, running):
+    from tests.console.test_home import tasks
+
+    scene = await make_scene(engine)
+    m = await money_scene(running, engine, scene)
+    b, checker = browser(), browser()
+    await b.login("finance1", PASSWORD)
+    await checker.login("finance2", PASSWORD)
+    first, _ = await build(b, m.pays, m.month), await build(b, m.owes, m.month)
+    await checker.post(f"/console/statements/{first}/confirm", {"confirmed": "1"})
+    found = tasks((await b.get("/console/")).text)
+    assert found[("其他待办", "待确认的商家月结单")] == (1, "/console/statements?status=draft")
+    assert found[("其他待办", "已确认待登记收付款的月结单")] == (1, "/console/statements?status=confirmed")
+    assert len(listed((await b.get("/console/statements?status=draft")).text)) == 1
+    # The domain's count: exact, by status, within the subtree (the other county's draft is not counted).
+    async with engine.begin() as conn:
+        admin = actor_of(scene.staff["admin1"])
+        await settlement.build(conn, admin, m.elsewhere, m.month)
+        county = actor_of(scene.staff["finance1"])
+        assert await settlement.count_for_staff(conn, county, status="draft") == 1
+        assert await settlement.count_for_staff(conn, admin, status="draft") == 2
+        assert await settlement.count_for_staff(conn, county, status="paid") == 0
+        assert [s.id for s in await settlement.list_for_staff(conn, county, status="confirmed")] == [first]
+    outsider = browser()
+    await outsider.login("outsider", PASSWORD)
+    assert not any(label == "待确认的商家月结单" for _, label in tasks((await outsider.get("/console/")).text))
