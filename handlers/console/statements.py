@@ -103,7 +103,7 @@ async def show_statement(handler: ConsoleHandler, statement_id: int, *, form: di
     title = f"{statement.merchant_name} {statement.month} 月结单"
     handler.page("statements_statement.html", title, crumbs=[("商家月结单", LIST_URL), (title, None)],
                  status=refusal.status if refusal else 200, s=view, rows=[r.view() for r in rows], names=names,
-                 move=MOVES.get(statement.direction), url=statement_url(statement_id),
+                 move=MOVES.get(statement.direction), st_url=statement_url(statement_id),
                  done=DONE.get(handler.get_query_argument("done", "")), form=form or {},
                  errors=refusal.fields if refusal else {}, refusal=refusal)
 
