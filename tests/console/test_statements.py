@@ -206,3 +206,17 @@ async def test_the_home_page_counts_statements_exactly_and_links_to_them(browser
     outsider = browser()
     await outsider.login("outsider", PASSWORD)
     assert not any(label == "待确认的商家月结单" for _, label in tasks((await outsider.get("/console/")).text))
+
+
+async def test_the_api_list_filters_by_status_too(api, browser, engine, running):
+    scene = await make_scene(engine)
+    m = await money_scene(running, engine, scene)
+    b = browser()
+    await b.login("finance1", PASSWORD)
+    sid = await build(b, m.pays, m.month)
+    token = (await api.post("/api/v1/auth/staff", {"username": "finance2", "password": PASSWORD})).data["token"]
+    drafts = await api.get("/api/v1/staff/statements?status=draft", token=token)
+    assert drafts.status == 200 and [s["id"] for s in drafts.data["items"]] == [sid]
+    assert (await api.get("/api/v1/staff/statements?status=paid", token=token)).data["items"] == []
+    bad = await api.get("/api/v1/staff/statements?status=lost", token=token)
+    assert (bad.status, bad.error_code) == (400, "invalid_query")
