@@ -95,8 +95,12 @@ class DeclineForm(ConsoleHandler):
         rid = int(record_id)
         actor = await self.actor()
         values = self.form_values()
+        if values.get("reason") and values.get("confirmed") != "1":
+            self.ask_once(f"确定退回档案 {rid} 吗？退回后该档案不再生效，需要时须重新录入。", "确认退回",
+                          back=PENDING_URL)
+            return
         try:
-            body = self.form_model(DeclineBody, values)
+            body = self.form_model(DeclineBody, {k: v for k, v in values.items() if k != "confirmed"})
             async with self.writing() as conn:
                 await hardship_review.decline(conn, actor, rid, reason=body.reason)
         except AppError as exc:

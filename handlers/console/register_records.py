@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from handlers.console.base import ConsoleHandler, Refusal, yuan_to_fen
 from handlers.console.register import NAMES, PENDING_URL, RECHECKS_URL, member_url, record_url
-from handlers.hardship import MEMBER, RECORD_TARGET
+from handlers.hardship import MEMBER, RECORD_TARGET, HistoryQuery
 from models.core.errors import AppError
 from models.core.money import yuan as plain_yuan
 from models.core.policy import Access
@@ -71,17 +71,19 @@ class MemberRegisterPage(ConsoleHandler):
 
     async def get(self, member_id: int) -> None:
         """The history, and the entry form for roles that may enter."""
-        await self.show(int(member_id), full=self.get_query_argument("full", "") == "1")
+        await self.show(int(member_id))
 
-    async def show(self, member_id: int, *, full: bool = False, form: dict[str, Any] | None = None,
+    async def show(self, member_id: int, *, form: dict[str, Any] | None = None,
                    refusal: Refusal | None = None) -> None:
-        """Render the page (again after a refused entry: what was typed kept, refusals by their field)."""
+        """Render the page (again after a refused entry: what was typed kept, refusals by their field); the
+        URL's query is the API's (``full``, ``cursor``, ``limit``)."""
         actor = await self.actor()
-        before = self.get_query_argument("cursor", "") or None
+        q = self.url_query(HistoryQuery)
+        full = q.full == "1" and refusal is None
         async with self.writing() as conn:  # a full view writes its audit record
-            records = await hardship.history(conn, self.cipher, actor, member_id, full=full,
-                                             before=int(before) if before and before.isdigit() else None, page=20)
-        shown, nxt = paged(records, 20, lambda r: r.id)
+            records = await hardship.history(conn, self.cipher, actor, member_id, full=full, before=q.cursor,
+                                             page=q.limit)
+        shown, nxt = paged(records, q.limit, lambda r: r.id)
         done = {"entered": "已录入，待另一位审核人员确认后生效。"}.get(self.get_query_argument("done", ""))
         self.page("register_member.html", f"会员 {member_id} 的困难职工档案",
                   crumbs=[("困难职工档案", PENDING_URL), (f"会员 {member_id}", None)],

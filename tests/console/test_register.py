@@ -72,7 +72,11 @@ async def test_four_eyes_decline_and_roles(browser, engine, running):
     await reviewer.login("reviewer1", PASSWORD)
     no_reason = await reviewer.post(f"/console/register/records/{own.id}/decline", {"reason": ""})
     assert no_reason.status == 400 and no_reason.field_error("reason")
-    declined = await reviewer.post(f"/console/register/records/{own.id}/decline", {"reason": "收入证明缺失"})
+    asked = await reviewer.post(f"/console/register/records/{own.id}/decline", {"reason": "收入证明缺失"})
+    assert asked.status == 200 and asked.h1 == ["请确认"] and 'name="reason" value="收入证明缺失"' in asked.text
+    assert (await record(engine, own.id)).status == "pending"  # asked once: nothing done yet
+    declined = await reviewer.post(f"/console/register/records/{own.id}/decline",
+                                   {"reason": "收入证明缺失", "confirmed": "1"})
     assert declined.status == 302 and (await record(engine, own.id)).decline_reason == "收入证明缺失"
     history = await reviewer.get(f"/console/register/members/{r.fresh}")
     assert history.has("已退回", "收入证明缺失")
@@ -202,3 +206,23 @@ async def test_the_home_page_counts_the_register_exactly_and_links_to_it(browser
         assert await hardship.count_due_for_recheck(conn, outsider) == 0
         assert len(await hardship.due_for_recheck(conn, county)) == 2
     assert r.pending
+
+
+async def test_the_history_pages_with_the_apis_query(browser, engine, running):
+    scene = await make_scene(engine)
+    r = await register_scene(running, engine, scene)
+    reviewer = browser()
+    await reviewer.login("reviewer1", PASSWORD)
+    assert (await reviewer.post(f"/console/register/records/{r.pending}/decline",
+                                {"reason": "重新核查", "confirmed": "1"})).status == 302
+    station = browser()
+    await station.login("station1", PASSWORD)
+    url = f"/console/register/members/{r.pending_member}"
+    await station.post(url, {**household(("本人", "李小红", "40", "300")), "causes": "illness",
+                             "verification_method": "home_visit"})
+    first = await station.get(url + "?limit=1")
+    nxt = re.search(r'<a href="([^"]+)" class="button secondary">下一页</a>', first.text)
+    assert first.text.count('<div class="record">') == 1 and nxt
+    second = await station.get(nxt.group(1).replace("&amp;", "&"))
+    assert second.text.count('<div class="record">') == 1 and second.has("已退回", "重新核查")
+    assert (await station.get(url + "?full=2")).status == 400
