@@ -52,11 +52,12 @@ class ExportQuery(Query):
 
 
 class StatementsQuery(Paging):
-    """Statements of one month, of one merchant, when given; newest month first, then by merchant."""
+    """Statements of one month, of one merchant, in one status, when given; newest month first, then by merchant."""
 
     cursor: Annotated[tuple[Any, ...], Keyset(str, int)] | None = None
     month: Month | None = None
     merchant_id: Id | None = None
+    status: Annotated[str, one_of(settlement.STATUS_LABELS)] | None = None
 
 
 class MerchantStatementsQuery(Paging):
@@ -135,8 +136,8 @@ class StaffStatementsHandler(StaffHandler):
         query = self.query(StatementsQuery)
         async with self.reading() as conn:
             found, nxt = paged(await settlement.list_for_staff(
-                conn, actor, month=query.month, merchant_id=query.merchant_id, after=query.cursor,
-                limit=query.limit + 1), query.limit, lambda s: (s.month, s.merchant_id))
+                conn, actor, month=query.month, merchant_id=query.merchant_id, status=query.status,
+                after=query.cursor, limit=query.limit + 1), query.limit, lambda s: (s.month, s.merchant_id))
         self.write_json({"items": [s.view() for s in found], "next": nxt})
 
     async def post(self) -> None:

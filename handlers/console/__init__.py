@@ -16,10 +16,13 @@ from handlers.console import (
     partners,
     partners_programs,
     payments,
+    register,
+    register_records,
     relief,
     relief_meetings,
     relief_visits,
     roster,
+    statements,
     stats,
 )
 
@@ -40,4 +43,7 @@ routes: list[tuple[str, Any]] = [
     *stats.routes,
     *audit.routes,
     *accounts.routes,
+    *statements.routes,
+    *register.routes,
+    *register_records.routes,
 ]

@@ -42,16 +42,18 @@ PASSWORD_URL = "/console/password"
 NAV: tuple[tuple[str, str, str], ...] = (
     ("今日工作", HOME_URL, "console.home"),
     ("救助审核", "/console/relief/queue", "relief.queue"),
-    ("会员与服务卡", "/console/members/", "member.view"),
-    ("合作商家", "/console/partners/merchants", "merchant.view"),
-    ("统计", "/console/stats", "relief.statistics"),
-    ("审计日志", "/console/audit", "audit.view"),
-    ("工作人员", "/console/accounts", "staff.manage"),
     ("集体评议", "/console/relief/meetings/new", "relief.meeting"),
     ("公示", "/console/relief/notices", "relief.publish"),
     ("异议", "/console/relief/objections?status=open", "relief.objection_resolve"),
     ("救助金发放", "/console/relief/payments", "relief.pay"),
     ("资金来源", "/console/funds/", "fund.view"),
+    ("会员与服务卡", "/console/members/", "member.view"),
+    ("困难职工档案", "/console/register", "hardship.view"),
+    ("合作商家", "/console/partners/merchants", "merchant.view"),
+    ("商家月结单", "/console/statements", "settlement.view"),
+    ("统计", "/console/stats", "relief.statistics"),
+    ("审计日志", "/console/audit", "audit.view"),
+    ("工作人员", "/console/accounts", "staff.manage"),
 )
 #: Why the login page is shown again, as the ``why`` of its URL.
 LOGIN_NOTICES = {"idle": "长时间未操作，已自动退出，请重新登录。", "logout": "已退出登录。",

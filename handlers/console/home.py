@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from handlers.console.base import HOME_URL, ConsoleHandler
 from models.core.policy import Access
 from models.counter import settlement
-from models.members import hardship
+from models.members import hardship, hardship_review
 from models.relief import worklist
 
 QUEUE_URL = "/console/relief/queue"
@@ -16,11 +16,11 @@ QUEUE_URL = "/console/relief/queue"
 OBJECTIONS_URL = "/console/relief/objections?status=open"
 NOTICES_URL = "/console/relief/notices"
 RECHECKS_URL = "/console/register/rechecks"
+PENDING_URL = "/console/register"
 STATEMENTS_URL = "/console/statements?status=draft"
+TO_PAY_URL = "/console/statements?status=confirmed"
 #: Days ahead a register re-check counts as due (the register's own list uses the same default).
 RECHECK_DAYS = 30
-#: The most records or statements counted one by one; more reads as "N+".
-COUNT_CAP = 500
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,12 @@ class HomePage(ConsoleHandler):
         actor = await self.actor()
         async with self.reading() as conn:
             relief = await worklist.today(conn, actor)
-            rechecks = (await hardship.due_for_recheck(conn, actor, within_days=RECHECK_DAYS, limit=COUNT_CAP + 1)
+            register = ((await hardship_review.count_pending(conn, actor),
+                         await hardship.count_due_for_recheck(conn, actor, within_days=RECHECK_DAYS))
                         if self.may("hardship.view") else None)
-            drafts = ([s for s in await settlement.list_for_staff(conn, actor, limit=COUNT_CAP + 1)
-                       if s.status == "draft"] if self.may("settlement.view") else None)
+            money = ((await settlement.count_for_staff(conn, actor, status="draft"),
+                      await settlement.count_for_staff(conn, actor, status="confirmed"))
+                     if self.may("settlement.view") else None)
         groups: list[tuple[str, list[Task]]] = []
         for work in relief.steps:
             tasks = [Task("已超期", work.overdue, queue_url(work.step, overdue="1"), urgent=work.overdue > 0),
@@ -67,12 +69,15 @@ class HomePage(ConsoleHandler):
                                urgent=bool(relief.objections_overdue)))
         if relief.notices_ending is not None:
             others.append(Task("两日内公示期满", relief.notices_ending, NOTICES_URL))
-        if rechecks is not None:
-            others.append(Task(f"{RECHECK_DAYS} 日内到期的困难职工复核", min(len(rechecks), COUNT_CAP), RECHECKS_URL,
-                               capped=len(rechecks) > COUNT_CAP))
-        if drafts is not None:
-            others.append(Task("待确认的商家月结单", min(len(drafts), COUNT_CAP), STATEMENTS_URL,
-                               capped=len(drafts) > COUNT_CAP))
+        if register is not None:
+            pending, due = register
+            if self.may("hardship.confirm"):
+                others.append(Task("待确认的困难职工档案", pending, PENDING_URL, urgent=pending > 0))
+            others.append(Task(f"{RECHECK_DAYS} 日内到期的困难职工复核", due, RECHECKS_URL))
+        if money is not None:
+            drafts, to_pay = money
+            others.append(Task("待确认的商家月结单", drafts, STATEMENTS_URL))
+            others.append(Task("已确认待登记收付款的月结单", to_pay, TO_PAY_URL))
         if others:
             groups.append(("其他待办", others))
         done = "密码已修改。" if self.get_query_argument("done", "") == "password" else None

@@ -374,23 +374,45 @@ async def get_for_staff(conn: AsyncConnection, actor: Actor, statement_id: int) 
     return _statement(await _get(conn, statement_id, within=policy.scope(actor)))
 
 
+def check_status(status: Any) -> str:
+    """``status`` as one of the statement statuses, or Invalid."""
+    if status not in STATUS_LABELS:
+        raise Invalid("invalid_status", "对账单状态应为草稿、已确认、已付款、已收款或已结清之一",
+                      details=[{"field": "status", "reason": "状态不对"}])
+    return str(status)
+
+
 async def list_for_staff(conn: AsyncConnection, actor: Actor, *, month: str | None = None,
-                         merchant_id: int | None = None, after: tuple[str, int] | None = None,
-                         limit: int | None = None) -> list[Statement]:
-    """Statements of the merchants in the actor's subtree (of one month, one merchant), newest month first,
-    then by merchant; those after the position ``after`` (month, merchant id), ``limit`` of them when given."""
+                         merchant_id: int | None = None, status: str | None = None,
+                         after: tuple[str, int] | None = None, limit: int | None = None) -> list[Statement]:
+    """Statements of the merchants in the actor's subtree (of one month, one merchant, one status), newest
+    month first, then by merchant; those after the position ``after`` (month, merchant id), ``limit`` of
+    them when given."""
     policy.require(actor, "settlement.view")
     query = _select().where(in_subtree(orgs.c.path, policy.scope(actor)))
     if month is not None:
         query = query.where(statements.c.month == check_month(month))
     if merchant_id is not None:
         query = query.where(statements.c.merchant_id == merchant_id)
+    if status is not None:
+        query = query.where(statements.c.status == check_status(status))
     if after is not None:
         query = query.where(sa.or_(statements.c.month < after[0], sa.and_(statements.c.month == after[0],
                                                                          statements.c.merchant_id > after[1])))
     rows = (await conn.execute(query.order_by(statements.c.month.desc(), statements.c.merchant_id)
                                .limit(limit))).all()
     return [_statement(r) for r in rows]
+
+
+async def count_for_staff(conn: AsyncConnection, actor: Actor, *, status: str) -> int:
+    """How many statements of the merchants in the actor's subtree are in ``status`` (the home page's work:
+    drafts to confirm, confirmed ones whose money is still to record), counted exactly."""
+    policy.require(actor, "settlement.view")
+    query = (sa.select(sa.func.count()).select_from(statements)
+             .join(merchants, merchants.c.id == statements.c.merchant_id)
+             .join(orgs, orgs.c.id == merchants.c.org_id)
+             .where(in_subtree(orgs.c.path, policy.scope(actor)), statements.c.status == check_status(status)))
+    return int((await conn.execute(query)).scalar_one())
 
 
 async def get_for_merchant(conn: AsyncConnection, merchant_id: int, statement_id: int) -> Statement:

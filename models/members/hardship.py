@@ -530,6 +530,29 @@ async def exit(conn: AsyncConnection, actor: Actor, record_id: int, *, reason: s
     return await load_one(conn, None, record_id)
 
 
+def _due(actor: Actor, within_days: int, on: date | None) -> Any:
+    """The WHERE clause of the re-check list: active, ending by ``on`` + ``within_days``, in the actor's
+    subtree, no re-check of it waiting for confirmation."""
+    policy.require(actor, "hardship.view")
+    if isinstance(within_days, bool) or not 0 <= within_days <= MAX_RECHECK_DAYS:
+        raise Invalid("hardship_within_days", f"天数应在 0–{MAX_RECHECK_DAYS} 之间")
+    until = (on or local_today()) + timedelta(days=within_days)
+    successor = hardship_records.alias("successor")
+    return sa.and_(hardship_records.c.status == "active", hardship_records.c.valid_to <= until,
+                   orgs.in_subtree(orgs_t.c.path, policy.scope(actor)),
+                   ~sa.exists().where(successor.c.supersedes_id == hardship_records.c.id,
+                                      successor.c.status == "pending"))
+
+
+async def count_due_for_recheck(conn: AsyncConnection, actor: Actor, *, within_days: int = 30,
+                                on: date | None = None) -> int:
+    """How many records ``due_for_recheck`` lists (expired ones included), counted exactly."""
+    where = _due(actor, within_days, on)
+    return int((await conn.execute(sa.select(sa.func.count()).select_from(hardship_records)
+                                   .join(orgs_t, orgs_t.c.id == hardship_records.c.org_id).where(where)))
+               .scalar_one())
+
+
 async def due_for_recheck(
     conn: AsyncConnection, actor: Actor, *, within_days: int = 30, on: date | None = None,
     after: tuple[date, int] | None = None, limit: int | None = None,
@@ -537,16 +560,8 @@ async def due_for_recheck(
     """Active records in the actor's subtree whose validity ends within ``within_days`` (or has ended: those
     show ``expired``), soonest first, but not those whose re-check waits for confirmation; those after the
     position ``after`` (end date, id), ``limit`` of them when given."""
-    policy.require(actor, "hardship.view")
-    if isinstance(within_days, bool) or not 0 <= within_days <= MAX_RECHECK_DAYS:
-        raise Invalid("hardship_within_days", f"天数应在 0–{MAX_RECHECK_DAYS} 之间")
-    until = (on or local_today()) + timedelta(days=within_days)
-    successor = hardship_records.alias("successor")
     query = (sa.select(hardship_records).join(orgs_t, orgs_t.c.id == hardship_records.c.org_id)
-             .where(hardship_records.c.status == "active", hardship_records.c.valid_to <= until,
-                    orgs.in_subtree(orgs_t.c.path, policy.scope(actor)),
-                    ~sa.exists().where(successor.c.supersedes_id == hardship_records.c.id,
-                                       successor.c.status == "pending")))
+             .where(_due(actor, within_days, on)))
     if after is not None:
         query = query.where(sa.or_(hardship_records.c.valid_to > after[0], sa.and_(
             hardship_records.c.valid_to == after[0], hardship_records.c.id > after[1])))

@@ -107,3 +107,12 @@ async def pending(conn: AsyncConnection, actor: Actor, *, after: int | None = No
         query = query.where(hardship_records.c.id > after)
     rows = (await conn.execute(query.order_by(hardship_records.c.id).limit(limit))).all()
     return await hardship.load(conn, None, list(rows))
+
+
+async def count_pending(conn: AsyncConnection, actor: Actor) -> int:
+    """How many entries and re-checks in the actor's subtree wait for confirmation, counted exactly."""
+    policy.require(actor, "hardship.view")
+    return int((await conn.execute(
+        sa.select(sa.func.count()).select_from(hardship_records).join(orgs_t, orgs_t.c.id == hardship_records.c.org_id)
+        .where(hardship_records.c.status == "pending", orgs.in_subtree(orgs_t.c.path, policy.scope(actor)))))
+        .scalar_one())
