@@ -3,19 +3,17 @@ Idempotency-Key made once per form shown, so a double submit pays once), the ban
 reversal of a payment (asked once), the archive of a paid file and its archive PDF."""
 from __future__ import annotations
 
-import hashlib
-import uuid
 from typing import Any
 from urllib.parse import quote
 
 from handlers.cards import font_refusal
+from handlers.console import once
 from handlers.console.base import ConsoleHandler, Refusal
 from handlers.console.relief import APPLICATION, file_url, show_file
 from handlers.relief_archive import ArchivePdfHandler
 from handlers.relief_payments import EXPORT_TYPES, ExportQuery
-from models.core import idempotency
 from models.core.clock import local_today
-from models.core.errors import AppError
+from models.core.errors import AppError, Invalid
 from models.core.policy import Access
 from models.core.spreadsheets import write_csv, write_xlsx
 from models.core.typed import paged
@@ -31,25 +29,59 @@ def payment_url(application_id: int) -> str:
     return f"{file_url(application_id)}/payment"
 
 
-class PaymentsPage(ConsoleHandler):
-    """The applications of my subtree waiting at ``payment``, oldest first, with the bank payment file."""
+class PaymentsPage(once.OnceHandler):
+    """The applications of my subtree waiting at ``payment``, oldest first, with the bank payment file; and
+    the batch form: the applications ticked, paid by one bank transfer file, all or none, once per form shown."""
 
-    access = {"get": Access("relief.pay")}
+    access = {"get": Access("relief.pay"), "post": Access("relief.pay")}
 
-    async def get(self) -> None:
-        """One page of them."""
+    async def _show(self, *, form: dict[str, Any] | None = None, ticked: list[str] | None = None,
+                    refusal: Refusal | None = None) -> None:
         actor = await self.actor()
         q = self.url_query(queue.QueueQuery)
         q = q.model_copy(update={"step": "payment", "status": None})
         async with self.reading() as conn:
             items, _ = await queue.listing(conn, self.cipher, actor, q)
         shown, nxt = paged(items, q.limit, lambda i: int(i["id"]))
+        typed = dict(form or {"paid_on": local_today().isoformat()})
+        typed[once.FIELD] = once.new_key()
         self.page("relief_payments.html", "救助金发放", crumbs=[("救助金发放", None)], items=shown,
                   next_url=self.page_url(cursor=nxt) if nxt else None, payment_url=payment_url, file_url=file_url,
-                  export_url=EXPORT_URL + "?format=xlsx", may_export=self.may("relief.export_payments"))
+                  export_url=EXPORT_URL + "?format=xlsx", may_export=self.may("relief.export_payments"),
+                  form=typed, ticked=set(ticked or []), refusal=refusal, errors=refusal.fields if refusal else {},
+                  status=refusal.status if refusal else 200)
+
+    async def get(self) -> None:
+        """One page of them, with the batch form."""
+        done = self.get_query_argument("done", None)
+        await self._show(form=None if done is None else {"paid_on": local_today().isoformat()})
+
+    async def post(self) -> None:
+        """Record the ticked applications as paid by one bank transfer file, as the API's batch does."""
+        actor = await self.actor()
+        values = self.form_values()
+        ticked = self.form_list("application_ids")
+        typed = {k: v for k, v in values.items() if k in ("voucher_no", "paid_on")}
+        try:
+            ids = [int(t) for t in ticked if t.isdigit()]
+            if not ids:
+                raise Invalid("application_ids_required", "请勾选要登记发放的申请",
+                              details=[{"field": "application_ids", "reason": "请至少勾选一个申请"}])
+            body = self.form_model(payments.Batch, typed,
+                                   extra={"application_ids": ids, "method": "bank_transfer"})
+            await self.once(values.get(once.FIELD), body, lambda conn: self._pay(conn, actor, body))
+        except AppError as exc:
+            await self._show(form=typed, ticked=ticked, refusal=self.refused(exc))
+            return
+        self.redirect(PAYMENTS_URL + "?done=batch")
+
+    async def _pay(self, conn: Any, actor: Any, body: payments.Batch) -> dict[str, Any]:
+        """The batch, in the transaction that keeps its answer."""
+        paid = await payments.pay_batch(conn, self.cipher, actor, body)
+        return {"paid": [payments.answer(a) for a in paid]}
 
 
-class PaymentForm(ConsoleHandler):
+class PaymentForm(once.OnceHandler):
     """Record the payment of one application (finance), once per form shown."""
 
     access = {"get": Access("relief.pay", APPLICATION), "post": Access("relief.pay", APPLICATION)}
@@ -61,7 +93,7 @@ class PaymentForm(ConsoleHandler):
             app = await reviewing.load_in_scope(conn, self.cipher, actor, application_id)
         typed = dict(form or {"amount": f"{(app.approved_amount or 0) / 100:.2f}", "method": "bank_transfer",
                               "paid_on": local_today().isoformat()})
-        typed["idempotency_key"] = uuid.uuid4().hex  # a new key for each form shown: one payment per submit of it
+        typed[once.FIELD] = once.new_key()  # a new key for each form shown: one payment per submit of it
         title = f"登记发放 · 申请 {application_id}"
         self.page("relief_payment.html", title,
                   crumbs=[("救助金发放", PAYMENTS_URL), (f"申请 {application_id}", file_url(application_id)),
@@ -79,24 +111,10 @@ class PaymentForm(ConsoleHandler):
         the first one's outcome and pays nothing."""
         actor = await self.actor()
         values = self.form_values()
-        typed = {k: v for k, v in values.items() if k != "idempotency_key"}
+        typed = {k: v for k, v in values.items() if k != once.FIELD}
         try:
             body = self.form_model(payments.Payment, values, yuan_fields=("amount",))
-            key = idempotency.check_key(values.get("idempotency_key"))
-            digest = idempotency.body_hash(body.model_dump(mode="json"))
-            scope = ""
-            async with self.writing() as conn:
-                scope = f"{await self.idempotency_scope(conn)}:" \
-                        f"{hashlib.sha256(self.request.path.encode()).hexdigest()[:24]}"
-                replay = await idempotency.claim(conn, scope, key, digest)
-            if replay is not None:
-                if replay.status < 400:
-                    self.redirect(file_url(int(application_id)) + "?done=paid")
-                    return
-                error = replay.body.get("error", {})
-                raise AppError(str(error.get("code", "refused")), str(error.get("message", "")), status=replay.status,
-                               details=error.get("details"))
-            await self._pay(actor, int(application_id), body, scope, key)
+            await self.once(values.get(once.FIELD), body, lambda conn: self._pay(conn, actor, int(application_id), body))
         except AppError as exc:
             refusal = self.refused(exc)
             if exc.code == "account_mismatch" or exc.code == "account_last4_required":
@@ -109,21 +127,9 @@ class PaymentForm(ConsoleHandler):
             return
         self.redirect(file_url(int(application_id)) + "?done=paid")
 
-    async def _pay(self, actor: Any, application_id: int, body: payments.Payment, scope: str, key: str) -> None:
-        """The payment and its kept answer in one transaction; a refusal kept too; anything else frees the key."""
-        try:
-            async with self.writing() as conn:
-                app = await payments.pay(conn, self.cipher, actor, application_id, body)
-                await idempotency.finish(conn, scope, key, 200, payments.answer(app))
-        except AppError as exc:
-            _, error = self.error_payload(exc, exc.status)
-            async with self.writing() as conn:
-                await idempotency.finish(conn, scope, key, exc.status, {"error": error})
-            raise
-        except BaseException:
-            async with self.writing() as conn:
-                await idempotency.release(conn, scope, key)
-            raise
+    async def _pay(self, conn: Any, actor: Any, application_id: int, body: payments.Payment) -> dict[str, Any]:
+        """The payment, in the transaction that keeps its answer."""
+        return payments.answer(await payments.pay(conn, self.cipher, actor, application_id, body))
 
 
 class ExportFile(ConsoleHandler):

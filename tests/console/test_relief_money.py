@@ -9,6 +9,8 @@ from datetime import date
 import sqlalchemy as sa
 
 from models.funds import sources
+from models.members.tables import members
+from models.relief.payments import BANK_ACCOUNT_PURPOSE
 from models.relief.payment_tables import relief_payments
 from tests.console.later import YEAR, app_row, later_scene
 from tests.console.scene import PASSWORD, make_scene
@@ -200,3 +202,40 @@ async def test_a_reversal_asks_once_and_a_paid_file_is_archived_with_its_pdf(bro
     outsider = browser()
     await outsider.login("outsider", PASSWORD)
     assert (await outsider.get(file_url + "/archive.pdf")).status == 404
+
+
+async def test_a_bank_transfer_batch_pays_the_ticked_applications_once(browser, engine, running):
+    scene = await make_scene(engine)
+    later = await later_scene(running, engine, scene)
+    b = browser()
+    await b.login("finance1", PASSWORD)
+    page = await b.get("/console/relief/payments")
+    assert page.status == 200 and f'name="application_ids" value="{later.payment}"' in page.text
+    none = await b.post("/console/relief/payments", {"voucher_no": "DF-2026-12", "paid_on": date.today().isoformat(),
+                                                    "idempotency_key": key_of(page)})
+    assert none.status == 400 and none.field_error("application_ids") and 'value="DF-2026-12"' in none.text
+    good = {"application_ids": str(later.payment), "voucher_no": "DF-2026-12", "paid_on": date.today().isoformat(),
+            "idempotency_key": key_of(none)}
+    future = await b.post("/console/relief/payments", {**good, "paid_on": "2999-01-01"})
+    assert future.status == 400 and future.has("发放日期不能晚于今天")
+    assert f'value="{later.payment}" id="pick-{later.payment}" checked' in future.text  # the ticks are kept
+    good["idempotency_key"] = key_of(future)
+    no_account = await b.post("/console/relief/payments", good)  # all or none: each application needs an account
+    assert no_account.status == 422 and no_account.has(f"申请 {later.payment}：该申请没有登记银行账号")
+    member_id = (await app_row(engine, later.payment)).member_id
+    async with engine.begin() as conn:
+        await conn.execute(members.update().where(members.c.id == member_id).values(
+            bank_account_enc=running.settings["cipher"].encrypt("6222020200112233", purpose=BANK_ACCOUNT_PURPOSE)))
+    good["idempotency_key"] = key_of(no_account)
+    first = await b.post("/console/relief/payments", good)
+    assert first.status == 302 and first.location.endswith("?done=batch")
+    twice = await b.post("/console/relief/payments", good)  # the same form again: nothing more is paid
+    assert twice.status == 302
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(relief_payments).where(
+            relief_payments.c.application_id == later.payment))).all()
+    assert len(rows) == 1 and (await app_row(engine, later.payment)).status == "paid"
+    assert (await b.get(first.location)).has("已按银行代发批次登记发放")
+    reviewer = browser()
+    await reviewer.login("reviewer1", PASSWORD)
+    assert (await reviewer.post("/console/relief/payments", good)).status == 403
