@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.console import auth, cards, home, members, relief, roster
+from handlers.console import network
 
 routes: list[tuple[str, Any]] = [
     *auth.routes,
@@ -13,4 +14,5 @@ routes: list[tuple[str, Any]] = [
     *members.routes,
     *roster.routes,
     *cards.routes,
+    *network.routes,
 ]

@@ -43,6 +43,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("今日工作", HOME_URL, "console.home"),
     ("救助审核", "/console/relief/queue", "relief.queue"),
     ("会员与服务卡", "/console/members/", "member.view"),
+    ("组织与设置", "/console/orgs/", "org.view"),
 )
 #: Why the login page is shown again, as the ``why`` of its URL.
 LOGIN_NOTICES = {"idle": "长时间未操作，已自动退出，请重新登录。", "logout": "已退出登录。",
