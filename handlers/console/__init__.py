@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.console import auth, cards, home, members, relief, roster
-from handlers.console import network
+from handlers.console import calendar, network
 
 routes: list[tuple[str, Any]] = [
     *auth.routes,
@@ -15,4 +15,5 @@ routes: list[tuple[str, Any]] = [
     *roster.routes,
     *cards.routes,
     *network.routes,
+    *calendar.routes,
 ]
