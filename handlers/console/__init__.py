@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.console import auth, cards, home, members, relief, roster
-from handlers.console import calendar, network
+from handlers.console import calendar, member_edit, network
 
 routes: list[tuple[str, Any]] = [
     *auth.routes,
@@ -16,4 +16,5 @@ routes: list[tuple[str, Any]] = [
     *cards.routes,
     *network.routes,
     *calendar.routes,
+    *member_edit.routes,
 ]
