@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.console import auth, cards, home, members, relief, roster
-from handlers.console import calendar, member_edit, network
+from handlers.console import calendar, kinds, member_edit, network
 
 routes: list[tuple[str, Any]] = [
     *auth.routes,
@@ -17,4 +17,5 @@ routes: list[tuple[str, Any]] = [
     *network.routes,
     *calendar.routes,
     *member_edit.routes,
+    *kinds.routes,
 ]
