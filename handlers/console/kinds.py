@@ -5,6 +5,7 @@ admins: change a kind or add one (its JSON definition in a textarea, checked exa
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from handlers.console.base import ConsoleHandler, Refusal
@@ -49,6 +50,11 @@ def source_label(kind: kinds.Kind, org: orgs.Org, codes: dict[int, orgs.Org]) ->
     return f"沿用上级：{source.name}（{source.code}）"
 
 
+def grouped(text: str) -> str:
+    """The domain's amount text with thousands separators, as the console shows yuan: "11160.00" -> "11,160.00"."""
+    return re.sub(r"\d{4,}(?=\.\d{2})", lambda m: f"{int(m.group(0)):,}", text)
+
+
 def field_rows(defn: kinds.Definition) -> list[dict[str, Any]]:
     """The form's fields as rows: name, title, kind, required, limits (amounts in yuan), choices."""
     schema = defn.fields
@@ -78,9 +84,9 @@ def field_rows(defn: kinds.Definition) -> list[dict[str, Any]]:
 
 def amount_rows(defn: kinds.Definition, deep_line: int | None) -> list[str]:
     """The amount rule in words, amounts in yuan (for a registered worker too when the table differs)."""
-    out = [kinds.amount_view(defn, deep_line=deep_line, registered=False)["text"]]
+    out = [grouped(kinds.amount_view(defn, deep_line=deep_line, registered=False)["text"])]
     if defn.amount.registered_amounts:
-        out.append("已建档困难职工：" + kinds.amount_view(defn, deep_line=deep_line, registered=True)["text"])
+        out.append("已建档困难职工：" + grouped(kinds.amount_view(defn, deep_line=deep_line, registered=True)["text"]))
     if defn.amount.basis == "line_months" and deep_line is None:
         out.append("（本单位尚未设置困难职工认定标准，无法算出金额）")
     return out
@@ -134,7 +140,8 @@ class KindsPage(ConsoleHandler):
             sources = {i: await orgs.get(conn, i) for i in {k.source_org_id for k in found if k.source_org_id}}
         deep = lines[0] if lines else None
         rows = [{"kind": k, "source": source_label(k, org, sources), "who": kinds.WHO.get(k.definition.who, ""),
-                 "amount": kinds.amount_view(k.definition, deep_line=deep, registered=False)["text"]} for k in found]
+                 "amount": grouped(kinds.amount_view(k.definition, deep_line=deep, registered=False)["text"])}
+                for k in found]
         self.page("kinds_list.html", f"{org.name} 的救助类别",
                   crumbs=[("工会组织", TREE_URL), (org.name, unit_url(org.id)), ("救助类别", None)],
                   org=org, rows=rows, kind_url=kind_url, new_url=kind_url(org.code, NEW),

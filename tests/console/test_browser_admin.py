@@ -68,7 +68,7 @@ async def test_create_unit_set_lines_add_holiday_edit_member(tab, engine, runnin
     await checked(tab, "65-kinds-list")
     await tab.get_by_role("link", name="生活救助").click()
     await tab.wait_for_url("**/console/relief-kinds/G03/living")
-    assert "11,160.00" in await tab.locator("main").inner_text() or "11160.00" in await tab.locator("main").inner_text()
+    assert "11,160.00 元" in await tab.locator("main").inner_text()  # 12 months of the deep line just set
     await checked(tab, "66-kinds-kind")
 
     # the calendar: add a holiday, remove it after the dialog asks once

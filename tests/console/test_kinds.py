@@ -36,15 +36,18 @@ async def test_the_kinds_in_force_and_a_kind_readable(browser, engine, running):
     assert home.status == 302 and home.location == "/console/relief-kinds/S01"
     page = await b.get(home.location)
     assert page.status == 200 and page.h1 == ["东湖街道服务站 的救助类别"]
-    assert page.has("生活救助", "临时救助", "预设", "沿用上级：芙蓉区总工会（K01）", "最高 3000.50 元")
+    assert page.has("生活救助", "临时救助", "预设", "沿用上级：芙蓉区总工会（K01）", "最高 3,000.50 元")
     assert "新增本单位的救助类别" not in page.text  # not an admin
     other = await b.get("/console/relief-kinds/?org=G01")
     assert other.location == "/console/relief-kinds/G01"
     kind = await b.get("/console/relief-kinds/S01/temporary")
     assert kind.status == 200 and kind.h1 == ["临时救助（东湖街道服务站）"]
     assert kind.has("突发事件", "突发疾病、意外事故、自然灾害、其他", "金额（元）", "0.00–10,000,000.00 元", "日期",
-                    "事故、灾害或病情证明", "家庭成员收入证明", "每户每年限 2 次", "最高 3000.50 元")
+                    "事故、灾害或病情证明", "家庭成员收入证明", "每户每年限 2 次", "最高 3,000.50 元")
     assert "保存为本单位的定义" not in kind.text and "<textarea" not in kind.text
+    for code in kinds.PRESET_DEFINITIONS:  # every preset reads (choices, tables by choice, fields as caps)
+        each = await b.get(f"/console/relief-kinds/S01/{code}")
+        assert each.status == 200 and each.has(kinds.PRESET_DEFINITIONS[code].name), code
     assert (await b.get("/console/relief-kinds/S01/nothing_here")).status == 404
     assert (await b.get("/console/relief-kinds/K02")).status == 404  # another county: as missing
     assert (await b.get("/console/relief-kinds/K02/temporary")).status == 404
@@ -73,7 +76,7 @@ async def test_an_admin_changes_a_kind_with_the_apis_checks(browser, engine, run
     assert saved.status == 302 and saved.location == "/console/relief-kinds/K01/temporary?done=defined"
     assert (await in_force(engine, scene, "G01"))["temporary"].definition.amount.amount == 200000
     shown = await b.get(saved.location)
-    assert shown.has("已保存为本单位的定义", "本单位设置", "最高 2000.00 元", "取消本单位的设置")
+    assert shown.has("已保存为本单位的定义", "本单位设置", "最高 2,000.00 元", "取消本单位的设置")
     off = await b.post("/console/relief-kinds/K01/temporary", {"action": "disable"})
     assert off.status == 302 and not (await in_force(engine, scene, "S01"))["temporary"].definition.enabled
     assert (await b.get("/console/relief-kinds/K01")).has("已停用")
