@@ -54,6 +54,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("统计", "/console/stats", "relief.statistics"),
     ("审计日志", "/console/audit", "audit.view"),
     ("工作人员", "/console/accounts", "staff.manage"),
+    ("组织与设置", "/console/orgs/", "org.view"),
 )
 #: Why the login page is shown again, as the ``why`` of its URL.
 LOGIN_NOTICES = {"idle": "长时间未操作，已自动退出，请重新登录。", "logout": "已退出登录。",

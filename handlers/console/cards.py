@@ -15,7 +15,8 @@ from models.members import membership as members
 
 CARD = Target("card", "card_id")
 DONE = {"issued": "已发卡。", "freeze": "服务卡已冻结，已出示的卡码随即失效。", "unfreeze": "服务卡已解冻，可以正常使用。",
-        "reissue": "已挂失补办：旧卡已作废，新卡号见下。", "print": "已制作实体卡，旧的实体卡随即作废。请打开 PDF 打印。"}
+        "reissue": "已挂失补办：旧卡已作废，新卡号见下。", "print": "已制作实体卡，旧的实体卡随即作废。请打开 PDF 打印。",
+        "cancel": "服务卡已注销。"}
 #: Each card action: the API's domain function, whether the reason is required, the question asked once and its
 #: button (None: not asked).
 ACTIONS: dict[str, tuple[Any, bool, str | None, str]] = {
@@ -23,6 +24,7 @@ ACTIONS: dict[str, tuple[Any, bool, str | None, str]] = {
     "unfreeze": (cards.unfreeze, False, "确定解冻这张服务卡吗？解冻后持卡人可以正常使用权益。", "确认解冻"),
     "reissue": (cards.report_lost, False, "确定挂失补办吗？旧卡号立即作废（已印的实体卡也随之作废），并发放新卡号。",
                 "确认挂失补办"),
+    "cancel": (cards.cancel, True, "确定注销这张服务卡吗？注销后不能恢复，持卡人不能再使用权益，已出示的卡码立即失效。", "确认注销"),
 }
 
 
@@ -77,7 +79,7 @@ class CardPage(ConsoleHandler):
 
 
 class CardActionForm(ConsoleHandler):
-    """Freeze (a reason required), unfreeze or reissue one card, each asked once, each the API's own call."""
+    """Freeze or cancel (a reason required), unfreeze or reissue one card, each asked once, each the API's own call."""
 
     access = {"post": Access("card.manage", CARD)}
 
@@ -141,6 +143,6 @@ class CardPrintPage(ConsoleHandler):
 _CARD = r"/console/cards/(?P<card_id>[0-9]+)"
 routes: list[tuple[str, Any]] = [
     (r"/console/members/(?P<member_id>[0-9]+)/card", CardPage),
-    (_CARD + r"/(?P<action>freeze|unfreeze|reissue)", CardActionForm),
+    (_CARD + r"/(?P<action>freeze|unfreeze|reissue|cancel)", CardActionForm),
     (_CARD + r"/print", CardPrintPage),
 ]

@@ -23,7 +23,7 @@ GENDERS = {"M": "男", "F": "女", "male": "男", "female": "女"}
 MEMBER_STATUS = {"active": "在会", "ended": "已终止会籍"}
 #: The most units a unit list (filter, import) offers; a larger subtree is filtered by the code typed.
 UNIT_CHOICES = 500
-DONE = {"released": "已解除与微信账号的绑定，该微信上已出示的服务卡码随即失效。"}
+DONE = {"released": "已解除与微信账号的绑定，该微信上已出示的服务卡码随即失效。", "edited": "会员信息已保存。"}
 
 
 def member_url(member_id: int) -> str:

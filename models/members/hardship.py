@@ -276,6 +276,17 @@ async def income_lines(conn: AsyncConnection, org: orgs.Org) -> tuple[int, int]:
     return int(deep), int(relative)
 
 
+async def lines_in_force(conn: AsyncConnection, org: orgs.Org) -> tuple[int, int, orgs.Org] | None:
+    """The (deep, relative) lines in fen per month in force at ``org`` and the unit that sets them (``org`` itself,
+    or the nearest unit above it: inherited); None when neither it nor any unit above sets them."""
+    deep = await orgs.setting_source(conn, org, DEEP_LINE)
+    relative = await orgs.setting_source(conn, org, RELATIVE_LINE)
+    if deep is None or relative is None:
+        return None
+    source = org if deep[1] == org.id else await orgs.get(conn, deep[1])
+    return int(deep[0]), int(relative[0]), source
+
+
 async def _member_in_scope(conn: AsyncConnection, actor: Actor, member_id: int, *, lock: bool = False) -> Any:
     query = (sa.select(members.c.id, members.c.status, members.c.org_id, orgs_t.c.path)
              .join(orgs_t, orgs_t.c.id == members.c.org_id)

@@ -235,6 +235,12 @@ async def ancestors(conn: AsyncConnection, org: Org) -> list[int]:
 
 async def get_setting(conn: AsyncConnection, org: Org, name: str) -> str | None:
     """The setting from the nearest unit on the way up to the root that sets it."""
+    found = await setting_source(conn, org, name)
+    return found[0] if found else None
+
+
+async def setting_source(conn: AsyncConnection, org: Org, name: str) -> tuple[str, int] | None:
+    """The setting in force at ``org`` and the id of the unit that sets it (``org`` itself or the nearest above)."""
     chain = await ancestors(conn, org)
     rows = (
         await conn.execute(
@@ -246,7 +252,7 @@ async def get_setting(conn: AsyncConnection, org: Org, name: str) -> str | None:
     by_org = {r.org_id: r.value for r in rows}
     for org_id in reversed(chain):
         if org_id in by_org:
-            return str(by_org[org_id])
+            return str(by_org[org_id]), org_id
     return None
 
 

@@ -118,3 +118,36 @@ async def test_another_county_reads_the_card_as_missing(browser, engine, running
     assert (await card_row(engine, p.wang_card)).status == "active"
     own = await b.get(f"/console/members/{p.far}/card")
     assert own.status == 200 and own.has("正常")
+
+
+async def test_cancel_needs_a_reason_asks_once_and_is_final(browser, engine, running):
+    scene = await make_scene(engine)
+    p = await people(running, engine, scene)
+    b = browser()
+    await b.login("station1", PASSWORD)
+    page = await b.get(f"/console/members/{p.wang}/card")
+    assert page.has("注销服务卡", "注销原因（必填") and f'action="/console/cards/{p.wang_card}/cancel"' in page.text
+    cancel = f"/console/cards/{p.wang_card}/cancel"
+    no_reason = await b.post(cancel, {"reason": "", "confirmed": "1"})
+    assert no_reason.status == 400 and no_reason.field_error("reason") == "请填写原因（持卡人会收到通知）"
+    assert 'id="cancel-reason"' in no_reason.text and 'aria-invalid="true"' in no_reason.text
+    asked = await b.post(cancel, {"reason": "会员调离本市"})
+    assert asked.status == 200 and asked.h1 == ["请确认"] and asked.has("确认注销", "注销后不能恢复")
+    assert 'name="reason" value="会员调离本市"' in asked.text
+    assert (await card_row(engine, p.wang_card)).status == "active"
+    done = await b.post(cancel, {"reason": "会员调离本市", "confirmed": "1"})
+    assert done.status == 302 and done.location.endswith("?done=cancel")
+    assert (await card_row(engine, p.wang_card)).status == "cancelled"
+    shown = await b.get(done.location)
+    assert shown.has("服务卡已注销", "已注销", "会员调离本市", "没有有效的服务卡")
+    again = await b.post(cancel, {"reason": "再注销", "confirmed": "1"})
+    assert again.status == 409 and again.has("服务卡已注销")
+    assert "card.cancel" in await actions(engine)
+    reviewer = browser()
+    await reviewer.login("reviewer1", PASSWORD)
+    refused = await reviewer.post(f"/console/cards/{p.far_card}/cancel", {"reason": "x", "confirmed": "1"})
+    assert refused.status == 403 and refused.h1 == ["没有权限"]
+    outsider = browser()
+    await outsider.login("outsider", PASSWORD)
+    missing = await outsider.post(f"/console/cards/{p.wang_card}/cancel", {"reason": "x", "confirmed": "1"})
+    assert missing.status == 404 and missing.h1 == ["找不到页面"]

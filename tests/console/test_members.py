@@ -235,3 +235,84 @@ async def test_transfers_wait_for_my_decision_and_are_decided(browser, engine, r
     finance = browser()
     await finance.login("finance1", PASSWORD)
     assert (await finance.get("/console/members/transfers")).status == 403
+
+
+async def member_row(engine, member_id):
+    async with engine.connect() as conn:
+        return (await conn.execute(sa.select(members).where(members.c.id == member_id))).one()
+
+
+async def test_edit_a_member_phone_employer_bank_account_keeping_what_was_typed(browser, engine, running):
+    scene = await make_scene(engine)
+    p = await people(running, engine, scene)
+    cipher = running.settings["cipher"]
+    b = browser()
+    await b.login("station1", PASSWORD)
+    page = await b.get(f"/console/members/{p.wang}")
+    assert f'href="/console/members/{p.wang}/edit"' in page.text
+    form = await b.get(f"/console/members/{p.wang}/edit")
+    assert form.status == 200 and form.h1 == ["修改会员 王*英"] and 'value="湘绣厂"' in form.text
+    assert "13800000071" not in form.text and '<a href="/console/members/">会员查询</a>' in form.text
+    nothing = await b.post(f"/console/members/{p.wang}/edit", {"employer": "湘绣厂", "status": "active"})
+    assert nothing.status == 400 and nothing.has("没有要修改的内容")
+    bad_phone = await b.post(f"/console/members/{p.wang}/edit", {"phone": "12345", "employer": "湘绣集团",
+                                                                 "status": "active"})
+    assert bad_phone.status == 400 and bad_phone.field_error("phone") == "手机号格式不对"
+    assert 'value="12345"' in bad_phone.text and 'value="湘绣集团"' in bad_phone.text
+    bad_bank = await b.post(f"/console/members/{p.wang}/edit", {"bank_account": "12ab", "status": "active",
+                                                                "employer": "湘绣厂"})
+    assert bad_bank.status == 400 and bad_bank.field_error("bank_account") == "银行账号应为 12 到 30 位数字"
+    saved = await b.post(f"/console/members/{p.wang}/edit", {"phone": "13900000099", "employer": "湘绣集团",
+                                                             "bank_account": "6222 0000 1111 2222", "status": "active"})
+    assert saved.status == 302 and saved.location == f"/console/members/{p.wang}?done=edited"
+    row = await member_row(engine, p.wang)
+    assert row.employer == "湘绣集团" and cipher.decrypt(row.phone_enc, purpose="phone") == "13900000099"
+    assert row.bank_account_enc is not None
+    assert (await b.get(saved.location)).has("会员信息已保存", "湘绣集团")
+    cleared = await b.post(f"/console/members/{p.wang}/edit", {"clear_phone": "1", "employer": "", "status": "active"})
+    assert cleared.status == 302
+    row = await member_row(engine, p.wang)
+    assert row.phone_enc is None and row.employer is None and row.bank_account_enc is not None
+    assert "member.update" in await audit_actions(engine)
+
+
+async def test_ending_a_membership_asks_once_and_cancels_the_card(browser, engine, running):
+    from models.cards.tables import cards
+
+    scene = await make_scene(engine)
+    p = await people(running, engine, scene)
+    b = browser()
+    await b.login("station1", PASSWORD)
+    asked = await b.post(f"/console/members/{p.wang}/edit", {"employer": "湘绣厂", "status": "ended",
+                                                             "ended_on": "2026-11-30"})
+    assert asked.status == 200 and asked.h1 == ["请确认"] and asked.has("确认终止会籍", "服务卡将被注销")
+    assert (await member_row(engine, p.wang)).status == "active"
+    bad_day = await b.post(f"/console/members/{p.wang}/edit", {"employer": "湘绣厂", "status": "ended",
+                                                               "ended_on": "2026-02-30", "confirmed": "1"})
+    assert bad_day.status == 400 and bad_day.field_error("ended_on") and 'value="2026-02-30"' in bad_day.text
+    done = await b.post(f"/console/members/{p.wang}/edit", {"employer": "湘绣厂", "status": "ended",
+                                                            "ended_on": "2026-11-30", "confirmed": "1"})
+    assert done.status == 302
+    row = await member_row(engine, p.wang)
+    assert row.status == "ended" and row.ended_on.isoformat() == "2026-11-30" and row.user_id is None
+    async with engine.connect() as conn:
+        status = (await conn.execute(sa.select(cards.c.status).where(cards.c.id == p.wang_card))).scalar_one()
+    assert status == "cancelled"
+    assert (await b.get(done.location)).has("已终止会籍", "未绑定")
+
+
+async def test_editing_members_is_for_their_roles_and_subtree(browser, engine, running):
+    scene = await make_scene(engine)
+    p = await people(running, engine, scene)
+    reviewer = browser()
+    await reviewer.login("reviewer1", PASSWORD)
+    assert f'href="/console/members/{p.wang}/edit"' not in (await reviewer.get(f"/console/members/{p.wang}")).text
+    for page in (await reviewer.get(f"/console/members/{p.wang}/edit"),
+                 await reviewer.post(f"/console/members/{p.wang}/edit", {"employer": "x", "status": "active"})):
+        assert page.status == 403 and page.h1 == ["没有权限"]
+    outsider = browser()
+    await outsider.login("outsider", PASSWORD)
+    for page in (await outsider.get(f"/console/members/{p.wang}/edit"),
+                 await outsider.post(f"/console/members/{p.wang}/edit", {"employer": "x", "status": "active"})):
+        assert page.status == 404 and page.h1 == ["找不到页面"]
+    assert (await member_row(engine, p.wang)).employer == "湘绣厂"

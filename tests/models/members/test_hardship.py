@@ -298,3 +298,16 @@ async def test_a_paged_full_view_audits_only_the_records_shown(engine, config) -
     assert len(fetched) == 2  # the page and the one that says a next page exists
     shown = fetched[0].id
     assert (summary if isinstance(summary, dict) else json.loads(summary))["records"] == [shown]
+
+
+async def test_lines_in_force_say_which_unit_sets_them(engine):
+    async with engine.begin() as conn:
+        tree = await org_tree(conn)
+        assert await hardship.lines_in_force(conn, tree["G01"]) is None
+        await hardship.set_income_lines(conn, admin_at(tree["C01"]), "C01", DEEP, RELATIVE)
+        deep, relative, source = await hardship.lines_in_force(conn, tree["G01"])
+        assert (deep, relative, source.code) == (DEEP, RELATIVE, "C01")  # inherited from the city
+        await hardship.set_income_lines(conn, admin_at(tree["C01"]), "S01", 60_000, 90_000)
+        assert [(d, r, s.code) for d, r, s in [await hardship.lines_in_force(conn, tree[c]) for c in ("G01", "S01", "K02")]] \
+            == [(60_000, 90_000, "S01"), (60_000, 90_000, "S01"), (DEEP, RELATIVE, "C01")]
+        assert await orgs.setting_source(conn, tree["G02"], "no_such_setting") is None
