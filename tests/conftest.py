@@ -69,6 +69,22 @@ def _mysql_answers(url: str) -> bool:
         return False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Staff passwords hashed with argon2id at its lowest cost within the suite, which makes hundreds of staff
+    accounts (at the production cost each is a quarter of a second of CPU). Verifying reads the cost from the
+    hash, so the service's code path is the same; tests/server/test_passwords.py pins the production cost."""
+    from argon2 import PasswordHasher
+
+    from server import passwords
+
+    saved = passwords.ARGON2._hasher, passwords.ARGON2._dummy
+    passwords.ARGON2._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    passwords.ARGON2._dummy = passwords.ARGON2._hasher.hash("unionaid-dummy-password")
+    yield
+    passwords.ARGON2._hasher, passwords.ARGON2._dummy = saved
+
+
 @pytest.fixture(scope="session", params=["sqlite", "mysql"])
 def backend(request: Any) -> str:
     if request.param == "mysql" and not _mysql_answers(MYSQL_URL):
