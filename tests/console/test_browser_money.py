@@ -30,7 +30,7 @@ async def test_a_statement_built_confirmed_and_paid_by_three_people(tab, engine,
     m = await money_scene(running, engine, scene)
     await login(tab, "finance1")
     await tab.get_by_role("link", name="商家月结单").first.click()
-    await tab.wait_for_url("**/console/statements/")
+    await tab.wait_for_url("**/console/statements")
     await checked(tab, "20-statements-list")
     await tab.select_option("#merchant_id", str(m.pays))
     assert await tab.locator("#month").input_value() == m.month
