@@ -59,7 +59,7 @@ async def tab(chromium: Any, running: Any, backend: str) -> AsyncIterator[Any]:
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("console", lambda msg: errors.append(f"{page.url}: {msg.text}") if msg.type == "error" else None)
     page.js_errors = errors
     yield page
     await context.close()
