@@ -9,8 +9,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from handlers.console.base import ConsoleHandler
 from models.core import idempotency
 from models.core.errors import AppError
@@ -27,7 +25,7 @@ class OnceHandler(ConsoleHandler):
     """A console page whose POST acts once per form shown (see the module's docstring)."""
 
     async def once(self, key: str | None, body: BaseModel,
-                   act: Callable[[AsyncConnection], Awaitable[dict[str, Any]]]) -> None:
+                   act: Callable[[Any], Awaitable[dict[str, Any]]]) -> None:
         """Run ``act`` in a transaction with the kept answer, unless this form's key already acted: then its
         kept outcome stands (a kept refusal is raised again). Another body under the same key is refused."""
         key = idempotency.check_key(key)
