@@ -1,24 +1,28 @@
 """Liveness and readiness probes, and the OpenAPI document."""
 from __future__ import annotations
 
+import os
+
 from handlers.base import APIHandler
 from models.core.policy import PUBLIC
 from server.db import ping
-from server.openapi import op, string
+from server.openapi import integer, op, string
 
 
 class HealthHandler(APIHandler):
-    """The process is up; touches nothing else."""
+    """The process is up; touches nothing else. Says which worker answered (``serve --workers N``)."""
 
     access = {"get": PUBLIC}
     spec = {
-        "get": op("进程存活检查", auth=False, tags=["ops"],
-                  responses={200: {"type": "object", "properties": {"status": string()}, "required": ["status"]}})
+        "get": op("进程存活检查（并说明由哪个工作进程应答）", auth=False, tags=["ops"],
+                  responses={200: {"type": "object",
+                                   "properties": {"status": string(), "worker": integer(), "pid": integer()},
+                                   "required": ["status", "worker", "pid"]}})
     }
 
     async def get(self) -> None:
-        """Answer that the process is up."""
-        self.write_json({"status": "ok"})
+        """Answer that the process is up, with its worker number (0 to N-1) and process id."""
+        self.write_json({"status": "ok", "worker": int(self.settings.get("worker", 0)), "pid": os.getpid()})
 
 
 class ReadyHandler(APIHandler):

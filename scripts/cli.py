@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 from typing import Any, Awaitable, Callable
 
@@ -14,6 +15,7 @@ from models.db import schema
 from scripts import admin
 from server.config import Config, ConfigError, load_config, replace, secure_data_dir
 from server.db import make_engine
+from server.http_server import DRAIN_SECONDS
 
 log = logging.getLogger("unionaid")
 
@@ -43,13 +45,16 @@ async def _ensure_schema(config: Config, engine: Any) -> None:
     )
 
 
-async def _serve(config: Config, demo: bool) -> None:
+async def _serve(config: Config, demo: bool, *, sockets: list[socket.socket] | None = None,
+                 worker: int | None = None) -> None:
+    """Serve until SIGTERM or SIGINT: alone (``listen``), or as worker ``worker`` on the parent's ``sockets``."""
     from server import jobs
     from server.app import make_app
     from server.audit_checkpoints import load_checkpoints
     from server.http_server import make_http_server
     from server.shared_cache import make_cache
     from server.wechat import WeChatGateway
+    from server.workers import unblock
 
     sandbox = None
     if demo:
@@ -59,7 +64,8 @@ async def _serve(config: Config, demo: bool) -> None:
         config = replace(config, wechat_api_base=sandbox.url)
     engine = make_engine(config)
     try:
-        await _ensure_schema(config, engine)
+        if worker is None:
+            await _ensure_schema(config, engine)  # the parent of several workers did it before forking
         if demo:
             from scripts.demo import load_demo
 
@@ -68,25 +74,33 @@ async def _serve(config: Config, demo: bool) -> None:
         gateway = WeChatGateway(config, cache)
         checkpoints = load_checkpoints(config.data_dir, key=config.audit_key, key_id=config.audit_key_id)
         app = make_app(config, engine, gateway=gateway, checkpoints=checkpoints)
+        app.settings["worker"] = worker or 0
         background = jobs.start(engine, gateway, config, checkpoints=checkpoints)
         server = make_http_server(app, config)
-        server.listen(config.port, config.host)
-        base = f"http://{config.host}:{config.port}"
-        print(f"UnionAid listening on {base} (database: {engine.dialect.name})", flush=True)
-        from server.card_images import font_report
-        print(font_report(config), flush=True)
-        if sandbox is not None:
-            from scripts.demo import demo_help
-
-            print(demo_help(base, sandbox.url, counter), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        unblock()  # a worker starts with them blocked: one sent meanwhile arrives now
+        if sockets is None:
+            server.listen(config.port, config.host)
+            base = f"http://{config.host}:{config.port}"
+            print(f"UnionAid listening on {base} (database: {engine.dialect.name})", flush=True)
+            from server.card_images import font_report
+            print(font_report(config), flush=True)
+            if sandbox is not None:
+                from scripts.demo import demo_help
+
+                print(demo_help(base, sandbox.url, counter), flush=True)
+        else:
+            server.add_sockets(sockets)
+            print(f"worker {worker} (pid {os.getpid()}) serving", flush=True)
         await stop.wait()
-        print("shutting down", flush=True)
+        print("shutting down" if worker is None else f"worker {worker} (pid {os.getpid()}) shutting down", flush=True)
         server.stop()
-        await server.close_all_connections()
+        cut = await server.drain()  # the requests in flight are answered, then the connections closed
+        if cut:
+            log.warning("%d requests were still running after %.0f s and were cut", cut, DRAIN_SECONDS)
         await background.stop()  # after the last request: seals and checkpoints the audit chain once more
         gateway.close()
         await cache.close()
@@ -94,6 +108,56 @@ async def _serve(config: Config, demo: bool) -> None:
         await engine.dispose()
         if sandbox is not None:
             await sandbox.stop()
+
+
+def _serve_workers(config: Config, demo: bool, workers: int) -> int:
+    """``serve --workers N`` with N > 1: check and prepare in this process, bind, fork N workers, supervise them."""
+    import tornado.netutil
+
+    from server.audit_checkpoints import load_checkpoints
+    from server.card_images import font_report
+    from server.config import check_wechat_ready
+    from server.crypto import load_keyring
+    from server.qr_tokens import load_signer
+    from server.workers import EXIT_CONFIG, run_workers
+
+    if demo:
+        raise ConfigError("--demo runs one process (its WeChat sandbox lives in it): leave out --workers, or run "
+                          "`unionaid wechat-sandbox` and point UNIONAID_WECHAT_API_BASE at it")
+    if config.is_sqlite:
+        raise ConfigError("--workers above 1 needs MySQL/MariaDB: the embedded SQLite database serves one process "
+                          "(set UNIONAID_DATABASE_URL)")
+
+    async def check_schema() -> None:
+        engine = make_engine(config)
+        try:
+            await _ensure_schema(config, engine)
+        finally:
+            await engine.dispose()
+
+    # What would stop every worker stops the start here, once; the schema check runs before any
+    # fork, in a loop closed again before it: nothing async survives into the children.
+    check_wechat_ready(config)
+    asyncio.run(check_schema())
+    # Keys made once here, so the workers read the same files instead of each making its own.
+    load_keyring(config)
+    load_signer(config.data_dir, key=config.qr_key, key_id=config.qr_key_id)
+    load_checkpoints(config.data_dir, key=config.audit_key, key_id=config.audit_key_id)
+    sockets = tornado.netutil.bind_sockets(config.port, config.host)
+    print(f"UnionAid listening on http://{config.host}:{config.port} (database: mysql, {workers} workers)", flush=True)
+    print(font_report(config), flush=True)
+
+    def worker(task: int) -> int:
+        try:
+            asyncio.run(_serve(config, False, sockets=sockets, worker=task))
+        except ConfigError as exc:  # not mended by a restart: the parent stops them all
+            print(f"unionaid: configuration error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        return 0
+
+    code = run_workers(workers, worker)
+    print("all workers stopped" if code == 0 else "workers stopped, not all cleanly", flush=True)
+    return code
 
 
 async def _migrate(config: Config) -> None:
@@ -136,6 +200,16 @@ def _sandbox(port: int, host: str) -> None:
     run_sandbox_forever(port, host)
 
 
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError("from 1 to 64")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unionaid", description="UnionAid 职工维权帮扶中心 back end")
     parser.add_argument("--config", help="a TOML configuration file (settings as in UNIONAID_* without the prefix)")
@@ -143,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the service")
     serve.add_argument("--demo", action="store_true", help="start the WeChat sandbox in-process and load demo data")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.add_argument("--workers", type=_workers, default=1,
+                       help="processes serving the one port (default 1; above 1 needs MySQL/MariaDB)")
     sub.add_parser("migrate", help="create or upgrade the database")
     sub.add_parser("demo-data", help="load a realistic demo: union network, staff, members, a difficult worker")
     sub.add_parser("demo-tour", help="play the demo story (worker, staff, cashier) against a scratch service of its "
@@ -173,8 +249,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if tightened:
             log.warning("data dir was readable by others; tightened %s", "; ".join(tightened))
-    commands: dict[str, Callable[[], Awaitable[Any] | None]] = {
-        "serve": lambda: _serve(config, args.demo),
+    commands: dict[str, Callable[[], Awaitable[Any] | int | None]] = {
+        "serve": lambda: (_serve(config, args.demo) if args.workers == 1
+                          else _serve_workers(config, args.demo, args.workers)),
         "migrate": lambda: _migrate(config),
         "demo-data": lambda: _demo_data(config),
         "demo-tour": _demo_tour,
@@ -186,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         if asyncio.iscoroutine(result):
             code = asyncio.run(result)
             return int(code or 0)
-        return 0
+        return int(result or 0)
     except ConfigError as exc:
         print(f"unionaid: configuration error: {exc}", file=sys.stderr)
         return 2

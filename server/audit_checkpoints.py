@@ -70,6 +70,16 @@ class CheckpointLog:
 
         The checkpoint answered has ``line`` 0: the file is not counted to number it.
         """
+        written = self._write(seq, digest, at=at, only_past=False)
+        assert written is not None
+        return written
+
+    def advance(self, seq: int, digest: str) -> AuditCheckpoint | None:
+        """Append the head as ``append`` does unless the file's last good line is already at ``seq`` or
+        past it, decided under the file's lock: processes sharing the file write each head once."""
+        return self._write(seq, digest, at=None, only_past=True)
+
+    def _write(self, seq: int, digest: str, *, at: datetime | None, only_past: bool) -> AuditCheckpoint | None:
         moment = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
         stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         sig = _b64url(self._key.sign(message(seq, digest, stamp, self.current)))
@@ -81,6 +91,11 @@ class CheckpointLog:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # processes sharing the data dir append whole lines, one at a time
             size = os.lseek(fd, 0, os.SEEK_END)
+            if only_past and size:
+                tail = os.pread(fd, min(size, _TAIL), max(0, size - _TAIL)).decode("utf-8", errors="replace")
+                last = self.check(0, tail.splitlines()[-1]) if tail.strip() else None
+                if last is not None and not last.problem and last.seq >= seq:
+                    return None
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = "\n" + line  # a line torn by a crash stays one bad line, not two
             os.write(fd, line.encode("ascii"))

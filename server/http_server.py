@@ -1,8 +1,13 @@
-"""The HTTP server: Tornado's, made to answer every request it reads, oversized headers included.
+"""The HTTP server: Tornado's, made to answer every request it reads, oversized headers included,
+and to finish the requests it has begun when it stops.
 
 Tornado closes a connection whose request headers exceed ``max_header_size`` without a word;
 a client (or a proxy) then cannot tell a refusal from a network fault. Here such a request
 gets ``431`` in the fixed error shape before the connection closes.
+
+Tornado's ``close_all_connections`` closes every connection at once, a request half-answered
+included. ``drain`` waits first for the requests in flight (read, not yet answered) to end, up to
+``DRAIN_SECONDS``, answering them with ``Connection: close``, and only then closes what is left.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Any
 
 import tornado.httpserver
 import tornado.web
+from tornado import httputil
 from tornado.iostream import IOStream, UnsatisfiableReadError
 
 from server.config import Config
@@ -23,6 +29,9 @@ MAX_HEADER_BYTES = 16 * 1024
 #: How long, and how much, a refused connection is drained before it closes.
 _LINGER_SECONDS = 2.0
 _LINGER_BYTES = 4 * 1024 * 1024
+#: How long a stopping server waits for its requests in flight before it closes their connections
+#: (under the 30 s a process manager usually allows between SIGTERM and SIGKILL).
+DRAIN_SECONDS = 25.0
 
 
 def _refusal(status: int, reason: str, code: str, message: str) -> bytes:
@@ -80,10 +89,35 @@ def _answer_before_close(stream: IOStream, header_limit: int, lingering: set[asy
     stream.close = close_with_answer  # type: ignore[method-assign]
 
 
+class _Counted(httputil.HTTPMessageDelegate):
+    """Marks its request in flight from its headers until its answer is written (or the connection goes)."""
+
+    def __init__(self, delegate: httputil.HTTPMessageDelegate, request_conn: Any, server: HTTPServer) -> None:
+        self.delegate = delegate
+        self.request_conn = request_conn
+        self.server = server
+
+    def headers_received(self, start_line: Any, headers: httputil.HTTPHeaders) -> Any:
+        self.server._begin(self.request_conn)
+        return self.delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Any:
+        return self.delegate.data_received(chunk)
+
+    def finish(self) -> None:
+        self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        self.server._end(self.request_conn)
+        self.delegate.on_connection_close()
+
+
 class HTTPServer(tornado.httpserver.HTTPServer):
-    """Tornado's HTTP server whose connections answer oversized headers with 431."""
+    """Tornado's HTTP server whose connections answer oversized headers with 431, and which drains."""
 
     _lingering: set[asyncio.Future[None]]
+    _in_flight: set[Any]
+    _draining: bool
 
     def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
         """Serve a new connection whose oversized headers are answered 431 before it closes."""
@@ -91,6 +125,44 @@ class HTTPServer(tornado.httpserver.HTTPServer):
             self._lingering = set()
         _answer_before_close(stream, MAX_HEADER_BYTES, self._lingering)
         super().handle_stream(stream, address)
+
+    def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
+        """The app's delegate for one request, counted while the request is in flight."""
+        return _Counted(super().start_request(server_conn, request_conn), request_conn, self)
+
+    @property
+    def in_flight(self) -> int:
+        """How many requests have been read and are not answered yet."""
+        return len(getattr(self, "_in_flight", ()))
+
+    def _begin(self, request_conn: Any) -> None:
+        if not hasattr(self, "_in_flight"):
+            self._in_flight = set()
+        self._in_flight.add(request_conn)
+        if getattr(self, "_draining", False):
+            request_conn._disconnect_on_finish = True
+        # Resolved once the answer is written and flushed, or the connection is gone (Tornado 6).
+        finished = getattr(request_conn, "_finish_future", None)
+        if finished is not None:
+            finished.add_done_callback(lambda _f: self._end(request_conn))
+
+    def _end(self, request_conn: Any) -> None:
+        getattr(self, "_in_flight", set()).discard(request_conn)
+
+    async def drain(self, timeout: float = DRAIN_SECONDS) -> int:
+        """After ``stop()``: let the requests in flight finish (at most ``timeout`` seconds), each answered
+        with ``Connection: close``, then close every connection; how many were cut at the deadline."""
+        self._draining = True
+        self.conn_params.no_keep_alive = True  # requests read from now on end their connection
+        for request_conn in getattr(self, "_in_flight", ()):
+            request_conn._disconnect_on_finish = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.in_flight and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        cut = self.in_flight
+        await self.close_all_connections()
+        return cut
 
 
 def make_http_server(app: tornado.web.Application, config: Config) -> HTTPServer:

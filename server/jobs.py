@@ -1,19 +1,27 @@
 """Background jobs of a serving process: seal and checkpoint the audit chain, send queued notifications,
 forget what has expired, end notice periods.
 
-Every job is safe to run in several processes at once: notifications are
-claimed row by row, and purges only delete rows that are dead for everyone.
-On a graceful stop the chain is sealed and checkpointed once more.
+Several processes (``serve --workers N``, or several hosts) run them against one database. The
+audit seal works under a lock on the chain head and the checkpoint appends under a lock on its
+file only when the head moved past the file's last line, so every process runs those two. The
+others (notifications, purge, relief notices) each hold a lease (``models/core/leases.py``): one
+process runs each at a time, and hands it on when it stops or dies; their rows are claimed by
+conditional updates besides. On a graceful stop the chain is sealed and checkpointed once more.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models.core import audit, idempotency
+from models.core import audit, idempotency, leases
+from models.core.clock import utcnow
 from models.core.ports import AuditCheckpoint
 from models.counter import scanning
 from models.identity import sessions as auth_tokens
@@ -32,6 +40,10 @@ NOTIFY_EVERY = 5.0
 SEAL_EVERY = 1.0
 PURGE_EVERY = 600.0
 NOTICES_EVERY = 30.0
+#: A leased job's lease lasts this many of its intervals (at least LEASE_MIN seconds): how long a
+#: process that died without giving its leases back keeps its jobs from running elsewhere.
+LEASE_INTERVALS = 3
+LEASE_MIN = 60.0
 
 
 async def send_notifications(engine: AsyncEngine, gateway: Any, config: Config) -> int:
@@ -67,9 +79,12 @@ async def checkpoint_audit(engine: AsyncEngine, checkpoints: CheckpointLog, *, f
     if last is not None and not last.problem and last.seq > seq:
         log.error("audit chain head at %s is behind the last checkpoint at %s: run unionaid audit-verify",
                   seq, last.seq)
-    if not force and last is not None and (last.seq, last.hash) == (seq, digest):
+    if force:
+        return await loop.run_in_executor(None, lambda: checkpoints.append(seq, digest))
+    if last is not None and (last.seq, last.hash) == (seq, digest):
         return None
-    return await loop.run_in_executor(None, lambda: checkpoints.append(seq, digest))
+    # Decided again under the file's lock: of processes sharing the file, one writes each head.
+    return await loop.run_in_executor(None, lambda: checkpoints.advance(seq, digest))
 
 
 async def seal_and_checkpoint(engine: AsyncEngine, checkpoints: CheckpointLog, *, request_id: str | None = None) -> int:
@@ -93,20 +108,59 @@ async def purge(engine: AsyncEngine) -> dict[str, int]:
     return {"nonces": nonces, "scan_sessions": sessions, "idempotency_keys": keys, "auth_tokens": tokens}
 
 
-class Jobs:
-    """Runs each job every so often until stopped; a failing run is logged and tried again later."""
+def holder_id() -> str:
+    """Who holds a lease: this host and process, and a nonce (a pid can come back after a restart)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
-    def __init__(self) -> None:
+
+@dataclass
+class _Leased:
+    """A job that runs where its lease is held."""
+
+    name: str
+    job: Callable[[], Awaitable[Any]]
+    ttl: float
+
+
+class Jobs:
+    """Runs each job every so often until stopped; a failing run is logged and tried again later.
+
+    A job given ``lease=True`` runs only in the process holding its lease (one row per job name in
+    ``job_leases``): each round renews it or tries to take it, the lease is kept alive while a run
+    lasts, and it is given back on stop.
+    """
+
+    def __init__(self, engine: AsyncEngine | None = None, *, holder: str | None = None) -> None:
+        self.engine = engine
+        self.holder = holder or holder_id()
         self._tasks: list[asyncio.Task[None]] = []
         self._at_stop: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
+        self._leased: dict[str, _Leased] = {}
+        self._held: set[str] = set()
+        self._rows: set[str] = set()
 
-    def every(self, seconds: float, name: str, job: Callable[[], Awaitable[Any]]) -> None:
-        """Run ``job`` every ``seconds`` on the running loop until stopped; a failed run is logged."""
+    def every(self, seconds: float, name: str, job: Callable[[], Awaitable[Any]], *, lease: bool = False) -> None:
+        """Run ``job`` every ``seconds`` on the running loop until stopped; a failed run is logged.
+
+        A leased job runs where its lease is held; its first round comes at once, not after ``seconds``
+        (a process restarted more often than the interval would otherwise never run it).
+        """
+        if lease:
+            if self.engine is None:
+                raise ValueError("a leased job needs the engine its lease lives in")
+            self._leased[name] = _Leased(name, job, max(LEASE_MIN, LEASE_INTERVALS * seconds))
+
         async def loop() -> None:
+            first = True
             while True:
-                await asyncio.sleep(seconds)
+                if not (lease and first):
+                    await asyncio.sleep(seconds)
+                first = False
                 try:
-                    await job()
+                    if lease:
+                        await self.run_leased(name)
+                    else:
+                        await job()
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # noqa: BLE001 - a job must not die; the next run may succeed
@@ -114,12 +168,53 @@ class Jobs:
 
         self._tasks.append(asyncio.get_running_loop().create_task(loop(), name=f"job:{name}"))
 
+    async def run_leased(self, name: str) -> bool:
+        """One round of a leased job: renew or take its lease, and run it when held; whether it ran."""
+        leased = self._leased[name]
+        if not await self._take(leased):
+            return False
+        keeper = asyncio.get_running_loop().create_task(self._keep(leased), name=f"lease:{name}")
+        try:
+            await leased.job()
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+        return True
+
+    async def _take(self, leased: _Leased) -> bool:
+        assert self.engine is not None
+        if leased.name not in self._rows:
+            async with self.engine.begin() as conn:
+                await leases.ensure(conn, leased.name)
+            self._rows.add(leased.name)
+        async with self.engine.begin() as conn:
+            generation = await leases.take(conn, leased.name, self.holder, ttl=leased.ttl, now=utcnow())
+        if generation is None:
+            if leased.name in self._held:
+                log.warning("lease %s lost to another process", leased.name)
+                self._held.discard(leased.name)
+            return False
+        if leased.name not in self._held:
+            log.info("lease %s taken by %s (generation %d)", leased.name, self.holder, generation)
+            self._held.add(leased.name)
+        return True
+
+    async def _keep(self, leased: _Leased) -> None:
+        """Renew the lease while a run lasts longer than a third of it."""
+        while True:
+            await asyncio.sleep(leased.ttl / 3)
+            try:
+                await self._take(leased)
+            except Exception:  # noqa: BLE001 - the run goes on; the next round tries again
+                log.exception("renewing lease %s failed", leased.name)
+
     def at_stop(self, name: str, job: Callable[[], Awaitable[Any]]) -> None:
         """Run ``job`` once when the jobs are stopped, after every loop has ended."""
         self._at_stop.append((name, job))
 
     async def stop(self) -> None:
-        """Cancel every job, wait for them to end, then run the jobs kept for the stop (a failure is logged)."""
+        """Cancel every job, wait for them to end, run the jobs kept for the stop (a failure is logged),
+        then give back the leases held, so that another process takes them on at its next round."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -130,20 +225,29 @@ class Jobs:
             except Exception:  # noqa: BLE001 - the others still run; the next start picks up what is left
                 log.exception("stop job %s failed", name)
         self._at_stop.clear()
+        for name in sorted(self._held):
+            try:
+                assert self.engine is not None
+                async with self.engine.begin() as conn:
+                    await leases.release(conn, name, self.holder)
+            except Exception:  # noqa: BLE001 - it lapses by itself
+                log.exception("giving back lease %s failed", name)
+        self._held.clear()
 
 
 def start(engine: AsyncEngine, gateway: Any, config: Config, cipher: PiiCipher | None = None,
-          checkpoints: CheckpointLog | None = None) -> Jobs:
+          checkpoints: CheckpointLog | None = None, *, holder: str | None = None) -> Jobs:
     """Start the periodic jobs: seal and checkpoint the audit chain, send notifications, purge what expired,
-    end notice periods; and, for a graceful stop, a last seal and checkpoint."""
+    end notice periods (these three under leases); and, for a graceful stop, a last seal and checkpoint."""
     cipher = cipher or PiiCipher(load_keyring(config))
     signed = checkpoints or load_checkpoints(config.data_dir, key=config.audit_key, key_id=config.audit_key_id)
-    jobs = Jobs()
+    jobs = Jobs(engine, holder=holder)
+    # Safe in every process at once: the seal locks the chain head, the checkpoint its file.
     jobs.every(SEAL_EVERY, "audit-seal", lambda: seal_audit(engine))
     jobs.every(config.audit_checkpoint_every, "audit-checkpoint", lambda: checkpoint_audit(engine, signed))
     jobs.at_stop("audit-seal-and-checkpoint", lambda: seal_and_checkpoint(engine, signed))
-    jobs.every(NOTIFY_EVERY, "notifications", lambda: send_notifications(engine, gateway, config))
-    jobs.every(PURGE_EVERY, "purge", lambda: purge(engine))
-    # Conditional updates decide each move, so every process may run it (see end_notice_periods).
-    jobs.every(NOTICES_EVERY, "relief-notices", lambda: relief_notices.end_notice_periods(engine, cipher))
+    # One process at a time (and each row claimed by a conditional update besides).
+    jobs.every(NOTIFY_EVERY, "notifications", lambda: send_notifications(engine, gateway, config), lease=True)
+    jobs.every(PURGE_EVERY, "purge", lambda: purge(engine), lease=True)
+    jobs.every(NOTICES_EVERY, "relief-notices", lambda: relief_notices.end_notice_periods(engine, cipher), lease=True)
     return jobs

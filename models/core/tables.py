@@ -1,4 +1,4 @@
-"""The core's tables: throttles, the audit chain, the notification outbox, idempotency keys, the shared cache."""
+"""The core's tables: throttles, the audit chain, the notification outbox, idempotency keys, the shared cache, job leases."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -105,6 +105,18 @@ shared_cache = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=True),
     sa.Column("lease_owner", sa.String(64), nullable=True),
     sa.Column("lease_until", UTCDateTime, nullable=True),
+)
+
+# One row per background job that must run in one place at a time (models/core/leases.py):
+# who holds it until when; ``generation`` grows by one each time the lease changes hands.
+job_leases = sa.Table(
+    "job_leases",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(100), nullable=True),
+    sa.Column("expires_at", UTCDateTime, nullable=True),
+    sa.Column("taken_at", UTCDateTime, nullable=True),
+    sa.Column("generation", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 # --- The union network, members, the difficult-worker register, staff, audit ---

@@ -51,7 +51,10 @@ async def test_security_headers(api):
 
 
 async def test_probes(api, engine):
-    assert (await api.get("/healthz")).data == {"status": "ok"}
+    import os
+
+    # The test app is one process, worker 0 (serve --workers N numbers them 0 to N-1).
+    assert (await api.get("/healthz")).data == {"status": "ok", "worker": 0, "pid": os.getpid()}
     ready = await api.get("/readyz")
     assert ready.status == 200 and ready.data["database"] == engine.dialect.name
 

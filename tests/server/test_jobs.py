@@ -49,3 +49,79 @@ async def test_purge_drops_dead_rows_only(engine):
     async with engine.connect() as conn:
         assert (await conn.execute(sa.select(qr_nonces.c.nonce))).scalars().all() == ["b" * 16]
         assert (await conn.execute(sa.select(idempotency_keys.c.key))).scalars().all() == ["new-key-1"]
+
+
+async def test_two_processes_runners_do_not_both_run_a_leased_job(engine):
+    """Two Jobs runners (two processes' worth) against one database: the holder of the lease runs the job,
+    the other does not, even when both try at the same moment; the lease moves on when the holder stops."""
+    ran: list[str] = []
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    def runner(holder: str) -> jobs.Jobs:
+        background = jobs.Jobs(engine, holder=holder)
+
+        async def job() -> None:
+            ran.append(holder)
+            entered.set()
+            await release.wait()  # a run in progress while the other tries
+
+        background._leased["job"] = jobs._Leased("job", job, 60.0)
+        return background
+
+    a, b = runner("a"), runner("b")
+    first = asyncio.gather(a.run_leased("job"), b.run_leased("job"))
+    await entered.wait()
+    holder, other = (a, b) if ran == ["a"] else (b, a)
+    assert not await other.run_leased("job")  # while the holder's run is in progress
+    release.set()
+    assert sorted(await first) == [False, True] and len(ran) == 1  # one of the two at once
+    assert await holder.run_leased("job")  # the holder's next round renews and runs
+    assert not await other.run_leased("job")
+    assert ran == [holder.holder, holder.holder]
+    await holder.stop()  # gives the lease back
+    assert await other.run_leased("job")
+    assert ran[-1] == other.holder
+    await other.stop()
+
+
+async def test_the_periodic_loops_of_two_runners_run_a_leased_job_in_one_of_them(engine):
+    ran: list[str] = []
+    runners = [jobs.Jobs(engine, holder=h) for h in ("a", "b")]
+
+    def job(holder: str):
+        async def run() -> None:
+            ran.append(holder)
+        return run
+
+    for background in runners:
+        background.every(0.01, "tick", job(background.holder), lease=True)
+    for _ in range(1000):
+        if len(ran) >= 10:
+            break
+        await asyncio.sleep(0.01)
+    for background in runners:
+        await background.stop()
+    assert len(ran) >= 10 and len(set(ran)) == 1
+
+
+async def test_two_processes_checkpoint_a_head_once(engine, tmp_path):
+    from models.core import audit
+    from models.core.actors import SYSTEM
+    from server.audit_checkpoints import load_checkpoints
+
+    async with engine.begin() as conn:
+        await audit.record(conn, SYSTEM, "test.action", target_id=1)
+    await jobs.seal_audit(engine)
+    # Two processes on one data dir, each with its own view of the file.
+    one, two = load_checkpoints(tmp_path), load_checkpoints(tmp_path)
+    written = await asyncio.gather(*(jobs.checkpoint_audit(engine, log) for log in (one, two, one, two)))
+    assert sum(w is not None for w in written) == 1 and len(one.read()) == 1
+    # Both seal at once: each record gets one place in the chain.
+    async with engine.begin() as conn:
+        for i in range(5):
+            await audit.record(conn, SYSTEM, "test.action", target_id=i)
+    sealed = await asyncio.gather(jobs.seal_audit(engine), jobs.seal_audit(engine))
+    assert sum(sealed) == 5
+    async with engine.connect() as conn:
+        assert (await audit.verify(conn, checkpoints=one.read())).ok
