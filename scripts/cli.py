@@ -30,6 +30,12 @@ def _setup_logging(config: Config) -> None:
     logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 
+def _say(line: str) -> None:
+    """One line on stdout in one write: the lines of several workers never mix."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 async def _ensure_schema(config: Config, engine: Any) -> None:
     """Migrate the embedded database on start; a server database must be migrated explicitly."""
     current = await schema.current_revision(engine)
@@ -94,9 +100,9 @@ async def _serve(config: Config, demo: bool, *, sockets: list[socket.socket] | N
                 print(demo_help(base, sandbox.url, counter), flush=True)
         else:
             server.add_sockets(sockets)
-            print(f"worker {worker} (pid {os.getpid()}) serving", flush=True)
+            _say(f"worker {worker} (pid {os.getpid()}) serving")
         await stop.wait()
-        print("shutting down" if worker is None else f"worker {worker} (pid {os.getpid()}) shutting down", flush=True)
+        _say("shutting down" if worker is None else f"worker {worker} (pid {os.getpid()}) shutting down")
         server.stop()
         cut = await server.drain()  # the requests in flight are answered, then the connections closed
         if cut:
