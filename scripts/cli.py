@@ -161,7 +161,7 @@ def _serve_workers(config: Config, demo: bool, workers: int) -> int:
             return EXIT_CONFIG
         return 0
 
-    code = run_workers(workers, worker)
+    code = run_workers(workers, worker, sockets=sockets)
     print("all workers stopped" if code == 0 else "workers stopped, not all cleanly", flush=True)
     return code
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -48,13 +49,14 @@ class Supervisor:
     """The parent: forks the children, waits for them, restarts the ones that die, sends the stop on."""
 
     def __init__(self, count: int, child: Callable[[int], int], *, max_restarts: int = MAX_RESTARTS,
-                 restart_delay: float = RESTART_DELAY) -> None:
+                 restart_delay: float = RESTART_DELAY, sockets: list[socket.socket] | None = None) -> None:
         if count < 1:
             raise ValueError("at least one worker")
         self.count = count
         self.child = child
         self.max_restarts = max_restarts
         self.restart_delay = restart_delay
+        self.sockets = sockets or []  # the parent's copies, kept for restarted children until the stop
         self.children: dict[int, int] = {}  # pid -> task id
         self.stopping = False
         self.failed = False
@@ -143,6 +145,9 @@ class Supervisor:
 
     def _stop_all(self) -> None:
         self.stopping = True
+        # Once the workers close theirs the port is closed too: new connections are refused, not left waiting.
+        for sock in self.sockets:
+            sock.close()
         for pid in list(self.children):
             try:
                 os.kill(pid, signal.SIGTERM)
@@ -151,6 +156,9 @@ class Supervisor:
 
 
 def run_workers(count: int, child: Callable[[int], int], *, max_restarts: int = MAX_RESTARTS,
-                restart_delay: float = RESTART_DELAY) -> int:
-    """Run ``child(task_id)`` in ``count`` forked processes until stopped; the parent's exit status."""
-    return Supervisor(count, child, max_restarts=max_restarts, restart_delay=restart_delay).run()
+                restart_delay: float = RESTART_DELAY, sockets: list[socket.socket] | None = None) -> int:
+    """Run ``child(task_id)`` in ``count`` forked processes until stopped; the parent's exit status.
+
+    ``sockets``, the listening sockets the children serve, are closed in the parent when the stop begins.
+    """
+    return Supervisor(count, child, max_restarts=max_restarts, restart_delay=restart_delay, sockets=sockets).run()

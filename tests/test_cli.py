@@ -269,3 +269,152 @@ def test_wechat_sandbox_alone(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
+
+
+def _raw_request(port: int, head: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(head.encode())
+    return sock
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    sock.close()
+    return b"".join(chunks)
+
+
+def _healthz_workers(port: int, rounds: int = 60) -> dict[int, int]:
+    """Ask /healthz, 8 at a time on new connections, until two workers answered (or the rounds ran out)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    seen: dict[int, int] = {}
+
+    def ask(_: int) -> tuple[int, int]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+            body = json.loads(resp.read())
+        return body["worker"], body["pid"]
+
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(rounds):
+            seen.update(pool.map(ask, range(8)))
+            if len(seen) >= 2:
+                break
+    return seen
+
+
+def _leases(url: str) -> list[tuple[str, str | None, int]]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url.replace("+aiomysql", "+pymysql"))
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(sa.text(
+                "SELECT name, holder, generation FROM job_leases ORDER BY name"))]
+    finally:
+        engine.dispose()
+
+
+def _wait_until(check, what: str, proc: subprocess.Popen, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"never saw {what}")
+        time.sleep(0.1)
+
+
+def test_serve_with_two_workers_on_mariadb(tmp_path, backend, database_url):
+    """`serve --workers 2`: both workers answer on the one port, a killed one is restarted, each job lease
+    is taken once, and SIGTERM lets a request in flight finish before every worker exits and the parent with 0."""
+    if backend != "mysql":
+        pytest.skip("several workers need MySQL/MariaDB")
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    fresh = url.database + "_workers"
+    admin = sa.create_engine(url.set(drivername="mysql+pymysql"))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{fresh}`"))
+    db_url = url.set(database=fresh).render_as_string(hide_password=False)
+    # The jobs never reach WeChat here; a dead local address keeps the gateway off WeChat's own API.
+    env = _env(tmp_path, UNIONAID_DATABASE_URL=db_url, UNIONAID_WECHAT_API_BASE="http://127.0.0.1:9")
+    port = _free_port()
+    proc = None
+    try:
+        done = subprocess.run([sys.executable, "-m", "scripts.cli", "migrate"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        with open(tmp_path / "serve.log", "w") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "scripts.cli", "serve", "--workers", "2", "--port",
+                                     str(port)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=log, text=True)
+        lines: list[str] = []
+        threading.Thread(target=lambda: lines.extend(line.rstrip("\n") for line in proc.stdout), daemon=True).start()
+
+        def serving() -> dict[int, int]:
+            found = (re.fullmatch(r"worker (\d) \(pid (\d+)\) serving", line) for line in lines)
+            return {int(m.group(1)): int(m.group(2)) for m in found if m}
+
+        _wait_until(lambda: len(serving()) == 2, "two workers serving", proc)
+        assert lines[0] == f"UnionAid listening on http://127.0.0.1:{port} (database: mysql, 2 workers)"
+        assert _healthz_workers(port) == serving()  # both answer on the one port, each its own process
+        # Each leased job's first round ran at start, in one of the two: one take per lease.
+        _wait_until(lambda: len(_leases(db_url)) == 3 and all(h for _, h, _ in _leases(db_url)), "leases", proc)
+        pids = set(serving().values())
+        assert {(name, int(holder.split(":")[1]) in pids, generation) for name, holder, generation
+                in _leases(db_url)} == {("notifications", True, 1), ("purge", True, 1), ("relief-notices", True, 1)}
+
+        holders = [(name, int(holder.split(":")[1])) for name, holder, _ in _leases(db_url)]
+        # A worker that dies is forked again with its number.
+        killed = serving()[0]
+        os.kill(killed, signal.SIGKILL)
+        _wait_until(lambda: serving()[0] != killed, "worker 0 restarted", proc)
+        assert _healthz_workers(port) == serving()
+
+        # A request in flight when the stop comes is answered: its headers are in, its body not yet. A first
+        # request on the same connection makes sure a worker has it.
+        sock = _raw_request(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        body = json.dumps({"username": "nobody", "password": "not-a-password"}).encode()
+        sock.sendall(f"POST /api/v1/auth/staff HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                     f"\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+        time.sleep(0.5)  # not an assertion: lets the worker read the headers before the stop
+        proc.send_signal(signal.SIGTERM)
+        _wait_until(lambda: sum("shutting down" in line for line in lines) == 2, "both workers stopping", proc)
+        sock.sendall(body[10:])
+        answer = _read_all(sock)
+        with pytest.raises(OSError):  # the port closed with the last worker's listener
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+        assert b"\r\nConnection: close\r\n" in answer and b'"login_failed"' in answer, answer.decode()
+        assert proc.wait(timeout=60) == 0, (tmp_path / "serve.log").read_text()
+        assert lines[-1] == "all workers stopped"
+        # None ever changed hands (the jobs ran in one place each), and every lease was given back, but
+        # those of the killed worker: they stay its own until they lapse.
+        assert [(name, holder and int(holder.split(":")[1]), generation) for name, holder, generation
+                in _leases(db_url)] == [(name, holder, 1) if holder == killed else (name, None, 1)
+                                        for name, holder in holders]
+        log = (tmp_path / "serve.log").read_text()
+        assert sorted(re.findall(r"lease (\S+) taken by", log)) == ["notifications", "purge", "relief-notices"]
+        assert f"worker 0 (pid {killed}) killed by signal 9: restarting it" in log
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{fresh}`"))
+        admin.dispose()
+
+
+def test_several_workers_refuse_sqlite_and_the_demo(tmp_path):
+    sqlite = subprocess.run([sys.executable, "-m", "scripts.cli", "serve", "--workers", "2", "--port",
+                             str(_free_port())], env=_env(tmp_path), cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+    assert sqlite.returncode == 2 and "needs MySQL/MariaDB" in sqlite.stderr
+    demo = subprocess.run([sys.executable, "-m", "scripts.cli", "serve", "--demo", "--workers", "2"],
+                          env=_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert demo.returncode == 2 and "--demo runs one process" in demo.stderr
+    zero = subprocess.run([sys.executable, "-m", "scripts.cli", "serve", "--workers", "0"],
+                          env=_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert zero.returncode == 2 and "from 1 to 64" in zero.stderr
