@@ -1,7 +1,7 @@
 """Benchmark the counter over HTTP against MariaDB: the card's QR code, scans, redemptions.
 
     python -m scripts.bench_counter [--mysql mysql+aiomysql://root@127.0.0.1:3306/test]
-        [--concurrency 32] [--requests 3000] [--cards 2000]
+        [--concurrency 32] [--requests 3000] [--cards 2000] [--workers N]
 
 (needs the bench extra: pip install -e '.[bench]')
 
@@ -13,7 +13,9 @@ one INSERT through aiomysql). A client in this process drives each at the given
 concurrency and prints throughput, p50 and p99, and the ratio to its baseline:
   GET /api/v1/me/card/qr and POST /api/v1/merchant/scan  vs  the constant JSON;
   POST /api/v1/merchant/redemptions (of the scans just made)  vs  the bare transaction.
-The server and the client share the machine's cores; the figures are this machine's.
+With ``--workers N`` (N > 1) the service's phases run twice, against one process and then against
+N processes on the one port (``server/workers.py``, as ``serve --workers N``), and a table of the
+scaling follows. The server and the client share the machine's cores; the figures are this machine's.
 """
 from __future__ import annotations
 
@@ -49,7 +51,23 @@ def _config(data_dir: str, url: str, port: int) -> Any:
                        db_max_overflow=20, log_level="WARNING", wechat_api_base="http://127.0.0.1:9")
 
 
-async def _serve(data_dir: str, url: str, port: int) -> None:
+def _serve_workers(data_dir: str, url: str, port: int, workers: int) -> int:
+    """The service in ``workers`` processes on one port; each says ready (its first line) once it serves."""
+    import tornado.netutil
+
+    from server.workers import run_workers, unblock
+
+    sockets = tornado.netutil.bind_sockets(port, "127.0.0.1")
+
+    def child(_task: int) -> int:
+        unblock()  # SIGTERM ends a bench worker at once
+        asyncio.run(_serve(data_dir, url, port, sockets))
+        return 0
+
+    return run_workers(workers, child, sockets=sockets)
+
+
+async def _serve(data_dir: str, url: str, port: int, sockets: list[Any] | None = None) -> None:
     import logging
 
     from server.app import make_app
@@ -62,8 +80,13 @@ async def _serve(data_dir: str, url: str, port: int) -> None:
     config = _config(data_dir, url, port)
     engine = make_engine(config)
     app = make_app(config, engine, gateway=WeChatGateway(config, DatabaseCache(engine)))
-    make_http_server(app, config).listen(port, "127.0.0.1")
-    print("ready", flush=True)
+    server = make_http_server(app, config)
+    if sockets is None:
+        server.listen(port, "127.0.0.1")
+    else:
+        server.add_sockets(sockets)
+    sys.stdout.write("ready\n")  # one write: the lines of several workers never mix
+    sys.stdout.flush()
     await asyncio.Event().wait()
 
 
@@ -238,12 +261,20 @@ async def _run(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             scene = await _build(url, Path(tmp), args.cards, args.concurrency)
             print(f"setup: {args.cards} cards, {args.concurrency} cashiers in {time.perf_counter() - started:.1f} s")
-            app_port, bare_port = _free_port(), _free_port()
-            procs.append(_spawn(["_serve", tmp, url, str(app_port)]))
+            bare_port = _free_port()
             procs.append(_spawn(["_bare", url, str(bare_port)]))
             signer = load_signer(Path(tmp))
-            app, bare = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}"
-            results = await _phases(aiohttp, args, scene, signer, app, bare)
+            bare = f"http://127.0.0.1:{bare_port}"
+            by_workers: dict[int, dict[str, Result]] = {}
+            for workers in sorted({1, args.workers}):
+                app_port = _free_port()
+                server = _spawn(["_serve", tmp, url, str(app_port), str(workers)], ready=workers)
+                procs.append(server)
+                by_workers[workers] = await _phases(aiohttp, args, scene, signer, f"http://127.0.0.1:{app_port}",
+                                                    bare)
+                server.terminate()
+                server.wait(timeout=30)
+            results = by_workers[1]
     finally:
         for proc in procs:
             proc.terminate()
@@ -252,6 +283,17 @@ async def _run(args: argparse.Namespace) -> None:
             await conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
         await admin.dispose()
     _report(results, args)
+    if args.workers > 1:
+        _report_scaling(by_workers, args.workers)
+
+
+def _report_scaling(by_workers: dict[int, dict[str, Result]], workers: int) -> None:
+    """The service's phases at one process and at ``workers`` processes, and the ratio."""
+    print(f"\nscaling: 1 process vs {workers} processes on one port (same client, same machine)")
+    print(f"{'phase':30} {'1 proc':>9} {f'{workers} procs':>9} {'ratio':>7}")
+    for label in ("GET /me/card/qr", "POST /merchant/scan", "POST /merchant/redemptions"):
+        one, many = by_workers[1][label].rate, by_workers[workers][label].rate
+        print(f"{label:30} {one:9.0f} {many:9.0f} {many / one:6.2f}x")
 
 
 async def _phases(aiohttp: Any, args: argparse.Namespace, scene: Scene, signer: Any, app: str,
@@ -337,19 +379,22 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _spawn(argv: list[str]) -> subprocess.Popen[str]:
+def _spawn(argv: list[str], ready: int = 1) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-m", "scripts.bench_counter", *argv], stdout=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if line.strip() != "ready":
-        raise RuntimeError(f"server {argv[0]} did not start: {line!r}")
+    for _ in range(ready):  # one line from each process serving
+        line = proc.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"server {argv[0]} did not start: {line!r}")
     return proc
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_serve":
+        if int(argv[4]) > 1:
+            return _serve_workers(argv[1], argv[2], int(argv[3]), int(argv[4]))
         asyncio.run(_serve(argv[1], argv[2], int(argv[3])))
         return 0
     if argv and argv[0] == "_bare":
@@ -360,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--cards", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="also run the service's phases with this many processes and print the scaling")
     args = parser.parse_args(argv)
     asyncio.run(_run(args))
     return 0

@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         if asyncio.iscoroutine(result):
             code = asyncio.run(result)
             return int(code or 0)
-        return int(result or 0)
+        return result if isinstance(result, int) else 0
     except ConfigError as exc:
         print(f"unionaid: configuration error: {exc}", file=sys.stderr)
         return 2
