@@ -189,6 +189,8 @@ class Jobs:
             self._rows.add(leased.name)
         async with self.engine.begin() as conn:
             generation = await leases.take(conn, leased.name, self.holder, ttl=leased.ttl, now=utcnow())
+            if generation is None and await leases.get(conn, leased.name) is None:
+                self._rows.discard(leased.name)  # its row is gone (a restored database): made again next round
         if generation is None:
             if leased.name in self._held:
                 log.warning("lease %s lost to another process", leased.name)

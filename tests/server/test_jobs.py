@@ -125,3 +125,22 @@ async def test_two_processes_checkpoint_a_head_once(engine, tmp_path):
     assert sum(sealed) == 5
     async with engine.connect() as conn:
         assert (await audit.verify(conn, checkpoints=one.read())).ok
+
+
+async def test_a_lease_row_that_vanished_is_made_again(engine):
+    from models.core.tables import job_leases
+
+    ran = []
+    background = jobs.Jobs(engine, holder="a")
+
+    async def job() -> None:
+        ran.append(1)
+
+    background._leased["job"] = jobs._Leased("job", job, 60.0)
+    assert await background.run_leased("job")
+    async with engine.begin() as conn:
+        await conn.execute(job_leases.delete())
+    assert not await background.run_leased("job")  # finds it gone
+    assert await background.run_leased("job")  # made again and taken
+    assert len(ran) == 2
+    await background.stop()
