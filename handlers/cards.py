@@ -125,6 +125,7 @@ class MyCardQrHandler(CardBase):
     """The worker's rotating card QR code, as JSON or as a PNG or SVG image."""
 
     access = {"get": Access("my_card.view", OWN_CARD)}
+    request_transaction = {"get": "read"}  # the caller's query and the card's on one connection
     spec = {"get": op(
         "服务卡动态二维码：短时有效、签名防伪、一次有效", tags=["workers"],
         query=QrQuery,
@@ -142,7 +143,13 @@ class MyCardQrHandler(CardBase):
 
     async def get(self) -> None:
         """Sign a fresh short-lived code for the caller's card and send it as JSON, PNG or SVG."""
-        _, card, _ = await self.my_card()
+        member_id = self.caller().member_id  # the declaration (OWN_CARD) found the caller's own record
+        assert member_id is not None
+        async with self.reading() as conn:
+            card = await cards.shown_card(conn, member_id)
+        if card is None:  # a bound member who never had a card gets one now
+            async with self.writing() as conn:
+                card = await cards.issue(conn, self.caller(), member_id)
         fmt = self.query(QrQuery).format
         code = card_codes.phone_code(self.signer, card, ttl=self.config.qr_ttl)
         self.set_header("X-QR-Expires-At", code.expires_at.isoformat())

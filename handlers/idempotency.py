@@ -18,6 +18,13 @@ returns that answer instead of writing it. Around it:
    ``Idempotent-Replayed: true``); another body: 422; still running: 409;
 3. in a second transaction: the method and the kept answer (both or neither). A
    refusal (``AppError``) is kept too; any other failure frees the key for a retry.
+
+A handler whose method declares its own request transaction (``request_transaction =
+{"post": "write"}``, the counter's redemptions) does all of it in that one transaction,
+begun with the caller's query: the claim, ``on_claim``, a savepoint, the method and the
+kept answer. A refusal rolls back to the savepoint (``on_claim``'s work stays) and is kept;
+any other failure rolls everything back, the claim with it. A duplicate arriving meanwhile
+waits on the claimed key's row and then replays the answer (on SQLite, writers queue anyway).
 """
 from __future__ import annotations
 
@@ -68,6 +75,9 @@ async def _run_once(handler: APIHandler, method: Work, on_claim: OnClaim | None,
                     kwargs: dict[str, Any]) -> None:
     # Per caller and path, the path hashed so the scope fits its 64-character column for any ids.
     path_digest = hashlib.sha256(handler.request.path.encode("utf-8")).hexdigest()[:24]
+    if handler.shares_transaction():
+        await _run_in_one(handler, method, on_claim, args, kwargs, path_digest)
+        return
     async with handler.engine.begin() as conn:
         scope = f"{await handler.idempotency_scope(conn)}:{path_digest}"
         key = idempotency.check_key(handler.request.headers.get(HEADER))
@@ -96,4 +106,41 @@ async def _run_once(handler: APIHandler, method: Work, on_claim: OnClaim | None,
         async with handler.engine.begin() as conn:
             await idempotency.release(conn, scope, key)
         raise
+    handler.write_json(answer, status)
+
+
+_SAVEPOINT = "idempotent_work"
+
+
+async def _run_in_one(handler: APIHandler, method: Work, on_claim: OnClaim | None, args: tuple[Any, ...],
+                      kwargs: dict[str, Any], path_digest: str) -> None:
+    refusal: AppError | None = None
+    async with handler.writing() as conn:
+        scope = f"{await handler.idempotency_scope(conn)}:{path_digest}"
+        key = idempotency.check_key(handler.request.headers.get(HEADER))
+        digest = idempotency.body_hash(handler.json_body())
+        replay = await idempotency.claim(conn, scope, key, digest)
+        if replay is None:
+            if on_claim is not None:
+                await on_claim(handler, conn)
+            # A savepoint by hand (no RELEASE: the commit ends it), one round trip on the way that succeeds.
+            await conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+            try:
+                result = await method(handler, conn, *args, **kwargs)
+            except AppError as exc:
+                await conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                _, error = handler.error_payload(exc, exc.status)
+                error["request_id"] = handler.request_id
+                await idempotency.finish(conn, scope, key, exc.status, {"error": error})
+                refusal = exc
+            else:
+                status, body = result if isinstance(result, tuple) else (200, result)
+                answer = json.loads(json.dumps(body, default=json_default))
+                await idempotency.finish(conn, scope, key, status, answer)
+    if replay is not None:
+        handler.set_header("Idempotent-Replayed", "true")
+        handler.write_json(replay.body, replay.status)
+        return
+    if refusal is not None:
+        raise refusal
     handler.write_json(answer, status)

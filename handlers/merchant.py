@@ -20,6 +20,7 @@ from models.counter import scanning
 from models.counter import usecases as counter
 from models.partners import invites
 from models.partners import partnership as merchants
+from models.partners import programmes
 from server.openapi import (
     ERROR_REF,
     obj,
@@ -68,9 +69,17 @@ class MerchantHandler(APIHandler):
     known_cashier: merchants.Cashier
 
     async def cashier(self, conn: Any) -> merchants.Cashier:
-        """The caller's merchant role, read in this transaction; the declaration has checked the role and
-        whether the merchant may trade (models.core.policy)."""
-        return await merchants.cashier_for(conn, self.caller())
+        """The caller's merchant role, as read with the token in this request's transaction (else read now);
+        the declaration has checked the role and whether the merchant may trade (models.core.policy)."""
+        found = self.current_caller.cashier if self._request_conn is conn and self.current_caller else None
+        return found if found is not None else await merchants.cashier_for(conn, self.caller())
+
+    def catalog(self) -> programmes.Catalog | None:
+        """The process's cache of the merchants' programmes, under the stamp read with this request's caller."""
+        cache: programmes.ProgramCache | None = self.settings.get("program_cache")
+        if cache is None or self.current_caller is None:
+            return None
+        return cache.under(self.current_caller.reference_stamp)
 
     async def idempotency_scope(self, conn: Any) -> str:
         """Keys are per cashier (their merchant_staff row), read before the key or the body is."""
@@ -105,6 +114,7 @@ class ScanHandler(MerchantHandler):
     """A cashier scans a worker's card QR code and opens a scan session."""
 
     access = {"post": Access("counter.scan")}
+    request_transaction = {"post": "write"}
     spec = {"post": op(
         "扫描职工服务卡：核验二维码、卡和会员，返回可享权益并开启扫码会话", tags=["merchants"],
         body=ScanBody,
@@ -128,8 +138,9 @@ class ScanHandler(MerchantHandler):
             body = self.body(ScanBody)  # read once the caller is known to be a cashier
             return counter.ScanRequest(body.qr, body.id_last4)
 
-        done = await counter.scan_card(self.engine, self.signer, self.caller(), read_request, ttl=cfg.qr_ttl,
-                                       skew=cfg.qr_clock_skew, scan_ttl=cfg.scan_ttl, today=local_today())
+        done = await counter.scan_card(self.writing, self.cashier, self.signer, read_request, ttl=cfg.qr_ttl,
+                                       skew=cfg.qr_clock_skew, scan_ttl=cfg.scan_ttl, today=local_today(),
+                                       catalog=self.catalog())
         scan, offers = done.scan, done.offers
         self.write_json({
             "scan_id": scan.id, "expires_at": scan.expires_at,
@@ -186,6 +197,7 @@ class RedemptionsHandler(MerchantHandler):
     """Redemptions at the counter: redeem a bill against a scan, and list today's redemptions."""
 
     access = {"post": Access("counter.redeem"), "get": Access("counter.list")}
+    request_transaction = {"post": "write"}
     spec = {
         "post": op(
             "核销：按扫码会话和账单计算优惠，扣减额度并记账（一个事务）", tags=["merchants"],
@@ -205,17 +217,19 @@ class RedemptionsHandler(MerchantHandler):
     scan: Any = None
 
     async def spend_scan(self, conn: Any) -> None:
-        """With the key's claim: the scan is used up even when the redemption is then refused."""
-        self.scan = await scanning.get_scan(conn, self.known_cashier, self.body(redemptions.Bill).scan_id,
-                                           lock=True)
-        await scanning.spend(conn, self.scan)
+        """With the key's claim: the scan is used up even when the redemption is then refused; its holder's
+        row is locked from here to the commit (the redemption's quotas are theirs)."""
+        self.scan = await redemptions.hold(conn, self.known_cashier, self.body(redemptions.Bill).scan_id,
+                                          today=local_today())
+        await scanning.spend(conn, self.scan.scan)
 
     @idempotent(on_claim=spend_scan)
     async def post(self, conn: Any) -> dict[str, Any]:
         """Redeem the bill against the scan once per Idempotency-Key and answer the redemption."""
         lines = self.body(redemptions.Bill).lines()
         done = await redemptions.redeem(conn, self.known_cashier, self.scan, lines, today=local_today(),
-                                        request_id=self.request_id, ip=self.request.remote_ip)
+                                        request_id=self.request_id, ip=self.request.remote_ip,
+                                        catalog=self.catalog())
         return done.view()
 
     async def get(self) -> None:

@@ -38,6 +38,7 @@ from handlers import (
 from handlers import console as console_pages
 from handlers.base import NotFoundHandler, check_declarations
 from handlers.schemas import SCHEMAS
+from models.partners.programmes import ProgramCache
 from server import console
 from server.attachments import AttachmentStore
 from server.audit_checkpoints import CheckpointLog, load_checkpoints
@@ -135,6 +136,8 @@ def make_app(
         audit_checkpoints=checkpoints,
         passwords=ARGON2,
         executor=executor,
+        # Reference data cached in this process, checked against the stamp each request reads (models/core/stamps.py).
+        program_cache=ProgramCache(),
         openapi=build_document(routes, SCHEMAS),
         default_handler_class=NotFoundHandler,
         log_function=_log_request,
