@@ -1,0 +1,69 @@
+"""What one request of the counter costs the database, pinned so that it cannot creep back.
+
+Counted on the app's engine (tests/perf/round_trips.py): every statement sent, every connection
+checked out of the pool (on MySQL each checkout may also ping), commits and rollbacks. The second
+of two rounds is counted, once the process's programme cache is warm, as a busy counter runs.
+SQLite's counts carry its explicit BEGIN (MySQL begins implicitly) and the same statements otherwise.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.factories import counter
+from tests.perf.round_trips import Trips, counting
+from tests.redeem_helpers import SCAN, add_program, clear_of_midnight, items, new_key, redeem  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("clear_of_midnight")
+
+#: backend -> route -> (statements, checkouts, commits). The statements, on MySQL:
+#: QR: the caller (token, roles, merchant, reference stamp), the card.
+#: scan: the caller, the card with its holder and their quota usage, the code's claim, the session, the audit.
+#: redemption: the caller, the key's claim, the scan with its holder locked and their usage, the scan spent,
+#: a savepoint, the quota taken, the redemption, its usage, the worker's notice, the audit, the kept answer.
+EXPECTED = {
+    "mysql": {"qr": (2, 1, 0), "scan": (5, 1, 1), "redeem": (11, 1, 1)},
+    "sqlite": {"qr": (3, 1, 0), "scan": (6, 1, 1), "redeem": (12, 1, 1)},
+}
+
+
+async def _settled(engine: Any) -> None:
+    """Wait until the request's connection is back in the pool (it is given back after the answer)."""
+    for _ in range(500):
+        if engine.sync_engine.pool.checkedout() == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("a connection stayed checked out after the request")
+
+
+async def _one_round(api: Any, engine: Any, scene: Any) -> dict[str, Trips]:
+    found: dict[str, Trips] = {}
+    await _settled(engine)
+    with counting(engine) as found["qr"]:
+        qr = await api.get("/api/v1/me/card/qr", token=scene.worker)
+        await _settled(engine)
+    assert qr.status == 200, qr.data
+    with counting(engine) as found["scan"]:
+        scanned = await api.post(SCAN, {"qr": qr.data["token"]}, token=scene.cashier)
+        await _settled(engine)
+    assert scanned.status == 200, scanned.data
+    with counting(engine) as found["redeem"]:
+        done = await redeem(api, scene.cashier, scanned.data["scan_id"], items(("drug", 12800)), key=new_key())
+        await _settled(engine)
+    assert done.status == 200, done.data
+    return found
+
+
+async def test_the_counter_s_round_trips_are_pinned(api, engine, running, backend):
+    scene = await counter(api, engine, running)
+    await add_program(engine, scene, "pharmacy_drug_card", eligibility="all_members", hardship_categories=[])
+    await add_program(engine, scene, "discount_pharmacy")
+    await _one_round(api, engine, scene)  # fills the programme cache
+    found = await _one_round(api, engine, scene)
+    for route, (statements, checkouts, commits) in EXPECTED[backend].items():
+        trips = found[route]
+        assert (len(trips.statements), trips.checkouts, trips.commits) == (statements, checkouts, commits), \
+            f"{route}: {trips}"
+        assert not any("FROM programs" in s for s in trips.statements), f"{route} read the programmes: {trips}"
