@@ -10,9 +10,8 @@ with one cashier per client, the seeds' drug programmes), starts the service in 
 subprocess, and in another subprocess a bare Tornado app: a constant JSON handler
 (the framework's ceiling here) and a bare transaction (one conditional UPDATE and
 one INSERT through aiomysql). A client in this process drives each at the given
-concurrency and prints throughput, p50 and p99, and the ratio to its baseline:
-  GET /api/v1/me/card/qr and POST /api/v1/merchant/scan  vs  the constant JSON;
-  POST /api/v1/merchant/redemptions (of the scans just made)  vs  the bare transaction.
+concurrency and prints throughput, p50 and p99, and each phase's ratio to the bare transaction (the
+counter's aims: QR >= 60 %, scan >= 50 %, redemption >= 35 %, p99 < 100 ms) and to the constant JSON.
 The server and the client share the machine's cores; the figures are this machine's.
 """
 from __future__ import annotations
@@ -319,12 +318,11 @@ def _report(results: dict[str, Result], args: argparse.Namespace) -> None:
     ceiling = results["bare constant JSON"].rate
     floor = results["bare transaction"].rate
     print(f"\n{args.concurrency} concurrent clients, {args.requests} requests a phase, MariaDB, one server process")
-    print(f"{'phase':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  ratio")
+    print(f"{'phase':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  {'of bare tx':>10}  of ceiling")
     for label, result in results.items():
-        base = floor if label in ("bare transaction", "POST /merchant/redemptions") else ceiling
-        ratio = f"{100 * result.rate / base:5.1f} % of {'the bare transaction' if base is floor else 'the ceiling'}"
+        # The issue's aims are ratios to the bare transaction (one conditional UPDATE and one INSERT).
         print(f"{label:30} {result.rate:9.0f} {result.quantile(0.50):8.2f} {result.quantile(0.99):8.2f} "
-              f"{result.errors:7d}  {ratio}")
+              f"{result.errors:7d}  {100 * result.rate / floor:8.1f} %  {100 * result.rate / ceiling:8.1f} %")
     pair = 1 / (1 / results["POST /merchant/scan"].rate + 1 / results["POST /merchant/redemptions"].rate)
     print(f"{'scan then redeem (pairs/s)':30} {pair:9.0f}")
 
