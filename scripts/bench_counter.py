@@ -348,7 +348,9 @@ def _spawn(argv: list[str]) -> subprocess.Popen[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_serve":
-        asyncio.run(_serve(argv[1], argv[2], int(argv[3])))
+        from server import loop
+
+        loop.run(_serve(argv[1], argv[2], int(argv[3])), use_uvloop=os.environ.get("BENCH_UVLOOP", "1") == "1")
         return 0
     if argv and argv[0] == "_bare":
         asyncio.run(_bare(argv[1], int(argv[2])))
