@@ -361,6 +361,8 @@ class APIHandler(BaseHandler):
         if self._request_kind() == "write":
             conn = await stack.enter_async_context(self.engine.connect())
             await conn.begin()  # IMMEDIATE on SQLite: this request writes
+        elif self.settings.get("autocommit_engine") is not None:  # MySQL: no ROLLBACK to end the request
+            conn = await stack.enter_async_context(self.settings["autocommit_engine"].connect())
         else:
             conn = await stack.enter_async_context(db.reading(self.engine))
         self._request_stack, self._request_conn = stack, conn

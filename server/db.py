@@ -45,6 +45,27 @@ def make_engine(config: Config, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+def autocommit_twin(engine: AsyncEngine, config: Config) -> AsyncEngine | None:
+    """For MySQL, an engine on the same database whose connections autocommit: for a request that only
+    reads (the counter's QR code), so that ending it costs no ROLLBACK round trip. Each statement sees
+    what was committed before it, as in a READ COMMITTED transaction. Disposed with ``engine``.
+    None for SQLite, whose reads stay in a deferred transaction (``reading``)."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return None
+    twin = create_async_engine(url, isolation_level="AUTOCOMMIT", skip_autocommit_rollback=True,
+                               pool_pre_ping=False, pool_recycle=config.db_pool_recycle,
+                               pool_size=config.db_pool_size, max_overflow=config.db_max_overflow,
+                               pool_timeout=config.db_pool_timeout)
+    _ping_when_idle(twin)
+
+    @event.listens_for(engine.sync_engine, "engine_disposed")
+    def _with_it(_engine: Any) -> None:
+        twin.sync_engine.dispose()
+
+    return twin
+
+
 #: A pooled connection unused for longer than this is pinged before it is handed out.
 PING_AFTER_IDLE = 5.0
 

@@ -30,10 +30,10 @@ class Trips:
 
 
 @contextmanager
-def counting(engine: AsyncEngine) -> Iterator[Trips]:
-    """Count the engine's round trips while the block runs (a second engine's are not counted)."""
+def counting(*engines: AsyncEngine | None) -> Iterator[Trips]:
+    """Count the engines' round trips while the block runs (other engines' are not counted). A rollback
+    an autocommit engine skips (``skip_autocommit_rollback``) sends nothing and is not counted."""
     trips = Trips()
-    sync = engine.sync_engine
 
     def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         trips.statements.append(statement)
@@ -47,8 +47,15 @@ def counting(engine: AsyncEngine) -> Iterator[Trips]:
     def on_rollback(*_args: Any) -> None:
         trips.rollbacks += 1
 
-    hooks = [(sync, "before_cursor_execute", on_execute), (sync.pool, "checkout", on_checkout),
-             (sync, "commit", on_commit), (sync, "rollback", on_rollback)]
+    hooks: list[tuple[Any, str, Any]] = []
+    for engine in engines:
+        if engine is None:
+            continue
+        sync = engine.sync_engine
+        hooks += [(sync, "before_cursor_execute", on_execute), (sync.pool, "checkout", on_checkout),
+                  (sync, "commit", on_commit)]
+        if not sync.dialect.skip_autocommit_rollback:
+            hooks.append((sync, "rollback", on_rollback))
     for target, name, fn in hooks:
         event.listen(target, name, fn)
     try:

@@ -46,7 +46,7 @@ async def test_a_programme_ended_in_one_process_is_honoured_by_another_at_its_ne
     scene = await counter(api, engine, running)
     pid = await add_program(engine, scene, "discount_pharmacy")
     assert await _offered(api_b, scene) == {pid}  # process B has cached the merchant's programmes
-    with counting(engine_b) as trips:
+    with counting(engine_b, second[0].settings["autocommit_engine"]) as trips:
         assert await _offered(api_b, scene) == {pid}
     assert not any("FROM programs" in s for s in trips.statements), trips  # ... and uses its cache
     async with engine.begin() as conn:  # process A ends the programme
