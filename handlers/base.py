@@ -8,9 +8,9 @@ import logging
 import re
 import uuid
 from concurrent.futures import Executor
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, AsyncIterator, BinaryIO, Callable, ClassVar, Iterable, TypeVar
+from typing import Any, BinaryIO, Callable, ClassVar, Iterable, TypeVar
 
 import tornado.web
 from pydantic import BaseModel
@@ -329,12 +329,6 @@ class APIHandler(BaseHandler):
     #: The most parts a multipart upload may have (the file and a few fields).
     max_parts: ClassVar[int] = 8
     principal: tuple[str, int] | None = None
-    #: The request's own connection, per method: a hot route (the counter's) declares ``{"get": "read"}`` or
-    #: ``{"post": "write"}``, and the caller's query and the handler's work share one connection (one checkout)
-    #: and, for ``"write"``, one transaction, begun in ``prepare`` and committed by the first ``writing()``.
-    request_transaction: ClassVar[dict[str, str]] = {}
-    _request_conn: AsyncConnection | None = None
-    _request_stack: AsyncExitStack | None = None
     _body: Any = None
     _typed_body: BaseModel | None = None
     _query: BaseModel | None = None
@@ -353,67 +347,12 @@ class APIHandler(BaseHandler):
         self._check_path_ids()
         await self._identify_and_authorize()
 
-    # --- the request's own connection (request_transaction) ------------------------------------
-
-    async def _open_request_conn(self) -> AsyncConnection:
-        """The connection the caller's query and the handler share (see ``request_transaction``)."""
-        stack = AsyncExitStack()
-        if self._request_kind() == "write":
-            conn = await stack.enter_async_context(self.engine.connect())
-            await conn.begin()  # IMMEDIATE on SQLite: this request writes
-        elif self.settings.get("autocommit_engine") is not None:  # MySQL: no ROLLBACK to end the request
-            conn = await stack.enter_async_context(self.settings["autocommit_engine"].connect())
-        else:
-            conn = await stack.enter_async_context(db.reading(self.engine))
-        self._request_stack, self._request_conn = stack, conn
-        return conn
-
-    def shares_transaction(self) -> bool:
-        """Whether this request runs its writes in its own transaction, begun with the caller's query."""
-        return self._request_conn is not None and self._request_kind() == "write"
-
-    def _request_kind(self) -> str | None:
-        return self.request_transaction.get((self.request.method or "").lower())
-
-    async def _release_request_conn(self) -> None:
-        stack, self._request_stack, self._request_conn = self._request_stack, None, None
-        if stack is not None:
-            await stack.aclose()
-
-    def reading(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A read transaction: the request's own connection when it has one, else a fresh one."""
-        if self._request_conn is not None:
-            return self._shared_conn(commit=False)
-        return db.reading(self.engine)
-
-    def writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A write transaction, committed on success: the request's own (begun in ``prepare``) the first time."""
-        if self._request_conn is not None and self._request_kind() == "write":
-            return self._shared_conn(commit=True)
-        return db.writing(self.engine)
-
-    @asynccontextmanager
-    async def _shared_conn(self, *, commit: bool) -> AsyncIterator[AsyncConnection]:
-        conn = self._request_conn
-        assert conn is not None
-        if not commit:
-            yield conn
-            return
-        try:
-            yield conn
-            await conn.commit()
-        finally:
-            await self._release_request_conn()  # rolls back what did not commit; the next writing() is fresh
-
-    def on_finish(self) -> None:
-        """Give the request's own connection back (rolling back what it read) once the answer is sent."""
-        super().on_finish()
-        if self._request_stack is not None:
-            # Held in the app's settings until done, so the task is not collected half way.
-            pending: set[asyncio.Future[None]] = self.settings.setdefault("releasing", set())
-            task = asyncio.ensure_future(self._release_request_conn())
-            pending.add(task)
-            task.add_done_callback(pending.discard)
+    def _reading_caller(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """The connection ``prepare`` reads the caller and the target on: on MySQL one of the app's
+        autocommit twin (``server/db.py:autocommit_twin``), which needs no ROLLBACK to give back; else a
+        read transaction. Given back before the body is read, so a slow body holds no connection."""
+        twin: AsyncEngine | None = self.settings.get("autocommit_engine")
+        return twin.connect() if twin is not None else self.reading()
 
     def _check_path_ids(self) -> None:
         """Every numeric path id is an int within what an id column holds, else 404 (no such row)."""
@@ -540,9 +479,7 @@ class APIHandler(BaseHandler):
             if rule is not None:
                 policy.authorize(None, rule.action)
             return
-        if token is not None and self._request_kind() is not None:
-            await self._open_request_conn()
-        async with self.reading() as conn:  # one connection for the caller and the target
+        async with self._reading_caller() as conn:  # one connection for the caller and the target
             if token is not None:
                 found = await callers.resolve(conn, hash_token(token), request_id=self.request_id,
                                               ip=self.request.remote_ip)

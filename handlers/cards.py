@@ -125,7 +125,6 @@ class MyCardQrHandler(CardBase):
     """The worker's rotating card QR code, as JSON or as a PNG or SVG image."""
 
     access = {"get": Access("my_card.view", OWN_CARD)}
-    request_transaction = {"get": "read"}  # the caller's query and the card's on one connection
     spec = {"get": op(
         "服务卡动态二维码：短时有效、签名防伪、一次有效", tags=["workers"],
         query=QrQuery,

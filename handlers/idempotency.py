@@ -19,12 +19,11 @@ returns that answer instead of writing it. Around it:
 3. in a second transaction: the method and the kept answer (both or neither). A
    refusal (``AppError``) is kept too; any other failure frees the key for a retry.
 
-A handler whose method declares its own request transaction (``request_transaction =
-{"post": "write"}``, the counter's redemptions) does all of it in that one transaction,
-begun with the caller's query: the claim, ``on_claim``, a savepoint, the method and the
-kept answer. A refusal rolls back to the savepoint (``on_claim``'s work stays) and is kept;
-any other failure rolls everything back, the claim with it. A duplicate arriving meanwhile
-waits on the claimed key's row and then replays the answer (on SQLite, writers queue anyway).
+With ``one_transaction=True`` (the counter's redemptions) all of it runs in one transaction:
+the claim, ``on_claim``, a savepoint, the method and the kept answer. A refusal rolls back
+to the savepoint (``on_claim``'s work stays) and is kept; any other failure rolls everything
+back, the claim with it. A duplicate arriving meanwhile waits on the claimed key's row and
+then replays the answer (on SQLite, writers queue anyway).
 """
 from __future__ import annotations
 
@@ -52,13 +51,14 @@ Work = Callable[..., Awaitable[Answer]]
 OnClaim = Callable[[Any, Any], Awaitable[None]]
 
 
-def idempotent(*, on_claim: OnClaim | None = None) -> Callable[[Work], Callable[..., Awaitable[None]]]:
+def idempotent(*, on_claim: OnClaim | None = None,
+               one_transaction: bool = False) -> Callable[[Work], Callable[..., Awaitable[None]]]:
     """Declare a handler method idempotent by its ``Idempotency-Key`` header (see the module's docstring)."""
 
     def declare(method: Work) -> Callable[..., Awaitable[None]]:
         @functools.wraps(method)
         async def run(self: APIHandler, *args: Any, **kwargs: Any) -> None:
-            await _run_once(self, method, on_claim, args, kwargs)
+            await _run_once(self, method, on_claim, args, kwargs, one_transaction)
 
         run.idempotent = True  # type: ignore[attr-defined]
         return run
@@ -72,10 +72,10 @@ def is_idempotent(handler: type, method: str) -> bool:
 
 
 async def _run_once(handler: APIHandler, method: Work, on_claim: OnClaim | None, args: tuple[Any, ...],
-                    kwargs: dict[str, Any]) -> None:
+                    kwargs: dict[str, Any], one_transaction: bool = False) -> None:
     # Per caller and path, the path hashed so the scope fits its 64-character column for any ids.
     path_digest = hashlib.sha256(handler.request.path.encode("utf-8")).hexdigest()[:24]
-    if handler.shares_transaction():
+    if one_transaction:
         await _run_in_one(handler, method, on_claim, args, kwargs, path_digest)
         return
     async with handler.engine.begin() as conn:

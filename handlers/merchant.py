@@ -69,9 +69,9 @@ class MerchantHandler(APIHandler):
     known_cashier: merchants.Cashier
 
     async def cashier(self, conn: Any) -> merchants.Cashier:
-        """The caller's merchant role, as read with the token in this request's transaction (else read now);
-        the declaration has checked the role and whether the merchant may trade (models.core.policy)."""
-        found = self.current_caller.cashier if self._request_conn is conn and self.current_caller else None
+        """The caller's merchant role as read with the token (the query the declaration decided on: the role
+        and whether the merchant may trade, models.core.policy); read in ``conn`` when it was not."""
+        found = self.current_caller.cashier if self.current_caller is not None else None
         return found if found is not None else await merchants.cashier_for(conn, self.caller())
 
     def catalog(self) -> programmes.Catalog | None:
@@ -114,7 +114,6 @@ class ScanHandler(MerchantHandler):
     """A cashier scans a worker's card QR code and opens a scan session."""
 
     access = {"post": Access("counter.scan")}
-    request_transaction = {"post": "write"}
     spec = {"post": op(
         "扫描职工服务卡：核验二维码、卡和会员，返回可享权益并开启扫码会话", tags=["merchants"],
         body=ScanBody,
@@ -197,7 +196,6 @@ class RedemptionsHandler(MerchantHandler):
     """Redemptions at the counter: redeem a bill against a scan, and list today's redemptions."""
 
     access = {"post": Access("counter.redeem"), "get": Access("counter.list")}
-    request_transaction = {"post": "write"}
     spec = {
         "post": op(
             "核销：按扫码会话和账单计算优惠，扣减额度并记账（一个事务）", tags=["merchants"],
@@ -223,7 +221,7 @@ class RedemptionsHandler(MerchantHandler):
                                           today=local_today())
         await scanning.spend(conn, self.scan.scan)
 
-    @idempotent(on_claim=spend_scan)
+    @idempotent(on_claim=spend_scan, one_transaction=True)
     async def post(self, conn: Any) -> dict[str, Any]:
         """Redeem the bill against the scan once per Idempotency-Key and answer the redemption."""
         lines = self.body(redemptions.Bill).lines()
