@@ -204,7 +204,8 @@ class RedemptionsHandler(MerchantHandler):
             responses={200: REDEMPTION, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF,
                        422: ERROR_REF},
             description="金额以分计。同一 Idempotency-Key 同一请求体再次提交返回第一次的结果（响应头 "
-            "Idempotent-Replayed: true）；同一键不同请求体 422 idempotency_key_reused；并发重复 409。"
+            "Idempotent-Replayed: true）；同一键不同请求体 422 idempotency_key_reused；"
+            "同一键的并发重复请求等第一次完成后返回其结果（第一次的请求中断遗留的占用答 409 request_in_progress）。"
             "核销即用掉该二维码：即使核销被拒（如额度不足 no_benefit），也须请持卡人刷新后重新扫码。"),
         "get": op("本收银员所在商家当天的核销记录（管理员看全部）", tags=["merchants"],
                   query=PageQuery,
