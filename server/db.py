@@ -49,13 +49,17 @@ def autocommit_twin(engine: AsyncEngine, config: Config) -> AsyncEngine | None:
     """For MySQL, an engine on the same database whose connections autocommit: for a request that only
     reads (the counter's QR code), so that ending it costs no ROLLBACK round trip. Each statement sees
     what was committed before it, as in a READ COMMITTED transaction. Disposed with ``engine``.
-    None for SQLite, whose reads stay in a deferred transaction (``reading``)."""
+    None for SQLite, whose reads stay in a deferred transaction (``reading``).
+
+    Its connections are held for one short query each, so its pool is half the engine's (pool size
+    and overflow): a process keeps at most 1.5 times ``db_pool_size`` connections idle."""
     url = engine.url
     if url.get_backend_name() == "sqlite":
         return None
     twin = create_async_engine(url, isolation_level="AUTOCOMMIT", skip_autocommit_rollback=True,
                                pool_pre_ping=False, pool_recycle=config.db_pool_recycle,
-                               pool_size=config.db_pool_size, max_overflow=config.db_max_overflow,
+                               pool_size=max(1, config.db_pool_size // 2),
+                               max_overflow=max(1, config.db_max_overflow // 2),
                                pool_timeout=config.db_pool_timeout)
     _ping_when_idle(twin)
 
