@@ -10,7 +10,7 @@ import uuid
 from concurrent.futures import Executor
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, BinaryIO, Callable, ClassVar, Iterable, TypeVar
+from typing import Any, Awaitable, BinaryIO, Callable, ClassVar, Iterable, TypeVar
 
 import tornado.web
 from pydantic import BaseModel
@@ -448,6 +448,8 @@ class APIHandler(BaseHandler):
     current_actor: Actor | None = None
     #: What the caller's query found besides the Actor (the cashier's merchant, the reference data's stamp).
     current_caller: callers.Caller | None = None
+    #: Set by ``@idempotent(one_transaction=True)``: takes the savepoint a later refusal rolls back to.
+    before_writes: Callable[[], Awaitable[None]] | None = None
 
     def declaration(self) -> Access | None:
         """This request's declared access (None for OPTIONS, which Tornado answers 405 itself)."""

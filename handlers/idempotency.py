@@ -23,7 +23,10 @@ With ``one_transaction=True`` (the counter's redemptions) all of it runs in one 
 the claim, ``on_claim``, a savepoint, the method and the kept answer. A refusal rolls back
 to the savepoint (``on_claim``'s work stays) and is kept; any other failure rolls everything
 back, the claim with it. A duplicate arriving meanwhile waits on the claimed key's row and
-then replays the answer (on SQLite, writers queue anyway).
+then replays the answer (on SQLite, writers queue anyway). A method that raises its
+refusals before it writes may say so (``refusals_before_writes=True``): the savepoint is then
+taken only when it calls ``handler.before_writes()``, which it does before a write that a
+refusal could follow (the redemption: only when it takes more than one programme's quota).
 """
 from __future__ import annotations
 
@@ -51,14 +54,18 @@ Work = Callable[..., Awaitable[Answer]]
 OnClaim = Callable[[Any, Any], Awaitable[None]]
 
 
-def idempotent(*, on_claim: OnClaim | None = None,
-               one_transaction: bool = False) -> Callable[[Work], Callable[..., Awaitable[None]]]:
+def idempotent(*, on_claim: OnClaim | None = None, one_transaction: bool = False,
+               refusals_before_writes: bool = False) -> Callable[[Work], Callable[..., Awaitable[None]]]:
     """Declare a handler method idempotent by its ``Idempotency-Key`` header (see the module's docstring)."""
 
     def declare(method: Work) -> Callable[..., Awaitable[None]]:
         @functools.wraps(method)
         async def run(self: APIHandler, *args: Any, **kwargs: Any) -> None:
-            await _run_once(self, method, on_claim, args, kwargs, one_transaction)
+            if one_transaction:
+                path_digest = hashlib.sha256(self.request.path.encode("utf-8")).hexdigest()[:24]
+                await _run_in_one(self, method, on_claim, args, kwargs, path_digest, lazy=refusals_before_writes)
+                return
+            await _run_once(self, method, on_claim, args, kwargs)
 
         run.idempotent = True  # type: ignore[attr-defined]
         return run
@@ -72,12 +79,9 @@ def is_idempotent(handler: type, method: str) -> bool:
 
 
 async def _run_once(handler: APIHandler, method: Work, on_claim: OnClaim | None, args: tuple[Any, ...],
-                    kwargs: dict[str, Any], one_transaction: bool = False) -> None:
+                    kwargs: dict[str, Any]) -> None:
     # Per caller and path, the path hashed so the scope fits its 64-character column for any ids.
     path_digest = hashlib.sha256(handler.request.path.encode("utf-8")).hexdigest()[:24]
-    if one_transaction:
-        await _run_in_one(handler, method, on_claim, args, kwargs, path_digest)
-        return
     async with handler.engine.begin() as conn:
         scope = f"{await handler.idempotency_scope(conn)}:{path_digest}"
         key = idempotency.check_key(handler.request.headers.get(HEADER))
@@ -113,9 +117,18 @@ _SAVEPOINT = "idempotent_work"
 
 
 async def _run_in_one(handler: APIHandler, method: Work, on_claim: OnClaim | None, args: tuple[Any, ...],
-                      kwargs: dict[str, Any], path_digest: str) -> None:
+                      kwargs: dict[str, Any], path_digest: str, *, lazy: bool) -> None:
     refusal: AppError | None = None
     async with handler.writing() as conn:
+        taken: list[bool] = []
+
+        async def savepoint() -> None:
+            # By hand (no RELEASE: the commit ends it), one round trip on the way that succeeds.
+            if not taken:
+                await conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+                taken.append(True)
+
+        handler.before_writes = savepoint
         scope = f"{await handler.idempotency_scope(conn)}:{path_digest}"
         key = idempotency.check_key(handler.request.headers.get(HEADER))
         digest = idempotency.body_hash(handler.json_body())
@@ -123,12 +136,13 @@ async def _run_in_one(handler: APIHandler, method: Work, on_claim: OnClaim | Non
         if replay is None:
             if on_claim is not None:
                 await on_claim(handler, conn)
-            # A savepoint by hand (no RELEASE: the commit ends it), one round trip on the way that succeeds.
-            await conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+            if not lazy:
+                await savepoint()
             try:
                 result = await method(handler, conn, *args, **kwargs)
             except AppError as exc:
-                await conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                if taken:  # else the method refused before it wrote anything
+                    await conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
                 _, error = handler.error_payload(exc, exc.status)
                 error["request_id"] = handler.request_id
                 await idempotency.finish(conn, scope, key, exc.status, {"error": error})

@@ -222,13 +222,13 @@ class RedemptionsHandler(MerchantHandler):
                                           today=local_today())
         await scanning.spend(conn, self.scan.scan)
 
-    @idempotent(on_claim=spend_scan, one_transaction=True)
+    @idempotent(on_claim=spend_scan, one_transaction=True, refusals_before_writes=True)
     async def post(self, conn: Any) -> dict[str, Any]:
         """Redeem the bill against the scan once per Idempotency-Key and answer the redemption."""
         lines = self.body(redemptions.Bill).lines()
         done = await redemptions.redeem(conn, self.known_cashier, self.scan, lines, today=local_today(),
                                         request_id=self.request_id, ip=self.request.remote_ip,
-                                        catalog=self.catalog())
+                                        catalog=self.catalog(), before_writes=self.before_writes)
         return done.view()
 
     async def get(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any, Sequence
+from typing import Annotated, Any, Awaitable, Callable, Sequence
 
 import sqlalchemy as sa
 from pydantic import Field
@@ -155,12 +155,15 @@ class Bill(Body):
 
 async def redeem(conn: AsyncConnection, cashier: Cashier, held: Held, items: Sequence[BillLine], *,
                  today: date, request_id: str | None = None, ip: str | None = None,
-                 catalog: benefits.Catalog | None = None) -> Redemption:
+                 catalog: benefits.Catalog | None = None,
+                 before_writes: Callable[[], Awaitable[None]] | None = None) -> Redemption:
     """Price the bill for the scanned card, take the quotas and record the redemption.
 
     ``held`` is the scan with its holder locked (``hold``, in this transaction); the caller has
     already spent the scan's code (in a transaction of its own, or before a savepoint this
-    function's refusals roll back to). ``catalog``: the process's programme cache.
+    function's refusals roll back to). ``catalog``: the process's programme cache. Every refusal
+    comes before the first write, but for a quota a second programme cannot take after a first
+    took its own: ``before_writes()`` is awaited before the takes when there are several.
     """
     scan = held.scan
     if held.member_status != "active":
@@ -178,6 +181,8 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, held: Held, items: Seq
         raise AppError("no_benefit", "本次消费没有可享受的优惠，请按原价结算", status=422,
                        details=quote.view()["lines"])
     by_id = {p.id: p for p in found}
+    if before_writes is not None and len(quote.usage) > 1:
+        await before_writes()
     usage_rows = []
     for program_id, used in quote.usage.items():
         program = by_id[program_id]
