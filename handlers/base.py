@@ -10,7 +10,7 @@ import uuid
 from concurrent.futures import Executor
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, BinaryIO, Callable, ClassVar, Iterable, TypeVar
+from typing import Any, Awaitable, BinaryIO, Callable, ClassVar, Iterable, TypeVar
 
 import tornado.web
 from pydantic import BaseModel
@@ -347,6 +347,13 @@ class APIHandler(BaseHandler):
         self._check_path_ids()
         await self._identify_and_authorize()
 
+    def _reading_caller(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """The connection ``prepare`` reads the caller and the target on: on MySQL one of the app's
+        autocommit twin (``server/db.py:autocommit_twin``), which needs no ROLLBACK to give back; else a
+        read transaction. Given back before the body is read, so a slow body holds no connection."""
+        twin: AsyncEngine | None = self.settings.get("autocommit_engine")
+        return twin.connect() if twin is not None else self.reading()
+
     def _check_path_ids(self) -> None:
         """Every numeric path id is an int within what an id column holds, else 404 (no such row)."""
         for name, value in list(self.path_kwargs.items()):
@@ -439,6 +446,10 @@ class APIHandler(BaseHandler):
     access: ClassVar[dict[str, Access]] = {}
     #: The one Actor of this request (None for an anonymous caller), built in ``prepare``.
     current_actor: Actor | None = None
+    #: What the caller's query found besides the Actor (the cashier's merchant, the reference data's stamp).
+    current_caller: callers.Caller | None = None
+    #: Set by ``@idempotent(one_transaction=True)``: takes the savepoint a later refusal rolls back to.
+    before_writes: Callable[[], Awaitable[None]] | None = None
 
     def declaration(self) -> Access | None:
         """This request's declared access (None for OPTIONS, which Tornado answers 405 itself)."""
@@ -470,11 +481,12 @@ class APIHandler(BaseHandler):
             if rule is not None:
                 policy.authorize(None, rule.action)
             return
-        async with self.reading() as conn:  # one connection for the caller and the target
+        async with self._reading_caller() as conn:  # one connection for the caller and the target
             if token is not None:
                 found = await callers.resolve(conn, hash_token(token), request_id=self.request_id,
                                               ip=self.request.remote_ip)
                 self.current_actor = found.actor
+                self.current_caller = found
                 self.principal = (found.actor.kind, int(found.actor.id or 0))
             if rule is None:
                 return

@@ -142,7 +142,16 @@ class MyCardQrHandler(CardBase):
 
     async def get(self) -> None:
         """Sign a fresh short-lived code for the caller's card and send it as JSON, PNG or SVG."""
-        _, card, _ = await self.my_card()
+        member_id = self.caller().member_id  # the declaration (OWN_CARD) found the caller's own record
+        assert member_id is not None
+        # The live card came with the caller's query; else the latest (a dead card's refusal), or a first one.
+        card: card_codes.Signable | None = self.current_caller.card if self.current_caller else None
+        if card is None:
+            async with self.reading() as conn:
+                card = await cards.shown_card(conn, member_id)
+        if card is None:  # a bound member who never had a card gets one now
+            async with self.writing() as conn:
+                card = await cards.issue(conn, self.caller(), member_id)
         fmt = self.query(QrQuery).format
         code = card_codes.phone_code(self.signer, card, ttl=self.config.qr_ttl)
         self.set_header("X-QR-Expires-At", code.expires_at.isoformat())

@@ -18,6 +18,15 @@ returns that answer instead of writing it. Around it:
    ``Idempotent-Replayed: true``); another body: 422; still running: 409;
 3. in a second transaction: the method and the kept answer (both or neither). A
    refusal (``AppError``) is kept too; any other failure frees the key for a retry.
+
+With ``one_transaction=True`` (the counter's redemptions) all of it runs in one transaction:
+the claim, ``on_claim``, a savepoint, the method and the kept answer. A refusal rolls back
+to the savepoint (``on_claim``'s work stays) and is kept; any other failure rolls everything
+back, the claim with it. A duplicate arriving meanwhile waits on the claimed key's row and
+then replays the answer (on SQLite, writers queue anyway). A method that raises its
+refusals before it writes may say so (``refusals_before_writes=True``): the savepoint is then
+taken only when it calls ``handler.before_writes()``, which it does before a write that a
+refusal could follow (the redemption: only when it takes more than one programme's quota).
 """
 from __future__ import annotations
 
@@ -45,12 +54,17 @@ Work = Callable[..., Awaitable[Answer]]
 OnClaim = Callable[[Any, Any], Awaitable[None]]
 
 
-def idempotent(*, on_claim: OnClaim | None = None) -> Callable[[Work], Callable[..., Awaitable[None]]]:
+def idempotent(*, on_claim: OnClaim | None = None, one_transaction: bool = False,
+               refusals_before_writes: bool = False) -> Callable[[Work], Callable[..., Awaitable[None]]]:
     """Declare a handler method idempotent by its ``Idempotency-Key`` header (see the module's docstring)."""
 
     def declare(method: Work) -> Callable[..., Awaitable[None]]:
         @functools.wraps(method)
         async def run(self: APIHandler, *args: Any, **kwargs: Any) -> None:
+            if one_transaction:
+                path_digest = hashlib.sha256(self.request.path.encode("utf-8")).hexdigest()[:24]
+                await _run_in_one(self, method, on_claim, args, kwargs, path_digest, lazy=refusals_before_writes)
+                return
             await _run_once(self, method, on_claim, args, kwargs)
 
         run.idempotent = True  # type: ignore[attr-defined]
@@ -96,4 +110,51 @@ async def _run_once(handler: APIHandler, method: Work, on_claim: OnClaim | None,
         async with handler.engine.begin() as conn:
             await idempotency.release(conn, scope, key)
         raise
+    handler.write_json(answer, status)
+
+
+_SAVEPOINT = "idempotent_work"
+
+
+async def _run_in_one(handler: APIHandler, method: Work, on_claim: OnClaim | None, args: tuple[Any, ...],
+                      kwargs: dict[str, Any], path_digest: str, *, lazy: bool) -> None:
+    refusal: AppError | None = None
+    async with handler.writing() as conn:
+        taken: list[bool] = []
+
+        async def savepoint() -> None:
+            # By hand (no RELEASE: the commit ends it), one round trip on the way that succeeds.
+            if not taken:
+                await conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+                taken.append(True)
+
+        handler.before_writes = savepoint
+        scope = f"{await handler.idempotency_scope(conn)}:{path_digest}"
+        key = idempotency.check_key(handler.request.headers.get(HEADER))
+        digest = idempotency.body_hash(handler.json_body())
+        replay = await idempotency.claim(conn, scope, key, digest)
+        if replay is None:
+            if on_claim is not None:
+                await on_claim(handler, conn)
+            if not lazy:
+                await savepoint()
+            try:
+                result = await method(handler, conn, *args, **kwargs)
+            except AppError as exc:
+                if taken:  # else the method refused before it wrote anything
+                    await conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                _, error = handler.error_payload(exc, exc.status)
+                error["request_id"] = handler.request_id
+                await idempotency.finish(conn, scope, key, exc.status, {"error": error})
+                refusal = exc
+            else:
+                status, body = result if isinstance(result, tuple) else (200, result)
+                answer = json.loads(json.dumps(body, default=json_default))
+                await idempotency.finish(conn, scope, key, status, answer)
+    if replay is not None:
+        handler.set_header("Idempotent-Replayed", "true")
+        handler.write_json(replay.body, replay.status)
+        return
+    if refusal is not None:
+        raise refusal
     handler.write_json(answer, status)

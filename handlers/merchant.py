@@ -20,6 +20,7 @@ from models.counter import scanning
 from models.counter import usecases as counter
 from models.partners import invites
 from models.partners import partnership as merchants
+from models.partners import programmes
 from server.openapi import (
     ERROR_REF,
     obj,
@@ -68,9 +69,17 @@ class MerchantHandler(APIHandler):
     known_cashier: merchants.Cashier
 
     async def cashier(self, conn: Any) -> merchants.Cashier:
-        """The caller's merchant role, read in this transaction; the declaration has checked the role and
-        whether the merchant may trade (models.core.policy)."""
-        return await merchants.cashier_for(conn, self.caller())
+        """The caller's merchant role as read with the token (the query the declaration decided on: the role
+        and whether the merchant may trade, models.core.policy); read in ``conn`` when it was not."""
+        found = self.current_caller.cashier if self.current_caller is not None else None
+        return found if found is not None else await merchants.cashier_for(conn, self.caller())
+
+    def catalog(self) -> programmes.Catalog | None:
+        """The process's cache of the merchants' programmes, under the stamp read with this request's caller."""
+        cache: programmes.ProgramCache | None = self.settings.get("program_cache")
+        if cache is None or self.current_caller is None:
+            return None
+        return cache.under(self.current_caller.reference_stamp)
 
     async def idempotency_scope(self, conn: Any) -> str:
         """Keys are per cashier (their merchant_staff row), read before the key or the body is."""
@@ -128,8 +137,9 @@ class ScanHandler(MerchantHandler):
             body = self.body(ScanBody)  # read once the caller is known to be a cashier
             return counter.ScanRequest(body.qr, body.id_last4)
 
-        done = await counter.scan_card(self.engine, self.signer, self.caller(), read_request, ttl=cfg.qr_ttl,
-                                       skew=cfg.qr_clock_skew, scan_ttl=cfg.scan_ttl, today=local_today())
+        done = await counter.scan_card(self.writing, self.cashier, self.signer, read_request, ttl=cfg.qr_ttl,
+                                       skew=cfg.qr_clock_skew, scan_ttl=cfg.scan_ttl, today=local_today(),
+                                       catalog=self.catalog())
         scan, offers = done.scan, done.offers
         self.write_json({
             "scan_id": scan.id, "expires_at": scan.expires_at,
@@ -194,7 +204,8 @@ class RedemptionsHandler(MerchantHandler):
             responses={200: REDEMPTION, 400: ERROR_REF, 403: ERROR_REF, 404: ERROR_REF, 409: ERROR_REF,
                        422: ERROR_REF},
             description="金额以分计。同一 Idempotency-Key 同一请求体再次提交返回第一次的结果（响应头 "
-            "Idempotent-Replayed: true）；同一键不同请求体 422 idempotency_key_reused；并发重复 409。"
+            "Idempotent-Replayed: true）；同一键不同请求体 422 idempotency_key_reused；"
+            "同一键的并发重复请求等第一次完成后返回其结果（第一次的请求中断遗留的占用答 409 request_in_progress）。"
             "核销即用掉该二维码：即使核销被拒（如额度不足 no_benefit），也须请持卡人刷新后重新扫码。"),
         "get": op("本收银员所在商家当天的核销记录（管理员看全部）", tags=["merchants"],
                   query=PageQuery,
@@ -205,17 +216,19 @@ class RedemptionsHandler(MerchantHandler):
     scan: Any = None
 
     async def spend_scan(self, conn: Any) -> None:
-        """With the key's claim: the scan is used up even when the redemption is then refused."""
-        self.scan = await scanning.get_scan(conn, self.known_cashier, self.body(redemptions.Bill).scan_id,
-                                           lock=True)
-        await scanning.spend(conn, self.scan)
+        """With the key's claim: the scan is used up even when the redemption is then refused; its holder's
+        row is locked from here to the commit (the redemption's quotas are theirs)."""
+        self.scan = await redemptions.hold(conn, self.known_cashier, self.body(redemptions.Bill).scan_id,
+                                          today=local_today())
+        await scanning.spend(conn, self.scan.scan)
 
-    @idempotent(on_claim=spend_scan)
+    @idempotent(on_claim=spend_scan, one_transaction=True, refusals_before_writes=True)
     async def post(self, conn: Any) -> dict[str, Any]:
         """Redeem the bill against the scan once per Idempotency-Key and answer the redemption."""
         lines = self.body(redemptions.Bill).lines()
         done = await redemptions.redeem(conn, self.known_cashier, self.scan, lines, today=local_today(),
-                                        request_id=self.request_id, ip=self.request.remote_ip)
+                                        request_id=self.request_id, ip=self.request.remote_ip,
+                                        catalog=self.catalog(), before_writes=self.before_writes)
         return done.view()
 
     async def get(self) -> None:

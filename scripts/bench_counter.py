@@ -1,7 +1,7 @@
 """Benchmark the counter over HTTP against MariaDB: the card's QR code, scans, redemptions.
 
     python -m scripts.bench_counter [--mysql mysql+aiomysql://root@127.0.0.1:3306/test]
-        [--concurrency 32] [--requests 3000] [--cards 2000] [--workers N]
+        [--concurrency 32] [--requests 3000] [--cards 2000] [--rounds 3] [--workers N]
 
 (needs the bench extra: pip install -e '.[bench]')
 
@@ -10,9 +10,8 @@ with one cashier per client, the seeds' drug programmes), starts the service in 
 subprocess, and in another subprocess a bare Tornado app: a constant JSON handler
 (the framework's ceiling here) and a bare transaction (one conditional UPDATE and
 one INSERT through aiomysql). A client in this process drives each at the given
-concurrency and prints throughput, p50 and p99, and the ratio to its baseline:
-  GET /api/v1/me/card/qr and POST /api/v1/merchant/scan  vs  the constant JSON;
-  POST /api/v1/merchant/redemptions (of the scans just made)  vs  the bare transaction.
+concurrency and prints throughput, p50 and p99, and each phase's ratio to the bare transaction (the
+counter's aims: QR >= 60 %, scan >= 50 %, redemption >= 35 %, p99 < 100 ms) and to the constant JSON.
 With ``--workers N`` (N > 1) the service's phases run twice, against one process and then against
 N processes on the one port (``server/workers.py``, as ``serve --workers N``), and a table of the
 scaling follows. The server and the client share the machine's cores; the figures are this machine's.
@@ -52,6 +51,13 @@ def _config(data_dir: str, url: str, port: int) -> Any:
                        db_max_overflow=20, log_level="WARNING", wechat_api_base="http://127.0.0.1:9")
 
 
+def _run_loop(main: Any) -> None:
+    """The served app's loop: uvloop's when installed (the fast extra), unless BENCH_UVLOOP=0."""
+    from server import loop
+
+    loop.run(main, use_uvloop=os.environ.get("BENCH_UVLOOP", "1") == "1")
+
+
 def _serve_workers(data_dir: str, url: str, port: int, workers: int) -> int:
     """The service in ``workers`` processes on one port; each says ready (its first line) once it serves."""
     import tornado.netutil
@@ -63,7 +69,7 @@ def _serve_workers(data_dir: str, url: str, port: int, workers: int) -> int:
     def child(_task: int) -> int:
         signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # the bench's stop ends a worker at once
         unblock()
-        asyncio.run(_serve(data_dir, url, port, sockets))
+        _run_loop(_serve(data_dir, url, port, sockets))
         return 0
 
     return run_workers(workers, child, sockets=sockets)
@@ -219,6 +225,11 @@ class Result:
     latencies: list[float]
     errors: int
 
+    def merged(self, other: Result) -> Result:
+        """This phase's figures and another round's of it, together."""
+        return Result(self.name, self.count + other.count, self.seconds + other.seconds,
+                      self.latencies + other.latencies, self.errors + other.errors)
+
     @property
     def rate(self) -> float:
         return self.count / self.seconds
@@ -346,29 +357,33 @@ async def _phases(aiohttp: Any, args: argparse.Namespace, scene: Scene, signer: 
             status, _ = await post(f"{bare}/bare-tx?row={n % len(scene.cards)}", {}, None)
             return status == 200
 
-        for label, call in (("bare constant JSON", constant), ("bare transaction", transaction),
-                            ("GET /me/card/qr", qr)):
-            await _drive("warm-up", WARMUP, conc, call)
-            out[label] = await _drive(label, total, conc, call)
-        await _drive("warm-up", WARMUP, conc, scan)
-        await _drive("warm-up", WARMUP, conc, redeem)  # uses the warm-up scans
-        for k in range(conc):
-            scans[k].clear()
-        out["POST /merchant/scan"] = await _drive("POST /merchant/scan", total, conc, scan)
-        out["POST /merchant/redemptions"] = await _drive("POST /merchant/redemptions", total, conc, redeem)
+        phases = (("bare constant JSON", constant), ("bare transaction", transaction), ("GET /me/card/qr", qr),
+                  ("POST /merchant/scan", scan), ("POST /merchant/redemptions", redeem))
+        for _, call in phases:
+            await _drive("warm-up", WARMUP, conc, call)  # the redemptions use the warm-up scans
+        # In rounds, each phase in turn: the machine's load drifts (other work shares its cores), and a
+        # drift then weighs on every phase alike instead of on whichever ran when it came.
+        rounds = max(1, args.rounds)
+        for r in range(rounds):
+            share = total // rounds + (1 if r < total % rounds else 0)
+            for k in range(conc):
+                scans[k].clear()
+            for label, call in phases:
+                part = await _drive(label, share, conc, call)
+                out[label] = part if label not in out else out[label].merged(part)
     return out
 
 
 def _report(results: dict[str, Result], args: argparse.Namespace) -> None:
     ceiling = results["bare constant JSON"].rate
     floor = results["bare transaction"].rate
-    print(f"\n{args.concurrency} concurrent clients, {args.requests} requests a phase, MariaDB, one server process")
-    print(f"{'phase':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  ratio")
+    print(f"\n{args.concurrency} concurrent clients, {args.requests} requests a phase in {args.rounds} rounds, MariaDB, "
+          "one server process")
+    print(f"{'phase':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  {'of bare tx':>10}  of ceiling")
     for label, result in results.items():
-        base = floor if label in ("bare transaction", "POST /merchant/redemptions") else ceiling
-        ratio = f"{100 * result.rate / base:5.1f} % of {'the bare transaction' if base is floor else 'the ceiling'}"
+        # The issue's aims are ratios to the bare transaction (one conditional UPDATE and one INSERT).
         print(f"{label:30} {result.rate:9.0f} {result.quantile(0.50):8.2f} {result.quantile(0.99):8.2f} "
-              f"{result.errors:7d}  {ratio}")
+              f"{result.errors:7d}  {100 * result.rate / floor:8.1f} %  {100 * result.rate / ceiling:8.1f} %")
     pair = 1 / (1 / results["POST /merchant/scan"].rate + 1 / results["POST /merchant/redemptions"].rate)
     print(f"{'scan then redeem (pairs/s)':30} {pair:9.0f}")
 
@@ -397,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "_serve":
         if int(argv[4]) > 1:
             return _serve_workers(argv[1], argv[2], int(argv[3]), int(argv[4]))
-        asyncio.run(_serve(argv[1], argv[2], int(argv[3])))
+        _run_loop(_serve(argv[1], argv[2], int(argv[3])))
         return 0
     if argv and argv[0] == "_bare":
         asyncio.run(_bare(argv[1], int(argv[2])))
@@ -407,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--cards", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3, help="run the phases in turn this many times")
     parser.add_argument("--workers", type=int, default=1,
                         help="also run the service's phases with this many processes and print the scaling")
     args = parser.parse_args(argv)

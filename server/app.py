@@ -38,7 +38,8 @@ from handlers import (
 from handlers import console as console_pages
 from handlers.base import NotFoundHandler, check_declarations
 from handlers.schemas import SCHEMAS
-from server import console
+from models.partners.programmes import ProgramCache
+from server import console, db
 from server.attachments import AttachmentStore
 from server.audit_checkpoints import CheckpointLog, load_checkpoints
 from server.config import Config
@@ -135,6 +136,10 @@ def make_app(
         audit_checkpoints=checkpoints,
         passwords=ARGON2,
         executor=executor,
+        # Reference data cached in this process, checked against the stamp each request reads (models/core/stamps.py).
+        program_cache=ProgramCache(),
+        # Reads that need no transaction (the counter's QR code) on autocommit connections: no ROLLBACK.
+        autocommit_engine=db.autocommit_twin(engine, config),
         openapi=build_document(routes, SCHEMAS),
         default_handler_class=NotFoundHandler,
         log_function=_log_request,

@@ -1,11 +1,12 @@
 """Async SQLAlchemy engines for MySQL/MariaDB (aiomysql) and SQLite (aiosqlite)."""
 from __future__ import annotations
 
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -31,7 +32,7 @@ def make_engine(config: Config, **kwargs: Any) -> AsyncEngine:
         url = url.update_query_dict({"charset": "utf8mb4"})
     engine = create_async_engine(
         url,
-        pool_pre_ping=True,
+        pool_pre_ping=False,  # see _ping_when_idle
         pool_recycle=config.db_pool_recycle,
         pool_size=config.db_pool_size,
         max_overflow=config.db_max_overflow,
@@ -40,7 +41,61 @@ def make_engine(config: Config, **kwargs: Any) -> AsyncEngine:
         isolation_level="READ COMMITTED",
         **kwargs,
     )
+    _ping_when_idle(engine)
     return engine
+
+
+def autocommit_twin(engine: AsyncEngine, config: Config) -> AsyncEngine | None:
+    """For MySQL, an engine on the same database whose connections autocommit: for a request that only
+    reads (the counter's QR code), so that ending it costs no ROLLBACK round trip. Each statement sees
+    what was committed before it, as in a READ COMMITTED transaction. Disposed with ``engine``.
+    None for SQLite, whose reads stay in a deferred transaction (``reading``).
+
+    Its connections are held for one short query each, so its pool is half the engine's (pool size
+    and overflow): a process keeps at most 1.5 times ``db_pool_size`` connections idle."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return None
+    twin = create_async_engine(url, isolation_level="AUTOCOMMIT", skip_autocommit_rollback=True,
+                               pool_pre_ping=False, pool_recycle=config.db_pool_recycle,
+                               pool_size=max(1, config.db_pool_size // 2),
+                               max_overflow=max(1, config.db_max_overflow // 2),
+                               pool_timeout=config.db_pool_timeout)
+    _ping_when_idle(twin)
+
+    @event.listens_for(engine.sync_engine, "engine_disposed")
+    def _with_it(_engine: Any) -> None:
+        twin.sync_engine.dispose()
+
+    return twin
+
+
+#: A pooled connection unused for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE = 5.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a connection on checkout only when it sat idle in the pool for ``PING_AFTER_IDLE`` seconds.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip per request, a fifth of
+    the counter's QR code under load. A connection in use moments ago is taken as alive; if the
+    server went away meanwhile, the request's first statement fails as a disconnect, SQLAlchemy
+    drops the pool's connections, and the request is answered 503 with Retry-After (handlers/base.py).
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as err:  # the pool retries the checkout with a fresh connection
+            raise exc.DisconnectionError() from err
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

@@ -7,7 +7,7 @@ until the card is reprinted. Claiming a code at the counter is ``models.counter.
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from models.cards.lifecycle import Card
 from models.core.errors import AppError, Conflict, Forbidden, Invalid
@@ -27,7 +27,27 @@ class QrCode:
         return {"token": self.token, "expires_at": self.expires_at, "refresh_in": self.refresh_in}
 
 
-def phone_code(signer: QrSigner, card: Card, *, ttl: int, now: float | None = None) -> QrCode:
+class Signable(Protocol):
+    """What a phone code is signed from: the card's id, code version and status."""
+
+    @property
+    def id(self) -> int: ...  # noqa: D102
+    @property
+    def version(self) -> int: ...  # noqa: D102
+    @property
+    def status(self) -> str: ...  # noqa: D102
+
+
+@dataclass(frozen=True)
+class LiveCard:
+    """The member's live card as the caller's query reads it: enough to sign its phone code."""
+
+    id: int
+    version: int
+    status: str
+
+
+def phone_code(signer: QrSigner, card: Signable, *, ttl: int, now: float | None = None) -> QrCode:
     """A fresh code for the phone screen; the app fetches the next one after ``refresh_in`` seconds."""
     if card.status != "active":
         raise status_error(card.status)

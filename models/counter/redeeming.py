@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any, Sequence
+from typing import Annotated, Any, Awaitable, Callable, Sequence
 
 import sqlalchemy as sa
 from pydantic import Field
@@ -23,13 +23,13 @@ from models.core.clock import LOCAL_TZ, local_today, utcnow
 from models.core.errors import AppError, Conflict, Invalid, NotFound
 from models.core.money import yuan
 from models.core.typed import Body, PositiveFen, text
-from models.counter.tables import redemption_usage, redemptions, refunds
+from models.counter.tables import redemption_usage, redemptions, refunds, scan_sessions
 from models.members.tables import members
 from models.network.tables import orgs
 from models.partners import programmes as benefits
 from models.partners.partnership import Cashier
 from models.partners.rules import BillLine, allocate, calculate
-from models.partners.tables import merchants, stores
+from models.partners.tables import merchants, quota_usage, stores
 
 
 @dataclass(frozen=True)
@@ -85,10 +85,54 @@ async def get(conn: AsyncConnection, redemption_id: int, *, lock: bool = False) 
     return _redemption(row)
 
 
-_CARD = (sa.select(cards.c.status, cards.c.version, members.c.user_id, members.c.status.label("member_status"),
-                  orgs.c.path.label("member_path"))
-         .join(members, members.c.id == cards.c.member_id).join(orgs, orgs.c.id == members.c.org_id)
-         .where(cards.c.id == sa.bindparam("card_id")))
+
+_ms = members.c
+_card_of_scan = cards.c.id == scan_sessions.c.card_id
+# The scan, its holder's row locked (whatever changes a member's quotas queues on it, see
+# partners.programmes.lock_member) with their usage rows of this month and year, the card as it is
+# now and the holder's unit path: one statement. The subqueries' rows (card, unit) are read, not locked.
+_HOLD = (sa.select(scan_sessions, _ms.user_id, _ms.status.label("member_status"),
+                   sa.select(orgs.c.path).where(orgs.c.id == _ms.org_id).scalar_subquery().label("member_path"),
+                   sa.select(cards.c.status).where(_card_of_scan).scalar_subquery().label("card_status"),
+                   sa.select(cards.c.version).where(_card_of_scan).scalar_subquery().label("card_version_now"),
+                   quota_usage.c.program_id.label("usage_program_id"),
+                   quota_usage.c.period_key.label("usage_period_key"), quota_usage.c.money_used,
+                   quota_usage.c.count_used)
+         .select_from(scan_sessions.join(members, _ms.id == scan_sessions.c.member_id)
+                      .outerjoin(quota_usage, sa.and_(quota_usage.c.member_id == _ms.id,
+                                                      quota_usage.c.period_key.in_([sa.bindparam("month"),
+                                                                                    sa.bindparam("year")]))))
+         .where(scan_sessions.c.id == sa.bindparam("scan_id"))
+         .with_for_update())
+
+
+@dataclass(frozen=True)
+class Held:
+    """A scan about to be redeemed, with its holder's row locked: what the redemption needs to know."""
+
+    scan: Any  # the scan_sessions row
+    user_id: int | None
+    member_status: str
+    member_path: str
+    card_status: str
+    card_version: int
+    #: (programme id, period key) -> (money used, count used), this month's and year's rows.
+    used: dict[tuple[int, str], tuple[int, int]]
+
+
+async def hold(conn: AsyncConnection, cashier: Cashier, scan_id: str, *, today: date) -> Held:
+    """The cashier's open scan, its holder locked for the redemption (``scan_not_found``, ``scan_expired``)."""
+    rows = (await conn.execute(_HOLD, {"scan_id": scan_id, "month": benefits.period_key("month", today),
+                                       "year": benefits.period_key("year", today)})).all()
+    if not rows or rows[0].cashier_id != cashier.id:
+        raise AppError("scan_not_found", "扫码记录不存在，请重新扫码", status=404)
+    first = rows[0]
+    if first.expires_at <= utcnow():
+        raise AppError("scan_expired", "扫码已超时，请重新扫码", status=422)
+    used = {(r.usage_program_id, r.usage_period_key): (r.money_used, r.count_used)
+            for r in rows if r.usage_program_id is not None}
+    return Held(first, first.user_id, first.member_status, first.member_path, first.card_status,
+                first.card_version_now, used)
 
 
 class BillItem(Body):
@@ -109,35 +153,44 @@ class Bill(Body):
         return [BillLine(item.category, item.amount) for item in self.items]
 
 
-async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequence[BillLine], *,
-                 today: date, request_id: str | None = None, ip: str | None = None) -> Redemption:
+async def redeem(conn: AsyncConnection, cashier: Cashier, held: Held, items: Sequence[BillLine], *,
+                 today: date, request_id: str | None = None, ip: str | None = None,
+                 catalog: benefits.Catalog | None = None,
+                 before_writes: Callable[[], Awaitable[None]] | None = None) -> Redemption:
     """Price the bill for the scanned card, take the quotas and record the redemption.
 
-    The caller has already spent the scan's code (in a transaction of its own).
+    ``held`` is the scan with its holder locked (``hold``, in this transaction); the caller has
+    already spent the scan's code (in a transaction of its own, or before a savepoint this
+    function's refusals roll back to). ``catalog``: the process's programme cache. Every refusal
+    comes before the first write, but for a quota a second programme cannot take after a first
+    took its own: ``before_writes()`` is awaited before the takes when there are several.
     """
-    # The member's row first: changes to one member's quotas queue here; what follows reads the latest.
-    await benefits.lock_member(conn, scan.member_id)
-    card = (await conn.execute(_CARD, {"card_id": scan.card_id})).one()
-    if card.member_status != "active":
+    scan = held.scan
+    if held.member_status != "active":
         raise status_error("cancelled")
-    if card.status != "active":
-        raise status_error(card.status)
-    if card.version != scan.card_version:
+    if held.card_status != "active":
+        raise status_error(held.card_status)
+    if held.card_version != scan.card_version:
         raise AppError("qr_outdated", "服务卡在扫码后发生了变更，请重新扫码", status=422)
     found = await benefits.programs_for(conn, scan.member_id, today=today, merchant=cashier.merchant,
-                                        member=(card.member_status, card.member_path))
-    await benefits.ensure_usage_rows(conn, scan.member_id, found, today=today)
-    left = await benefits.remaining(conn, scan.member_id, found, today=today, lock=True)
+                                        member=(held.member_status, held.member_path), catalog=catalog)
+    # The usage rows were read with the member's row locked: nobody changes them before this commits.
+    left = benefits.remaining_of(found, held.used, today=today)
     quote = calculate(items, [p.terms for p in found], left)
     if quote.discount == 0:
         raise AppError("no_benefit", "本次消费没有可享受的优惠，请按原价结算", status=422,
                        details=quote.view()["lines"])
     by_id = {p.id: p for p in found}
+    if before_writes is not None and len(quote.usage) > 1:
+        await before_writes()
     usage_rows = []
     for program_id, used in quote.usage.items():
         program = by_id[program_id]
         key = benefits.period_key(program.period, today)
-        await benefits.take(conn, scan.member_id, program, key, money=used.money, count=used.count)
+        if (program_id, key) in held.used:
+            await benefits.take(conn, scan.member_id, program, key, money=used.money, count=used.count)
+        else:  # the period's first use: its row, already holding what this takes (under the member's lock)
+            await benefits.first_take(conn, scan.member_id, program, key, money=used.money, count=used.count)
         usage_rows.append({"program_id": program_id, "period_key": key, "money": used.money, "count": used.count,
                            "money_returned": 0, "count_returned": 0})
     now = utcnow()
@@ -151,9 +204,9 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequ
         created_at=now))
     redemption_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     await conn.execute(redemption_usage.insert(), [{**u, "redemption_id": redemption_id} for u in usage_rows])
-    if card.user_id is not None:
+    if held.user_id is not None:
         await notifications.enqueue(
-            conn, card.user_id, "redemption", title=f"{cashier.merchant.name}优惠",
+            conn, held.user_id, "redemption", title=f"{cashier.merchant.name}优惠",
             body=f"消费 {yuan(quote.amount)} 元，优惠 {yuan(quote.discount)} 元", page="pages/redemptions/index",
             values={"merchant": cashier.merchant.name, "amount": quote.amount, "discount": quote.discount}, at=now)
     await audit.record(conn, cashier.actor(request_id, ip), "redemption.create", target_kind="redemption",

@@ -9,7 +9,7 @@ which cashier, under the merchant's unit) in the scan's transaction.
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +28,8 @@ from models.db.sql import insert_ignore
 from models.members.tables import members
 from models.network.tables import orgs
 from models.partners.partnership import Cashier
+from models.partners.programmes import period_key
+from models.partners.tables import quota_usage
 
 FACTOR_LIMIT = 5
 FACTOR_WINDOW = timedelta(minutes=30)
@@ -63,6 +65,9 @@ class Scan:
     cashier_id: int
     # The holder's membership status and unit path, for the benefits this scan shows.
     member: tuple[str, str] = ("active", "/")
+    #: The holder's quota usage rows of the scan's month and year, (programme, period) -> (money, count),
+    #: read with the card (None when not read).
+    used: dict[tuple[int, str], tuple[int, int]] | None = None
 
 
 _MERCHANT_ORG = orgs.alias("merchant_org")
@@ -72,6 +77,13 @@ _HOLDER = (sa.select(cards, members.c.name, members.c.id_last4, members.c.status
                      orgs.c.path.label("member_path"), _MERCHANT_PATH)
            .join(members, members.c.id == cards.c.member_id).join(orgs, orgs.c.id == members.c.org_id)
            .where(cards.c.id == sa.bindparam("card_id")))
+# ... and with the holder's usage rows of this month and year (one row each; one row of NULLs when none).
+_HOLDER_USAGE = (_HOLDER.add_columns(quota_usage.c.program_id.label("usage_program_id"),
+                                     quota_usage.c.period_key.label("usage_period_key"),
+                                     quota_usage.c.money_used, quota_usage.c.count_used)
+                 .outerjoin(quota_usage, sa.and_(quota_usage.c.member_id == members.c.id,
+                                                 quota_usage.c.period_key.in_([sa.bindparam("month"),
+                                                                               sa.bindparam("year")]))))
 
 
 # The statements of every scan and redemption, built once.
@@ -80,8 +92,6 @@ _SCAN = sa.select(scan_sessions).where(scan_sessions.c.id == sa.bindparam("scan_
 _SCAN_LOCKED = _SCAN.with_for_update()
 _USE_SCAN = (scan_sessions.update().where(scan_sessions.c.id == sa.bindparam("scan_id"), scan_sessions.c.used_at.is_(None))
              .values(used_at=sa.bindparam("now")))
-_SPEND_NONCE = (qr_nonces.update().where(qr_nonces.c.nonce == sa.bindparam("b_nonce"), qr_nonces.c.spent_at.is_(None))
-                .values(spent_at=sa.bindparam("now")))
 
 
 async def _holder(conn: AsyncConnection, card_id: int, merchant_org_id: int) -> Any:
@@ -91,13 +101,25 @@ async def _holder(conn: AsyncConnection, card_id: int, merchant_org_id: int) -> 
 
 async def open_scan(
     conn: AsyncConnection, signer: QrSigner, cashier: Cashier, qr: str, *, ttl: int, skew: int, scan_ttl: int,
-    id_last4: str | None = None, now: float | None = None,
+    id_last4: str | None = None, now: float | None = None, today: date | None = None,
 ) -> Scan:
-    """Check the code, the card and its holder; claim the code; open a scan session for this cashier."""
+    """Check the code, the card and its holder; claim the code; open a scan session for this cashier.
+
+    With ``today``, the holder's quota usage of today's month and year comes with the card (``Scan.used``).
+    """
     if not cashier.store_id:
         raise Forbidden("store_required", "请以门店收银员身份扫码（商家管理员须由门店邀请）")
     token = check_code(signer, qr, ttl=ttl, skew=skew, now=now)
-    row = await _holder(conn, token.card_id, cashier.merchant.org_id)
+    used: dict[tuple[int, str], tuple[int, int]] | None = None
+    if today is None:
+        row = await _holder(conn, token.card_id, cashier.merchant.org_id)
+    else:
+        rows = (await conn.execute(_HOLDER_USAGE, {
+            "card_id": token.card_id, "merchant_org_id": cashier.merchant.org_id,
+            "month": period_key("month", today), "year": period_key("year", today)})).all()
+        row = rows[0] if rows else None
+        used = {(r.usage_program_id, r.usage_period_key): (r.money_used, r.count_used)
+                for r in rows if r.usage_program_id is not None}
     if row is None:
         raise Invalid("qr_invalid", "无法识别的服务卡二维码")
     card = _card(row)
@@ -120,7 +142,7 @@ async def open_scan(
             return previous
     scan = Scan(scan_id, card, row.member_id, mask_name(row.name), token.printed,
                 current + timedelta(seconds=scan_ttl), cashier.merchant_id, cashier.store_id, cashier.id,
-                (row.member_status, row.member_path))
+                (row.member_status, row.member_path), used)
     await conn.execute(scan_sessions.insert(), dict(
         id=scan.id, card_id=card.id, card_version=card.version, member_id=scan.member_id, cashier_id=cashier.id,
         store_id=cashier.store_id, merchant_id=cashier.merchant_id, nonce=nonce, printed=token.printed,
@@ -189,15 +211,14 @@ async def get_scan(conn: AsyncConnection, cashier: Cashier, scan_id: str, *, loc
 async def spend(conn: AsyncConnection, scan: Any) -> None:
     """Spend the scanned code for good; a second redemption of it is refused (``qr_used``).
 
-    Run it in a transaction of its own, before the redemption, so that a refused
-    redemption still spends the code.
+    Run it before the redemption and keep it when that is refused (a transaction of its
+    own, or before a savepoint), so that a refused redemption still spends the code. The
+    session's ``used_at`` is what spends it: a rescan of the same code finds its nonce's
+    session used (``_claim``), so the nonce's ``spent_at`` is no longer written.
     """
-    now = utcnow()
-    result = await conn.execute(_USE_SCAN, {"scan_id": scan.id, "now": now})
+    result = await conn.execute(_USE_SCAN, {"scan_id": scan.id, "now": utcnow()})
     if result.rowcount != 1:
         raise Conflict("qr_used", "该二维码已被使用，请持卡人刷新后重新扫码")
-    if not scan.printed:
-        await conn.execute(_SPEND_NONCE, {"b_nonce": scan.nonce, "now": now})
 
 
 async def purge(conn: AsyncConnection) -> tuple[int, int]:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.core import audit
+from models.core import audit, stamps
 from models.core.actors import Actor
 from models.core.clock import utcnow
 from models.core.errors import Conflict, Invalid, NotFound
@@ -144,6 +144,7 @@ async def move(conn: AsyncConnection, actor: Actor, org: Org, new_parent: Org) -
         )
     )
     await conn.execute(orgs.update().where(orgs.c.id == org.id).values(parent_id=new_parent.id))
+    await stamps.bump(conn)  # the paths moved: programmes cached with their unit's path (partners.programmes)
     await audit.record(conn, actor, "org.move", target_kind="org", target_id=org.id, org_path=new_path,
                        summary={"from_parent": org.parent_id, "to_parent": new_parent.id})
     return await get(conn, org.id)

@@ -223,7 +223,13 @@ async def cashier_for(conn: AsyncConnection, actor: Actor) -> Cashier:
     that merchant's staff (whether the role allows the action is the policy's to say, before this)."""
     user_id = actor.user_id if actor.user_id is not None else actor.id
     assert user_id is not None
-    found = await cashier_for_user(conn, user_id, check_merchant=False)
+    return acting(await cashier_for_user(conn, user_id, check_merchant=False), actor)
+
+
+def acting(found: Cashier, actor: Actor) -> Cashier:
+    """The cashier ``found`` for the request's caller ``actor``: audited as the merchant's staff member."""
+    user_id = actor.user_id if actor.user_id is not None else actor.id
+    assert user_id is not None
     caller = Actor(kind="merchant", id=found.id, roles=frozenset({found.role}), user_id=user_id,
                    member_id=actor.member_id, merchant_staff_id=found.id, merchant_id=found.merchant_id,
                    store_id=found.store_id, merchant_standing=actor.merchant_standing,

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.core import audit, policy
+from models.core import audit, policy, stamps
 from models.core.actors import Actor
 from models.core.clock import utcnow
 from models.core.errors import Conflict, Invalid, NotFound
@@ -144,6 +144,54 @@ _TAKE = (quota_usage.update()
                  count_used=quota_usage.c.count_used + sa.bindparam("count")))
 
 
+# Every programme a merchant honours that is still active, whatever its dates: what a process caches.
+_ACTIVE_AT = (_programs_query().join(program_merchants, program_merchants.c.program_id == programs.c.id)
+              .where(programs.c.status == "active", program_merchants.c.merchant_id == sa.bindparam("merchant_id"))
+              .order_by(programs.c.priority, programs.c.id))
+
+
+class ProgramCache:
+    """The active programmes each merchant honours, kept in one process under the reference stamp.
+
+    Filled from the database on first use for a merchant; emptied whenever a request brings
+    another stamp (``models/core/stamps.py``: every change of a programme, its merchants or the
+    union tree draws one), so what it answers is never older than the stamp the request read.
+    """
+
+    def __init__(self, *, limit: int = 10_000) -> None:
+        self.stamp: str | None = None
+        self.limit = limit
+        self._at: dict[int, list[Program]] = {}
+
+    def under(self, stamp: str | None) -> Catalog:
+        """The cache as one request sees it: emptied first when the request read another stamp."""
+        if stamp != self.stamp or len(self._at) > self.limit:
+            self._at.clear()
+            self.stamp = stamp
+        return Catalog(self, stamp)
+
+    async def at(self, conn: AsyncConnection, merchant_id: int, stamp: str | None) -> list[Program]:
+        """The merchant's active programmes (any dates), by priority."""
+        found = self._at.get(merchant_id) if stamp == self.stamp else None
+        if found is None:
+            found = [_program(r) for r in (await conn.execute(_ACTIVE_AT, {"merchant_id": merchant_id})).all()]
+            if stamp == self.stamp:
+                self._at[merchant_id] = found
+        return found
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The programme cache under the stamp one request read with its caller."""
+
+    cache: ProgramCache
+    stamp: str | None
+
+    async def at(self, conn: AsyncConnection, merchant: Merchant, today: date) -> list[Program]:
+        """The programmes in force ``today`` at ``merchant``, by priority."""
+        return [p for p in await self.cache.at(conn, merchant.id, self.stamp) if p.valid_from <= today <= p.valid_to]
+
+
 def eligible(program: Program, hardship: frozenset[str]) -> bool:
     """Whether a member of the funding union's subtree with these register categories may use the programme:
     everyone for ``all_members``, registered difficult workers (of its categories) for ``difficult``."""
@@ -153,10 +201,11 @@ def eligible(program: Program, hardship: frozenset[str]) -> bool:
 
 
 async def programs_for(conn: AsyncConnection, member_id: int, *, today: date, merchant: Merchant | None = None,
-                       member: tuple[str, str] | None = None) -> list[Program]:
+                       member: tuple[str, str] | None = None, catalog: Catalog | None = None) -> list[Program]:
     """The programmes in force today that this member may use (at ``merchant`` when given), by priority.
 
-    ``member`` is the member's (status, unit path) when the caller has just read them.
+    ``member`` is the member's (status, unit path) when the caller has just read them; ``catalog``
+    the process's cache of the merchants' programmes, when the caller has one.
     """
     if member is None:
         row = (await conn.execute(_MEMBER, {"member_id": member_id})).first()
@@ -166,13 +215,17 @@ async def programs_for(conn: AsyncConnection, member_id: int, *, today: date, me
     status, path = member
     if status != "active":
         return []
+    in_force: list[Program]
     if merchant is None:
-        rows = (await conn.execute(_IN_FORCE, {"today": today})).all()
-    elif merchant.in_force(today):
-        rows = (await conn.execute(_IN_FORCE_AT, {"today": today, "merchant_id": merchant.id})).all()
-    else:
+        in_force = [_program(r) for r in (await conn.execute(_IN_FORCE, {"today": today})).all()]
+    elif not merchant.in_force(today):
         return []
-    found = [p for p in map(_program, rows) if path.startswith(p.org_path)]  # the funding union's members only
+    elif catalog is not None:
+        in_force = await catalog.at(conn, merchant, today)
+    else:
+        in_force = [_program(r) for r in (await conn.execute(_IN_FORCE_AT, {"today": today,
+                                                                            "merchant_id": merchant.id})).all()]
+    found = [p for p in in_force if path.startswith(p.org_path)]  # the funding union's members only
     # The register is read only when a programme asks for it (most scans need no such query).
     hardship = await _hardship(conn, member_id, today) if any(p.eligibility == "difficult" for p in found) \
         else frozenset()
@@ -200,11 +253,27 @@ async def remaining(conn: AsyncConnection, member_id: int, found: Iterable[Progr
     return out
 
 
+def remaining_of(found: Iterable[Program], used: Mapping[tuple[int, str], tuple[int, int]], *,
+                 today: date) -> dict[int, Remaining]:
+    """What is left of each programme's quotas this period, from its usage rows ((programme, period) -> used)."""
+    out = {}
+    for p in found:
+        money_used, count_used = used.get((p.id, period_key(p.period, today)), (0, 0))
+        out[p.id] = Remaining(None if p.money_quota is None else max(0, p.money_quota - money_used),
+                              None if p.count_quota is None else max(0, p.count_quota - count_used))
+    return out
+
+
 async def for_member(conn: AsyncConnection, member_id: int, *, today: date, merchant: Merchant | None = None,
-                     member: tuple[str, str] | None = None) -> list[Offer]:
-    """The programmes the member can use today (at ``merchant`` when given), with what remains."""
-    found = await programs_for(conn, member_id, today=today, merchant=merchant, member=member)
-    left = await remaining(conn, member_id, found, today=today)
+                     member: tuple[str, str] | None = None, catalog: Catalog | None = None,
+                     used: Mapping[tuple[int, str], tuple[int, int]] | None = None) -> list[Offer]:
+    """The programmes the member can use today (at ``merchant`` when given), with what remains.
+
+    ``used``: the member's usage rows of today's month and year when the caller has just read them.
+    """
+    found = await programs_for(conn, member_id, today=today, merchant=merchant, member=member, catalog=catalog)
+    left = remaining_of(found, used, today=today) if used is not None else \
+        await remaining(conn, member_id, found, today=today)
     return [Offer(p, left[p.id]) for p in found]
 
 
@@ -231,6 +300,17 @@ async def take(conn: AsyncConnection, member_id: int, program: Program, key: str
                                         "count_quota": program.count_quota})
     if result.rowcount != 1:
         raise Conflict("quota_exhausted", "本期优惠额度已用完")
+
+
+async def first_take(conn: AsyncConnection, member_id: int, program: Program, key: str, *, money: int,
+                     count: int) -> None:
+    """Use quota in a period that has no usage row yet: the row is made holding it. The caller holds the
+    member's lock (``lock_member``), so no one makes it meanwhile; a quota is still checked here."""
+    if (program.money_quota is not None and money > program.money_quota) or \
+            (program.count_quota is not None and count > program.count_quota):
+        raise Conflict("quota_exhausted", "本期优惠额度已用完")
+    await conn.execute(quota_usage.insert(), {"program_id": program.id, "member_id": member_id, "period_key": key,
+                                              "money_used": money, "count_used": count})
 
 
 async def give_back(conn: AsyncConnection, member_id: int, program_id: int, key: str, *, money: int,
@@ -375,6 +455,7 @@ async def create(conn: AsyncConnection, actor: Actor, org_id: int, data: Program
     result = await conn.execute(programs.insert().values(**values, org_id=org_id, status="active", created_at=now,
                                                          updated_at=now))
     program_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    await stamps.bump(conn)
     await audit.record(conn, actor, "program.create", target_kind="program", target_id=program_id,
                        org_path=org.path, summary={k: str(v) for k, v in values.items()})
     return await get(conn, program_id)
@@ -394,6 +475,7 @@ async def set_merchants(conn: AsyncConnection, actor: Actor, program_id: int, me
     await conn.execute(program_merchants.delete().where(program_merchants.c.program_id == program_id))
     if wanted:
         await conn.execute(program_merchants.insert(), [{"program_id": program_id, "merchant_id": m} for m in wanted])
+    await stamps.bump(conn)
     await audit.record(conn, actor, "program.set_merchants", target_kind="program", target_id=program_id,
                        org_path=program.org_path, summary={"merchants": wanted})
     return wanted
@@ -405,6 +487,7 @@ async def end(conn: AsyncConnection, actor: Actor, program_id: int) -> Program:
     program = await get(conn, program_id, within=policy.scope(actor))
     await conn.execute(programs.update().where(programs.c.id == program_id)
                        .values(status="ended", updated_at=utcnow()))
+    await stamps.bump(conn)
     await audit.record(conn, actor, "program.end", target_kind="program", target_id=program_id,
                        org_path=program.org_path)
     return await get(conn, program_id)

@@ -101,3 +101,52 @@ def test_declared_where_published():
         for method, operation in getattr(handler, "spec", {}).items():
             published = any(p.get("name") == HEADER for p in operation.get("parameters", []))
             assert published == is_idempotent(handler, method), (handler.__name__, method)
+
+
+# --- one_transaction=True: the claim, on_claim, the method and the answer in one transaction ---------
+
+async def _kinds(engine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(notifications.c.kind, sa.func.count()).group_by(notifications.c.kind)))
+        return {kind: int(n) for kind, n in rows.all()}
+
+
+async def test_one_transaction_keeps_on_claim_and_the_refusal_but_not_the_method_s_writes(api, engine):
+    token = await api.login("idem.1")
+    for path in ("/__test__/idempotent-one", "/__test__/idempotent-lazy"):
+        key = new_key()
+        before = await _kinds(engine)
+        first = await api.post(path, {"refuse": True}, token=token, headers={HEADER: key})
+        refused(first, 409, "test_refused")
+        after = await _kinds(engine)
+        assert after.get("card.claim", 0) == before.get("card.claim", 0) + 1, path  # on_claim's work stays
+        assert after.get("card.echo", 0) == before.get("card.echo", 0), path  # rolled back to the savepoint
+        again = await api.post(path, {"refuse": True}, token=token, headers={HEADER: key})
+        refused(again, 409, "test_refused")
+        assert again.headers.get("Idempotent-Replayed") == "true" and await _kinds(engine) == after, path
+
+
+async def test_one_transaction_refused_before_any_write_needs_no_savepoint(api, engine):
+    token, key = await api.login("idem.1"), new_key()
+    path = "/__test__/idempotent-lazy"
+    refused(await api.post(path, {"refuse_first": True}, token=token, headers={HEADER: key}), 409, "test_refused")
+    again = await api.post(path, {"refuse_first": True}, token=token, headers={HEADER: key})
+    refused(again, 409, "test_refused")
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert (await _kinds(engine)).get("card.claim") == 1 and "card.echo" not in await _kinds(engine)
+
+
+async def test_one_transaction_success_replays_and_a_crash_keeps_nothing(api, engine):
+    token = await api.login("idem.1")
+    for path in ("/__test__/idempotent-one", "/__test__/idempotent-lazy"):
+        key = new_key()
+        first = await api.post(path, {"n": 1}, token=token, headers={HEADER: key})
+        assert first.status == 201, first.data
+        again = await api.post(path, {"n": 1}, token=token, headers={HEADER: key})
+        assert again.status == 201 and again.headers.get("Idempotent-Replayed") == "true" and again.data == first.data
+        crash_key, before = new_key(), await _kinds(engine)
+        crashed = await api.post(path, {"crash": True}, token=token, headers={HEADER: crash_key})
+        assert crashed.status == 500
+        assert await _kinds(engine) == before, path  # the claim, on_claim and the method: all rolled back
+        ok = await api.post(path, {"n": 2}, token=token, headers={HEADER: crash_key})
+        assert ok.status == 201 and "Idempotent-Replayed" not in ok.headers, ok.data
