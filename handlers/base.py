@@ -240,11 +240,15 @@ class BaseHandler(tornado.web.RequestHandler):
         return self._chunks[0]
 
     def _body_unread(self) -> bool:
-        """Whether the request declared a body that has not been read (yet, or ever)."""
-        headers = self.request.headers
-        declared = headers.get("Content-Length", "0") not in ("", "0") or "Transfer-Encoding" in headers
+        """Whether this answer goes out before the request's body was read (yet, or ever).
+
+        Tornado then closes the connection after the answer: it cannot know where the next request
+        begins. That holds for a request that declared no body too (a GET refused in ``prepare()``),
+        since a streaming handler's body is read only after ``prepare()`` succeeded; so the answer
+        says ``Connection: close`` and a client never writes its next request into a closing socket.
+        """
         future = getattr(self.request, "_body_future", None)
-        return declared and future is not None and not future.done()
+        return future is not None and not future.done()
 
     def write_json(self, payload: Any, status: int = 200) -> None:
         """Finish the response with the payload as UTF-8 JSON and the given status."""

@@ -429,9 +429,33 @@ async def test_no_token_on_the_import_route_is_401_whatever_the_body(api):
         assert resp.status == 401, resp.data
 
 
-async def test_an_early_refusal_without_a_body_keeps_the_connection(running):
-    """A phone whose token expired is refused, and its connection stays open for the next request."""
+async def test_an_early_refusal_without_a_body_says_the_connection_ends(running):
+    """A phone whose token expired is refused before the (empty) body is read: Tornado closes the
+    connection after that answer, and the answer says so, so the phone opens a new one instead of
+    failing its next request on a closed socket."""
     status, headers, body = await raw_exchange(running, (
         b"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer expired-token-xyz\r\n\r\n"))
-    assert status == 401 and headers.get("connection", "").lower() != "close"
+    assert status == 401 and headers.get("connection", "").lower() == "close"
     _shaped(body, "token_invalid")
+
+
+async def test_a_kept_alive_connection_serves_the_next_request_after_an_early_refusal_without_a_body(running):
+    """An honest answer about the connection: after a refused GET, either the server says
+    ``Connection: close`` or the same connection really carries the next request (a phone's HTTP
+    client reuses it, and a silent close would read as a network failure)."""
+    host, port = running.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    request = b"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer expired-token-xyz\r\n\r\n"
+    try:
+        for attempt in range(2):
+            writer.write(request)
+            await writer.drain()
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert b" 401 " in head.split(b"\r\n")[0], (attempt, head)
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            await asyncio.wait_for(reader.readexactly(length), 10)
+            if b"Connection: close" in head:
+                break
+    finally:
+        writer.close()
