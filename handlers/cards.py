@@ -46,7 +46,7 @@ class ReasonRequired(Body):
 
 
 class QrQuery(Query):
-    """JSON by default; ``format`` asks for the image of the same token."""
+    """JSON by default; ``format`` asks for an image instead, of a code this request signs."""
 
     format: Literal["png", "svg"] | None = None
 
