@@ -30,6 +30,12 @@ PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'none'; form-action 'n
            "frame-ancestors 'none'"
 
 
+def public_notices(handler: BaseHandler) -> notices.PublicNotices:
+    """The application's one kept public notice (made on first use; both notice routes share it)."""
+    kept: notices.PublicNotices = handler.settings.setdefault("relief_public_notices", notices.PublicNotices())
+    return kept
+
+
 class PublicNoticesHandler(APIHandler):
     """The batches in force (and recently ended): masked name, unit, kind and amount of each entry."""
 
@@ -40,7 +46,7 @@ class PublicNoticesHandler(APIHandler):
     async def get(self) -> None:
         """The public batches, newest first."""
         async with self.reading() as conn:
-            self.write_json({"items": await notices.public(conn)})
+            self.write_json({"items": await public_notices(self).read(conn)})
 
 
 class ObjectionHandler(APIHandler):
@@ -95,7 +101,7 @@ class NoticesPage(BaseHandler):
     async def get(self) -> None:
         """Render the batches; how to raise an objection is said on the page."""
         async with self.reading() as conn:
-            batches = await notices.public(conn)
+            batches = await public_notices(self).read(conn)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.render("notices.html", batches=batches, local=_local, now=datetime.now(LOCAL_TZ))
 

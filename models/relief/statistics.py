@@ -65,18 +65,34 @@ class _Grouper:
         self.by, self.root, self.children = by, root, children
         self.names: dict[str, str] = {}
 
-    def key(self, kind: str, kind_name: str, org_path: str, at: datetime) -> str:
-        """The line's group, its name kept for the answer."""
+    def key(self, kind: str, kind_name: str, org_path: str, month: str | None) -> str:
+        """The line's group, its name kept for the answer (``month`` is the slice's, when grouped by month)."""
         if self.by == "kind":
             self.names.setdefault(kind, kind_name)
             return kind
         if self.by == "month":
-            month = at.astimezone(LOCAL_TZ).strftime("%Y-%m")
+            assert month is not None
             self.names.setdefault(month, month)
             return month
         unit = next((c for c in self.children if org_path.startswith(c.path)), self.root)
         self.names.setdefault(unit.code, unit.name)
         return unit.code
+
+
+def _slices(by: By, lo: datetime, hi: datetime) -> list[tuple[str | None, datetime, datetime]]:
+    """The period as one slice, or by Beijing month (each counted in SQL over its own bounds)."""
+    if by != "month":
+        return [(None, lo, hi)]
+    out = []
+    start = lo
+    while start < hi:
+        local = start.astimezone(LOCAL_TZ)
+        first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        following = (first + timedelta(days=32)).replace(day=1)
+        end = min(hi, following.astimezone(start.tzinfo))
+        out.append((local.strftime("%Y-%m"), start, end))
+        start = end
+    return out
 
 
 async def _scope(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> tuple[tree.Org, list[tree.Org]]:
@@ -90,10 +106,17 @@ async def _scope(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> tuple[tr
     return root, [await tree.get(conn, r.id) for r in kids]
 
 
-def _kind_name(definition: str, cache: dict[str, str]) -> str:
-    if definition not in cache:
-        cache[definition] = str(json.loads(definition).get("name", ""))
-    return cache[definition]
+async def _kind_names(conn: AsyncConnection, samples: dict[str, int]) -> dict[str, str]:
+    """Each kind's name, from the definition kept by the first application of the kind counted."""
+    if not samples:
+        return {}
+    a = relief_applications.c
+    rows = await conn.execute(sa.select(a.kind, a.kind_definition).where(a.id.in_(sorted(set(samples.values())))))
+    return {r.kind: str(json.loads(r.kind_definition).get("name", "")) for r in rows}
+
+
+def _sample(samples: dict[str, int], kind: str, first: int) -> None:
+    samples[kind] = min(first, samples.get(kind, first))
 
 
 def _answer(root: tree.Org, q: StatsQuery, start: date, end: date, group: _Grouper,
@@ -106,56 +129,86 @@ def _answer(root: tree.Org, q: StatsQuery, start: date, end: date, group: _Group
             "by": q.by, "rows": lines, "total": {**total, **total_extra}}
 
 
+def _count(found: list[tuple[str | None, Any]], group: _Grouper, names: dict[str, str],
+           rows: dict[str, dict[str, int]], figures: Any) -> None:
+    """Add each counted (slice, row) to its line; ``figures(row)`` gives the row's {field: number}."""
+    for month, r in found:
+        line = rows[group.key(r.kind, names.get(r.kind, ""), r.org_path, month)]
+        for name, number in figures(r).items():
+            line[name] += number
+
+
 async def applications(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[str, Any]:
-    """Applications received, approved and rejected in the period within the unit's subtree, grouped."""
+    """Applications received, approved and rejected in the period within the unit's subtree, grouped.
+
+    Counted in SQL per kind and unit path (and Beijing month): the answer's size follows the units and
+    kinds, never the number of applications."""
     root, children = await _scope(conn, actor, q)
     start, end, lo, hi = _bounds(q)
     a, e = relief_applications.c, relief_events.c
     inside = a.org_path.startswith(root.path, autoescape=True)
-    group, names = _Grouper(q.by, root, children), dict[str, str]()
+    decided = sa.or_(sa.and_(e.action == "passed", e.step == "approval"), e.action == "rejected")
+    found: list[tuple[str | None, Any]] = []
+    samples: dict[str, int] = {}
+    for month, s_lo, s_hi in _slices(q.by, lo, hi):
+        received = await conn.execute(
+            sa.select(a.kind, a.org_path, sa.func.count().label("n"), sa.func.min(a.id).label("first"))
+            .where(inside, a.submitted_at >= s_lo, a.submitted_at < s_hi).group_by(a.kind, a.org_path))
+        found += [(month, r) for r in received]
+        ends = await conn.execute(
+            sa.select(a.kind, a.org_path, e.action, sa.func.count().label("n"), sa.func.min(a.id).label("first"))
+            .join_from(relief_events, relief_applications, a.id == e.application_id)
+            .where(e.at >= s_lo, e.at < s_hi, decided, inside).group_by(a.kind, a.org_path, e.action))
+        found += [(month, r) for r in ends]
+    for _, r in found:
+        _sample(samples, r.kind, r.first)
+    group, names = _Grouper(q.by, root, children), await _kind_names(conn, samples)
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    received = await conn.execute(sa.select(a.kind, a.kind_definition, a.org_path, a.submitted_at)
-                                  .where(inside, a.submitted_at >= lo, a.submitted_at < hi))
-    for r in received:
-        rows[group.key(r.kind, _kind_name(r.kind_definition, names), r.org_path, r.submitted_at)]["received"] += 1
-    decided = await conn.execute(
-        sa.select(a.kind, a.kind_definition, a.org_path, e.at, e.action)
-        .join_from(relief_events, relief_applications, a.id == e.application_id)
-        .where(inside, e.at >= lo, e.at < hi, sa.or_(sa.and_(e.action == "passed", e.step == "approval"),
-                                                     e.action == "rejected")))
-    for d in decided:
-        field = "approved" if d.action == "passed" else "rejected"
-        rows[group.key(d.kind, _kind_name(d.kind_definition, names), d.org_path, d.at)][field] += 1
+    _count(found, group, names, rows, lambda r: {
+        "received" if "action" not in r._fields else "approved" if r.action == "passed" else "rejected": r.n})
     return _answer(root, q, start, end, group, rows, ("received", "approved", "rejected"), {})
 
 
-async def _paid(conn: AsyncConnection, root: tree.Org) -> list[Any]:
-    """(application, kind, definition, org path, member, approved amount, latest ``paid`` event time) of the
-    paid and archived applications in the subtree."""
+def _paid_in(root: tree.Org, lo: datetime, hi: datetime) -> tuple[Any, Any]:
+    """(FROM, WHERE) of the paid and archived applications in the subtree whose latest ``paid`` event lies in
+    [lo, hi). The payments since ``lo`` are grouped per application (read from the index (action, step, at)):
+    when the latest of them falls before ``hi`` it is the latest of all, and an application paid, reversed and
+    paid again counts once, at its last payment."""
     a, e = relief_applications.c, relief_events.c
-    return list((await conn.execute(
-        sa.select(a.id, a.kind, a.kind_definition, a.org_path, a.member_id, a.approved_amount,
-                  sa.func.max(e.at).label("paid_at"))
-        .join_from(relief_applications, relief_events, e.application_id == a.id)
-        .where(a.org_path.startswith(root.path, autoescape=True), a.status.in_(PAID), e.action == "paid")
-        .group_by(a.id, a.kind, a.kind_definition, a.org_path, a.member_id, a.approved_amount))).all())
+    # A payment is the one writer of ``paid`` and records it at the payment step: naming the step lets the
+    # count read the index.
+    latest = (sa.select(e.application_id).where(e.action == "paid", e.step == "payment", e.at >= lo)
+              .group_by(e.application_id).having(sa.func.max(e.at) < hi).subquery("latest"))
+    joined = sa.join(latest, relief_applications, a.id == latest.c.application_id)
+    return joined, sa.and_(a.status.in_(PAID), a.org_path.startswith(root.path, autoescape=True))
 
 
 async def payments(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[str, Any]:
     """People helped (人次, and distinct workers in the total) and money paid (fen) in the period, grouped."""
     root, children = await _scope(conn, actor, q)
     start, end, lo, hi = _bounds(q)
-    group, names = _Grouper(q.by, root, children), dict[str, str]()
+    a = relief_applications.c
+    found: list[tuple[str | None, Any]] = []
+    samples: dict[str, int] = {}
+    for month, s_lo, s_hi in _slices(q.by, lo, hi):
+        joined, where = _paid_in(root, s_lo, s_hi)
+        paid = await conn.execute(
+            sa.select(a.kind, a.org_path, sa.func.count().label("n"),
+                      sa.func.coalesce(sa.func.sum(a.approved_amount), 0).label("amount"),
+                      sa.func.min(a.id).label("first"))
+            .select_from(joined).where(where).group_by(a.kind, a.org_path))
+        found += [(month, r) for r in paid]
+    for _, r in found:
+        _sample(samples, r.kind, r.first)
+    people = 0
+    if found:
+        joined, where = _paid_in(root, lo, hi)
+        people = (await conn.execute(sa.select(sa.func.count(sa.distinct(a.member_id))).select_from(joined)
+                                     .where(where))).scalar_one()
+    group, names = _Grouper(q.by, root, children), await _kind_names(conn, samples)
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    people: set[int] = set()
-    for r in await _paid(conn, root):
-        if not lo <= r.paid_at < hi:
-            continue
-        line = rows[group.key(r.kind, _kind_name(r.kind_definition, names), r.org_path, r.paid_at)]
-        line["times"] += 1
-        line["amount"] += int(r.approved_amount or 0)
-        people.add(int(r.member_id))
-    return _answer(root, q, start, end, group, rows, ("times", "amount"), {"people": len(people)})
+    _count(found, group, names, rows, lambda r: {"times": int(r.n), "amount": int(r.amount)})
+    return _answer(root, q, start, end, group, rows, ("times", "amount"), {"people": int(people)})
 
 
 # --- the other reports of the statistics page: partners, cards, funds (over their own domains' figures) ---
