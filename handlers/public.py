@@ -102,8 +102,15 @@ class NoticesPage(BaseHandler):
         """Render the batches; how to raise an objection is said on the page."""
         async with self.reading() as conn:
             batches = await public_notices(self).read(conn)
+        now = datetime.now(LOCAL_TZ)
+        # The page changes with the kept answer and with which batches have ended: rendered once for each.
+        ended = tuple(batch["ends_at"] <= now for batch in batches)
+        kept = self.settings.setdefault("relief_public_notices_page", {})
+        if kept.get("batches") is not batches or kept.get("ended") != ended:
+            html = self.render_string("notices.html", batches=batches, local=_local, now=now)
+            kept.update(batches=batches, ended=ended, html=html)
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.render("notices.html", batches=batches, local=_local, now=datetime.now(LOCAL_TZ))
+        self.finish(kept["html"])
 
 
 _MONEY = {"type": "integer"}

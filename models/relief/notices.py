@@ -212,9 +212,9 @@ class PublicNotices:
 
     A city's notice holds thousands of entries and anyone may ask for it, so reading them all for every
     request is what the page would cost. What the public sees of a batch never changes once published
-    (entries are frozen; their state is not shown), so one small query, the count and the id range of the
-    visible batches, tells whether the kept answer still holds: a new batch or one past ``visible_until``
-    changes it at once. A unit's new name (shown with its batches) is the one change it cannot see; the
+    (entries are frozen; their state is not shown), so one small query, the count, the id range and the latest
+    publication time of the visible batches, tells whether the kept answer still holds: a new batch or one past
+    ``visible_until`` changes it at once. A unit's new name (shown with its batches) is the one change it cannot see; the
     answer is read afresh at least every ``max_age`` seconds for it."""
 
     def __init__(self, max_age: float = 60.0, clock: Callable[[], float] = monotonic) -> None:
@@ -227,8 +227,8 @@ class PublicNotices:
         """The batches anyone may read now (as ``public``)."""
         now = now or utcnow()
         t = relief_notices.c
-        key = tuple((await conn.execute(sa.select(sa.func.count(), sa.func.min(t.id), sa.func.max(t.id))
-                                        .where(_visible(now)))).one())
+        key = tuple((await conn.execute(sa.select(sa.func.count(), sa.func.min(t.id), sa.func.max(t.id),
+                                                  sa.func.max(t.starts_at)).where(_visible(now)))).one())
         if key == self._key and self.clock() - self._at < self.max_age:
             return self._value
         value = await public(conn, now)
