@@ -83,7 +83,7 @@ def _slices(by: By, lo: datetime, hi: datetime) -> list[tuple[str | None, dateti
     """The period as one slice, or by Beijing month (each counted in SQL over its own bounds)."""
     if by != "month":
         return [(None, lo, hi)]
-    out = []
+    out: list[tuple[str | None, datetime, datetime]] = []
     start = lo
     while start < hi:
         local = start.astimezone(LOCAL_TZ)
