@@ -465,7 +465,7 @@ async def _run(args: argparse.Namespace) -> None:
     import aiohttp
 
     server_url = make_url(args.mysql)
-    name = f"unionaid_bench_{uuid.uuid4().hex[:8]}"
+    name = f"unionaid_relief_bench_{uuid.uuid4().hex[:8]}"  # apart from the counter bench's
     admin = create_async_engine(server_url)
     async with admin.begin() as conn:
         await conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
