@@ -2,12 +2,13 @@
 objections to its entries."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from handlers.base import APIHandler, BaseHandler
+from handlers.base import APIHandler, BaseHandler, json_default
 from models.core.actors import Actor
 from models.core.clock import LOCAL_TZ
 from models.core.policy import PUBLIC
@@ -46,7 +47,13 @@ class PublicNoticesHandler(APIHandler):
     async def get(self) -> None:
         """The public batches, newest first."""
         async with self.reading() as conn:
-            self.write_json({"items": await public_notices(self).read(conn)})
+            batches = await public_notices(self).read(conn)
+        # Encoded once per kept answer: thousands of entries, the same for everyone.
+        kept = self.settings.setdefault("relief_public_notices_json", {})
+        if kept.get("batches") is not batches:
+            kept.update(batches=batches, body=json.dumps({"items": batches}, ensure_ascii=False, default=json_default))
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(kept["body"])
 
 
 class ObjectionHandler(APIHandler):
