@@ -167,3 +167,8 @@ async def test_the_statistics_count_from_the_indexes(engine: Any, city: tuple[Pi
     assert "ix_relief_applications_received" in received or "ix_relief_applications_org_path" in received, received
     counted = using(found, "relief_events", "SELECT relief_applications.kind")
     assert counted == {"ix_relief_events_action"}, counted
+    joins = [(statement, row) for statement, rows in found if " JOIN " in statement
+             for row in rows if row["table"] == "relief_applications"]
+    assert len(joins) >= 6
+    for statement, row in joins:  # what is counted of each application comes from its narrow index, not its row
+        assert keys(row) == {"ix_relief_applications_tally"} and "Using index" in str(row["Extra"]), (row, statement)
