@@ -36,7 +36,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -323,9 +323,11 @@ async def seed(conn: AsyncConnection, cipher: Any, n_apps: int, n_members: int, 
     member_rows, user_rows = [], []
     for i in range(n_members):
         d, unit = units[i % len(units)]
-        first17 = f"430102{1950 + (i // 336000) % 50}{(i // 28000) % 12 + 1:02d}{(i // 1000) % 28 + 1:02d}{i % 1000:03d}"
+        first17 = (f"430102{1950 + (i // 336000) % 50}{(i // 28000) % 12 + 1:02d}{(i // 1000) % 28 + 1:02d}"
+                   f"{i % 1000:03d}")
         number = first17 + check_digit(first17)
-        member_rows.append({"id": i + 1, "name": SURNAMES[i % len(SURNAMES)] + GIVEN[i % len(GIVEN)] + GIVEN[(i // 7) % len(GIVEN)],
+        name = SURNAMES[i % len(SURNAMES)] + GIVEN[i % len(GIVEN)] + GIVEN[(i // 7) % len(GIVEN)]
+        member_rows.append({"id": i + 1, "name": name,
                             "id_number_enc": cipher.encrypt(number, purpose=ID_NUMBER),
                             "id_number_bidx": cipher.blind_index(number, purpose=ID_NUMBER), "id_last4": number[-4:],
                             "gender": "male" if i % 2 else "female", "birth_date": datetime(1970, 1, 1).date(),
@@ -492,8 +494,9 @@ async def _run(args: argparse.Namespace) -> None:
             async with admin.begin() as conn:
                 await conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
         await admin.dispose()
-    print(f"\n{args.concurrency} concurrent staff, {args.requests} requests a phase ({args.requests // STATS_SHARE} for "
-          f"the statistics), {args.applications} applications, MariaDB, one server process")
+    print(f"\n{args.concurrency} concurrent staff, {args.requests} requests a phase "
+          f"({args.requests // STATS_SHARE} for the statistics), {args.applications} applications, MariaDB, "
+          "one server process")
     print(f"{'phase':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for label, r in results.items():
         print(f"{label:30} {r.rate:9.0f} {r.quantile(0.50):8.2f} {r.quantile(0.99):8.2f} {r.errors:7d}")
@@ -515,7 +518,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="leave the scratch database (and its keys) for EXPLAIN")
-    parser.add_argument("--phases", default="", help="only the phases whose names contain one of these (comma-separated)")
+    parser.add_argument("--phases", default="",
+                        help="only the phases whose names contain one of these (comma-separated)")
     args = parser.parse_args(argv)
     asyncio.run(_run(args))
     return 0

@@ -214,8 +214,8 @@ class PublicNotices:
     request is what the page would cost. What the public sees of a batch never changes once published
     (entries are frozen; their state is not shown), so one small query, the count, the id range and the latest
     publication time of the visible batches, tells whether the kept answer still holds: a new batch or one past
-    ``visible_until`` changes it at once. A unit's new name (shown with its batches) is the one change it cannot see; the
-    answer is read afresh at least every ``max_age`` seconds for it."""
+    ``visible_until`` changes it at once. A unit's new name (shown with its batches) is the one change it cannot
+    see; the answer is read afresh at least every ``max_age`` seconds for it."""
 
     def __init__(self, max_age: float = 60.0, clock: Callable[[], float] = monotonic) -> None:
         self.max_age, self.clock = max_age, clock

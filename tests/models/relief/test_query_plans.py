@@ -133,7 +133,8 @@ async def test_the_file_reads_one_application(engine: Any, city: tuple[PiiCipher
             if row["table"] in BIG:  # one application's rows: by key, never a range over many
                 assert str(row["type"]).split("|")[0] in ("const", "eq_ref", "ref", "range"), (row, statement)
     assert using(found, "relief_events", "SELECT relief_events.id") == {"ix_relief_events_application_id"}
-    assert using(found, "relief_attachments", "SELECT relief_attachments.id") == {"ix_relief_attachments_application_id"}
+    assert using(found, "relief_attachments", "SELECT relief_attachments.id") == {
+        "ix_relief_attachments_application_id"}
     assert using(found, "relief_household", "SELECT relief_household.id") == {"ix_relief_household_application_id"}
 
 
