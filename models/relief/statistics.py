@@ -8,13 +8,21 @@ Counted from the timeline and the application's columns:
 - paid: applications now ``paid`` or ``archived``, at the time of their latest ``paid`` event, for their
   ``approved_amount``. Funds' ledger totals (payments by source) would replace this reading once the
   ledger exists: swap ``_paid`` for a query over its payment rows.
+
+A report over a city's year reads tens of thousands of index entries (seconds at 100,000 applications), so
+``KeptStats`` keeps each computed answer per process for ``max_age`` seconds (60 by default), per unit, period
+and grouping: **the figures shown may be up to that old**. The caller's right to the unit is checked on every
+request; only the counting is reused.
 """
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -98,15 +106,68 @@ def _slices(by: By, lo: datetime, hi: datetime) -> list[tuple[str | None, dateti
     return out
 
 
-async def _scope(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> tuple[tree.Org, list[tree.Org]]:
+async def _scope(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> tree.Org:
+    """The unit counted, within the caller's reach (checked on every request, kept answers or not)."""
     policy.require(actor, "relief.statistics")
     within = policy.scope(actor)
     root = await tree.by_code(conn, q.org, within=within) if q.org else (
         await tree.get(conn, actor.org_id, within=within) if actor.org_id is not None else None)
     if root is None:
         raise Invalid("org_required", "请指定单位代码")
+    return root
+
+
+async def _children(conn: AsyncConnection, root: tree.Org, by: By) -> list[tree.Org]:
+    """The unit's direct sub-units, when the report groups by them."""
+    if by != "org":
+        return []
     kids = (await conn.execute(sa.select(orgs.c.id).where(orgs.c.parent_id == root.id).order_by(orgs.c.code))).all()
-    return root, [await tree.get(conn, r.id) for r in kids]
+    return [await tree.get(conn, r.id) for r in kids]
+
+
+Report = dict[str, Any]
+
+
+class KeptStats:
+    """Computed reports kept by one process for ``max_age`` seconds, per (report, unit, period, grouping).
+
+    The figures a kept answer shows are at most ``max_age`` seconds older than the request that counted them
+    (another process, or this one after a change, shows the change once its own kept answer is that old).
+    Requests that miss the same key at once share one count; at most ``size`` answers are kept (least recently
+    used dropped). Each caller gets its own copy."""
+
+    def __init__(self, max_age: float = 60.0, clock: Callable[[], float] = monotonic, size: int = 512) -> None:
+        self.max_age, self.clock, self.size = max_age, clock, size
+        self._kept: OrderedDict[Hashable, tuple[float, asyncio.Future[Report]]] = OrderedDict()
+
+    async def read(self, key: Hashable, count: Callable[[], Awaitable[Report]]) -> Report:
+        """The kept answer for ``key`` while younger than ``max_age``, else ``count()``'s (then kept)."""
+        found = self._kept.get(key)
+        if found is not None and self.clock() - found[0] < self.max_age:
+            self._kept.move_to_end(key)
+            return copy.deepcopy(await asyncio.shield(found[1]))
+        entry = (self.clock(), asyncio.get_running_loop().create_future())
+        self._kept[key] = entry
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+        try:
+            value = await count()
+        except BaseException as exc:
+            if self._kept.get(key) is entry:
+                del self._kept[key]
+            if isinstance(exc, Exception):
+                entry[1].set_exception(exc)
+                entry[1].exception()  # retrieved: waiters (if any) get it, none need to
+            else:
+                entry[1].cancel()
+            raise
+        entry[1].set_result(value)
+        return copy.deepcopy(value)
+
+
+async def _kept(kept: KeptStats | None, key: Hashable, count: Callable[[], Awaitable[Report]]) -> Report:
+    return await count() if kept is None else await kept.read(key, count)
 
 
 async def _kind_names(conn: AsyncConnection, samples: dict[str, int]) -> dict[str, str]:
@@ -141,13 +202,21 @@ def _count(found: list[tuple[str | None, Any]], group: _Grouper, names: dict[str
             line[name] += number
 
 
-async def applications(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[str, Any]:
+async def applications(conn: AsyncConnection, actor: Actor, q: StatsQuery,
+                       kept: KeptStats | None = None) -> dict[str, Any]:
     """Applications received, approved and rejected in the period within the unit's subtree, grouped.
 
     Counted in SQL per kind and unit path (and Beijing month): the answer's size follows the units and
-    kinds, never the number of applications."""
-    root, children = await _scope(conn, actor, q)
+    kinds, never the number of applications. With ``kept``, a kept count is reused (see ``KeptStats``)."""
+    root = await _scope(conn, actor, q)
     start, end, lo, hi = _bounds(q)
+    return await _kept(kept, ("applications", root.id, start, end, q.by),
+                       lambda: _applications(conn, root, q, start, end, lo, hi))
+
+
+async def _applications(conn: AsyncConnection, root: tree.Org, q: StatsQuery, start: date, end: date,
+                        lo: datetime, hi: datetime) -> Report:
+    children = await _children(conn, root, q.by)
     a, e = relief_applications.c, relief_events.c
     inside = a.org_path.startswith(root.path, autoescape=True)
     decided = sa.or_(sa.and_(e.action == "passed", e.step == "approval"), e.action == "rejected")
@@ -186,10 +255,19 @@ def _paid_in(root: tree.Org, lo: datetime, hi: datetime) -> tuple[Any, Any]:
     return joined, sa.and_(a.status.in_(PAID), a.org_path.startswith(root.path, autoescape=True))
 
 
-async def payments(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[str, Any]:
-    """People helped (人次, and distinct workers in the total) and money paid (fen) in the period, grouped."""
-    root, children = await _scope(conn, actor, q)
+async def payments(conn: AsyncConnection, actor: Actor, q: StatsQuery,
+                   kept: KeptStats | None = None) -> dict[str, Any]:
+    """People helped (人次, and distinct workers in the total) and money paid (fen) in the period, grouped.
+    With ``kept``, a kept count is reused (see ``KeptStats``)."""
+    root = await _scope(conn, actor, q)
     start, end, lo, hi = _bounds(q)
+    return await _kept(kept, ("payments", root.id, start, end, q.by),
+                       lambda: _payments(conn, root, q, start, end, lo, hi))
+
+
+async def _payments(conn: AsyncConnection, root: tree.Org, q: StatsQuery, start: date, end: date,
+                    lo: datetime, hi: datetime) -> Report:
+    children = await _children(conn, root, q.by)
     a = relief_applications.c
     found: list[tuple[str | None, Any]] = []
     samples: dict[str, int] = {}
@@ -220,7 +298,7 @@ async def payments(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[s
 async def redemptions(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[str, Any]:
     """Redemptions and their discounts per partner merchant signed in the unit's subtree, in the period (net of
     refunds, voids left out; ``counter.totals``), with the total of the rows."""
-    root, _ = await _scope(conn, actor, q)
+    root = await _scope(conn, actor, q)
     start, end, lo, hi = _bounds(q)
     lines = await counter_totals.by_merchant(conn, root.path, lo, hi)
     total = {f: sum(line[f] for line in lines) for f in counter_totals.FIGURES}
@@ -231,7 +309,7 @@ async def redemptions(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dic
 async def cards_issued(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[str, Any]:
     """Service cards issued to units of the subtree in the period, by month (Beijing): new cards and
     replacements (a reissue after a loss or a damage), with the total of the rows."""
-    root, _ = await _scope(conn, actor, q)
+    root = await _scope(conn, actor, q)
     start, end, lo, hi = _bounds(q)
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for issued_at, reissue in await card_lifecycle.issued_between(conn, root.path, lo, hi):
@@ -245,7 +323,7 @@ async def cards_issued(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> di
 async def funds(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[str, Any]:
     """The funds' income and spending in the unit's subtree, by source, for the budget year the period ends in
     (funds are budgeted per year: ``funds.accounts``, every figure a sum of ledger rows)."""
-    root, _ = await _scope(conn, actor, q)
+    root = await _scope(conn, actor, q)
     start, end, _lo, _hi = _bounds(q)
     found = await fund_accounts.for_staff(conn, root.path, end.year, "source")
     lines = [{"key": r["source"], "name": r["source_name"], "income": r["income"], "reserved": r["reserved"],
