@@ -150,6 +150,20 @@ async def _votes(conn: AsyncConnection, application_id: int) -> list[dict[str, A
              "carried": bool(r.carried), "recorded_by": r.recorded_by} for r in rows]
 
 
+async def _file_application(conn: AsyncConnection, cipher: PiiCipher, actor: Actor,
+                            application_id: int) -> tuple[Application, str, str]:
+    """(the application, its applicant's name, its unit's name) in one query, when it lies in the actor's
+    subtree; else the same 404 as a missing one (``reviewing.load_in_scope``)."""
+    a = relief_applications
+    row = (await conn.execute(
+        sa.select(a, members.c.name.label("file_member_name"), orgs.c.name.label("file_org_name"))
+        .outerjoin(members, members.c.id == a.c.member_id).outerjoin(orgs, orgs.c.id == a.c.org_id)
+        .where(a.c.id == application_id))).first()
+    if row is None or not row.org_path.startswith(policy.scope(actor)):
+        raise records.not_found()
+    return records.from_row(row, cipher), row.file_member_name or "", row.file_org_name or ""
+
+
 async def file_view(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, application_id: int, *,
                     full: bool = False) -> dict[str, Any]:
     """The whole file of an application in the actor's subtree; ``full`` unmasks the household's names and ID
@@ -157,14 +171,12 @@ async def file_view(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, appl
     policy.require(actor, "relief.view")
     if full:
         policy.require(actor, "member.view_full")
-    app = await load_in_scope(conn, cipher, actor, application_id)
+    app, person, unit = await _file_application(conn, cipher, actor, application_id)
     now = utcnow()
-    people, units = await _names(conn, [app])
-    proofs = (await conn.execute(sa.select(relief_attachments).where(
-        relief_attachments.c.application_id == app.id, relief_attachments.c.visit_id.is_(None))
-        .order_by(relief_attachments.c.id))).all()
-    person = people.get(app.member_id, "")
-    view = item(app, person, units.get(app.org_id, ""), now)
+    attachments = (await conn.execute(sa.select(relief_attachments).where(
+        relief_attachments.c.application_id == app.id).order_by(relief_attachments.c.id))).all()
+    proofs = [p for p in attachments if p.visit_id is None]
+    view = item(app, person, unit, now)
     view.update({
         "applicant": person if full else mask_name(person), "member_id": app.member_id,
         "form": dict(app.form), "missing": app.missing, "reject_reason": app.reject_reason,
@@ -173,7 +185,8 @@ async def file_view(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, appl
         "proofs": [{"id": p.id, "proof_type": p.proof_type, "mime": p.mime, "size": p.size,
                     "created_at": p.created_at, "url": f"{BASE}/{app.id}/attachments/{p.id}"} for p in proofs],
         "flags": await _flags(conn, app.id),
-        "visits": [v.view(f"{BASE}/{app.id}/attachments") for v in await visits.of_application(conn, cipher, app.id)],
+        "visits": [v.view(f"{BASE}/{app.id}/attachments")
+                   for v in await visits.of_application(conn, cipher, app.id, attachments=attachments)],
         "votes": await _votes(conn, app.id),
         "timeline": [e.staff_view() for e in await records.timeline(conn, app.id)],
     })

@@ -126,6 +126,11 @@ def _of(row: Any, cipher: PiiCipher) -> Application:
         row.due_at, row.submitted_at, row.created_at, row.updated_at)
 
 
+def from_row(row: Any, cipher: PiiCipher) -> Application:
+    """The application a row of ``relief_applications`` holds (other columns of a join are ignored)."""
+    return _of(row, cipher)
+
+
 def encrypt_form(cipher: PiiCipher, form: Mapping[str, Any]) -> str:
     """The stored form of an application's form values."""
     return cipher.encrypt(json.dumps(dict(form), ensure_ascii=False, sort_keys=True), purpose=FORM_PURPOSE)
