@@ -145,7 +145,12 @@ class KeptStats:
         found = self._kept.get(key)
         if found is not None and self.clock() - found[0] < self.max_age:
             self._kept.move_to_end(key)
-            return copy.deepcopy(await asyncio.shield(found[1]))
+            try:
+                return copy.deepcopy(await asyncio.shield(found[1]))
+            except asyncio.CancelledError:
+                if not found[1].cancelled():
+                    raise  # this request was cancelled
+                # the request counting it was cancelled: count here
         entry = (self.clock(), asyncio.get_running_loop().create_future())
         self._kept[key] = entry
         self._kept.move_to_end(key)

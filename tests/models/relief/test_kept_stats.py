@@ -93,6 +93,27 @@ async def test_misses_at_once_share_one_count_and_a_failed_count_is_not_kept() -
     assert await kept.read("b", count) == {"n": 2}
 
 
+async def test_a_waiter_counts_itself_when_the_shared_count_is_cancelled() -> None:
+    kept = statistics.KeptStats()
+    gate, counted = asyncio.Event(), []
+
+    async def count() -> dict[str, Any]:
+        counted.append(1)
+        await gate.wait()
+        return {"n": len(counted)}
+
+    first = asyncio.create_task(kept.read("k", count))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(kept.read("k", count))
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.sleep(0)
+    gate.set()
+    assert await second == {"n": 2} and len(counted) == 2
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
 def test_at_most_size_reports_are_kept() -> None:
     async def run() -> list[int]:
         kept, calls = statistics.KeptStats(size=2), []
