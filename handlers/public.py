@@ -2,12 +2,13 @@
 objections to its entries."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from handlers.base import APIHandler, BaseHandler
+from handlers.base import APIHandler, BaseHandler, json_default
 from models.core.actors import Actor
 from models.core.clock import LOCAL_TZ
 from models.core.policy import PUBLIC
@@ -30,6 +31,12 @@ PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'none'; form-action 'n
            "frame-ancestors 'none'"
 
 
+def public_notices(handler: BaseHandler) -> notices.PublicNotices:
+    """The application's one kept public notice (made on first use; both notice routes share it)."""
+    kept: notices.PublicNotices = handler.settings.setdefault("relief_public_notices", notices.PublicNotices())
+    return kept
+
+
 class PublicNoticesHandler(APIHandler):
     """The batches in force (and recently ended): masked name, unit, kind and amount of each entry."""
 
@@ -40,7 +47,13 @@ class PublicNoticesHandler(APIHandler):
     async def get(self) -> None:
         """The public batches, newest first."""
         async with self.reading() as conn:
-            self.write_json({"items": await notices.public(conn)})
+            batches = await public_notices(self).read(conn)
+        # Encoded once per kept answer: thousands of entries, the same for everyone.
+        kept = self.settings.setdefault("relief_public_notices_json", {})
+        if kept.get("batches") is not batches:
+            kept.update(batches=batches, body=json.dumps({"items": batches}, ensure_ascii=False, default=json_default))
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(kept["body"])
 
 
 class ObjectionHandler(APIHandler):
@@ -95,9 +108,16 @@ class NoticesPage(BaseHandler):
     async def get(self) -> None:
         """Render the batches; how to raise an objection is said on the page."""
         async with self.reading() as conn:
-            batches = await notices.public(conn)
+            batches = await public_notices(self).read(conn)
+        now = datetime.now(LOCAL_TZ)
+        # The page changes with the kept answer and with which batches have ended: rendered once for each.
+        ended = tuple(batch["ends_at"] <= now for batch in batches)
+        kept = self.settings.setdefault("relief_public_notices_page", {})
+        if kept.get("batches") is not batches or kept.get("ended") != ended:
+            html = self.render_string("notices.html", batches=batches, local=_local, now=now)
+            kept.update(batches=batches, ended=ended, html=html)
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.render("notices.html", batches=batches, local=_local, now=datetime.now(LOCAL_TZ))
+        self.finish(kept["html"])
 
 
 _MONEY = {"type": "integer"}

@@ -8,8 +8,10 @@ Entry states: ``in_notice``, ``paused`` (an open objection), ``ended`` (moved to
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from time import monotonic
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -187,17 +189,51 @@ async def listing(conn: AsyncConnection, actor: Actor, q: NoticesQuery) -> list[
     return [_staff_view(r, entries[r.id]) for r in rows]
 
 
+def _visible(now: datetime) -> Any:
+    t = relief_notices.c
+    return sa.and_(t.visible_until > now, t.starts_at <= now)
+
+
 async def public(conn: AsyncConnection, now: datetime | None = None) -> list[dict[str, Any]]:
     """The batches anyone may read now (started, not past ``visible_until``), newest first."""
     now = now or utcnow()
     t = relief_notices
     rows = (await conn.execute(sa.select(t.c.id, t.c.starts_at, t.c.ends_at, orgs.c.name)
                                .join(orgs, orgs.c.id == t.c.org_id)
-                               .where(t.c.starts_at <= now, t.c.visible_until > now)
+                               .where(_visible(now))
                                .order_by(t.c.id.desc()).limit(200))).all()
     entries = await _entries(conn, [r.id for r in rows])
     return [{"id": r.id, "org": r.name, "starts_at": r.starts_at, "ends_at": r.ends_at,
              "entries": [e.public() for e in entries[r.id]]} for r in rows]
+
+
+class PublicNotices:
+    """The public answer kept by one process, reused while the same batches are visible.
+
+    A city's notice holds thousands of entries and anyone may ask for it, so reading them all for every
+    request is what the page would cost. What the public sees of a batch never changes once published
+    (entries are frozen; their state is not shown), so one small query, the count, the id range and the latest
+    publication time of the visible batches, tells whether the kept answer still holds: a new batch or one past
+    ``visible_until`` changes it at once. A unit's new name (shown with its batches) is the one change it cannot
+    see; the answer is read afresh at least every ``max_age`` seconds for it."""
+
+    def __init__(self, max_age: float = 60.0, clock: Callable[[], float] = monotonic) -> None:
+        self.max_age, self.clock = max_age, clock
+        self._key: tuple[Any, ...] | None = None
+        self._at = 0.0
+        self._value: list[dict[str, Any]] = []
+
+    async def read(self, conn: AsyncConnection, now: datetime | None = None) -> list[dict[str, Any]]:
+        """The batches anyone may read now (as ``public``)."""
+        now = now or utcnow()
+        t = relief_notices.c
+        key = tuple((await conn.execute(sa.select(sa.func.count(), sa.func.min(t.id), sa.func.max(t.id),
+                                                  sa.func.max(t.starts_at)).where(_visible(now)))).one())
+        if key == self._key and self.clock() - self._at < self.max_age:
+            return self._value
+        value = await public(conn, now)
+        self._key, self._at, self._value = key, self.clock(), value
+        return value
 
 
 # --- the end of a period (the background job) ---------------------------------------------------------

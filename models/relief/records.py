@@ -6,6 +6,7 @@ application (the second gets 409 ``application_changed``).
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -109,14 +110,25 @@ class Application:
         return self.status == "submitted" and self.due_at is not None and self.due_at < (now or utcnow())
 
 
+@functools.lru_cache(maxsize=256)
+def _definition(text: str) -> Definition:
+    """A kept definition, parsed once per process: a queue page holds dozens of applications under the same few
+    snapshots, and validating each anew cost more than the page's queries. (Definitions are frozen; shared.)"""
+    return Definition.model_validate_json(text)
+
+
 def _of(row: Any, cipher: PiiCipher) -> Application:
     return Application(
-        row.id, row.member_id, row.user_id, row.org_id, row.org_path, row.kind,
-        Definition.model_validate_json(row.kind_definition), row.status, row.step, row.version,
+        row.id, row.member_id, row.user_id, row.org_id, row.org_path, row.kind, _definition(row.kind_definition), row.status, row.step, row.version,
         json.loads(cipher.decrypt(row.form_enc, purpose=FORM_PURPOSE)), row.requested_amount, row.proposed_amount,
         row.approved_amount, row.consent_version, row.consented_at, row.content_status, row.returned_step,
         json.loads(row.missing) if row.missing else None, row.reject_reason, bool(row.flagged), row.step_since,
         row.due_at, row.submitted_at, row.created_at, row.updated_at)
+
+
+def from_row(row: Any, cipher: PiiCipher) -> Application:
+    """The application a row of ``relief_applications`` holds (other columns of a join are ignored)."""
+    return _of(row, cipher)
 
 
 def encrypt_form(cipher: PiiCipher, form: Mapping[str, Any]) -> str:

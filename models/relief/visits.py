@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -79,13 +80,17 @@ async def record(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, applica
     return Visit(visit_id, app.id, body.date, list(body.visitors), body.findings, actor.id, actor.org_id, now, [])
 
 
-async def of_application(conn: AsyncConnection, cipher: PiiCipher, application_id: int) -> list[Visit]:
-    """An application's visits, oldest first, with their photos."""
+async def of_application(conn: AsyncConnection, cipher: PiiCipher, application_id: int, *,
+                         attachments: Sequence[Any] | None = None) -> list[Visit]:
+    """An application's visits, oldest first, with their photos (read here, or picked from ``attachments``,
+    the application's attachment rows when the caller has read them already)."""
     rows = (await conn.execute(sa.select(relief_visits).where(relief_visits.c.application_id == application_id)
                                .order_by(relief_visits.c.id))).all()
-    photos = (await conn.execute(sa.select(relief_attachments).where(
-        relief_attachments.c.application_id == application_id, relief_attachments.c.visit_id.is_not(None))
-        .order_by(relief_attachments.c.id))).all()
+    if attachments is None:
+        attachments = (await conn.execute(sa.select(relief_attachments).where(
+            relief_attachments.c.application_id == application_id, relief_attachments.c.visit_id.is_not(None))
+            .order_by(relief_attachments.c.id))).all()
+    photos = [p for p in attachments if p.visit_id is not None]
     return [Visit(r.id, r.application_id, r.visit_date, json.loads(r.visitors),
                   cipher.decrypt(r.findings_enc, purpose=FINDINGS_PURPOSE), r.staff_id, r.org_id, r.created_at,
                   [{"id": p.id, "mime": p.mime, "size": p.size} for p in photos if p.visit_id == r.id])
