@@ -1,0 +1,359 @@
+const {fakeServer} = require('../helpers/fake-server')
+const pages = require('../helpers/pages')
+const qrcode = require('../../miniprogram/pages/card/qrcode')
+
+const T1 = 'A'.repeat(135)
+const T2 = 'B'.repeat(135)
+const T3 = 'C'.repeat(135)
+
+const CARD = {
+  card_no: '8619820894511242',
+  card_no_display: '8619 8208 9451 1242',
+  status: 'active',
+  status_label: '正常',
+  holder: '张*英',
+  benefits: [
+    {program_id: 1, program: '职工药房九折', summary: '药品九折', period: 'month', remaining: {money: 12345, count: 3}},
+    {program_id: 2, program: '体检优惠', summary: '', period: 'year', remaining: {money: null, count: null}},
+  ],
+}
+
+function textOf(page, selector) {
+  const el = pages.find(page, selector)
+  return el ? el.dom.textContent.trim() : null
+}
+
+function screen() {
+  const state = {brightness: 0.3, keepOn: false}
+  wx.getScreenBrightness = jest.fn((o) => setTimeout(() => o.success({value: state.brightness}), 0))
+  wx.setScreenBrightness = jest.fn((o) => {
+    state.brightness = o.value
+  })
+  wx.setKeepScreenOn = jest.fn((o) => {
+    state.keepOn = o.keepScreenOn
+  })
+  return state
+}
+
+function tokens(server, list) {
+  const queue = list.slice()
+  server.on('GET', '/me/card/qr', () => ({token: queue.shift(), expires_at: new Date(Date.now() + 60000).toISOString(), refresh_in: 30}))
+}
+
+afterEach(() => {
+  jest.useRealTimers()
+})
+
+test('shows the card masked, the benefits in yuan and the QR of the token it holds', async () => {
+  const server = fakeServer()
+  screen()
+  server.on('GET', '/me/card', CARD)
+  tokens(server, [T1])
+  const page = await pages.open('pages/card/index')
+  const text = pages.text(page)
+  expect(text).toContain('**** **** **** 1242')
+  expect(text).not.toContain('8619820894511242')
+  expect(text).toContain('正常')
+  expect(text).toContain('职工药房九折')
+  expect(text).toContain('本月剩余额度')
+  expect(text).toContain('¥123.45')
+  expect(text).toContain('3次')
+  expect(text).toContain('不限额度')
+  expect(page.instance.data.qrToken).toBe(T1)
+  // The image is drawn from the held token, not fetched (the PNG route would sign another code).
+  expect(page.instance.data.qrImage).toBe(qrcode.dataUrl(T1))
+  expect(server.calls('GET', '/me/card/qr').map((c) => c.query)).toEqual([''])
+  page.instance.onUnload()
+})
+
+test('the QR is refreshed after refresh_in seconds, and not while the page is hidden', async () => {
+  const server = fakeServer()
+  screen()
+  server.on('GET', '/me/card', CARD)
+  tokens(server, [T1, T2, T3])
+  jest.useFakeTimers()
+  const page = pages.load('pages/card/index')
+  page.instance.onLoad({})
+  const shown = page.instance.onShow()
+  await jest.advanceTimersByTimeAsync(50)
+  await shown
+  expect(page.instance.data.qrToken).toBe(T1)
+  await jest.advanceTimersByTimeAsync(29000)
+  expect(page.instance.data.qrToken).toBe(T1)
+  await jest.advanceTimersByTimeAsync(1100)
+  expect(page.instance.data.qrToken).toBe(T2)
+  expect(page.instance.data.qrImage).toBe(qrcode.dataUrl(T2))
+  page.instance.onHide()
+  await jest.advanceTimersByTimeAsync(120000)
+  expect(server.calls('GET', '/me/card/qr')).toHaveLength(2)
+  // Shown again: a fresh code at once.
+  const again = page.instance.onShow()
+  await jest.advanceTimersByTimeAsync(50)
+  await again
+  expect(page.instance.data.qrToken).toBe(T3)
+  page.instance.onUnload()
+  await jest.advanceTimersByTimeAsync(120000)
+  expect(server.calls('GET', '/me/card/qr')).toHaveLength(3)
+})
+
+test('keeps the screen on at full brightness while shown, and restores it on hide and unload', async () => {
+  const server = fakeServer()
+  const state = screen()
+  server.on('GET', '/me/card', CARD)
+  tokens(server, [T1, T2])
+  const page = await pages.open('pages/card/index')
+  expect(state.brightness).toBe(1)
+  expect(state.keepOn).toBe(true)
+  page.instance.onHide()
+  expect(state.brightness).toBe(0.3)
+  expect(state.keepOn).toBe(false)
+  await page.instance.onShow()
+  await pages.settle()
+  expect(state.brightness).toBe(1)
+  page.instance.onUnload()
+  expect(state.brightness).toBe(0.3)
+  expect(state.keepOn).toBe(false)
+})
+
+test('出示给收银员 shows the code full screen, with large type', async () => {
+  const server = fakeServer()
+  screen()
+  server.on('GET', '/me/card', CARD)
+  tokens(server, [T1])
+  const page = await pages.open('pages/card/index')
+  expect(pages.find(page, '#cashier')).toBeNull()
+  pages.tap(page, '#cashier-mode')
+  await pages.settle()
+  expect(textOf(page, '#cashier')).toContain('请收银员扫码')
+  expect(textOf(page, '#cashier')).toContain('尾号 1242')
+  pages.tap(page, '#cashier-close')
+  await pages.settle()
+  expect(pages.find(page, '#cashier')).toBeNull()
+  page.instance.onUnload()
+})
+
+test('a frozen card shows its status and no code', async () => {
+  const server = fakeServer()
+  screen()
+  server.on('GET', '/me/card', Object.assign({}, CARD, {status: 'frozen', status_label: '已冻结', status_reason: '会员资格核查中'}))
+  tokens(server, [T1])
+  const page = await pages.open('pages/card/index')
+  expect(textOf(page, '#card-blocked')).toContain('服务卡已冻结')
+  expect(textOf(page, '#card-blocked')).toContain('会员资格核查中')
+  expect(pages.find(page, '#qr-image')).toBeNull()
+  expect(page.instance.data.qrToken).toBe('')
+  expect(server.calls('GET', '/me/card/qr')).toHaveLength(0)
+})
+
+test("a refusal of the code is shown as the API says it, and the card's new status with it", async () => {
+  const server = fakeServer()
+  screen()
+  let frozen = false
+  server.on('GET', '/me/card', () => (frozen ? Object.assign({}, CARD, {status: 'frozen', status_label: '已冻结'}) : CARD))
+  server.on('GET', '/me/card/qr', () => {
+    frozen = true
+    return {status: 403, body: {error: {code: 'card_frozen', message: '服务卡已冻结', request_id: 'r'}}}
+  })
+  const page = await pages.open('pages/card/index')
+  expect(pages.text(page)).toContain('服务卡已冻结')
+  expect(page.instance.data.qrError).toBe('服务卡已冻结')
+  expect(page.instance.data.card.status).toBe('frozen')
+  expect(page.instance.data.qrToken).toBe('')
+})
+
+test('offline: the card offers 重试; a failed refresh says so and offers to fetch again', async () => {
+  const server = fakeServer()
+  screen()
+  server.on('GET', '/me/card', CARD)
+  tokens(server, [T1, T2])
+  server.failNext('offline')
+  const page = await pages.open('pages/card/index')
+  expect(pages.text(page)).toContain('网络连接失败，请检查网络后重试')
+  pages.tap(page, '#status >>> .status-view__retry')
+  await pages.settle()
+  expect(page.instance.data.qrToken).toBe(T1)
+  // The next refresh times out: the code still valid stays, with the message and a way to fetch again.
+  server.failNext('timeout')
+  await page.instance.refreshQr()
+  expect(textOf(page, '#qr-error')).toBe('网络超时，请稍后重试')
+  expect(page.instance.data.qrToken).toBe(T1)
+  pages.tap(page, '#qr-retry')
+  await pages.settle()
+  expect(page.instance.data.qrToken).toBe(T2)
+  expect(pages.find(page, '#qr-error')).toBeNull()
+  page.instance.onUnload()
+})
+
+test('a code past its expiry is taken off the screen when no new one comes', async () => {
+  const server = fakeServer()
+  screen()
+  server.on('GET', '/me/card', CARD)
+  server.on('GET', '/me/card/qr', {token: T1, expires_at: new Date(Date.now() - 1000).toISOString(), refresh_in: 30})
+  const page = await pages.open('pages/card/index')
+  expect(page.instance.data.qrToken).toBe(T1)
+  server.failNext('offline')
+  await page.instance.refreshQr()
+  expect(page.instance.data.qrToken).toBe('')
+  expect(pages.find(page, '#qr-image')).toBeNull()
+  expect(textOf(page, '#qr-error')).toBe('网络连接失败，请检查网络后重试')
+  page.instance.onUnload()
+})
+
+test('a 503 shows the API message with 重试', async () => {
+  const server = fakeServer()
+  screen()
+  server.on('GET', '/me/card', {status: 503, body: {error: {code: 'database_unavailable', message: '数据库暂时不可用，请稍后重试', request_id: 'r'}}})
+  const page = await pages.open('pages/card/index')
+  expect(pages.text(page)).toContain('数据库暂时不可用，请稍后重试')
+  expect(pages.find(page, '#status >>> .status-view__retry')).not.toBeNull()
+})
+
+test('挂失 asks first; confirmed, it reports the card lost and shows the new one', async () => {
+  const server = fakeServer()
+  screen()
+  let lost = false
+  server.on('GET', '/me/card', () => (lost ? Object.assign({}, CARD, {card_no: '8000000000009999'}) : CARD))
+  tokens(server, [T1, T2, T3])
+  server.on('POST', '/me/card/report-lost', () => {
+    lost = true
+    return {card: {id: 2, card_no: '8000000000009999', status: 'active', status_label: '正常'}, previous_card_no: CARD.card_no}
+  })
+  wx.showToast = jest.fn()
+  const page = await pages.open('pages/card/index')
+  wx.showModal = jest.fn((o) => o.success({confirm: false, cancel: true}))
+  expect(await page.instance.reportLost()).toBe(false)
+  expect(wx.showModal.mock.calls[0][0].content).toContain('尾号1242')
+  expect(server.calls('POST', '/me/card/report-lost')).toHaveLength(0)
+  wx.showModal = jest.fn((o) => o.success({confirm: true, cancel: false}))
+  expect(await page.instance.reportLost()).toBe(true)
+  await pages.settle()
+  expect(server.calls('POST', '/me/card/report-lost')[0].data).toEqual({})
+  expect(textOf(page, '#lost-notice')).toContain('尾号1242的旧卡已挂失作废，新卡号尾号9999')
+  expect(pages.text(page)).toContain('**** **** **** 9999')
+  expect(page.instance.data.qrToken).toBe(T2)
+  page.instance.onUnload()
+})
+
+test('a refused loss report is shown as the API says it', async () => {
+  const server = fakeServer()
+  screen()
+  server.on('GET', '/me/card', CARD)
+  tokens(server, [T1])
+  server.on('POST', '/me/card/report-lost', {status: 409, body: {error: {code: 'card_not_live', message: '该服务卡已不能挂失', request_id: 'r'}}})
+  wx.showToast = jest.fn()
+  wx.showModal = jest.fn((o) => o.success({confirm: true}))
+  const page = await pages.open('pages/card/index')
+  expect(await page.instance.reportLost()).toBe(false)
+  expect(wx.showToast.mock.calls[0][0].title).toBe('该服务卡已不能挂失')
+  page.instance.onUnload()
+})
+
+test('someone not bound yet is told so and sent to bind', async () => {
+  const server = fakeServer()
+  screen()
+  server.on('GET', '/me/card', {status: 404, body: {error: {code: 'member_not_bound', message: '请先完成会员实名绑定', request_id: 'r'}}})
+  const page = await pages.open('pages/card/index')
+  expect(textOf(page, '#not-bound')).toContain('您还没有认证会员身份')
+  wx.navigateTo = jest.fn()
+  pages.tap(page, '#go-bind')
+  await pages.settle()
+  expect(wx.navigateTo).toHaveBeenCalledWith({url: '/pages/bind/index'})
+})
+
+// Reference symbols from python-qrcode (what the server draws its PNG with), level M, border 0.
+const HELLO_MASK0 = [
+  '111111100010101111111',
+  '100000101110001000001',
+  '101110100010101011101',
+  '101110100010101011101',
+  '101110101011101011101',
+  '100000100111001000001',
+  '111111101010101111111',
+  '000000000000000000000',
+  '101010100100100010010',
+  '011110001001000010001',
+  '000111111101001011000',
+  '111101011001110101110',
+  '010011110101001110101',
+  '000000001010001000101',
+  '111111100000100101100',
+  '100000100110001101000',
+  '101110101100101111111',
+  '101110100011010100010',
+  '101110101111011101001',
+  '100000100001110001011',
+  '111111101101011100001',
+]
+// A 135-character card token (base32 of the bytes 7..90): version 6, alphanumeric mode, mask 5.
+const TOKEN = 'A4EASCQLBQGQ4DYQCEJBGFAVCYLRQGI2DMOB2HQ7EAQSEIZEEUTCOKBJFIVSYLJOF4YDCMRTGQ2TMNZYHE5DWPB5HY7UAQKCINCEKRSHJBEUUS2MJVHE6UCRKJJVIVKWK5MFSWQ'
+const TOKEN_MASK5 = [
+  '11111110001010111000111000011010101111111',
+  '10000010111100101100000001100010101000001',
+  '10111010101111011110011111011111101011101',
+  '10111010100100011001101100000011101011101',
+  '10111010000111100111101100000000101011101',
+  '10000010000111110011000010111110001000001',
+  '11111110101010101010101010101010101111111',
+  '00000000111101101111011111001001000000000',
+  '10000010110001011010110101010011011001110',
+  '00101001001110010111010100000110000111011',
+  '11101111010110001111111010000110101110010',
+  '10100101010111100010100101111000101101011',
+  '10101110001100101111011010011110000101010',
+  '00001001001010110010000000100101000010101',
+  '10011111110010110100100110110110000000110',
+  '00110101111100111000101100111001111000010',
+  '11000110010100011100111110101110110000000',
+  '00000100011001100011011100110010011011000',
+  '11001010001101001111100001111001011101100',
+  '00010000100001110000010100100101011100100',
+  '11000010110010010011011010001000010001100',
+  '10111100110001100001001110011000011110111',
+  '01001011111001000101000101100100101101011',
+  '11000000001011111011110101110000001110111',
+  '11000011111000000111111101011110001010011',
+  '01000000110100111101010111010010100101000',
+  '00110011100001001100001010000110101111000',
+  '01101101010110101111011110111000111010100',
+  '01000110010100110100010101011011110010000',
+  '10010000011101100010100010100000101100010',
+  '11111110100011101000101101010000010011100',
+  '10010001100011100011110011010000101110111',
+  '10101110100010011011010011110100111111001',
+  '00000000100110110100100101100100100010100',
+  '11111110000010100101110101101111101010001',
+  '10000010011101101110101101000000100010101',
+  '10111010000101000101111101010100111110010',
+  '10111010010011011011011111000111100100100',
+  '10111010010011101011010101110111110011100',
+  '10000010010001101010010000001010000110000',
+  '11111110101100100101110110010110111011010',
+]
+
+function rowsOf(m) {
+  return m.map((r) => r.map((c) => (c ? '1' : '0')).join(''))
+}
+
+test('the QR encoder draws what python-qrcode draws, bit for bit', () => {
+  expect(rowsOf(qrcode.matrix('HELLO WORLD', 0))).toEqual(HELLO_MASK0)
+  expect(rowsOf(qrcode.matrix(TOKEN, 5))).toEqual(TOKEN_MASK5)
+  // Any mask chosen is one of the eight valid symbols of the same size.
+  expect(qrcode.matrix(TOKEN)).toHaveLength(41)
+})
+
+test('the PNG holds the symbol with its quiet zone', () => {
+  const zlib = require('zlib')
+  const bytes = Buffer.from(qrcode.dataUrl(TOKEN, 2).split(',')[1], 'base64')
+  expect(bytes.slice(1, 4).toString()).toBe('PNG')
+  const width = bytes.readUInt32BE(16)
+  expect(width).toBe((41 + 8) * 2)
+  const idat = bytes.indexOf(Buffer.from('IDAT'))
+  const raw = zlib.inflateSync(bytes.slice(idat + 4, idat + 4 + bytes.readUInt32BE(idat - 4)))
+  const rowBytes = Math.ceil(width / 8) + 1
+  const dark = (x, y) => ((raw[y * rowBytes + 1 + (x >> 3)] >> (7 - (x & 7))) & 1) === 0
+  const m = qrcode.matrix(TOKEN)
+  for (let r = 0; r < 41; r += 1) {
+    for (let c = 0; c < 41; c += 1) expect(dark((c + 4) * 2, (r + 4) * 2)).toBe(m[r][c])
+  }
+  expect(dark(0, 0)).toBe(false)
+})
