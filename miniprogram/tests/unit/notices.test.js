@@ -154,3 +154,11 @@ test('a refusal of the list is shown as the API says it', async () => {
   const page = await pages.open('pages/notices/index')
   expect(pages.text(page)).toContain('参数 cursor 无效')
 })
+
+test('without templates configured, no subscribe button and a plain word why', async () => {
+  const s = server()
+  s.on('GET', '/me/subscriptions', {templates: {card: '', redemption: '', relief: '', payment: ''}, grants: {}})
+  const page = await pages.open('pages/notices/index')
+  expect(page.querySelectorAll('.sub-button')).toHaveLength(0)
+  expect(textOf(page, '#sub-none')).toContain('暂未开通微信通知')
+})
