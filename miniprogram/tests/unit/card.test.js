@@ -357,3 +357,24 @@ test('the PNG holds the symbol with its quiet zone', () => {
   }
   expect(dark(0, 0)).toBe(false)
 })
+
+test('back from the background, an expired code leaves the screen before the new one comes', async () => {
+  const server = fakeServer()
+  screen()
+  server.on('GET', '/me/card', CARD)
+  const queue = [
+    {token: T1, expires_at: new Date(Date.now() - 1000).toISOString(), refresh_in: 30},
+    {token: T2, expires_at: new Date(Date.now() + 60000).toISOString(), refresh_in: 30},
+  ]
+  server.on('GET', '/me/card/qr', () => queue.shift())
+  const page = await pages.open('pages/card/index')
+  expect(page.instance.data.qrToken).toBe(T1)
+  page.instance.onHide()
+  const shown = page.instance.onShow()
+  expect(page.instance.data.qrToken).toBe('')
+  expect(page.instance.data.loading).toBe(false) // the card stays while it refreshes
+  await shown
+  await pages.settle()
+  expect(page.instance.data.qrToken).toBe(T2)
+  page.instance.onUnload()
+})

@@ -91,6 +91,10 @@ Component({
     },
     onShow() {
       this._shown = true
+      // Back from the background: a code that expired meanwhile leaves the screen at once.
+      if (this.data.qrToken && !(Date.parse(this.data.qrExpiresAt || '') > Date.now())) {
+        this.setData({qrToken: '', qrImage: ''})
+      }
       return this.load()
     },
     onHide() {
@@ -107,7 +111,8 @@ Component({
 
     /** The card; then, for an active card, a fresh code. */
     load() {
-      this.setData({loading: true, error: '', notBound: false})
+      // The spinner only the first time: shown again, the card stays on screen while it refreshes.
+      this.setData({loading: !this.data.card, error: '', notBound: false})
       return api
         .get('/me/card')
         .then((card) => {
