@@ -2,14 +2,14 @@
 // rotating QR code the cashier scans.
 //
 // The code: `GET /me/card/qr` gives {token, expires_at, refresh_in}. The page keeps the token in
-// data.qrToken, draws its QR here (qrcode.js says why not the PNG route) and fetches a new one
+// data.qrToken, draws its QR here (qr.js says why not the PNG route) and fetches a new one
 // after `refresh_in` seconds, while the page is shown; hiding or leaving stops the timer, and
 // showing the page again fetches a fresh code at once. While a code is on screen the screen stays
 // on and at full brightness; the brightness the person had is put back on hide and unload.
 const api = require('../../utils/api')
 const format = require('../../utils/format')
 const ui = require('../../utils/ui')
-const qrcode = require('./qrcode')
+const qrCode = require('./qr')
 
 const MIN_REFRESH_S = 5
 const FALLBACK_REFRESH_S = 50
@@ -145,7 +145,7 @@ Component({
           this.setData({
             qrLoading: false,
             qrToken: qr.token,
-            qrImage: qrcode.dataUrl(qr.token),
+            qrImage: qrCode.dataUrl(qr.token),
             qrExpiresAt: qr.expires_at,
             qrError: '',
           })
