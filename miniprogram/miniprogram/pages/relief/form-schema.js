@@ -113,12 +113,13 @@ function blank(widget, text) {
 }
 
 function numberLimits(prop, value, title, money) {
-  const show = (n) => (money ? yuanText(n) + ' 元' : String(n))
+  const show = (n) => (money ? yuanText(n) : String(n))
+  const unit = money ? ' 元' : ''
   const low = typeof prop.minimum === 'number' ? prop.minimum : null
   const high = typeof prop.maximum === 'number' ? prop.maximum : null
-  if (low !== null && high !== null && (value < low || value > high)) return `${title}应在 ${show(low)}–${show(high)} 之间`
-  if (low !== null && value < low) return `${title}不能少于 ${show(low)}`
-  if (high !== null && value > high) return `${title}不能超过 ${show(high)}`
+  if (low !== null && high !== null && (value < low || value > high)) return `${title}应在 ${show(low)}–${show(high)}${unit} 之间`
+  if (low !== null && value < low) return `${title}不能少于 ${show(low)}${unit}`
+  if (high !== null && value > high) return `${title}不能超过 ${show(high)}${unit}`
   return ''
 }
 
