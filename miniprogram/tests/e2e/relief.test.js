@@ -30,6 +30,13 @@ function change(page, selector, value) {
   el.dispatchEvent('change', {detail: {value}})
 }
 
+/** A valid 18-digit ID number (GB 11643 check digit) for a household member. */
+function idNumber(first17) {
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+  const sum = first17.split('').reduce((acc, d, i) => acc + Number(d) * weights[i], 0)
+  return first17 + '10X98765432'[sum % 11]
+}
+
 function loaded(page, what) {
   return pages.until(() => !page.instance.data.loading, 15000, what)
 }
@@ -91,6 +98,11 @@ test('a worker tests their hardship, applies with a proof photo, submits and fol
   pages.type(apply, '.apply-field--loss .apply-input', '2600.5')
   pages.type(apply, '.apply-field--situation .apply-textarea', '本人突发疾病住院治疗，家庭收入中断，生活暂时困难。')
   pages.type(apply, '.apply-amount', '3000')
+  pages.tap(apply, '.apply-person__add')
+  await pages.settle()
+  pages.type(apply, '.apply-person__name', '陈小明')
+  change(apply, '.apply-person__relation', 1) // 子女
+  pages.type(apply, '.apply-person__id', idNumber('43010220100101001'))
   await pages.settle()
 
   // a photo for each required proof: the first creates the draft, each shows its upload through
@@ -129,10 +141,13 @@ test('a worker tests their hardship, applies with a proof photo, submits and fol
   expect(detail.instance.data.app.amount).toBe('3000.00')
   const actions = detail.instance.data.timeline.map((e) => e.action)
   expect(actions).toEqual(['创建申请', '提交申请'])
-  expect(detail.instance.data.proofs.map((p) => p.count)).toEqual(required.map(() => 1))
+  await pages.until(() => detail.instance.data.proofs.every((p) => p.name !== '证明材料'), 15000, 'the proofs named')
+  expect(detail.instance.data.proofs.map((p) => [p.name, p.count])).toEqual(required.map((p) => [p.name, 1]))
   const saved = await realWx.api('GET', '/relief/applications/' + appId, undefined, token)
   expect(saved.form).toMatchObject({event: temporary.fields.properties.event.enum[0], loss: 260050})
   expect(saved.requested_amount).toBe(300000)
+  expect(saved.household.map((p) => [p.name, p.relation, p.id_number_masked.slice(-4)])).toEqual([['陈小明', 'child', idNumber('43010220100101001').slice(-4)]])
+  expect(apply.instance.data.household[0].idNumber).toBe('') // the typed number left the page once saved
 
   // the list shows it; then the worker withdraws it after confirming
   list = pages.load('pages/relief/index')

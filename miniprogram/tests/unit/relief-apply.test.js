@@ -272,7 +272,7 @@ test('a refused or failed subscribe never blocks submitting', async () => {
   change(page, '.apply-consent__agree', ['agree'])
   pages.tap(page, '.apply-submit')
   await pages.settle()
-  expect(server.calls('PATCH', '/relief/applications/9')[0].data).toEqual({form: {patient: 'spouse', self_paid: 88000, inpatient: true}})
+  expect(server.calls('PATCH', '/relief/applications/9')[0].data).toEqual({form: {patient: 'spouse', self_paid: 88000, inpatient: true}, household: []})
   expect(server.calls('POST', '/me/subscriptions')).toHaveLength(0)
   expect(server.calls('POST', '/relief/applications/9/submit')).toHaveLength(1)
   expect(wx.redirectTo).toHaveBeenCalledWith({url: '/pages/relief/detail?id=9'})
@@ -353,4 +353,67 @@ test('offline while submitting keeps the form and says so; tapping again goes th
   pages.tap(page, '.apply-submit')
   await pages.settle()
   expect(wx.redirectTo).toHaveBeenCalledWith({url: '/pages/relief/detail?id=7'})
+})
+
+test('the household: people added, saved with their ID numbers, then kept by id; refusals next to the person', async () => {
+  const server = server0()
+  const stored = [{id: 51, name: '李四', relation: 'spouse', relation_name: '配偶', id_number_masked: '**************0524', monthly_income: 150000}]
+  server.on('POST', '/relief/applications', (req) => ({status: 201, body: F.application({household: stored})}))
+  server.on('PATCH', '/relief/applications/7', (req) =>
+    req.data.household.length > 1
+      ? F.error(400, 'relief_household', '家庭成员填写有误：王五的身份证号校验码不对', [{field: 'household[1].id_number', reason: '王五的身份证号校验码不对'}])
+      : F.application({household: stored})
+  )
+  const page = await pages.open('pages/relief/apply', {kind: 'temporary'})
+  pages.tap(page, '.apply-person__add')
+  await pages.settle()
+  pages.type(page, '.apply-person__name', '李四')
+  change(page, '.apply-person__relation', 0)
+  pages.type(page, '.apply-person__id', '43010219790930052x')
+  pages.type(page, '.apply-person__income', '1500')
+  pages.tap(page, '.apply-save')
+  await pages.settle()
+  expect(server.calls('POST', '/relief/applications')[0].data.household).toEqual([
+    {name: '李四', relation: 'spouse', id_number: '43010219790930052X', monthly_income: 150000},
+  ])
+  // the typed number is gone from the page: the server's masked one shows instead
+  expect(page.instance.data.household[0]).toMatchObject({id: 51, idNumber: '', idMasked: '**************0524'})
+  expect(JSON.stringify(page.instance.data)).not.toContain('43010219790930052')
+
+  pages.tap(page, '.apply-person__add')
+  await pages.settle()
+  const second = page.instance.data.household.length - 1
+  page.instance.setData({[`household[${second}].name`]: '王五', [`household[${second}].relationIndex`]: 2, [`household[${second}].idNumber`]: '430102197909300525'})
+  pages.tap(page, '.apply-save')
+  await pages.settle()
+  const sent = server.calls('PATCH', '/relief/applications/7')[0].data.household
+  expect(sent[0]).toEqual({id: 51, name: '李四', relation: 'spouse', monthly_income: 150000}) // kept by id, no number sent
+  expect(sent[1]).toEqual({name: '王五', relation: 'parent', id_number: '430102197909300525'})
+  expect(page.instance.data.household[1].error).toBe('王五的身份证号校验码不对')
+  expect(page.instance.data.formError).toBe('家庭成员填写有误：王五的身份证号校验码不对')
+})
+
+test('a person needs a name, a relation and (to submit) an ID number; a returned household is pointed at', async () => {
+  const server = server0()
+  server.on('GET', '/relief/applications/7', F.application({
+    status: 'returned', status_name: '已退回补充', missing: [{item: 'household', note: '请补充共同生活的子女'}],
+  }))
+  const page = await pages.open('pages/relief/apply', {id: '7'})
+  expect(pages.find(page, '.apply-household__error').dom.textContent).toBe('请补充共同生活的子女')
+  pages.tap(page, '.apply-person__add')
+  await pages.settle()
+  pages.type(page, '.apply-person__id', '12345')
+  pages.tap(page, '.apply-submit')
+  await pages.settle()
+  expect(page.instance.data.household[0].error).toBe('第 1 位：请填写姓名，请选择与本人的关系，身份证号应为 18 位（末位可为 X）')
+  pages.type(page, '.apply-person__id', '')
+  pages.type(page, '.apply-person__name', '张小')
+  change(page, '.apply-person__relation', 1)
+  pages.tap(page, '.apply-submit')
+  await pages.settle()
+  expect(page.instance.data.household[0].error).toBe('张小：请填写身份证号')
+  expect(server.calls('PATCH', '/relief/applications/7')).toHaveLength(0)
+  pages.tap(page, '.apply-person__remove')
+  await pages.settle()
+  expect(page.instance.data.household).toEqual([])
 })

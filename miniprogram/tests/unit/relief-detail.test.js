@@ -24,9 +24,15 @@ beforeEach(() => {
 
 test('status, amount and every step in the order the API gives them', async () => {
   const server = fakeServer()
-  server.on('GET', '/relief/applications/7', SUBMITTED)
+  server.on('GET', '/relief/kinds', F.KINDS)
+  server.on('GET', '/relief/applications/7', Object.assign({}, SUBMITTED, {proofs: [
+    {id: 1, proof_type: 'event_proof', mime: 'image/jpeg', size: 10, created_at: '2026-12-01T02:00:00Z'},
+    {id: 2, proof_type: 'event_proof', mime: 'image/png', size: 10, created_at: '2026-12-01T02:00:00Z'},
+  ]}))
   const page = await pages.open('pages/relief/detail', {id: '7'})
   const text = pages.text(page)
+  expect(text).toContain('事故、灾害或病情证明2 份')
+  expect(text).not.toContain('event_proof')
   expect(text).toContain('临时救助')
   expect(text).toContain('审核中 · 县级审核')
   expect(text).toContain('3000.00 元')

@@ -13,6 +13,13 @@ const formSchema = require('./form-schema')
 // The amount rules under which the worker asks for an amount (within the cap); elsewhere the rule sets it.
 const GIVEN_AMOUNT = ['cap', 'line_months']
 const SUBSCRIBE_RESULTS = ['accept', 'reject', 'ban', 'filter']
+// Who may be listed in the household (the applicant is not), as the server names them.
+const RELATIONS = [
+  ['spouse', '配偶'], ['child', '子女'], ['parent', '父母'], ['sibling', '兄弟姐妹'],
+  ['grandparent', '祖父母或外祖父母'], ['grandchild', '孙子女或外孙子女'], ['other', '其他共同生活的家庭成员'],
+]
+const RELATION_CODES = RELATIONS.map((r) => r[0])
+const ID_NUMBER = /^(\d{17}[\dX]|\d{15})$/
 
 let uploadSerial = 0
 
@@ -46,6 +53,23 @@ function proofRows(kind, have) {
   }))
 }
 
+/** A household member as the page edits it. ID numbers are never shown back: the server masks them. */
+function personRow(p) {
+  uploadSerial += 1
+  const index = p ? RELATION_CODES.indexOf(p.relation) : -1
+  return {
+    key: 'person-' + uploadSerial,
+    id: p ? p.id : null,
+    name: p ? p.name : '',
+    relationIndex: index,
+    relationName: index >= 0 ? RELATIONS[index][1] : '',
+    idNumber: '',
+    idMasked: (p && p.id_number_masked) || '',
+    income: p && typeof p.monthly_income === 'number' ? format.yuan(p.monthly_income) : '',
+    error: '',
+  }
+}
+
 function fileName(path) {
   const parts = String(path || '').split('/')
   return parts[parts.length - 1] || '文件'
@@ -64,6 +88,9 @@ Component({
     amountHint: '',
     amountError: '',
     proofs: [],
+    household: [],
+    relationNames: RELATIONS.map((r) => r[1]),
+    householdError: '',
     consent: null,
     agreed: false,
     consentError: '',
@@ -134,6 +161,8 @@ Component({
         kind: kindCard(kind),
         fields,
         proofs,
+        household: ((app && app.household) || []).map(personRow),
+        householdError: '',
         askAmount,
         amount: askAmount && app && typeof app.requested_amount === 'number' ? format.yuan(app.requested_amount) : '',
         amountHint: askAmount ? (kind.amount.text || '') + '（选填，不填由工会核定）' : '',
@@ -188,6 +217,53 @@ Component({
     onAmount(event) {
       this.setData({amount: event.detail.value, amountError: ''})
     },
+    addPerson() {
+      this.setData({household: this.data.household.concat([personRow(null)]), householdError: ''})
+    },
+    removePerson(event) {
+      const key = event.currentTarget.dataset.key
+      this.setData({household: this.data.household.filter((p) => p.key !== key)})
+    },
+    onPerson(event) {
+      const {index, name} = event.currentTarget.dataset
+      this.setData({[`household[${index}].${name}`]: event.detail.value, [`household[${index}].error`]: ''})
+    },
+    onRelation(event) {
+      const index = event.currentTarget.dataset.index
+      const at = Number(event.detail.value)
+      this.setData({
+        [`household[${index}].relationIndex`]: at,
+        [`household[${index}].relationName`]: RELATIONS[at] ? RELATIONS[at][1] : '',
+        [`household[${index}].error`]: '',
+      })
+    },
+    /** The household as the API takes it, and each person's problems ({index: message}). */
+    collectHousehold(complete) {
+      const errors = {}
+      const people = this.data.household.map((row, i) => {
+        const problems = []
+        const person = {name: String(row.name || '').trim(), relation: RELATION_CODES[row.relationIndex]}
+        if (!person.name) problems.push('请填写姓名')
+        if (!person.relation) problems.push('请选择与本人的关系')
+        if (row.id) person.id = row.id
+        const number = String(row.idNumber || '').trim().toUpperCase()
+        if (number) {
+          if (ID_NUMBER.test(number)) person.id_number = number
+          else problems.push('身份证号应为 18 位（末位可为 X）')
+        } else if (!row.idMasked && complete) {
+          problems.push('请填写身份证号')
+        }
+        const income = String(row.income || '').trim()
+        if (income) {
+          const fen = format.toFen(income)
+          if (fen === null) problems.push('月收入请填写金额（元）')
+          else person.monthly_income = fen
+        }
+        if (problems.length) errors[i] = (person.name || '第 ' + (i + 1) + ' 位') + '：' + problems.join('，')
+        return person
+      })
+      return {people, errors}
+    },
     onConsent(event) {
       const value = event.detail.value
       const agreed = Array.isArray(value) ? value.indexOf('agree') >= 0 : !!value
@@ -210,7 +286,11 @@ Component({
           else if (typeof most === 'number' && amount > most) errors.amount = '申请金额不能超过 ' + format.yuan(most) + ' 元'
         }
       }
-      return {values, amount, errors}
+      const household = this.collectHousehold(complete)
+      Object.keys(household.errors).forEach((i) => {
+        errors[`household[${i}]`] = household.errors[i]
+      })
+      return {values, amount, errors, people: Object.keys(household.errors).length ? undefined : household.people}
     },
     /** Show problems ({field or item, reason}) next to the field, proof or amount they name. */
     showProblems(problems) {
@@ -228,7 +308,10 @@ Component({
       problems.forEach((p) => {
         const name = String(p.field || p.item || '').replace(/^form\./, '')
         const reason = p.reason || p.message || ''
-        if (name in fieldAt) update[`fields[${fieldAt[name]}].error`] = reason
+        const person = /^household\[(\d+)\]/.exec(name)
+        if (person && this.data.household[Number(person[1])]) update[`household[${person[1]}].error`] = reason
+        else if (name === 'household') update.householdError = reason
+        else if (name in fieldAt) update[`fields[${fieldAt[name]}].error`] = reason
         else if (name in proofAt) update[`proofs[${proofAt[name]}].error`] = reason
         else if (name === 'amount') update.amountError = reason || '申请金额有误'
         else if (name === 'consent_version') update.consentError = reason
@@ -238,7 +321,10 @@ Component({
       this.setData(update)
     },
     clearProblems() {
-      const update = {formError: '', otherErrors: [], amountError: '', consentError: ''}
+      const update = {formError: '', otherErrors: [], amountError: '', consentError: '', householdError: ''}
+      this.data.household.forEach((p, i) => {
+        update[`household[${i}].error`] = ''
+      })
       this.data.fields.forEach((f, i) => {
         update[`fields[${i}].error`] = ''
       })
@@ -255,10 +341,16 @@ Component({
       else if (err && /^consent_/.test(err.code || '')) this.setData({consentError: ui.messageOf(err)})
     },
     /** Create the draft (POST) or save the change (PATCH); resolves the application. */
-    persist(values, amount) {
+    persist(values, amount, people) {
       const body = {form: values}
       if (this.data.askAmount && amount !== undefined) body.amount = amount
-      if (this.data.appId) return api.patch('/relief/applications/' + this.data.appId, body)
+      if (people !== undefined) body.household = people
+      const saved = (app) => {
+        // the stored people come back with their ids and masked ID numbers: the typed numbers go
+        if (people !== undefined && app && Array.isArray(app.household)) this.setData({household: app.household.map(personRow)})
+        return app
+      }
+      if (this.data.appId) return api.patch('/relief/applications/' + this.data.appId, body).then(saved)
       // a new draft has nothing to remove: blank fields are left out
       const form = {}
       Object.keys(values).forEach((k) => {
@@ -266,22 +358,23 @@ Component({
       })
       const create = {kind: this.kindRaw.code, form}
       if (body.amount !== undefined && body.amount !== null) create.amount = body.amount
+      if (people !== undefined && people.length) create.household = people
       return api.post('/relief/applications', create).then((app) => {
         this.setData({appId: app.id})
-        return app
+        return saved(app)
       })
     },
     save() {
       if (this.data.busy) return Promise.resolve()
       this.clearProblems()
-      const {values, amount, errors} = this.collect(false)
+      const {values, amount, errors, people} = this.collect(false)
       if (Object.keys(errors).length) {
         this.showProblems(Object.keys(errors).map((field) => ({field, reason: errors[field]})))
         this.setData({formError: '请按提示修改后再保存'})
         return Promise.resolve()
       }
       this.setData({busy: 'saving'})
-      return this.persist(values, amount)
+      return this.persist(values, amount, people)
         .then(() => {
           this.setData({busy: ''})
           ui.toast('草稿已保存', 'success')
@@ -292,9 +385,9 @@ Component({
     ensureApp() {
       if (this.data.appId) return Promise.resolve(this.data.appId)
       if (!this.creating) {
-        const {values, amount, errors} = this.collect(false)
+        const {values, amount, errors, people} = this.collect(false)
         Object.keys(errors).forEach((k) => delete values[k])
-        this.creating = this.persist(values, errors.amount ? undefined : amount)
+        this.creating = this.persist(values, errors.amount ? undefined : amount, people)
           .then((app) => app.id)
           .finally(() => {
             this.creating = null
@@ -461,7 +554,7 @@ Component({
     submit() {
       if (this.data.busy) return Promise.resolve()
       this.clearProblems()
-      const {values, amount, errors} = this.collect(true)
+      const {values, amount, errors, people} = this.collect(true)
       const problems = Object.keys(errors).map((field) => ({field, reason: errors[field]}))
       const done = []
       let uploading = false
@@ -483,7 +576,7 @@ Component({
       this.setData({busy: 'submitting'})
       // WeChat shows the subscribe dialog only during a tap: ask before any network call.
       return this.askSubscribe()
-        .then(() => this.persist(values, amount))
+        .then(() => this.persist(values, amount, people))
         .then((app) =>
           api.post('/relief/applications/' + app.id + '/submit', {consent_version: this.data.consent && this.data.consent.version})
         )

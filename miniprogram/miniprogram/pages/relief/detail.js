@@ -69,7 +69,7 @@ Component({
         .get('/relief/applications/' + this.data.id)
         .then((app) => {
           this.show(app, null)
-          if (app.status === 'returned' && (app.missing || []).length) return this.nameMissing(app)
+          if ((app.missing || []).length || (app.proofs || []).length) return this.nameItems(app)
           return null
         })
         .catch((err) => this.setData(ui.failedState(err)))
@@ -100,13 +100,13 @@ Component({
         },
         timeline: (app.timeline || []).map(eventRow),
         missing: (app.missing || []).map((m, i) => ({key: i, item: names[m.item] || m.item, note: m.note || ''})),
-        proofs: Object.keys(counts).map((type) => ({type, name: proofNames[type] || type, count: counts[type]})),
+        proofs: Object.keys(counts).map((type) => ({type, name: proofNames[type] || '证明材料', count: counts[type]})),
         canWithdraw: labels.withdrawable(app),
       })
       this.raw = app
     },
-    nameMissing(app) {
-      // The returned items are codes (a field, a proof type); the kind's definition names them.
+    nameItems(app) {
+      // Proofs and returned items are codes (a proof type, a field); the kind's definition names them.
       return api
         .get('/relief/kinds')
         .then((answer) => {
