@@ -54,7 +54,8 @@ beforeEach(() => {
 
 test('without a kind the worker chooses one of those offered', async () => {
   server0()
-  const page = await pages.open('pages/relief/apply')
+  const page = await pages.open('pages/relief/apply', {kind: 'living'}) // not offered to this worker
+  expect(pages.text(page)).toContain('您目前不能申请该救助类别，请从以下类别中选择')
   const text = pages.text(page)
   expect(text).toContain('选择救助类别')
   expect(text).toContain('申请临时救助')
@@ -312,11 +313,16 @@ test('a returned application opens with what to add; one already submitted canno
   server.on('GET', '/relief/applications/8', F.application({id: 8, status: 'submitted', editable: false}))
   let page = await pages.open('pages/relief/apply', {id: '7'})
   expect(pages.text(page)).toContain('工会退回，请补充或更正')
+  expect(pages.text(page)).toContain('家庭成员收入证明：须加盖单位公章')
+  expect(pages.text(page)).toContain('困难情况说明：请写明住院时间')
   expect(pages.find(page, '.apply-proof--income_proof .apply-proof__error').dom.textContent).toBe('须加盖单位公章')
   expect(pages.find(page, '.apply-field--situation .apply-field__error').dom.textContent).toBe('请写明住院时间')
   expect(pages.find(page, '.apply-change-kind')).toBeNull()
   page = await pages.open('pages/relief/apply', {id: '8'})
   expect(pages.text(page)).toContain('这份申请已提交，不能再修改')
+  pages.tap(page, '.apply-to-detail')
+  await pages.settle()
+  expect(wx.redirectTo).toHaveBeenCalledWith({url: '/pages/relief/detail?id=8'})
 })
 
 test('offline on opening: the message and a retry that draws the form', async () => {

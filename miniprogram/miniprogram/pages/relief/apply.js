@@ -9,6 +9,7 @@ const api = require('../../utils/api')
 const ui = require('../../utils/ui')
 const format = require('../../utils/format')
 const formSchema = require('./form-schema')
+const labels = require('./labels')
 
 // The amount rules under which the worker asks for an amount (within the cap); elsewhere the rule sets it.
 const GIVEN_AMOUNT = ['cap', 'line_months']
@@ -98,6 +99,8 @@ Component({
     returned: false,
     missing: [],
     busy: '',
+    detailId: null,
+    kindNotice: '',
     formError: '',
     otherErrors: [],
   },
@@ -119,6 +122,7 @@ Component({
           if (app) return this.openApplication(app)
           const wanted = this.kindList.find((k) => k.code === this.query.kind)
           if (wanted) this.setKind(wanted, null)
+          else if (this.query.kind) this.setData({kindNotice: '您目前不能申请该救助类别，请从以下类别中选择'})
           this.setData({loading: false})
           return null
         })
@@ -137,7 +141,7 @@ Component({
     },
     openApplication(app) {
       if (!app.editable) {
-        this.setData({loading: false, error: '这份申请已提交，不能再修改；可在申请详情查看进度', canRetry: false})
+        this.setData({loading: false, error: '这份申请已提交，不能再修改；可在申请详情查看进度', canRetry: false, detailId: app.id})
         return
       }
       const kind = this.kindList.find((k) => k.code === app.kind)
@@ -157,6 +161,7 @@ Component({
       const proofs = proofRows(kind, app && app.proofs)
       const returned = !!app && app.status === 'returned'
       const missing = returned ? app.missing || [] : []
+      const names = labels.itemNames(kind)
       this.setData({
         kind: kindCard(kind),
         fields,
@@ -169,7 +174,7 @@ Component({
         amountError: '',
         appId: app ? app.id : null,
         returned,
-        missing: missing.map((m, i) => ({key: i, item: m.item, note: m.note || ''})),
+        missing: missing.map((m, i) => ({key: i, item: names[m.item] || m.item, note: m.note || ''})),
         agreed: false,
         formError: '',
         otherErrors: [],
@@ -177,6 +182,9 @@ Component({
       if (missing.length) {
         this.showProblems(missing.map((m) => ({field: m.item, reason: m.note || '需要补充或更正'})))
       }
+    },
+    toDetail() {
+      wx.redirectTo({url: '/pages/relief/detail?id=' + this.data.detailId})
     },
     choose(event) {
       const kind = this.kindList.find((k) => k.code === event.currentTarget.dataset.code)

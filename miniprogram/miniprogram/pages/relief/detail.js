@@ -6,8 +6,6 @@ const ui = require('../../utils/ui')
 const format = require('../../utils/format')
 const labels = require('./labels')
 
-const OTHER_ITEMS = {household: '家庭成员信息', other: '其他'}
-
 function eventRow(e, index) {
   return {
     key: index,
@@ -17,25 +15,6 @@ function eventRow(e, index) {
     comment: e.comment || '',
     at: format.dateTime(e.at),
   }
-}
-
-/** What each returned item is called: a form field's title, a proof's name, a group's alternatives. */
-function itemNames(kind) {
-  const names = Object.assign({}, OTHER_ITEMS)
-  if (!kind) return names
-  const props = (kind.fields && kind.fields.properties) || {}
-  Object.keys(props).forEach((name) => {
-    names[name] = props[name].title || name
-  })
-  const groups = {}
-  ;(kind.proofs || []).forEach((p) => {
-    names[p.type] = p.name
-    if (p.group) groups[p.group] = (groups[p.group] || []).concat([p.name])
-  })
-  Object.keys(groups).forEach((g) => {
-    names[g] = groups[g].join('或')
-  })
-  return names
 }
 
 Component({
@@ -75,7 +54,7 @@ Component({
         .catch((err) => this.setData(ui.failedState(err)))
     },
     show(app, kind) {
-      const names = itemNames(kind)
+      const names = labels.itemNames(kind)
       const proofNames = {}
       ;((kind && kind.proofs) || []).forEach((p) => {
         proofNames[p.type] = p.name

@@ -65,4 +65,28 @@ function withdrawable(app) {
   return at >= 0 && at < STEPS.indexOf('approval')
 }
 
-module.exports = {STATUS, STEP, CATEGORY, NO_CATEGORY, statusName, stepName, statusText, statusTone, categoryName, withdrawable}
+const OTHER_ITEMS = {household: '家庭成员信息', other: '其他'}
+
+/**
+ * What the codes of a kind are called: a form field's title, a proof's name, a group of proofs as
+ * its alternatives, `household` and `other` (the items staff name when they return an application).
+ */
+function itemNames(kind) {
+  const names = Object.assign({}, OTHER_ITEMS)
+  if (!kind) return names
+  const props = (kind.fields && kind.fields.properties) || {}
+  Object.keys(props).forEach((name) => {
+    names[name] = props[name].title || name
+  })
+  const groups = {}
+  ;(kind.proofs || []).forEach((p) => {
+    names[p.type] = p.name
+    if (p.group) groups[p.group] = (groups[p.group] || []).concat([p.name])
+  })
+  Object.keys(groups).forEach((g) => {
+    names[g] = groups[g].join('或')
+  })
+  return names
+}
+
+module.exports = {STATUS, STEP, CATEGORY, NO_CATEGORY, statusName, stepName, statusText, statusTone, categoryName, withdrawable, itemNames}
