@@ -48,18 +48,22 @@ class MerchantMeHandler(MerchantHandler):
     spec = {"get": op(
         "本微信用户在合作商家的身份：商家、门店（管理员为 null）和角色", tags=["merchants"],
         responses={200: obj({"merchant": NAMED, "store": {"oneOf": [NAMED, {"type": "null"}]},
-                             "role": {"enum": ["cashier", "manager"]}}, ["merchant", "store", "role"]),
+                             "role": {"enum": ["cashier", "manager"]},
+                             "stores": {"type": "array", "items": NAMED}}, ["merchant", "store", "role", "stores"]),
                    403: ERROR_REF},
-        description="不是任何商家的收银员或管理员：403 not_cashier（请先用邀请码绑定）。商家暂停合作时仍可查看身份。")}
+        description="stores：管理员为本商家的全部门店（邀请收银员时选择），收银员为本人所在门店。"
+        "不是任何商家的收银员或管理员：403 not_cashier（请先用邀请码绑定）。商家暂停合作时仍可查看身份。")}
 
     async def get(self) -> None:
-        """Answer the caller's merchant, store and role."""
+        """Answer the caller's merchant, store and role, and the stores they may invite cashiers to."""
         async with self.reading() as conn:
             cashier = await self.cashier(conn)
             store = await merchants.store_view(conn, cashier.store_id) if cashier.store_id else None
+            stores = await merchants.list_stores(conn, cashier.merchant_id) if cashier.role == "manager" \
+                else [store] if store else []
         self.write_json({"merchant": {"id": cashier.merchant.id, "name": cashier.merchant.name},
                          "store": {"id": store["id"], "name": store["name"]} if store else None,
-                         "role": cashier.role})
+                         "role": cashier.role, "stores": [{"id": s["id"], "name": s["name"]} for s in stores]})
 
 
 routes: list[tuple[str, Any]] = [

@@ -132,10 +132,12 @@ async def test_me_says_who_the_caller_is_at_the_counter(api, engine, running):
     cashier = await api.get(ME, token=scene.cashier)
     assert cashier.status == 200, cashier.data
     assert cashier.data == {"merchant": {"id": scene.merchant_id, "name": "老百姓大药房"},
-                            "store": {"id": scene.store_id, "name": "东湖店"}, "role": "cashier"}
+                            "store": {"id": scene.store_id, "name": "东湖店"}, "role": "cashier",
+                            "stores": [{"id": scene.store_id, "name": "东湖店"}]}
     manager = await api.get(ME, token=await join(api, engine, scene, "manager.1", role="manager"))
     assert manager.status == 200, manager.data
     assert manager.data["role"] == "manager" and manager.data["store"] is None
+    assert manager.data["stores"] == [{"id": scene.store_id, "name": "东湖店"}]
     refused(await api.get(ME, token=scene.worker), 403, "not_cashier")
     refused(await api.get(ME, token=await api.login("visitor.1")), 403, "not_cashier")
     assert (await api.get(ME)).status == 401
