@@ -94,6 +94,7 @@ Component({
         this.setData({refusal: {message: '请输入持卡人身份证号后四位（最后一位可为 X）', next: ''}})
         return Promise.resolve()
       }
+      this.pendingQr = null // a typed code: nothing scanned is waiting for its digits
       return this.send({qr, id_last4: last4})
     },
     sendLast4() {
