@@ -111,7 +111,23 @@ test('a cashier binds by the invite, scans the card the worker shows, sees the q
   expect(quote.discount).toBe('12.35')
   expect(quote.payable).toBe('111.10')
   expect(Number(quote.union_share) + Number(quote.merchant_share)).toBeCloseTo(12.35, 2)
+  // The first confirmation reaches the server but its answer is lost on the way back (a timeout
+  // on the phone): 重试 sends the same Idempotency-Key, and the server answers the same redemption.
+  const request = wx.request
+  const sent = []
+  wx.request = (options) => {
+    sent.push(options)
+    if (sent.length > 1) return request(options)
+    return request(Object.assign({}, options, {success: () => options.fail({errMsg: 'request:fail timeout'})}))
+  }
   await redeem.instance.confirm()
+  await pages.until(() => !data(redeem).busy, 15000, 'the lost answer')
+  expect(data(redeem).actionError).toBe('网络超时，请稍后重试')
+  expect(data(redeem).canRetryConfirm).toBe(true)
+  await redeem.instance.confirm()
+  wx.request = request
+  expect(sent).toHaveLength(2)
+  expect(sent[1].header['Idempotency-Key']).toBe(sent[0].header['Idempotency-Key'])
   expect(data(redeem).actionError).toBe('')
   expect(data(redeem).state).toBe('done')
   const result = data(redeem).result
@@ -127,8 +143,8 @@ test('a cashier binds by the invite, scans the card the worker shows, sees the q
   if (list.instance.onShow) await list.instance.onShow()
   await pages.until(() => !data(list).loading, 15000, "the worker's redemptions")
   expect(data(list).error).toBe('')
-  const mine = data(list).items.find((r) => r.id === result.id)
-  expect(mine).toBeTruthy()
+  expect(data(list).items.map((r) => r.id)).toEqual([result.id]) // one redemption: the retry redeemed nothing more
+  expect(data(list).items[0].discount).toBe(1235)
 
   // The spent code is refused at the counter, in the server's words, with what to do.
   realWx.as(CASHIER)
@@ -143,7 +159,8 @@ test('a cashier binds by the invite, scans the card the worker shows, sees the q
   expect(data(today).error).toBe('')
   const row = data(today).items.find((r) => r.id === result.id)
   expect(row && row.canVoid).toBe(true)
-  expect(data(today).totals.discount).toBe('12.35')
+  expect(data(today).totals.discount).toBe('12.35') // redeemed once, though confirmed twice
+  expect(data(today).totals.count).toBe(1)
   wx.showModal = (opts) => setTimeout(() => opts.success({confirm: true, content: '录入有误'}), 0)
   wx.showToast = jest.fn()
   await today.instance.voidOne({currentTarget: {dataset: {id: result.id}}})
