@@ -1,0 +1,113 @@
+// 今日核销: today's redemptions at this counter (a manager sees the whole merchant's), with the
+// day's totals, and a same-day void for a mistaken one (the quota goes back to the worker).
+const api = require('../../utils/api')
+const format = require('../../utils/format')
+const ui = require('../../utils/ui')
+
+const PAGE = 20
+const STATUS = {done: '已核销', void: '已撤销', refunded: '已退款'}
+
+function row(r) {
+  const refunded = r.refunded && r.refunded.amount ? r.refunded.amount : 0
+  return {
+    id: r.id,
+    raw: {amount: r.amount, discount: r.discount, payable: r.payable, union_share: r.union_share,
+      merchant_share: r.merchant_share, status: r.status},
+    time: format.dateTime(r.created_at).slice(11),
+    amount: format.yuan(r.amount),
+    discount: format.yuan(r.discount),
+    payable: format.yuan(r.payable),
+    status: r.status,
+    statusLabel: STATUS[r.status] || r.status,
+    voidReason: r.void_reason || '',
+    canVoid: r.status === 'done' && !refunded,
+  }
+}
+
+function totals(items) {
+  const live = items.filter((r) => r.raw.status !== 'void')
+  const sum = (k) => live.reduce((s, r) => s + r.raw[k], 0)
+  return {count: live.length, voided: items.length - live.length, amount: format.yuan(sum('amount')),
+    discount: format.yuan(sum('discount')), payable: format.yuan(sum('payable')),
+    union_share: format.yuan(sum('union_share')), merchant_share: format.yuan(sum('merchant_share'))}
+}
+
+function askReason() {
+  return new Promise((resolve) => {
+    wx.showModal({
+      title: '撤销这笔核销？',
+      content: '',
+      editable: true,
+      placeholderText: '撤销原因（可不填）',
+      confirmText: '撤销',
+      cancelText: '取消',
+      success: (res) => resolve(res.confirm ? {reason: String(res.content || '').trim()} : null),
+      fail: () => resolve(null),
+    })
+  })
+}
+
+Component({
+  data: {
+    loading: true,
+    error: '',
+    canRetry: true,
+    items: [],
+    next: null,
+    more: false,
+    totals: null,
+    busyId: 0,
+  },
+  methods: {
+    onShow() {
+      return this.load()
+    },
+    onPullDownRefresh() {
+      return this.load().then(() => wx.stopPullDownRefresh && wx.stopPullDownRefresh())
+    },
+    onReachBottom() {
+      return this.loadMore()
+    },
+    load() {
+      this.setData({loading: true, error: ''})
+      return api
+        .get('/merchant/redemptions?limit=' + PAGE)
+        .then((answer) => this.show(answer.items.map(row), answer.next))
+        .catch((err) => this.setData(ui.failedState(err)))
+    },
+    loadMore() {
+      if (!this.data.next || this.data.more) return Promise.resolve()
+      this.setData({more: true})
+      return api
+        .get('/merchant/redemptions?limit=' + PAGE + '&cursor=' + encodeURIComponent(this.data.next))
+        .then((answer) => this.show(this.data.items.concat(answer.items.map(row)), answer.next))
+        .catch((err) => {
+          this.setData({more: false})
+          ui.toast(ui.messageOf(err))
+        })
+    },
+    show(items, next) {
+      this.setData({loading: false, more: false, items, next: next || null, totals: totals(items)})
+    },
+    voidOne(event) {
+      const id = Number(event.currentTarget.dataset.id)
+      if (this.data.busyId) return Promise.resolve()
+      return askReason().then((answer) => {
+        if (!answer) return null
+        this.setData({busyId: id})
+        const body = answer.reason ? {reason: answer.reason} : {}
+        return api
+          .post('/merchant/redemptions/' + id + '/void', body)
+          .then((done) => {
+            const items = this.data.items.map((r) => (r.id === id ? row(done.redemption || Object.assign({}, r.raw, {id, status: 'void'})) : r))
+            this.setData({busyId: 0, items, totals: totals(items)})
+            ui.toast('已撤销，额度已退回', 'success')
+          })
+          .catch((err) => {
+            this.setData({busyId: 0})
+            ui.toast(ui.messageOf(err))
+          })
+      })
+    },
+  },
+})

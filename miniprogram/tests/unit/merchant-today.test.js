@@ -1,0 +1,76 @@
+// One page with a status-view per test file: miniprogram-simulate registers a global component's
+// definition once per file (jest keeps the module cached), so a second page's status-view renders empty.
+const {fakeServer} = require('../helpers/fake-server')
+const pages = require('../helpers/pages')
+
+function textOf(page, selector) {
+  const el = pages.find(page, selector)
+  return el ? el.dom.textContent.replace(/\s+/g, ' ').trim() : null
+}
+
+function redemption(id, amount, discount, status = 'done', extra = {}) {
+  return Object.assign({id, amount, discount, payable: amount - discount, union_share: 0, merchant_share: discount,
+    status, created_at: '2026-12-05T09:30:00+08:00', refunded: {amount: 0, discount: 0, union_share: 0, merchant_share: 0},
+    lines: [], void_reason: null}, extra)
+}
+
+const MANAGER = {merchant: {id: 3, name: '老百姓大药房'}, store: null, role: 'manager',
+  stores: [{id: 7, name: '东湖店'}, {id: 8, name: '西湖店'}]}
+
+beforeEach(() => {
+  wx.showToast = jest.fn()
+})
+
+test("today's redemptions with totals; a void asks first, sends the reason and shows it voided", async () => {
+  const server = fakeServer()
+  server.on('GET', '/merchant/redemptions', {items: [redemption(12, 10000, 1000), redemption(11, 5000, 500, 'void', {void_reason: '录错'})], next: null})
+  server.on('POST', '/merchant/redemptions/12/void', {id: 12, status: 'void',
+    redemption: redemption(12, 10000, 1000, 'void', {void_reason: '顾客退货'})})
+  const page = await pages.open('pages/merchant/today')
+  expect(textOf(page, '.today__count')).toBe('1 笔（另撤销 1 笔）')
+  expect(textOf(page, '.today__amount')).toBe('100.00 元')
+  expect(textOf(page, '.today__discount')).toBe('10.00 元')
+  expect(pages.text(page)).toContain('已撤销')
+  expect(pages.text(page)).toContain('撤销原因：录错')
+
+  // Cancelled at the dialog: nothing is sent.
+  wx.showModal = jest.fn((opts) => setTimeout(() => opts.success({confirm: false, cancel: true}), 0))
+  pages.tap(page, '.today__void')
+  await pages.settle()
+  expect(wx.showModal.mock.calls[0][0]).toMatchObject({editable: true, title: '撤销这笔核销？'})
+  expect(server.calls('POST', '/merchant/redemptions/12/void')).toHaveLength(0)
+
+  wx.showModal = jest.fn((opts) => setTimeout(() => opts.success({confirm: true, content: ' 顾客退货 '}), 0))
+  pages.tap(page, '.today__void')
+  await pages.settle()
+  expect(server.calls('POST', '/merchant/redemptions/12/void')[0].data).toEqual({reason: '顾客退货'})
+  expect(pages.find(page, '.today__void')).toBeNull()
+  expect(textOf(page, '.today__count')).toBe('0 笔（另撤销 2 笔）')
+  expect(pages.text(page)).toContain('撤销原因：顾客退货')
+})
+
+test('a void without a reason sends none; a refusal is shown as worded', async () => {
+  const server = fakeServer()
+  server.on('GET', '/merchant/redemptions', {items: [redemption(12, 10000, 1000)], next: null})
+  server.on('POST', '/merchant/redemptions/12/void', {status: 409, body: {error: {code: 'void_window_passed',
+    message: '只能撤销当天的核销；之后请办理退款', request_id: 'r'}}})
+  wx.showModal = jest.fn((opts) => setTimeout(() => opts.success({confirm: true, content: ''}), 0))
+  const page = await pages.open('pages/merchant/today')
+  pages.tap(page, '.today__void')
+  await pages.settle()
+  expect(server.calls('POST', '/merchant/redemptions/12/void')[0].data).toEqual({})
+  expect(wx.showToast.mock.calls[0][0].title).toBe('只能撤销当天的核销；之后请办理退款')
+})
+
+test("today's list pages on", async () => {
+  const server = fakeServer()
+  server.on('GET', '/merchant/redemptions', (req) => req.query.includes('cursor=')
+    ? {items: [redemption(10, 2000, 200)], next: null}
+    : {items: [redemption(12, 10000, 1000)], next: 'c1'})
+  const page = await pages.open('pages/merchant/today')
+  pages.tap(page, '.today__more')
+  await pages.settle()
+  expect(server.calls('GET', '/merchant/redemptions')[1].query).toContain('cursor=c1')
+  expect(textOf(page, '.today__amount')).toBe('120.00 元')
+  expect(pages.find(page, '.today__more')).toBeNull()
+})
