@@ -20,10 +20,13 @@ returns that answer instead of writing it. Around it:
    refusal (``AppError``) is kept too; any other failure frees the key for a retry.
 
 With ``one_transaction=True`` (the counter's redemptions) all of it runs in one transaction:
-the claim, ``on_claim``, a savepoint, the method and the kept answer. A refusal rolls back
-to the savepoint (``on_claim``'s work stays) and is kept; any other failure rolls everything
-back, the claim with it. A duplicate arriving meanwhile waits on the claimed key's row and
-then replays the answer (on SQLite, writers queue anyway). A method that raises its
+``on_claim``, a savepoint, the method, and the key claimed with the kept answer in one insert
+(``idempotency.keep``, no claim up front). A refusal rolls back to the savepoint (``on_claim``'s
+work stays) and is kept; any other failure rolls everything back. A duplicate is found either
+by ``on_claim`` refusing it (the redemption's scan is spent; a live duplicate waits on the scan's
+lock first) or by the insert meeting the first request's key (waiting for its commit); either
+way everything it did rolls back, and the first answer is read and replayed (422 for another
+body). On SQLite, writers queue anyway. A method that raises its
 refusals before it writes may say so (``refusals_before_writes=True``): the savepoint is then
 taken only when it calls ``handler.before_writes()``, which it does before a write that a
 refusal could follow (the redemption: only when it takes more than one programme's quota).
@@ -38,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from handlers.base import json_default
 from models.core import idempotency
-from models.core.errors import AppError
+from models.core.errors import AppError, Conflict
 
 if TYPE_CHECKING:
     from handlers.base import APIHandler
@@ -119,21 +122,22 @@ _SAVEPOINT = "idempotent_work"
 async def _run_in_one(handler: APIHandler, method: Work, on_claim: OnClaim | None, args: tuple[Any, ...],
                       kwargs: dict[str, Any], path_digest: str, *, lazy: bool) -> None:
     refusal: AppError | None = None
-    async with handler.writing() as conn:
-        taken: list[bool] = []
+    scope = key = digest = None
+    try:
+        async with handler.writing() as conn:
+            taken: list[bool] = []
 
-        async def savepoint() -> None:
-            # By hand (no RELEASE: the commit ends it), one round trip on the way that succeeds.
-            if not taken:
-                await conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
-                taken.append(True)
+            async def savepoint() -> None:
+                # By hand (no RELEASE: the commit ends it), one round trip on the way that succeeds.
+                if not taken:
+                    await conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+                    taken.append(True)
 
-        handler.before_writes = savepoint
-        scope = f"{await handler.idempotency_scope(conn)}:{path_digest}"
-        key = idempotency.check_key(handler.request.headers.get(HEADER))
-        digest = idempotency.body_hash(handler.json_body())
-        replay = await idempotency.claim(conn, scope, key, digest)
-        if replay is None:
+            handler.before_writes = savepoint
+            scope = f"{await handler.idempotency_scope(conn)}:{path_digest}"
+            key = idempotency.check_key(handler.request.headers.get(HEADER))
+            digest = idempotency.body_hash(handler.json_body())
+            # No claim up front: the key is claimed with the answer (``keep``), one statement.
             if on_claim is not None:
                 await on_claim(handler, conn)
             if not lazy:
@@ -145,13 +149,23 @@ async def _run_in_one(handler: APIHandler, method: Work, on_claim: OnClaim | Non
                     await conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
                 _, error = handler.error_payload(exc, exc.status)
                 error["request_id"] = handler.request_id
-                await idempotency.finish(conn, scope, key, exc.status, {"error": error})
+                await idempotency.keep(conn, scope, key, digest, exc.status, {"error": error})
                 refusal = exc
             else:
                 status, body = result if isinstance(result, tuple) else (200, result)
                 answer = json.loads(json.dumps(body, default=json_default))
-                await idempotency.finish(conn, scope, key, status, answer)
-    if replay is not None:
+                await idempotency.keep(conn, scope, key, digest, status, answer)
+    except (AppError, idempotency.KeyTaken) as exc:
+        # Rolled back. A duplicate of a request already answered is refused by ``on_claim`` (its scan is
+        # spent) or meets the key's row (``keep``, after waiting for that request's commit): replay it.
+        if scope is None or key is None or digest is None:
+            raise  # refused before the key was read
+        async with handler.reading() as conn:
+            replay = await idempotency.kept(conn, scope, key, digest)
+        if replay is None:
+            if isinstance(exc, idempotency.KeyTaken):  # its row went meanwhile (purged): try again
+                raise Conflict("request_in_progress", "同一请求正在处理中，请稍候查看结果") from None
+            raise
         handler.set_header("Idempotent-Replayed", "true")
         handler.write_json(replay.body, replay.status)
         return

@@ -30,8 +30,8 @@ cards = sa.Table(
 )
 
 
-# Card-code nonces seen by a scan. The primary key makes the first claim win on
-# every process; rows are kept until both the code and its scan session are dead.
+# Card-code nonces claimed by a scan before migration 0021 (a scan session's unique
+# ``claimed_nonce`` is the claim since): no longer written; the purge forgets the rows.
 qr_nonces = sa.Table(
     "qr_nonces",
     metadata,

@@ -3,6 +3,12 @@
 Same key and body: the first answer again. Same key, another body: 422. A
 duplicate that arrives while the first is still running: 409. Keys are scoped
 to the caller, so two cashiers cannot collide or read each other's answers.
+
+Two forms. ``claim`` takes the key first (a ``running`` row) and ``finish`` keeps the answer
+later, for work spread over transactions. ``keep`` claims and keeps in one statement at the end
+of a single transaction (the counter's redemption): a duplicate is found when that insert meets
+the first request's row (``KeyTaken``, after waiting for its commit), or sooner when the work
+itself refuses the duplicate (the scan already spent); ``kept`` then reads the answer to replay.
 """
 from __future__ import annotations
 
@@ -29,6 +35,9 @@ ABANDONED = timedelta(minutes=2)
 
 
 _CLAIM = insert_ignore(idempotency_keys)
+_KEEP = idempotency_keys.insert()
+_KEPT = sa.select(idempotency_keys).where(idempotency_keys.c.scope == sa.bindparam("b_scope"),
+                                          idempotency_keys.c.key == sa.bindparam("b_key"))
 _FINISH = (idempotency_keys.update().where(idempotency_keys.c.scope == sa.bindparam("b_scope"),
                                            idempotency_keys.c.key == sa.bindparam("b_key"))
            .values(status="done", response_status=sa.bindparam("b_status"), response=sa.bindparam("b_response")))
@@ -78,6 +87,37 @@ async def claim(conn: AsyncConnection, scope: str, key: str, request_hash: str) 
                 .values(created_at=now))
             if taken.rowcount == 1:
                 return None
+        raise Conflict("request_in_progress", "同一请求正在处理中，请稍候查看结果")
+    return Replay(int(row.response_status), json.loads(row.response))
+
+
+class KeyTaken(Exception):
+    """Another request kept an answer under the key first: roll this transaction back and read it (``kept``)."""
+
+
+async def keep(conn: AsyncConnection, scope: str, key: str, request_hash: str, status: int,
+               body: dict[str, Any]) -> None:
+    """Claim the key and keep the answer at once, at the end of the transaction that did the work.
+
+    ``KeyTaken`` when the key has a row already (another request's, committed, or uncommitted and
+    then waited for): nothing of this transaction may then commit."""
+    try:
+        await conn.execute(_KEEP, dict(scope=scope, key=key, request_hash=request_hash, status="done",
+                                       response_status=status, created_at=utcnow(),
+                                       response=json.dumps(body, ensure_ascii=False, default=str)))
+    except sa.exc.IntegrityError:
+        raise KeyTaken() from None
+
+
+async def kept(conn: AsyncConnection, scope: str, key: str, request_hash: str) -> Replay | None:
+    """The answer kept under the key, None when there is none; 422 when it was kept for another body,
+    409 while a claim of the two-transaction form still runs."""
+    row = (await conn.execute(_KEPT, {"b_scope": scope, "b_key": key})).first()
+    if row is None:
+        return None
+    if row.request_hash != request_hash:
+        raise AppError("idempotency_key_reused", "该幂等键已用于另一笔不同的请求", status=422)
+    if row.status != "done":
         raise Conflict("request_in_progress", "同一请求正在处理中，请稍候查看结果")
     return Replay(int(row.response_status), json.loads(row.response))
 

@@ -1,7 +1,7 @@
 """Scanning at the counter: claim a scanned code once, check the second factor, open a scan session.
 
-A phone code's nonce can be claimed by one scan only: the primary key of ``qr_nonces`` decides
-the race on every process. A printed code asks the cashier for the last 4 digits of the holder's
+A phone code's nonce can be claimed by one scan only: the session's ``claimed_nonce``, unique,
+decides the race on every process (one statement: the session is the claim). A printed code asks the cashier for the last 4 digits of the holder's
 ID number. Every scan session opened is audited (``counter.scan``: which card, at which store, by
 which cashier, under the merchant's unit) in the scan's transaction.
 """
@@ -9,7 +9,7 @@ which cashier, under the merchant's unit) in the scan's transaction.
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -87,7 +87,9 @@ _HOLDER_USAGE = (_HOLDER.add_columns(quota_usage.c.program_id.label("usage_progr
 
 
 # The statements of every scan and redemption, built once.
-_CLAIM = insert_ignore(qr_nonces)
+_OPEN = scan_sessions.insert()
+_OPEN_CLAIMING = insert_ignore(scan_sessions)  # skipped (rowcount 0) when the code's nonce is claimed
+_CLAIMED = sa.select(scan_sessions).where(scan_sessions.c.claimed_nonce == sa.bindparam("nonce"))
 _SCAN = sa.select(scan_sessions).where(scan_sessions.c.id == sa.bindparam("scan_id"))
 _SCAN_LOCKED = _SCAN.with_for_update()
 _USE_SCAN = (scan_sessions.update().where(scan_sessions.c.id == sa.bindparam("scan_id"), scan_sessions.c.used_at.is_(None))
@@ -131,22 +133,21 @@ async def open_scan(
         raise AppError("qr_outdated", "二维码已失效（服务卡已变更或已重新制卡）", status=422)
     nonce = token.nonce.hex()
     current = utcnow()
-    scan_id = secrets.token_urlsafe(18)
-    if token.printed:
-        await _second_factor(conn, card.id, row.id_last4, id_last4)
-    else:
-        previous = await _claim(conn, nonce, card.id, cashier, current, scan_id,
-                                keep_until=max(current + timedelta(seconds=scan_ttl),
-                                               datetime.fromtimestamp(token.issued_at + ttl + skew, timezone.utc)))
-        if previous is not None:
-            return previous
-    scan = Scan(scan_id, card, row.member_id, mask_name(row.name), token.printed,
+    scan = Scan(secrets.token_urlsafe(18), card, row.member_id, mask_name(row.name), token.printed,
                 current + timedelta(seconds=scan_ttl), cashier.merchant_id, cashier.store_id, cashier.id,
                 (row.member_status, row.member_path), used)
-    await conn.execute(scan_sessions.insert(), dict(
+    values = dict(
         id=scan.id, card_id=card.id, card_version=card.version, member_id=scan.member_id, cashier_id=cashier.id,
         store_id=cashier.store_id, merchant_id=cashier.merchant_id, nonce=nonce, printed=token.printed,
-        created_at=current, expires_at=scan.expires_at))
+        created_at=current, expires_at=scan.expires_at)
+    if token.printed:
+        await _second_factor(conn, card.id, row.id_last4, id_last4)
+        await conn.execute(_OPEN, {**values, "claimed_nonce": None})
+    else:
+        # The session claims the code: its unique claimed_nonce lets one scan of a code in.
+        claimed = await conn.execute(_OPEN_CLAIMING, {**values, "claimed_nonce": nonce})
+        if claimed.rowcount != 1:
+            return await _claimed_before(conn, nonce, cashier, current)
     await audit.record(conn, cashier.actor(), "counter.scan", target_kind="card", target_id=card.id,
                        org_path=row.merchant_path, summary={
                            "card_id": card.id, "card_version": card.version, "member_id": scan.member_id,
@@ -177,20 +178,11 @@ async def factor_failed(conn: AsyncConnection, card_id: int) -> AppError:
     return Forbidden("id_last4_wrong", "身份证后四位不符，请核对")
 
 
-async def _claim(
-    conn: AsyncConnection, nonce: str, card_id: int, cashier: Cashier, now: datetime, scan_id: str, *,
-    keep_until: datetime,
-) -> Scan | None:
-    """Claim the code's nonce for ``scan_id``; None when this scan is the first, the open session when
-    the same cashier scans the same code again; ``qr_used`` for anyone else. A concurrent claim waits
-    on the row until the first commits, then finds it taken."""
-    claimed = await conn.execute(_CLAIM, dict(nonce=nonce, card_id=card_id, scan_id=scan_id, claimed_at=now,
-                                              keep_until=keep_until))
-    if claimed.rowcount == 1:
-        return None
-    row = (await conn.execute(
-        sa.select(scan_sessions).join(qr_nonces, qr_nonces.c.scan_id == scan_sessions.c.id)
-        .where(qr_nonces.c.nonce == nonce, qr_nonces.c.spent_at.is_(None)))).first()
+async def _claimed_before(conn: AsyncConnection, nonce: str, cashier: Cashier, now: datetime) -> Scan:
+    """The code was claimed by another scan: its open session when the same cashier scans the same code
+    again; ``qr_used`` for anyone else (or once that session is used or expired). A concurrent claim waits
+    on the index entry until the first commits, then finds it taken."""
+    row = (await conn.execute(_CLAIMED, {"nonce": nonce})).first()
     if row is not None and row.cashier_id == cashier.id and row.used_at is None and row.expires_at > now:
         held = await _holder(conn, row.card_id, cashier.merchant.org_id)
         return Scan(row.id, _card(held), row.member_id, mask_name(held.name), False, row.expires_at,
@@ -222,7 +214,8 @@ async def spend(conn: AsyncConnection, scan: Any) -> None:
 
 
 async def purge(conn: AsyncConnection) -> tuple[int, int]:
-    """Forget nonces whose codes and sessions are dead, and old scan sessions."""
+    """Forget old scan sessions (their claims with them: the codes are long dead), and the nonces claimed
+    in ``qr_nonces`` before migration 0021 once dead."""
     now = utcnow()
     nonces = await conn.execute(qr_nonces.delete().where(qr_nonces.c.keep_until < now))
     sessions = await conn.execute(scan_sessions.delete().where(scan_sessions.c.expires_at < now - SESSION_KEPT))

@@ -22,6 +22,10 @@ scan_sessions = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
     sa.Column("used_at", UTCDateTime, nullable=True),
+    # A phone code's nonce, claimed by this scan: unique, so the first scan of a code wins on every
+    # process (NULL for a printed card, whose code is scanned again and again).
+    sa.Column("claimed_nonce", sa.String(16), nullable=True),
+    sa.Index("ix_scan_sessions_claimed_nonce", "claimed_nonce", unique=True),
 )
 
 

@@ -261,6 +261,28 @@ async def test_same_key_same_body_replays_the_first_answer_and_takes_quota_once(
     assert await usage_of(engine, scene.member_id, pid) == (1000, 1)
 
 
+async def test_a_key_reused_for_another_scan_rolls_back_all_its_work(api, engine, running):
+    # The key is claimed with the answer at the end: this request spends its scan, takes quota and writes
+    # a redemption before its insert meets the first request's key; all of it must roll back.
+    scene = await counter(api, engine, running)
+    pid = await add_program(engine, scene, "discount_pharmacy")
+    key = new_key()
+    first = await redeem(api, scene.cashier, await scan(api, scene.worker, scene.cashier), items(("drug", 10000)),
+                         key=key)
+    assert first.status == 200, first.data
+    second_scan = await scan(api, scene.worker, scene.cashier)
+    refused(await redeem(api, scene.cashier, second_scan, items(("drug", 20000)), key=key), 422,
+            "idempotency_key_reused")
+    assert await count_rows(engine, redemptions) == 1
+    assert await usage_of(engine, scene.member_id, pid) == (1000, 1)
+    async with engine.connect() as conn:
+        used_at = (await conn.execute(sa.select(scan_sessions.c.used_at)
+                                      .where(scan_sessions.c.id == second_scan))).scalar_one()
+    assert used_at is None  # the scan is still unspent: it redeems under a fresh key
+    done = await redeem(api, scene.cashier, second_scan, items(("drug", 20000)), key=new_key())
+    assert done.status == 200 and done.data["discount"] == 2000, done.data
+
+
 async def test_a_refusal_is_kept_and_replayed_too(api, engine, running):
     scene = await counter(api, engine, running)
     scan_id = await scan(api, scene.worker, scene.cashier)

@@ -168,7 +168,7 @@ def test_only_the_canonical_text_passes_check_code(signer):
 async def test_scan_refuses_every_variant_of_a_genuine_code(api, engine, running):
     import sqlalchemy as sa
 
-    from models.cards.tables import qr_nonces
+    from models.counter.tables import scan_sessions
     from tests.factories import counter
 
     scene = await counter(api, engine, running)
@@ -179,7 +179,7 @@ async def test_scan_refuses_every_variant_of_a_genuine_code(api, engine, running
         refused = await api.post("/api/v1/merchant/scan", {"qr": text}, token=scene.cashier)
         assert (refused.status, refused.error_code) == (400, "qr_invalid"), (why, refused.status, refused.data)
     async with engine.connect() as conn:  # no variant claimed the code
-        assert (await conn.execute(sa.select(sa.func.count()).select_from(qr_nonces))).scalar_one() == 0
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(scan_sessions))).scalar_one() == 0
     assert (await api.post("/api/v1/merchant/scan", {"qr": good}, token=scene.cashier)).status == 200
 
 

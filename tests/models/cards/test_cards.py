@@ -352,26 +352,22 @@ async def test_open_scan_claims_once_and_purge_forgets_only_dead_rows(engine, co
                  for c in codes]
         assert await scanning.open_scan(conn, signer, s.cashier, codes[0], ttl=TTL, skew=SKEW,
                                           scan_ttl=SCAN_TTL) == scans[0]
-        rows = {r.nonce: r for r in (await conn.execute(sa.select(qr_nonces))).all()}
+        rows = {r.claimed_nonce: r for r in (await conn.execute(sa.select(scan_sessions))).all()}
+        assert len(rows) == 3
         for code, scan in zip(codes, scans):
-            row = rows[signer.verify(code).nonce.hex()]
-            # A nonce is kept while its code could still be presented and while its session is open.
-            assert row.keep_until.timestamp() >= issued + TTL + SKEW
-            assert row.keep_until >= scan.expires_at and row.scan_id == scan.id
-        assert await scanning.purge(conn) == (0, 0)
+            assert rows[signer.verify(code).nonce.hex()].id == scan.id  # the session is the code's claim
+        # A nonce claimed before migration 0021 (in qr_nonces) is forgotten once dead.
         now = utcnow()
-        dead, alive = signer.verify(codes[0]).nonce.hex(), signer.verify(codes[1]).nonce.hex()
-        await conn.execute(qr_nonces.update().where(qr_nonces.c.nonce == dead)
-                           .values(keep_until=now - timedelta(seconds=1)))
-        await conn.execute(qr_nonces.update().where(qr_nonces.c.nonce == alive)
-                           .values(keep_until=now + timedelta(seconds=30)))
+        await conn.execute(qr_nonces.insert(), [
+            {"nonce": "d" * 16, "card_id": card.id, "claimed_at": now, "keep_until": now - timedelta(seconds=1)},
+            {"nonce": "a" * 16, "card_id": card.id, "claimed_at": now, "keep_until": now + timedelta(seconds=30)}])
+        assert await scanning.purge(conn) == (1, 0)
         await conn.execute(scan_sessions.update().where(scan_sessions.c.id == scans[0].id)
                            .values(expires_at=now - scanning.SESSION_KEPT - timedelta(minutes=1)))
         await conn.execute(scan_sessions.update().where(scan_sessions.c.id == scans[1].id)
                            .values(expires_at=now - scanning.SESSION_KEPT + timedelta(minutes=5)))
-        assert await scanning.purge(conn) == (1, 1)
-        left = set((await conn.execute(sa.select(qr_nonces.c.nonce))).scalars())
-        assert left == {alive, signer.verify(codes[2]).nonce.hex()}
+        assert await scanning.purge(conn) == (0, 1)
+        assert set((await conn.execute(sa.select(qr_nonces.c.nonce))).scalars()) == {"a" * 16}
         sessions = set((await conn.execute(sa.select(scan_sessions.c.id))).scalars())
         assert sessions == {scans[1].id, scans[2].id}
         assert await scanning.purge(conn) == (0, 0)
