@@ -30,6 +30,17 @@ function open() {
   return comp
 }
 
+/** A list of two pages ([2], then [1] by the cursor c1), its first page shown. */
+async function twoPages() {
+  const server = fakeServer()
+  server.on('GET', '/things', (req) => (req.query.includes('cursor=')
+    ? {items: [{id: 1}], next: null}
+    : {items: [{id: 2}], next: 'c1'}))
+  const comp = open()
+  await comp.instance.load()
+  return {server, comp}
+}
+
 const ids = (comp) => comp.instance.data.items.map((r) => r.id)
 
 beforeEach(() => {
@@ -65,12 +76,7 @@ test('the next page follows the cursor and is appended without the rows already 
 })
 
 test('a failed next page keeps what is shown and offers 重试', async () => {
-  const server = fakeServer()
-  server.on('GET', '/things', (req) => (req.query.includes('cursor=')
-    ? {items: [{id: 1}], next: null}
-    : {items: [{id: 2}], next: 'c1'}))
-  const comp = open()
-  await comp.instance.load()
+  const {server, comp} = await twoPages()
   server.failNext('timeout')
   await comp.instance.loadMore()
   await pages.settle()
@@ -113,16 +119,12 @@ test('a pull-down reads the first page again and stops the refresh animation', a
 })
 
 test('a first page asked again while a next page is on its way wins over it', async () => {
-  const server = fakeServer()
-  server.on('GET', '/things', (req) => (req.query.includes('cursor=')
-    ? {items: [{id: 1}], next: null}
-    : {items: [{id: 2}], next: 'c1'}))
-  const comp = open()
-  await comp.instance.load()
+  const {server, comp} = await twoPages()
   const more = comp.instance.loadMore()
   const again = comp.instance.load()
   await Promise.all([more, again])
   await pages.settle()
+  expect(server.calls('GET', '/things')).toHaveLength(3) // the next page was asked, its answer dropped
   expect(ids(comp)).toEqual([2])
   expect(comp.instance.data).toMatchObject({next: 'c1', loadingMore: false})
 })
