@@ -74,3 +74,23 @@ test("today's list pages on", async () => {
   expect(textOf(page, '.today__amount')).toBe('120.00 元')
   expect(pages.find(page, '.today__more')).toBeNull()
 })
+
+test('a failed next page keeps the list and the totals, and offers 重试 inline (no toast)', async () => {
+  const server = fakeServer()
+  server.on('GET', '/merchant/redemptions', (req) => req.query.includes('cursor=')
+    ? {items: [redemption(12, 10000, 1000), redemption(10, 2000, 200)], next: null}
+    : {items: [redemption(12, 10000, 1000)], next: 'c1'})
+  const page = await pages.open('pages/merchant/today')
+  server.failNext('timeout')
+  pages.tap(page, '.today__more')
+  await pages.settle()
+  expect(textOf(page, '.today__more-error')).toBe('网络超时，请稍后重试')
+  expect(textOf(page, '.today__more')).toBe('重试')
+  expect(textOf(page, '.today__amount')).toBe('100.00 元')
+  expect(wx.showToast).not.toHaveBeenCalled()
+  pages.tap(page, '.today__more')
+  await pages.settle()
+  expect(pages.find(page, '.today__more-error')).toBeNull()
+  expect(page.instance.data.items.map((r) => r.id)).toEqual([12, 10]) // 12 came again on the next page: shown once
+  expect(textOf(page, '.today__amount')).toBe('120.00 元')
+})

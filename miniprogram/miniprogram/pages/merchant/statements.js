@@ -3,6 +3,7 @@
 const api = require('../../utils/api')
 const format = require('../../utils/format')
 const ui = require('../../utils/ui')
+const pagedList = require('../../behaviors/paged-list')
 
 const DIGITS = '零壹贰叁肆伍陆柒捌玖'
 const SMALL = ['', '拾', '佰', '仟']
@@ -77,13 +78,8 @@ function statement(s) {
 }
 
 Component({
+  behaviors: [pagedList],
   data: {
-    loading: true,
-    error: '',
-    canRetry: true,
-    items: [],
-    next: null,
-    more: false,
     detail: null,
     rows: [],
     detailLoading: false,
@@ -94,28 +90,10 @@ Component({
       if (this.data.detail) return Promise.resolve()
       return this.load()
     },
-    onReachBottom() {
-      return this.loadMore()
+    listPath() {
+      return '/merchant/statements?limit=20'
     },
-    load() {
-      this.setData({loading: true, error: ''})
-      return api
-        .get('/merchant/statements?limit=20')
-        .then((answer) => this.setData({loading: false, items: answer.items.map(statement), next: answer.next || null}))
-        .catch((err) => this.setData(ui.failedState(err)))
-    },
-    loadMore() {
-      if (!this.data.next || this.data.more) return Promise.resolve()
-      this.setData({more: true})
-      return api
-        .get('/merchant/statements?limit=20&cursor=' + encodeURIComponent(this.data.next))
-        .then((answer) => this.setData({more: false, items: this.data.items.concat(answer.items.map(statement)),
-          next: answer.next || null}))
-        .catch((err) => {
-          this.setData({more: false})
-          ui.toast(ui.messageOf(err))
-        })
-    },
+    listRow: statement,
     open(event) {
       const id = Number(event.currentTarget.dataset.id)
       this.openId = id

@@ -3,6 +3,7 @@
 const api = require('../../utils/api')
 const format = require('../../utils/format')
 const ui = require('../../utils/ui')
+const pagedList = require('../../behaviors/paged-list')
 
 const PAGE = 20
 const STATUS = {done: '已核销', void: '已撤销', refunded: '已退款'}
@@ -48,13 +49,8 @@ function askReason() {
 }
 
 Component({
+  behaviors: [pagedList],
   data: {
-    loading: true,
-    error: '',
-    canRetry: true,
-    items: [],
-    next: null,
-    more: false,
     totals: null,
     busyId: 0,
   },
@@ -62,32 +58,13 @@ Component({
     onShow() {
       return this.load()
     },
-    onPullDownRefresh() {
-      return this.load().then(() => wx.stopPullDownRefresh && wx.stopPullDownRefresh())
+    listPath() {
+      return '/merchant/redemptions?limit=' + PAGE
     },
-    onReachBottom() {
-      return this.loadMore()
-    },
-    load() {
-      this.setData({loading: true, error: ''})
-      return api
-        .get('/merchant/redemptions?limit=' + PAGE)
-        .then((answer) => this.show(answer.items.map(row), answer.next))
-        .catch((err) => this.setData(ui.failedState(err)))
-    },
-    loadMore() {
-      if (!this.data.next || this.data.more) return Promise.resolve()
-      this.setData({more: true})
-      return api
-        .get('/merchant/redemptions?limit=' + PAGE + '&cursor=' + encodeURIComponent(this.data.next))
-        .then((answer) => this.show(this.data.items.concat(answer.items.map(row)), answer.next))
-        .catch((err) => {
-          this.setData({more: false})
-          ui.toast(ui.messageOf(err))
-        })
-    },
-    show(items, next) {
-      this.setData({loading: false, more: false, items, next: next || null, totals: totals(items)})
+    listRow: row,
+    /** The day's totals over the redemptions shown. */
+    listExtra(answer, items) {
+      return {totals: totals(items)}
     },
     voidOne(event) {
       const id = Number(event.currentTarget.dataset.id)

@@ -7,6 +7,7 @@
 const api = require('../../utils/api')
 const format = require('../../utils/format')
 const ui = require('../../utils/ui')
+const pagedList = require('../../behaviors/paged-list')
 
 const PATH = '/me/notices'
 const MAX_TEMPLATES_PER_CALL = 3
@@ -49,15 +50,9 @@ function subscribeFailure(err) {
 }
 
 Component({
+  behaviors: [pagedList],
   data: {
-    loading: true,
-    error: '',
-    canRetry: true,
-    items: [],
     unread: 0,
-    next: null,
-    loadingMore: false,
-    moreError: '',
     markingAll: false,
     subLoading: true,
     subLoadError: '',
@@ -73,42 +68,16 @@ Component({
     onLoad() {
       return Promise.all([this.load(), this.loadSubscriptions()])
     },
-    load() {
-      this.setData({loading: true, error: '', moreError: ''})
-      return api
-        .get(PATH)
-        .then((answer) =>
-          this.setData({
-            loading: false,
-            items: (answer.items || []).map(noticeView),
-            unread: answer.unread || 0,
-            next: answer.next || null,
-          })
-        )
-        .catch((err) => this.setData(ui.failedState(err)))
+    listPath() {
+      return PATH
     },
-    loadMore() {
-      if (!this.data.next || this.data.loadingMore || this.data.loading) return Promise.resolve(null)
-      this.setData({loadingMore: true, moreError: ''})
-      return api
-        .get(PATH + '?cursor=' + encodeURIComponent(this.data.next))
-        .then((answer) => {
-          const seen = new Set(this.data.items.map((n) => n.id))
-          const more = (answer.items || []).filter((n) => !seen.has(n.id)).map(noticeView)
-          this.setData({
-            loadingMore: false,
-            items: this.data.items.concat(more),
-            unread: answer.unread != null ? answer.unread : this.data.unread,
-            next: answer.next || null,
-          })
-        })
-        .catch((err) => this.setData({loadingMore: false, moreError: ui.messageOf(err)}))
+    listRow: noticeView,
+    listExtra(answer, items, appending) {
+      return {unread: answer.unread != null ? answer.unread : appending ? this.data.unread : 0}
     },
-    onReachBottom() {
-      return this.loadMore()
-    },
-    onPullDownRefresh() {
-      return Promise.all([this.load(), this.loadSubscriptions()]).then(() => wx.stopPullDownRefresh && wx.stopPullDownRefresh())
+    /** A pull-down reads the notices and the subscriptions again. */
+    listRefresh() {
+      return Promise.all([this.load(), this.loadSubscriptions()])
     },
 
     /** Tap on a notice: mark it read, then open the page it points to (if any). */

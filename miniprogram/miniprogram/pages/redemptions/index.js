@@ -3,7 +3,7 @@
 // data.items keeps each redemption as the API gave it, with the texts the page shows beside.
 const api = require('../../utils/api')
 const format = require('../../utils/format')
-const ui = require('../../utils/ui')
+const pagedList = require('../../behaviors/paged-list')
 
 const PATH = '/me/redemptions'
 
@@ -33,45 +33,14 @@ function itemView(r) {
 }
 
 Component({
-  data: {
-    loading: true,
-    error: '',
-    canRetry: true,
-    items: [],
-    next: null,
-    loadingMore: false,
-    moreError: '',
-  },
+  behaviors: [pagedList],
   methods: {
     onLoad() {
       return this.load()
     },
-    /** The first page (again). */
-    load() {
-      this.setData({loading: true, error: '', moreError: ''})
-      return api
-        .get(PATH)
-        .then((answer) => this.setData({loading: false, items: (answer.items || []).map(itemView), next: answer.next || null}))
-        .catch((err) => this.setData(ui.failedState(err)))
+    listPath() {
+      return PATH
     },
-    /** The following page, appended; a failure keeps what is shown and offers 重试. */
-    loadMore() {
-      if (!this.data.next || this.data.loadingMore || this.data.loading) return Promise.resolve(null)
-      this.setData({loadingMore: true, moreError: ''})
-      return api
-        .get(PATH + '?cursor=' + encodeURIComponent(this.data.next))
-        .then((answer) => {
-          const seen = new Set(this.data.items.map((r) => r.id))
-          const more = (answer.items || []).filter((r) => !seen.has(r.id)).map(itemView)
-          this.setData({loadingMore: false, items: this.data.items.concat(more), next: answer.next || null})
-        })
-        .catch((err) => this.setData({loadingMore: false, moreError: ui.messageOf(err)}))
-    },
-    onReachBottom() {
-      return this.loadMore()
-    },
-    onPullDownRefresh() {
-      return this.load().then(() => wx.stopPullDownRefresh && wx.stopPullDownRefresh())
-    },
+    listRow: itemView,
   },
 })

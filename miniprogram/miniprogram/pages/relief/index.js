@@ -1,7 +1,7 @@
 // 救助申请: the worker's own applications, newest first (paged), each with its kind, where it stands
 // and when; a tap opens it. From here the worker takes the self-test or starts an application.
 const api = require('../../utils/api')
-const ui = require('../../utils/ui')
+const pagedList = require('../../behaviors/paged-list')
 const format = require('../../utils/format')
 const labels = require('./labels')
 
@@ -20,42 +20,15 @@ function row(app) {
 }
 
 Component({
-  data: {
-    loading: true,
-    error: '',
-    canRetry: true,
-    items: [],
-    next: null,
-    more: false,
-    moreError: '',
-  },
+  behaviors: [pagedList],
   methods: {
     onShow() {
       return this.load()
     },
-    onPullDownRefresh() {
-      return this.load().then(() => wx.stopPullDownRefresh && wx.stopPullDownRefresh())
+    listPath() {
+      return '/relief/applications?limit=' + PAGE_SIZE
     },
-    onReachBottom() {
-      return this.loadMore()
-    },
-    load() {
-      this.setData({loading: true, error: '', moreError: ''})
-      return api
-        .get('/relief/applications?limit=' + PAGE_SIZE)
-        .then((answer) => this.setData({loading: false, items: (answer.items || []).map(row), next: answer.next || null}))
-        .catch((err) => this.setData(ui.failedState(err)))
-    },
-    loadMore() {
-      if (!this.data.next || this.data.more) return Promise.resolve()
-      this.setData({more: true, moreError: ''})
-      return api
-        .get('/relief/applications?limit=' + PAGE_SIZE + '&cursor=' + encodeURIComponent(this.data.next))
-        .then((answer) =>
-          this.setData({more: false, items: this.data.items.concat((answer.items || []).map(row)), next: answer.next || null})
-        )
-        .catch((err) => this.setData({more: false, moreError: ui.messageOf(err)}))
-    },
+    listRow: row,
     open(event) {
       wx.navigateTo({url: '/pages/relief/detail?id=' + event.currentTarget.dataset.id})
     },
