@@ -30,7 +30,7 @@ cards = sa.Table(
 )
 
 
-# Card-code nonces claimed by a scan before migration 0021 (a scan session's unique
+# Card-code nonces claimed by a scan before migration 0020 (a scan session's unique
 # ``claimed_nonce`` is the claim since): no longer written; the purge forgets the rows.
 qr_nonces = sa.Table(
     "qr_nonces",

@@ -215,7 +215,7 @@ async def spend(conn: AsyncConnection, scan: Any) -> None:
 
 async def purge(conn: AsyncConnection) -> tuple[int, int]:
     """Forget old scan sessions (their claims with them: the codes are long dead), and the nonces claimed
-    in ``qr_nonces`` before migration 0021 once dead."""
+    in ``qr_nonces`` before migration 0020 once dead."""
     now = utcnow()
     nonces = await conn.execute(qr_nonces.delete().where(qr_nonces.c.keep_until < now))
     sessions = await conn.execute(scan_sessions.delete().where(scan_sessions.c.expires_at < now - SESSION_KEPT))

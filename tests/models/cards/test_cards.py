@@ -356,7 +356,7 @@ async def test_open_scan_claims_once_and_purge_forgets_only_dead_rows(engine, co
         assert len(rows) == 3
         for code, scan in zip(codes, scans):
             assert rows[signer.verify(code).nonce.hex()].id == scan.id  # the session is the code's claim
-        # A nonce claimed before migration 0021 (in qr_nonces) is forgotten once dead.
+        # A nonce claimed before migration 0020 (in qr_nonces) is forgotten once dead.
         now = utcnow()
         await conn.execute(qr_nonces.insert(), [
             {"nonce": "d" * 16, "card_id": card.id, "claimed_at": now, "keep_until": now - timedelta(seconds=1)},

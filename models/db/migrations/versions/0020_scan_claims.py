@@ -5,14 +5,14 @@ nonce is the print's and is scanned again and again); its unique index makes the
 code win on every process, as the primary key of ``qr_nonces`` did. ``qr_nonces`` stays for the
 rows claimed before the upgrade (the purge empties it within the codes' lifetime).
 
-Revision ID: 0021
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0021'
-down_revision = '0018'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
