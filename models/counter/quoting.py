@@ -8,9 +8,10 @@ quotas, and ``models.partners.rules.calculate``. A quote writes nothing: no quot
 taken, the scan is not spent, no usage row is created (a missing row is a period
 with nothing used, which is what ``remaining`` reads it as).
 
-``price`` is the pricing part of a redemption as one function. ``redeem`` does the
-same steps itself today (with the member's row and the quota rows locked); it can
-call ``price(..., lock=True)`` instead, so that the two can never drift apart.
+The refusals and the pricing are the redemption's own functions
+(``redeeming.refuse_unusable``, ``redeeming.priced``); only the reads differ: a
+redemption reads the card and the quotas with the member's row locked, a quote
+without a lock.
 """
 from __future__ import annotations
 
@@ -20,15 +21,15 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.cards.codes import status_error
 from models.cards.tables import cards
-from models.core.errors import AppError, Conflict
+from models.core.errors import Conflict
 from models.counter import scanning
+from models.counter.redeeming import priced, refuse_unusable
 from models.members.tables import members
 from models.network.tables import orgs
 from models.partners import programmes as benefits
 from models.partners.partnership import Cashier
-from models.partners.rules import BillLine, Quote, calculate
+from models.partners.rules import BillLine, Quote
 
 _CARD = (sa.select(cards.c.status, cards.c.version, members.c.user_id, members.c.status.label("member_status"),
                   orgs.c.path.label("member_path"))
@@ -36,33 +37,19 @@ _CARD = (sa.select(cards.c.status, cards.c.version, members.c.user_id, members.c
          .where(cards.c.id == sa.bindparam("card_id")))
 
 
-async def price(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequence[BillLine], *, today: date,
-                lock: bool = False) -> Quote:
-    """Price the bill for the scanned card at the cashier's merchant, with a redemption's refusals.
+async def price(conn: AsyncConnection, cashier: Cashier, scan: Any, items: Sequence[BillLine], *,
+                today: date) -> Quote:
+    """Price the bill for the scanned card at the cashier's merchant, with a redemption's refusals
+    (``redeeming.refuse_unusable`` and ``redeeming.priced``, which the redemption itself uses).
 
-    ``scan`` is a row of ``scan_sessions``. With ``lock`` (a redemption) the member's row and the
-    period's quota rows are taken for update, creating the rows that do not exist yet; without it
-    (a quote) nothing is locked or written.
+    ``scan`` is a row of ``scan_sessions``. Nothing is locked or written: a missing quota row is a
+    period with nothing used, which is what ``remaining`` reads it as.
     """
-    if lock:
-        await benefits.lock_member(conn, scan.member_id)
     card = (await conn.execute(_CARD, {"card_id": scan.card_id})).one()
-    if card.member_status != "active":
-        raise status_error("cancelled")
-    if card.status != "active":
-        raise status_error(card.status)
-    if card.version != scan.card_version:
-        raise AppError("qr_outdated", "服务卡在扫码后发生了变更，请重新扫码", status=422)
+    refuse_unusable(card.member_status, card.status, card.version, scan.card_version)
     found = await benefits.programs_for(conn, scan.member_id, today=today, merchant=cashier.merchant,
                                         member=(card.member_status, card.member_path))
-    if lock:
-        await benefits.ensure_usage_rows(conn, scan.member_id, found, today=today)
-    left = await benefits.remaining(conn, scan.member_id, found, today=today, lock=lock)
-    quote = calculate(items, [p.terms for p in found], left)
-    if quote.discount == 0:
-        raise AppError("no_benefit", "本次消费没有可享受的优惠，请按原价结算", status=422,
-                       details=quote.view()["lines"])
-    return quote
+    return priced(items, found, await benefits.remaining(conn, scan.member_id, found, today=today))
 
 
 async def quote(conn: AsyncConnection, cashier: Cashier, scan_id: str, items: Sequence[BillLine], *,

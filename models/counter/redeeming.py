@@ -28,7 +28,7 @@ from models.members.tables import members
 from models.network.tables import orgs
 from models.partners import programmes as benefits
 from models.partners.partnership import Cashier
-from models.partners.rules import BillLine, allocate, calculate
+from models.partners.rules import BillLine, Quote, allocate, calculate
 from models.partners.tables import merchants, quota_usage, stores
 
 
@@ -153,6 +153,27 @@ class Bill(Body):
         return [BillLine(item.category, item.amount) for item in self.items]
 
 
+def refuse_unusable(member_status: str, card_status: str, card_version: int, scanned_version: int) -> None:
+    """A redemption's (and a quote's) refusals for the card as it is now: membership ended, card not
+    active, or changed since it was scanned."""
+    if member_status != "active":
+        raise status_error("cancelled")
+    if card_status != "active":
+        raise status_error(card_status)
+    if card_version != scanned_version:
+        raise AppError("qr_outdated", "服务卡在扫码后发生了变更，请重新扫码", status=422)
+
+
+def priced(items: Sequence[BillLine], found: Sequence[Any], left: Any) -> Quote:
+    """The bill priced by the programmes in force with what is left of their quotas; a bill that gets
+    nothing is refused (422 ``no_benefit``, each line's reason in the details)."""
+    quote = calculate(items, [p.terms for p in found], left)
+    if quote.discount == 0:
+        raise AppError("no_benefit", "本次消费没有可享受的优惠，请按原价结算", status=422,
+                       details=quote.view()["lines"])
+    return quote
+
+
 async def redeem(conn: AsyncConnection, cashier: Cashier, held: Held, items: Sequence[BillLine], *,
                  today: date, request_id: str | None = None, ip: str | None = None,
                  catalog: benefits.Catalog | None = None,
@@ -166,20 +187,11 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, held: Held, items: Seq
     took its own: ``before_writes()`` is awaited before the takes when there are several.
     """
     scan = held.scan
-    if held.member_status != "active":
-        raise status_error("cancelled")
-    if held.card_status != "active":
-        raise status_error(held.card_status)
-    if held.card_version != scan.card_version:
-        raise AppError("qr_outdated", "服务卡在扫码后发生了变更，请重新扫码", status=422)
+    refuse_unusable(held.member_status, held.card_status, held.card_version, scan.card_version)
     found = await benefits.programs_for(conn, scan.member_id, today=today, merchant=cashier.merchant,
                                         member=(held.member_status, held.member_path), catalog=catalog)
     # The usage rows were read with the member's row locked: nobody changes them before this commits.
-    left = benefits.remaining_of(found, held.used, today=today)
-    quote = calculate(items, [p.terms for p in found], left)
-    if quote.discount == 0:
-        raise AppError("no_benefit", "本次消费没有可享受的优惠，请按原价结算", status=422,
-                       details=quote.view()["lines"])
+    quote = priced(items, found, benefits.remaining_of(found, held.used, today=today))
     by_id = {p.id: p for p in found}
     if before_writes is not None and len(quote.usage) > 1:
         await before_writes()
