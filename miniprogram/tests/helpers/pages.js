@@ -55,6 +55,12 @@ function text(page) {
   return page.dom.textContent.replace(/\s+/g, ' ').trim()
 }
 
+/** The visible text of the first element matching a selector (see find), or null when none does. */
+function textOf(page, selector) {
+  const el = find(page, selector)
+  return el ? el.dom.textContent.replace(/\s+/g, ' ').trim() : null
+}
+
 /**
  * The first element matching a selector; `>>>` steps into a child component's own tree, e.g.
  * 'status-view >>> .status-view__retry'.
@@ -81,4 +87,4 @@ function type(page, selector, value) {
   el.dispatchEvent('input', {detail: {value}})
 }
 
-module.exports = {ROOT, load, open, settle, until, text, find, tap, type, simulate}
+module.exports = {ROOT, load, open, settle, until, text, textOf, find, tap, type, simulate}

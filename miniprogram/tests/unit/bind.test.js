@@ -7,11 +7,6 @@ const GOOD_ID = '11010519491231002' + idcard.checkChar('11010519491231002')
 const BAD_CHECK = GOOD_ID.slice(0, 17) + (GOOD_ID[17] === '0' ? '1' : '0')
 const MEMBER = {id: 7, name_masked: '张*英', id_number_masked: '**************002X', bound: true}
 
-function textOf(page, selector) {
-  const el = pages.find(page, selector)
-  return el ? el.dom.textContent.trim() : null
-}
-
 function visitor(server) {
   server.on('GET', '/me', {user: {id: 1, roles: ['visitor'], phone_masked: null}, member: null})
   return server
@@ -75,7 +70,7 @@ test('nothing is sent without consent, or with a mistyped ID number', async () =
   await pages.settle()
   await page.instance.submit()
   await pages.settle()
-  expect(textOf(page, '#id-error')).toContain('校验码')
+  expect(pages.textOf(page, '#id-error')).toContain('校验码')
   expect(server.calls('POST', '/me/bind')).toHaveLength(0)
 })
 
@@ -87,12 +82,12 @@ test("the server's refusal is shown as it says it", async () => {
   await fill(page, '张三英', GOOD_ID)
   await page.instance.submit()
   await pages.settle()
-  expect(textOf(page, '#submit-error')).toBe(message)
+  expect(pages.textOf(page, '#submit-error')).toBe(message)
   expect(page.instance.data.step).toBe('form')
   server.on('POST', '/me/bind', {status: 409, body: {error: {code: 'already_bound', message: '该会员已被其他微信账号绑定', request_id: 'r'}}})
   await page.instance.submit()
   await pages.settle()
-  expect(textOf(page, '#submit-error')).toBe('该会员已被其他微信账号绑定')
+  expect(pages.textOf(page, '#submit-error')).toBe('该会员已被其他微信账号绑定')
 })
 
 test('offline: the load offers 重试, and a failed submit can be sent again', async () => {
@@ -107,8 +102,8 @@ test('offline: the load offers 重试, and a failed submit can be sent again', a
   server.failNext('timeout')
   await page.instance.submit()
   await pages.settle()
-  expect(textOf(page, '#submit-error')).toBe('网络超时，请稍后重试')
-  expect(textOf(page, '#submit')).toContain('重新提交')
+  expect(pages.textOf(page, '#submit-error')).toBe('网络超时，请稍后重试')
+  expect(pages.textOf(page, '#submit')).toContain('重新提交')
   pages.tap(page, '#submit')
   await pages.settle()
   expect(page.instance.data.step).toBe('phone')
@@ -137,7 +132,7 @@ test('the phone: a code is posted; a refusal to share it is accepted quietly', a
   server.on('POST', '/me/phone', {status: 502, body: {error: {code: 'wechat_unavailable', message: '微信服务暂时不可用，请稍后重试', request_id: 'r'}}})
   await page.instance.onPhone({detail: {errMsg: 'getPhoneNumber:ok', code: 'c1'}})
   await pages.settle()
-  expect(textOf(page, '#phone-error')).toContain('微信服务暂时不可用，请稍后重试')
+  expect(pages.textOf(page, '#phone-error')).toContain('微信服务暂时不可用，请稍后重试')
   server.on('POST', '/me/phone', {phone_masked: '138****5678'})
   pages.find(page, '#phone').dispatchEvent('getphonenumber', {detail: {errMsg: 'getPhoneNumber:ok', code: 'c2'}})
   await pages.settle()

@@ -18,11 +18,6 @@ const CARD = {
   ],
 }
 
-function textOf(page, selector) {
-  const el = pages.find(page, selector)
-  return el ? el.dom.textContent.trim() : null
-}
-
 function screen() {
   const state = {brightness: 0.3, keepOn: false}
   wx.getScreenBrightness = jest.fn((o) => setTimeout(() => o.success({value: state.brightness}), 0))
@@ -124,8 +119,8 @@ test('出示给收银员 shows the code full screen, with large type', async () 
   expect(pages.find(page, '#cashier')).toBeNull()
   pages.tap(page, '#cashier-mode')
   await pages.settle()
-  expect(textOf(page, '#cashier')).toContain('请收银员扫码')
-  expect(textOf(page, '#cashier')).toContain('尾号 1242')
+  expect(pages.textOf(page, '#cashier')).toContain('请收银员扫码')
+  expect(pages.textOf(page, '#cashier')).toContain('尾号 1242')
   pages.tap(page, '#cashier-close')
   await pages.settle()
   expect(pages.find(page, '#cashier')).toBeNull()
@@ -138,8 +133,8 @@ test('a frozen card shows its status and no code', async () => {
   server.on('GET', '/me/card', Object.assign({}, CARD, {status: 'frozen', status_label: '已冻结', status_reason: '会员资格核查中'}))
   tokens(server, [T1])
   const page = await pages.open('pages/card/index')
-  expect(textOf(page, '#card-blocked')).toContain('服务卡已冻结')
-  expect(textOf(page, '#card-blocked')).toContain('会员资格核查中')
+  expect(pages.textOf(page, '#card-blocked')).toContain('服务卡已冻结')
+  expect(pages.textOf(page, '#card-blocked')).toContain('会员资格核查中')
   expect(pages.find(page, '#qr-image')).toBeNull()
   expect(page.instance.data.qrToken).toBe('')
   expect(server.calls('GET', '/me/card/qr')).toHaveLength(0)
@@ -175,7 +170,7 @@ test('offline: the card offers 重试; a failed refresh says so and offers to fe
   // The next refresh times out: the code still valid stays, with the message and a way to fetch again.
   server.failNext('timeout')
   await page.instance.refreshQr()
-  expect(textOf(page, '#qr-error')).toBe('网络超时，请稍后重试')
+  expect(pages.textOf(page, '#qr-error')).toBe('网络超时，请稍后重试')
   expect(page.instance.data.qrToken).toBe(T1)
   pages.tap(page, '#qr-retry')
   await pages.settle()
@@ -195,7 +190,7 @@ test('a code past its expiry is taken off the screen when no new one comes', asy
   await page.instance.refreshQr()
   expect(page.instance.data.qrToken).toBe('')
   expect(pages.find(page, '#qr-image')).toBeNull()
-  expect(textOf(page, '#qr-error')).toBe('网络连接失败，请检查网络后重试')
+  expect(pages.textOf(page, '#qr-error')).toBe('网络连接失败，请检查网络后重试')
   page.instance.onUnload()
 })
 
@@ -228,7 +223,7 @@ test('挂失 asks first; confirmed, it reports the card lost and shows the new o
   expect(await page.instance.reportLost()).toBe(true)
   await pages.settle()
   expect(server.calls('POST', '/me/card/report-lost')[0].data).toEqual({})
-  expect(textOf(page, '#lost-notice')).toContain('尾号1242的旧卡已挂失作废，新卡号尾号9999')
+  expect(pages.textOf(page, '#lost-notice')).toContain('尾号1242的旧卡已挂失作废，新卡号尾号9999')
   expect(pages.text(page)).toContain('**** **** **** 9999')
   expect(page.instance.data.qrToken).toBe(T2)
   page.instance.onUnload()
@@ -253,7 +248,7 @@ test('someone not bound yet is told so and sent to bind', async () => {
   screen()
   server.on('GET', '/me/card', {status: 404, body: {error: {code: 'member_not_bound', message: '请先完成会员实名绑定', request_id: 'r'}}})
   const page = await pages.open('pages/card/index')
-  expect(textOf(page, '#not-bound')).toContain('您还没有认证会员身份')
+  expect(pages.textOf(page, '#not-bound')).toContain('您还没有认证会员身份')
   wx.navigateTo = jest.fn()
   pages.tap(page, '#go-bind')
   await pages.settle()

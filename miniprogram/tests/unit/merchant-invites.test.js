@@ -3,19 +3,7 @@
 const {fakeServer} = require('../helpers/fake-server')
 const pages = require('../helpers/pages')
 
-function textOf(page, selector) {
-  const el = pages.find(page, selector)
-  return el ? el.dom.textContent.replace(/\s+/g, ' ').trim() : null
-}
-
-function redemption(id, amount, discount, status = 'done', extra = {}) {
-  return Object.assign({id, amount, discount, payable: amount - discount, union_share: 0, merchant_share: discount,
-    status, created_at: '2026-12-05T09:30:00+08:00', refunded: {amount: 0, discount: 0, union_share: 0, merchant_share: 0},
-    lines: [], void_reason: null}, extra)
-}
-
-const MANAGER = {merchant: {id: 3, name: '老百姓大药房'}, store: null, role: 'manager',
-  stores: [{id: 7, name: '东湖店'}, {id: 8, name: '西湖店'}]}
+const {MANAGER} = require('./merchant-fixtures')
 
 beforeEach(() => {
   wx.showToast = jest.fn()
@@ -32,7 +20,7 @@ test('an invite: the code large, the mini-program code as an image', async () =>
   pages.tap(page, '.invites__create')
   await pages.settle()
   expect(server.calls('POST', '/merchant/invites')[0].data).toEqual({store_id: 8})
-  expect(textOf(page, '.invites__code')).toBe('ABCD 2345 EFGH')
+  expect(pages.textOf(page, '.invites__code')).toBe('ABCD 2345 EFGH')
   expect(pages.text(page)).toContain('西湖店的邀请码')
   expect(page.instance.data.created.image).toBe('data:image/jpeg;base64,AAAA')
   expect(pages.find(page, '.invites__image')).not.toBeNull()
@@ -47,13 +35,13 @@ test("an invite WeChat could not draw: WeChat's error, the code still shown", as
     expires_at: '2026-12-12T10:00:00+08:00'}, wxa_code: null, wxa_code_type: null,
     wxa_code_error: {code: 'wechat_busy', message: '微信服务繁忙，请稍后重试'}})
   const page = await pages.open('pages/merchant/invites')
-  expect(textOf(page, '.invites__item-code')).toBe('WXYZ 2345 ABCD')
+  expect(pages.textOf(page, '.invites__item-code')).toBe('WXYZ 2345 ABCD')
   pages.tap(page, '.invites__create')
   await pages.settle()
   expect(server.calls('POST', '/merchant/invites')[0].data).toEqual({store_id: 7})
-  expect(textOf(page, '.invites__code')).toBe('ABCD 2345 EFGH')
+  expect(pages.textOf(page, '.invites__code')).toBe('ABCD 2345 EFGH')
   expect(pages.find(page, '.invites__image')).toBeNull()
-  expect(textOf(page, '.invites__image-error')).toContain('微信服务繁忙，请稍后重试')
+  expect(pages.textOf(page, '.invites__image-error')).toContain('微信服务繁忙，请稍后重试')
 })
 
 test('a cashier is told the invites are for managers', async () => {

@@ -20,11 +20,6 @@ const FIGURES = {amount: 4002, discount: 3003, payable: 999, union_share: 2553, 
     {category: 'other', category_label: '其他', amount: 999, discount: 0, reason: '不在优惠范围'},
   ]}
 
-function textOf(page, selector) {
-  const el = pages.find(page, selector)
-  return el ? el.dom.textContent.replace(/\s+/g, ' ').trim() : null
-}
-
 function refusal(status, code, message, details) {
   return {status, body: {error: {code, message, request_id: 'r', details}}}
 }
@@ -65,10 +60,10 @@ test('the holder, the card and its benefits; the quote is shown before confirmin
   expect(server.calls('POST', '/merchant/quotes')[0].data).toEqual({scan_id: SCAN_ID,
     items: [{category: 'drug', amount: 3003}, {category: 'other', amount: 999}]})
   text = pages.text(page)
-  expect(textOf(page, '.redeem__quote-discount')).toBe('30.03 元')
-  expect(textOf(page, '.redeem__quote-payable')).toBe('9.99 元')
-  expect(textOf(page, '.redeem__quote-union')).toBe('25.53 元')
-  expect(textOf(page, '.redeem__quote-merchant')).toBe('4.50 元')
+  expect(pages.textOf(page, '.redeem__quote-discount')).toBe('30.03 元')
+  expect(pages.textOf(page, '.redeem__quote-payable')).toBe('9.99 元')
+  expect(pages.textOf(page, '.redeem__quote-union')).toBe('25.53 元')
+  expect(pages.textOf(page, '.redeem__quote-merchant')).toBe('4.50 元')
   expect(server.calls('POST', '/merchant/redemptions')).toHaveLength(0)
   pages.tap(page, '.redeem__confirm')
   await pages.settle()
@@ -78,8 +73,8 @@ test('the holder, the card and its benefits; the quote is shown before confirmin
   expect(sent[0].header['Idempotency-Key']).toMatch(/^[0-9a-f]{32}$/)
   text = pages.text(page)
   expect(text).toContain('核销成功')
-  expect(textOf(page, '.redeem__result-amount')).toBe('40.02 元')
-  expect(textOf(page, '.redeem__result-payable')).toBe('9.99 元')
+  expect(pages.textOf(page, '.redeem__result-amount')).toBe('40.02 元')
+  expect(pages.textOf(page, '.redeem__result-payable')).toBe('9.99 元')
   expect(wx.getStorageSync('unionaid.merchant.scan')).toBe('')
 })
 

@@ -3,19 +3,7 @@
 const {fakeServer} = require('../helpers/fake-server')
 const pages = require('../helpers/pages')
 
-function textOf(page, selector) {
-  const el = pages.find(page, selector)
-  return el ? el.dom.textContent.replace(/\s+/g, ' ').trim() : null
-}
-
-function redemption(id, amount, discount, status = 'done', extra = {}) {
-  return Object.assign({id, amount, discount, payable: amount - discount, union_share: 0, merchant_share: discount,
-    status, created_at: '2026-12-05T09:30:00+08:00', refunded: {amount: 0, discount: 0, union_share: 0, merchant_share: 0},
-    lines: [], void_reason: null}, extra)
-}
-
-const MANAGER = {merchant: {id: 3, name: '老百姓大药房'}, store: null, role: 'manager',
-  stores: [{id: 7, name: '东湖店'}, {id: 8, name: '西湖店'}]}
+const {redemption} = require('./merchant-fixtures')
 
 beforeEach(() => {
   wx.showToast = jest.fn()
@@ -41,7 +29,7 @@ test('statements: month, status and the amount due in Chinese; a tap opens the l
   pages.tap(page, '.statements__item')
   await pages.settle()
   expect(server.calls('GET', '/merchant/statements/9')).toHaveLength(1)
-  expect(textOf(page, '.statements__due')).toBe('工会应付商家 38.25 元')
+  expect(pages.textOf(page, '.statements__due')).toBe('工会应付商家 38.25 元')
   expect(pages.text(page)).toContain('卡尾号 0021')
   expect(pages.text(page)).toContain('叁拾捌元贰角伍分')
   pages.tap(page, '.statements__back')

@@ -3,19 +3,7 @@
 const {fakeServer} = require('../helpers/fake-server')
 const pages = require('../helpers/pages')
 
-function textOf(page, selector) {
-  const el = pages.find(page, selector)
-  return el ? el.dom.textContent.replace(/\s+/g, ' ').trim() : null
-}
-
-function redemption(id, amount, discount, status = 'done', extra = {}) {
-  return Object.assign({id, amount, discount, payable: amount - discount, union_share: 0, merchant_share: discount,
-    status, created_at: '2026-12-05T09:30:00+08:00', refunded: {amount: 0, discount: 0, union_share: 0, merchant_share: 0},
-    lines: [], void_reason: null}, extra)
-}
-
-const MANAGER = {merchant: {id: 3, name: '老百姓大药房'}, store: null, role: 'manager',
-  stores: [{id: 7, name: '东湖店'}, {id: 8, name: '西湖店'}]}
+const {redemption} = require('./merchant-fixtures')
 
 beforeEach(() => {
   wx.showToast = jest.fn()
@@ -27,9 +15,9 @@ test("today's redemptions with totals; a void asks first, sends the reason and s
   server.on('POST', '/merchant/redemptions/12/void', {id: 12, status: 'void',
     redemption: redemption(12, 10000, 1000, 'void', {void_reason: '顾客退货'})})
   const page = await pages.open('pages/merchant/today')
-  expect(textOf(page, '.today__count')).toBe('1 笔（另撤销 1 笔）')
-  expect(textOf(page, '.today__amount')).toBe('100.00 元')
-  expect(textOf(page, '.today__discount')).toBe('10.00 元')
+  expect(pages.textOf(page, '.today__count')).toBe('1 笔（另撤销 1 笔）')
+  expect(pages.textOf(page, '.today__amount')).toBe('100.00 元')
+  expect(pages.textOf(page, '.today__discount')).toBe('10.00 元')
   expect(pages.text(page)).toContain('已撤销')
   expect(pages.text(page)).toContain('撤销原因：录错')
 
@@ -45,7 +33,7 @@ test("today's redemptions with totals; a void asks first, sends the reason and s
   await pages.settle()
   expect(server.calls('POST', '/merchant/redemptions/12/void')[0].data).toEqual({reason: '顾客退货'})
   expect(pages.find(page, '.today__void')).toBeNull()
-  expect(textOf(page, '.today__count')).toBe('0 笔（另撤销 2 笔）')
+  expect(pages.textOf(page, '.today__count')).toBe('0 笔（另撤销 2 笔）')
   expect(pages.text(page)).toContain('撤销原因：顾客退货')
 })
 
@@ -71,7 +59,7 @@ test("today's list pages on", async () => {
   pages.tap(page, '.today__more')
   await pages.settle()
   expect(server.calls('GET', '/merchant/redemptions')[1].query).toContain('cursor=c1')
-  expect(textOf(page, '.today__amount')).toBe('120.00 元')
+  expect(pages.textOf(page, '.today__amount')).toBe('120.00 元')
   expect(pages.find(page, '.today__more')).toBeNull()
 })
 
@@ -84,13 +72,13 @@ test('a failed next page keeps the list and the totals, and offers 重试 inline
   server.failNext('timeout')
   pages.tap(page, '.today__more')
   await pages.settle()
-  expect(textOf(page, '.today__more-error')).toBe('网络超时，请稍后重试')
-  expect(textOf(page, '.today__more')).toBe('重试')
-  expect(textOf(page, '.today__amount')).toBe('100.00 元')
+  expect(pages.textOf(page, '.today__more-error')).toBe('网络超时，请稍后重试')
+  expect(pages.textOf(page, '.today__more')).toBe('重试')
+  expect(pages.textOf(page, '.today__amount')).toBe('100.00 元')
   expect(wx.showToast).not.toHaveBeenCalled()
   pages.tap(page, '.today__more')
   await pages.settle()
   expect(pages.find(page, '.today__more-error')).toBeNull()
   expect(page.instance.data.items.map((r) => r.id)).toEqual([12, 10]) // 12 came again on the next page: shown once
-  expect(textOf(page, '.today__amount')).toBe('120.00 元')
+  expect(pages.textOf(page, '.today__amount')).toBe('120.00 元')
 })

@@ -10,11 +10,6 @@ function notice(id, extra = {}) {
   )
 }
 
-function textOf(page, selector) {
-  const el = pages.find(page, selector)
-  return el ? el.dom.textContent.trim() : null
-}
-
 function server(notices = {items: [notice(2), notice(1, {read: true, title: '核销成功', delivery: 'sent'})], unread: 1, next: null}) {
   const s = fakeServer()
   s.on('GET', '/me/notices', notices)
@@ -26,7 +21,7 @@ test('lists the notices, unread marked, and the grants held', async () => {
   server()
   const page = await pages.open('pages/notices/index')
   const text = pages.text(page)
-  expect(textOf(page, '#unread')).toBe('未读 1 条')
+  expect(pages.textOf(page, '#unread')).toBe('未读 1 条')
   expect(text).toContain('服务卡已开通')
   expect(text).toContain('未读')
   expect(text).toContain('已通过微信通知')
@@ -44,7 +39,7 @@ test('tapping an unread notice marks it read and opens its page', async () => {
   await pages.settle()
   expect(s.calls('POST', '/me/notices/read')[0].data).toEqual({ids: [2]})
   expect(page.instance.data.items[0].read).toBe(true)
-  expect(textOf(page, '#unread')).toBe('没有未读消息')
+  expect(pages.textOf(page, '#unread')).toBe('没有未读消息')
   expect(wx.navigateTo.mock.calls[0][0].url).toBe('/pages/card/index')
   // Read already: no second call.
   pages.tap(page, '.notice')
@@ -103,7 +98,7 @@ test('接收微信通知 asks WeChat for at most 3 templates a call, and posts t
   expect(s.calls('POST', '/me/subscriptions')[0].data).toEqual({results: {'tpl-card': 'accept', 'tpl-red': 'accept', 'tpl-relief': 'reject'}})
   expect(pages.text(page)).toContain('服务卡变动还可接收 3 条')
   expect(pages.text(page)).toContain('优惠核销还可接收 1 条')
-  expect(textOf(page, '#sub-note')).toContain('已开启')
+  expect(pages.textOf(page, '#sub-note')).toContain('已开启')
   buttons[1].dispatchEvent('tap')
   await pages.settle()
   expect(wx.requestSubscribeMessage.mock.calls[1][0].tmplIds).toEqual(['tpl-pay'])
@@ -117,7 +112,7 @@ test('a failed report can be sent again; WeChat refusing the dialog is explained
   s.failNext('offline')
   await page.instance.subscribe({currentTarget: {dataset: {index: 0}}})
   await pages.settle()
-  expect(textOf(page, '#sub-error')).toBe('网络连接失败，请检查网络后重试')
+  expect(pages.textOf(page, '#sub-error')).toBe('网络连接失败，请检查网络后重试')
   pages.tap(page, '#sub-resend')
   await pages.settle()
   expect(wx.requestSubscribeMessage).toHaveBeenCalledTimes(1)
@@ -129,7 +124,7 @@ test('a failed report can be sent again; WeChat refusing the dialog is explained
   wx.requestSubscribeMessage = jest.fn((o) => setTimeout(() => o.fail({errMsg: 'requestSubscribeMessage:fail', errCode: 20004}), 0))
   await page.instance.subscribe({currentTarget: {dataset: {index: 0}}})
   await pages.settle()
-  expect(textOf(page, '#sub-error')).toContain('关闭了本小程序的消息通知')
+  expect(pages.textOf(page, '#sub-error')).toContain('关闭了本小程序的消息通知')
 })
 
 test('offline: the list offers 重试, and the subscription part its own', async () => {
@@ -138,7 +133,7 @@ test('offline: the list offers 重试, and the subscription part its own', async
   s.failNext('offline')
   const page = await pages.open('pages/notices/index')
   expect(pages.text(page)).toContain('网络连接失败，请检查网络后重试')
-  expect(textOf(page, '#sub-load-error')).toBe('网络连接失败，请检查网络后重试')
+  expect(pages.textOf(page, '#sub-load-error')).toBe('网络连接失败，请检查网络后重试')
   pages.tap(page, '#status >>> .status-view__retry')
   pages.tap(page, '#sub-reload')
   await pages.settle()
@@ -160,5 +155,5 @@ test('without templates configured, no subscribe button and a plain word why', a
   s.on('GET', '/me/subscriptions', {templates: {card: '', redemption: '', relief: '', payment: ''}, grants: {}})
   const page = await pages.open('pages/notices/index')
   expect(page.querySelectorAll('.sub-button')).toHaveLength(0)
-  expect(textOf(page, '#sub-none')).toContain('暂未开通微信通知')
+  expect(pages.textOf(page, '#sub-none')).toContain('暂未开通微信通知')
 })

@@ -22,11 +22,6 @@ function redemption(id, extra = {}) {
   )
 }
 
-function textOf(page, selector) {
-  const el = pages.find(page, selector)
-  return el ? el.dom.textContent.trim() : null
-}
-
 test('lists each redemption with place, time, amounts and status', async () => {
   const server = fakeServer()
   server.on('GET', '/me/redemptions', {
@@ -83,8 +78,8 @@ test('a failed next page keeps the list and offers 重试', async () => {
   server.failNext('timeout')
   await page.instance.loadMore()
   await pages.settle()
-  expect(textOf(page, '#more-error')).toBe('网络超时，请稍后重试')
-  expect(textOf(page, '#more')).toBe('重试')
+  expect(pages.textOf(page, '#more-error')).toBe('网络超时，请稍后重试')
+  expect(pages.textOf(page, '#more')).toBe('重试')
   expect(page.instance.data.items).toHaveLength(1)
   pages.tap(page, '#more')
   await pages.settle()
@@ -96,7 +91,7 @@ test('nothing yet: says what will appear here', async () => {
   const server = fakeServer()
   server.on('GET', '/me/redemptions', {items: [], next: null})
   const page = await pages.open('pages/redemptions/index')
-  expect(textOf(page, '#empty')).toContain('还没有优惠记录')
+  expect(pages.textOf(page, '#empty')).toContain('还没有优惠记录')
 })
 
 test('offline, then 重试; a refusal is shown as the API says it', async () => {
