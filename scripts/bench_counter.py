@@ -224,11 +224,18 @@ class Result:
     seconds: float
     latencies: list[float]
     errors: int
+    #: CPU seconds the phase cost the serving process(es) and the database server (None where unreadable).
+    server_cpu: float | None = None
+    db_cpu: float | None = None
 
     def merged(self, other: Result) -> Result:
         """This phase's figures and another round's of it, together."""
         return Result(self.name, self.count + other.count, self.seconds + other.seconds,
-                      self.latencies + other.latencies, self.errors + other.errors)
+                      self.latencies + other.latencies, self.errors + other.errors,
+                      _plus(self.server_cpu, other.server_cpu), _plus(self.db_cpu, other.db_cpu))
+
+    def per_request_ms(self, seconds: float | None) -> str:
+        return "-" if seconds is None else f"{1000 * seconds / self.count:.3f}"
 
     @property
     def rate(self) -> float:
@@ -239,8 +246,44 @@ class Result:
         return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _drive(name: str, total: int, concurrency: int, call: Callable[[int, int], Awaitable[bool]]) -> Result:
-    """Run ``call(client, n)`` ``total`` times from ``concurrency`` clients; time each call."""
+def _plus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
+
+
+def _cpu_seconds(pids: list[int]) -> float | None:
+    """The CPU time (user and system) the processes and their children have used so far, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    try:
+        for pid in pids:
+            for task in [pid, *_children(pid)]:
+                fields = Path(f"/proc/{task}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / ticks
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _database_pids() -> list[int]:
+    """The database server's process, when it runs on this machine (MariaDB's or MySQL's)."""
+    for name in ("mariadbd", "mysqld"):
+        found = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout.split()
+        if found:
+            return [int(p) for p in found]
+    return []
+
+
+async def _drive(name: str, total: int, concurrency: int, call: Callable[[int, int], Awaitable[bool]],
+                 server: list[int] | None = None, database: list[int] | None = None) -> Result:
+    """Run ``call(client, n)`` ``total`` times from ``concurrency`` clients; time each call, and count the
+    CPU time it cost the ``server`` processes and the ``database``'s."""
     latencies: list[float] = []
     errors = 0
 
@@ -252,9 +295,14 @@ async def _drive(name: str, total: int, concurrency: int, call: Callable[[int, i
             latencies.append(time.perf_counter() - started)
             errors += 0 if ok else 1
 
+    server_before, db_before = _cpu_seconds(server or []), _cpu_seconds(database or [])
     began = time.perf_counter()
     await asyncio.gather(*(client(k) for k in range(concurrency)))
-    return Result(name, total, time.perf_counter() - began, latencies, errors)
+    seconds = time.perf_counter() - began
+    server_after, db_after = _cpu_seconds(server or []), _cpu_seconds(database or [])
+    return Result(name, total, seconds, latencies, errors,
+                  None if server is None or server_before is None or server_after is None else server_after - server_before,
+                  None if database is None or db_before is None or db_after is None else db_after - db_before)
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -275,7 +323,8 @@ async def _run(args: argparse.Namespace) -> None:
             scene = await _build(url, Path(tmp), args.cards, args.concurrency)
             print(f"setup: {args.cards} cards, {args.concurrency} cashiers in {time.perf_counter() - started:.1f} s")
             bare_port = _free_port()
-            procs.append(_spawn(["_bare", url, str(bare_port)]))
+            bare_proc = _spawn(["_bare", url, str(bare_port)])
+            procs.append(bare_proc)
             signer = load_signer(Path(tmp))
             bare = f"http://127.0.0.1:{bare_port}"
             by_workers: dict[int, dict[str, Result]] = {}
@@ -284,7 +333,7 @@ async def _run(args: argparse.Namespace) -> None:
                 server = _spawn(["_serve", tmp, url, str(app_port), str(workers)], ready=workers)
                 procs.append(server)
                 by_workers[workers] = await _phases(aiohttp, args, scene, signer, f"http://127.0.0.1:{app_port}",
-                                                    bare)
+                                                    bare, {"app": [server.pid], "bare": [bare_proc.pid]})
                 server.terminate()
                 server.wait(timeout=30)
             results = by_workers[1]
@@ -310,7 +359,7 @@ def _report_scaling(by_workers: dict[int, dict[str, Result]], workers: int) -> N
 
 
 async def _phases(aiohttp: Any, args: argparse.Namespace, scene: Scene, signer: Any, app: str,
-                  bare: str) -> dict[str, Result]:
+                  bare: str, pids: dict[str, list[int]]) -> dict[str, Result]:
     conc, total = args.concurrency, args.requests
     connector = aiohttp.TCPConnector(limit=conc * 2)
     out: dict[str, Result] = {}
@@ -357,9 +406,11 @@ async def _phases(aiohttp: Any, args: argparse.Namespace, scene: Scene, signer: 
             status, _ = await post(f"{bare}/bare-tx?row={n % len(scene.cards)}", {}, None)
             return status == 200
 
-        phases = (("bare constant JSON", constant), ("bare transaction", transaction), ("GET /me/card/qr", qr),
-                  ("POST /merchant/scan", scan), ("POST /merchant/redemptions", redeem))
-        for _, call in phases:
+        phases = (("bare constant JSON", constant, "bare"), ("bare transaction", transaction, "bare"),
+                  ("GET /me/card/qr", qr, "app"), ("POST /merchant/scan", scan, "app"),
+                  ("POST /merchant/redemptions", redeem, "app"))
+        database = _database_pids()
+        for _, call, _ in phases:
             await _drive("warm-up", WARMUP, conc, call)  # the redemptions use the warm-up scans
         # In rounds, each phase in turn: the machine's load drifts (other work shares its cores), and a
         # drift then weighs on every phase alike instead of on whichever ran when it came.
@@ -368,8 +419,8 @@ async def _phases(aiohttp: Any, args: argparse.Namespace, scene: Scene, signer: 
             share = total // rounds + (1 if r < total % rounds else 0)
             for k in range(conc):
                 scans[k].clear()
-            for label, call in phases:
-                part = await _drive(label, share, conc, call)
+            for label, call, served_by in phases:
+                part = await _drive(label, share, conc, call, pids[served_by], database)
                 out[label] = part if label not in out else out[label].merged(part)
     return out
 
@@ -379,11 +430,13 @@ def _report(results: dict[str, Result], args: argparse.Namespace) -> None:
     floor = results["bare transaction"].rate
     print(f"\n{args.concurrency} concurrent clients, {args.requests} requests a phase in {args.rounds} rounds, MariaDB, "
           "one server process")
-    print(f"{'phase':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  {'of bare tx':>10}  of ceiling")
+    print(f"{'phase':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  {'of bare tx':>10}  {'of ceiling':>10}"
+          f"  {'server CPU ms/req':>17}  {'db CPU ms/req':>13}")
     for label, result in results.items():
         # The issue's aims are ratios to the bare transaction (one conditional UPDATE and one INSERT).
         print(f"{label:30} {result.rate:9.0f} {result.quantile(0.50):8.2f} {result.quantile(0.99):8.2f} "
-              f"{result.errors:7d}  {100 * result.rate / floor:8.1f} %  {100 * result.rate / ceiling:8.1f} %")
+              f"{result.errors:7d}  {100 * result.rate / floor:8.1f} %  {100 * result.rate / ceiling:8.1f} %"
+              f"  {result.per_request_ms(result.server_cpu):>17}  {result.per_request_ms(result.db_cpu):>13}")
     pair = 1 / (1 / results["POST /merchant/scan"].rate + 1 / results["POST /merchant/redemptions"].rate)
     print(f"{'scan then redeem (pairs/s)':30} {pair:9.0f}")
 
