@@ -91,7 +91,9 @@ _card_of_scan = cards.c.id == scan_sessions.c.card_id
 # The scan, its holder's row locked (whatever changes a member's quotas queues on it, see
 # partners.programmes.lock_member) with their usage rows of this month and year, the card as it is
 # now and the holder's unit path: one statement. The subqueries' rows (card, unit) are read, not locked.
-_HOLD = (sa.select(scan_sessions, _ms.user_id, _ms.status.label("member_status"),
+_ss = scan_sessions.c
+# Of the scan, what a redemption reads (each column costs the driver's parsing on every redemption).
+_HOLD = (sa.select(_ss.id, _ss.card_id, _ss.card_version, _ss.member_id, _ss.cashier_id, _ss.expires_at, _ms.user_id, _ms.status.label("member_status"),
                    sa.select(orgs.c.path).where(orgs.c.id == _ms.org_id).scalar_subquery().label("member_path"),
                    sa.select(cards.c.status).where(_card_of_scan).scalar_subquery().label("card_status"),
                    sa.select(cards.c.version).where(_card_of_scan).scalar_subquery().label("card_version_now"),
@@ -110,7 +112,7 @@ _HOLD = (sa.select(scan_sessions, _ms.user_id, _ms.status.label("member_status")
 class Held:
     """A scan about to be redeemed, with its holder's row locked: what the redemption needs to know."""
 
-    scan: Any  # the scan_sessions row
+    scan: Any  # the scan_sessions row: id, card_id, card_version, member_id, cashier_id, expires_at
     user_id: int | None
     member_status: str
     member_path: str
