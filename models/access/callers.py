@@ -34,6 +34,7 @@ _CALLER = (
     sa.select(
         _t.subject_kind, _t.subject_id, _t.expires_at, _t.revoked_at,
         staff.c.roles.label("staff_roles"), staff.c.org_id.label("staff_org_id"), staff.c.active.label("staff_active"),
+        staff.c.must_change_password.label("staff_password_due"),
         orgs.c.path.label("staff_path"),
         members.c.id.label("member_id"),
         merchant_staff.c.id.label("merchant_staff_id"), merchant_staff.c.role.label("merchant_role"),
@@ -91,7 +92,8 @@ async def resolve(conn: AsyncConnection, token_hash: str, *, request_id: str | N
         if row.staff_roles is None or not row.staff_active:
             raise Unauthorized(*_INVALID)
         actor = Actor(kind="staff", id=row.subject_id, roles=frozenset(filter(None, row.staff_roles.split(","))),
-                      org_id=row.staff_org_id, org_path=row.staff_path, request_id=request_id, ip=ip)
+                      org_id=row.staff_org_id, org_path=row.staff_path, request_id=request_id, ip=ip,
+                      password_change_due=bool(row.staff_password_due))
     elif row.subject_kind == "user":
         roles = {"member" if row.member_id is not None else "visitor"}
         if row.merchant_role is not None:
