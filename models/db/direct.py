@@ -165,7 +165,11 @@ class _raw_cursor:
         self.cursor: Any = None
 
     async def __aenter__(self) -> Any:
-        fairy = await self.conn.get_raw_connection()
+        sync = self.conn.sync_connection
+        if sync is not None and not sync.invalidated and not sync.closed:
+            fairy: Any = sync.connection  # checked out and valid: no I/O to reach it (no greenlet hop)
+        else:
+            fairy = await self.conn.get_raw_connection()  # SQLAlchemy's way, which reconnects or raises
         driver: Any = fairy.driver_connection
         if self.conn.dialect.driver == "aiomysql":
             # SQLAlchemy's cursor class for aiomysql: it does not send SHOW WARNINGS after a statement that
