@@ -8,7 +8,9 @@ largest single cost of a scan or a redemption (docs/operations.md, "The counter 
 
 ``Direct(statement)`` keeps a constant statement compiled per dialect (per set of inserted columns for an
 INSERT) and runs it on the driver's own connection under the caller's ``AsyncConnection``, so it joins
-that connection's transaction: SQLAlchemy still checks the connection out, begins, commits or rolls back.
+that connection's transaction: SQLAlchemy still checks the connection out, begins, commits or rolls back
+(a write on a connection with no transaction begins one, as SQLAlchemy's autobegin would; a read does not,
+and the pool rolls back whatever it left open: server/db.py).
 What SQLAlchemy would do for the statement is done here too, once where it can be:
 
 - parameters pass through their types' bind processors (``UTCDateTime`` stores naive UTC), results
@@ -106,6 +108,10 @@ class Direct:
             result = await conn.execute(self.statement, [dict(p) for p in sets] if many else dict(sets[0]))
             lastrowid = None if many or not result.is_insert else result.lastrowid
             return Done(result.rowcount, lastrowid)
+        if not conn.in_transaction():
+            # As SQLAlchemy's own execute would (autobegin): so that conn.commit() commits this write. A read
+            # needs none: whatever it leaves open is rolled back when the connection goes back to the pool.
+            await conn.begin()
         compiled = self._compile(conn, sets[0])
         args = [_args(compiled, p) for p in sets]
         async with _raw_cursor(conn) as cur:

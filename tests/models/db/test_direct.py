@@ -139,3 +139,12 @@ async def test_a_lost_connection_is_dropped_from_the_pool(engine, table):
         assert conn.invalidated
     async with engine.connect() as conn:  # the pool hands out a live connection again
         assert await Direct(_BY_NAME).all(conn, {"name": "a"}) == []
+
+
+async def test_a_write_on_a_connection_commits_with_it_as_sqlalchemys_would(engine, table):
+    async with engine.connect() as conn:  # no transaction begun: the write begins one (autobegin)
+        await Direct(_INSERT).run(conn, {"name": "as-you-go", "flag": True, "at": None, "note": None, "made": 1})
+        await conn.commit()
+        await Direct(_INSERT).run(conn, {"name": "left-open", "flag": True, "at": None, "note": None, "made": 1})
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(things.c.name))).scalars().all() == ["as-you-go"]
