@@ -68,19 +68,8 @@ def waited(app: Application, now: datetime) -> int | None:
     return max(0, int((now - app.step_since).total_seconds()))
 
 
-async def _names(conn: AsyncConnection, apps: list[Application]) -> tuple[dict[int, str], dict[int, str]]:
-    member_ids, org_ids = {a.member_id for a in apps}, {a.org_id for a in apps}
-    if not apps:
-        return {}, {}
-    people = {r.id: r.name for r in await conn.execute(sa.select(members.c.id, members.c.name)
-                                                         .where(members.c.id.in_(member_ids)))}
-    units = {r.id: r.name for r in await conn.execute(sa.select(orgs.c.id, orgs.c.name)
-                                                        .where(orgs.c.id.in_(org_ids)))}
-    return people, units
-
-
 def item(app: Application, person: str, unit: str, now: datetime) -> dict[str, Any]:
-    """One line of the queue."""
+    """One line of the queue (the file's head)."""
     return {"id": app.id, "kind": app.kind, "kind_name": app.definition.name, "status": app.status,
             "step": app.step, "step_name": STEP_NAMES.get(app.step or ""), "applicant": mask_name(person),
             "unit": unit, "requested_amount": app.requested_amount, "proposed_amount": app.proposed_amount,
@@ -89,16 +78,43 @@ def item(app: Application, person: str, unit: str, now: datetime) -> dict[str, A
             "waited": waited(app, now), "overdue": app.overdue(now)}
 
 
+_t = relief_applications.c
+#: What a line of the queue shows, and no more: each column of a result costs the driver per statement, and
+#: each value per row. The kind's name comes out of the kept definition in SQL (its first key), not the whole
+#: snapshot (kilobytes a row); the applicant's and the unit's names come joined. The first column names the
+#: statement for tests/models/relief/test_query_plans.py.
+_LINE = (_t.id, _t.kind, sa.type_coerce(_t.kind_definition, sa.JSON)["name"].as_string().label("kind_name"),
+         _t.status, _t.step, _t.requested_amount, _t.proposed_amount, _t.flagged, _t.content_status,
+         _t.returned_step, _t.submitted_at, _t.step_since, _t.due_at, members.c.name.label("applicant"),
+         orgs.c.name.label("unit"))
+_FROM = (relief_applications.outerjoin(members, members.c.id == _t.member_id)
+         .outerjoin(orgs, orgs.c.id == _t.org_id))
+
+
+def _line(row: Any, now: datetime) -> dict[str, Any]:
+    """One line of the queue from a row of ``_LINE``: the same as ``item`` of its application."""
+    status, step, step_since, due_at = row.status, row.step, row.step_since, row.due_at
+    waiting = status == "submitted" and step_since is not None
+    return {"id": row.id, "kind": row.kind, "kind_name": row.kind_name, "status": status, "step": step,
+            "step_name": STEP_NAMES.get(step or ""), "applicant": mask_name(row.applicant or ""),
+            "unit": row.unit or "", "requested_amount": row.requested_amount, "proposed_amount": row.proposed_amount,
+            "flagged": bool(row.flagged), "content_status": row.content_status, "returned_step": row.returned_step,
+            "submitted_at": row.submitted_at, "step_since": step_since, "due_at": due_at,
+            "waited": max(0, int((now - step_since).total_seconds())) if waiting else None,
+            "overdue": status == "submitted" and due_at is not None and due_at < now}
+
+
 async def listing(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, q: QueueQuery,
-                  ) -> tuple[list[dict[str, Any]], list[Application]]:
-    """The queue page (``limit + 1`` applications, oldest first) within the actor's subtree, as items."""
+                  ) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The queue page (``limit + 1`` applications, oldest first) within the actor's subtree: its lines, and the
+    rows they came from (each with its ``id``), in one statement."""
     policy.require(actor, "relief.queue")
-    t = relief_applications.c
+    t = _t
     now = utcnow()
     # Read what waits in id order through (status, id, step, org_path), step and subtree checked in the index.
     # Left to itself MariaDB walks the primary key for ORDER BY id LIMIT, through years of closed applications
     # before the first waiting one (ids follow time); tests/models/relief/test_query_plans.py checks the plan.
-    query = (sa.select(relief_applications)
+    query = (sa.select(*_LINE).select_from(_FROM)
              .with_hint(relief_applications, f"FORCE INDEX ({WAITING_INDEX})", dialect_name="mysql")
              .where(t.org_path.startswith(policy.scope(actor), autoescape=True), t.status == (q.status or "submitted")))
     query = query.where(t.step == q.step) if q.step else query.where(t.step.in_(my_steps(actor)))
@@ -112,9 +128,8 @@ async def listing(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, q: Que
         query = query.where(resubmitted_here() if q.resubmitted == "1" else ~resubmitted_here())
     if q.cursor:
         query = query.where(t.id > q.cursor)
-    apps = await records.rows(conn, cipher, query.order_by(t.id).limit(q.limit + 1))
-    people, units = await _names(conn, apps)
-    return [item(a, people.get(a.member_id, ""), units.get(a.org_id, ""), now) for a in apps], apps
+    found = (await conn.execute(query.order_by(t.id).limit(q.limit + 1))).all()
+    return [_line(r, now) for r in found], list(found)
 
 
 async def _household(conn: AsyncConnection, cipher: PiiCipher, application_id: int, full: bool) -> list[dict[str, Any]]:
