@@ -21,7 +21,7 @@ from models.members.membership import ID_NUMBER
 from models.members.tables import members
 from models.network.tables import orgs
 from models.relief import flags, records, visits
-from models.relief.records import STATUSES, STEP_NAMES, STEP_ROLE, STEPS, Application
+from models.relief.records import FORM_PURPOSE, STATUSES, STEP_NAMES, STEP_ROLE, STEPS, Application
 from models.relief.reviewing import load_in_scope
 from models.relief.tables import (
     relief_applications,
@@ -132,11 +132,27 @@ async def listing(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, q: Que
     return [_line(r, now) for r in found], list(found)
 
 
+#: The file's reads, each built once with the application's id as its parameter: building and keying a
+#: statement anew cost more than running it. Each reads the columns the file shows, no more.
+_BY_ID = sa.bindparam("application_id")
+_h, _at, _v, _m = relief_household.c, relief_attachments.c, relief_votes.c, relief_meetings.c
+_FILE_HEAD = (sa.select(_t.id, _t.member_id, _t.org_id, _t.org_path, _t.kind, _LINE[2], _t.status, _t.step,
+                        _t.form_enc, _t.requested_amount, _t.proposed_amount, _t.consent_version, _t.consented_at,
+                        _t.content_status, _t.returned_step, _t.missing, _t.reject_reason, _t.flagged, _t.step_since,
+                        _t.due_at, _t.submitted_at, members.c.name.label("applicant"), orgs.c.name.label("unit"))
+              .select_from(_FROM).where(_t.id == _BY_ID))
+_ATTACHMENTS = (sa.select(_at.id, _at.visit_id, _at.proof_type, _at.mime, _at.size, _at.created_at)
+                .where(_at.application_id == _BY_ID).order_by(_at.id))
+_HOUSEHOLD = (sa.select(_h.id, _h.name, _h.relation, _h.id_number_enc, _h.monthly_income)
+              .where(_h.application_id == _BY_ID).order_by(_h.id))
+_VOTES = (sa.select(_v.meeting_id, _v.votes_for, _v.votes_against, _v.carried, _m.meeting_date, _m.members,
+                    _m.present, _m.recorded_by)
+          .join(relief_meetings, _m.id == _v.meeting_id).where(_v.application_id == _BY_ID).order_by(_v.meeting_id))
+
+
 async def _household(conn: AsyncConnection, cipher: PiiCipher, application_id: int, full: bool) -> list[dict[str, Any]]:
-    rows = (await conn.execute(sa.select(relief_household).where(relief_household.c.application_id == application_id)
-                               .order_by(relief_household.c.id))).all()
     out = []
-    for r in rows:
+    for r in await conn.execute(_HOUSEHOLD, {"application_id": application_id}):
         number = cipher.decrypt(r.id_number_enc, purpose=ID_NUMBER) if r.id_number_enc else None
         out.append({"id": r.id, "name": r.name if full else mask_name(r.name), "relation": r.relation,
                     "id_number": number if full else (mask_id_number(number) if number else None),
@@ -155,28 +171,28 @@ async def _flags(conn: AsyncConnection, application_id: int) -> list[dict[str, A
 
 
 async def _votes(conn: AsyncConnection, application_id: int) -> list[dict[str, Any]]:
-    rows = (await conn.execute(sa.select(relief_votes, relief_meetings.c.meeting_date, relief_meetings.c.members,
-                                         relief_meetings.c.present, relief_meetings.c.recorded_by)
-                               .join(relief_meetings, relief_meetings.c.id == relief_votes.c.meeting_id)
-                               .where(relief_votes.c.application_id == application_id)
-                               .order_by(relief_votes.c.meeting_id))).all()
     return [{"meeting_id": r.meeting_id, "date": r.meeting_date.isoformat(), "members": r.members,
              "present": len(json.loads(r.present)), "for": r.votes_for, "against": r.votes_against,
-             "carried": bool(r.carried), "recorded_by": r.recorded_by} for r in rows]
+             "carried": bool(r.carried), "recorded_by": r.recorded_by}
+            for r in await conn.execute(_VOTES, {"application_id": application_id})]
 
 
-async def _file_application(conn: AsyncConnection, cipher: PiiCipher, actor: Actor,
-                            application_id: int) -> tuple[Application, str, str]:
-    """(the application, its applicant's name, its unit's name) in one query, when it lies in the actor's
-    subtree; else the same 404 as a missing one (``reviewing.load_in_scope``)."""
-    a = relief_applications
-    row = (await conn.execute(
-        sa.select(a, members.c.name.label("file_member_name"), orgs.c.name.label("file_org_name"))
-        .outerjoin(members, members.c.id == a.c.member_id).outerjoin(orgs, orgs.c.id == a.c.org_id)
-        .where(a.c.id == application_id))).first()
+async def _file_head(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, application_id: int,
+                     full: bool, now: datetime) -> tuple[dict[str, Any], str]:
+    """The head of the file (the queue's line and the application's own fields, with its applicant's and
+    unit's names) and the application's org path, in one query, when it lies in the actor's subtree; else
+    the same 404 as a missing one (``reviewing.load_in_scope``)."""
+    row = (await conn.execute(_FILE_HEAD, {"application_id": application_id})).first()
     if row is None or not row.org_path.startswith(policy.scope(actor)):
         raise records.not_found()
-    return records.from_row(row, cipher), row.file_member_name or "", row.file_org_name or ""
+    head = _line(row, now)
+    person = row.applicant or ""
+    head.update({
+        "applicant": person if full else head["applicant"], "member_id": row.member_id,
+        "form": json.loads(cipher.decrypt(row.form_enc, purpose=FORM_PURPOSE)),
+        "missing": json.loads(row.missing) if row.missing else None, "reject_reason": row.reject_reason,
+        "consent_version": row.consent_version, "consented_at": row.consented_at})
+    return head, str(row.org_path)
 
 
 async def file_view(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, application_id: int, *,
@@ -186,27 +202,22 @@ async def file_view(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, appl
     policy.require(actor, "relief.view")
     if full:
         policy.require(actor, "member.view_full")
-    app, person, unit = await _file_application(conn, cipher, actor, application_id)
-    now = utcnow()
-    attachments = (await conn.execute(sa.select(relief_attachments).where(
-        relief_attachments.c.application_id == app.id).order_by(relief_attachments.c.id))).all()
-    proofs = [p for p in attachments if p.visit_id is None]
-    view = item(app, person, unit, now)
+    view, org_path = await _file_head(conn, cipher, actor, application_id, full, utcnow())
+    app_id = int(view["id"])
+    attachments = (await conn.execute(_ATTACHMENTS, {"application_id": app_id})).all()
     view.update({
-        "applicant": person if full else mask_name(person), "member_id": app.member_id,
-        "form": dict(app.form), "missing": app.missing, "reject_reason": app.reject_reason,
-        "consent_version": app.consent_version, "consented_at": app.consented_at,
-        "household": await _household(conn, cipher, app.id, full),
+        "household": await _household(conn, cipher, app_id, full),
         "proofs": [{"id": p.id, "proof_type": p.proof_type, "mime": p.mime, "size": p.size,
-                    "created_at": p.created_at, "url": f"{BASE}/{app.id}/attachments/{p.id}"} for p in proofs],
-        "flags": await _flags(conn, app.id),
-        "visits": [v.view(f"{BASE}/{app.id}/attachments")
-                   for v in await visits.of_application(conn, cipher, app.id, attachments=attachments)],
-        "votes": await _votes(conn, app.id),
-        "timeline": [e.staff_view() for e in await records.timeline(conn, app.id)],
+                    "created_at": p.created_at, "url": f"{BASE}/{app_id}/attachments/{p.id}"}
+                   for p in attachments if p.visit_id is None],
+        "flags": await _flags(conn, app_id),
+        "visits": [v.view(f"{BASE}/{app_id}/attachments")
+                   for v in await visits.of_application(conn, cipher, app_id, attachments=attachments)],
+        "votes": await _votes(conn, app_id),
+        "timeline": [e.staff_view() for e in await records.timeline(conn, app_id)],
     })
-    await audit.record(conn, actor, "relief.view", target_kind="relief_application", target_id=app.id,
-                       org_path=app.org_path, summary={"full": full})
+    await audit.record(conn, actor, "relief.view", target_kind="relief_application", target_id=app_id,
+                       org_path=org_path, summary={"full": full})
     return view
 
 
