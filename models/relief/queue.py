@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from models.members.membership import ID_NUMBER
 from models.members.tables import members
 from models.network.tables import orgs
 from models.relief import flags, records, visits
-from models.relief.records import FORM_PURPOSE, STATUSES, STEP_NAMES, STEP_ROLE, STEPS, Application
+from models.relief.records import FORM_PURPOSE, STATUSES, STEP_NAMES, STEP_ROLE, STEPS
 from models.relief.reviewing import load_in_scope
 from models.relief.tables import (
     relief_applications,
@@ -63,47 +63,48 @@ def my_steps(actor: Actor) -> list[str]:
     return [step for step, role in STEP_ROLE.items() if role in actor.roles]
 
 
-def waited(app: Application, now: datetime) -> int | None:
-    """Seconds the application has waited at its step (None when nobody has to act on it)."""
-    if app.status != "submitted" or app.step_since is None:
-        return None
-    return max(0, int((now - app.step_since).total_seconds()))
-
-
-def item(app: Application, person: str, unit: str, now: datetime) -> dict[str, Any]:
-    """One line of the queue (the file's head)."""
-    return {"id": app.id, "kind": app.kind, "kind_name": app.definition.name, "status": app.status,
-            "step": app.step, "step_name": STEP_NAMES.get(app.step or ""), "applicant": mask_name(person),
-            "unit": unit, "requested_amount": app.requested_amount, "proposed_amount": app.proposed_amount,
-            "flagged": app.flagged, "content_status": app.content_status, "returned_step": app.returned_step,
-            "submitted_at": app.submitted_at, "step_since": app.step_since, "due_at": app.due_at,
-            "waited": waited(app, now), "overdue": app.overdue(now)}
-
-
 _t = relief_applications.c
 #: What a line of the queue shows, and no more: each column of a result costs the driver per statement, and
 #: each value per row. The kind's name comes out of the kept definition in SQL (its first key), not the whole
 #: snapshot (kilobytes a row); the applicant's and the unit's names come joined. The first column names the
 #: statement for tests/models/relief/test_query_plans.py.
+#: The times come as stored (naive UTC) and are written out as the API's ISO 8601 with its Z here: three a
+#: line, each otherwise made aware by the column type and encoded by a callback of the JSON encoder.
 _LINE = (_t.id, _t.kind, sa.type_coerce(_t.kind_definition, sa.JSON)["name"].as_string().label("kind_name"),
          _t.status, _t.step, _t.requested_amount, _t.proposed_amount, _t.flagged, _t.content_status,
-         _t.returned_step, _t.submitted_at, _t.step_since, _t.due_at, members.c.name.label("applicant"),
-         orgs.c.name.label("unit"))
+         _t.returned_step, *(sa.type_coerce(column, sa.DateTime).label(column.name)
+                             for column in (_t.submitted_at, _t.step_since, _t.due_at)),
+         members.c.name.label("applicant"), orgs.c.name.label("unit"))
+_WIDTH = len(_LINE)
 _FROM = (relief_applications.outerjoin(members, members.c.id == _t.member_id)
          .outerjoin(orgs, orgs.c.id == _t.org_id))
 
 
-def _line(row: Any, now: datetime) -> dict[str, Any]:
-    """One line of the queue from a row of ``_LINE``: the same as ``item`` of its application."""
-    status, step, step_since, due_at = row.status, row.step, row.step_since, row.due_at
-    waiting = status == "submitted" and step_since is not None
-    return {"id": row.id, "kind": row.kind, "kind_name": row.kind_name, "status": status, "step": step,
-            "step_name": STEP_NAMES.get(step or ""), "applicant": mask_name(row.applicant or ""),
-            "unit": row.unit or "", "requested_amount": row.requested_amount, "proposed_amount": row.proposed_amount,
-            "flagged": bool(row.flagged), "content_status": row.content_status, "returned_step": row.returned_step,
-            "submitted_at": row.submitted_at, "step_since": step_since, "due_at": due_at,
-            "waited": max(0, int((now - step_since).total_seconds())) if waiting else None,
-            "overdue": status == "submitted" and due_at is not None and due_at < now}
+def _iso(stored: datetime | None) -> str | None:
+    """A stored naive UTC time as the API writes times (``handlers.base.json_default``'s form)."""
+    return None if stored is None else stored.isoformat() + "Z"
+
+
+def _stored(now: datetime) -> datetime:
+    """An aware time as the columns store it (naive UTC), to compare with what ``_LINE`` reads."""
+    return now.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _line(row: Any, stored_now: datetime) -> dict[str, Any]:
+    """One line of the queue from a row that starts with the columns of ``_LINE``. (The row is unpacked: a
+    value by name costs a lookup, and a page has 51 rows of 15.) ``waited`` is the seconds the application has
+    waited at its step (None when nobody has to act on it); ``overdue`` whether that is past its deadline."""
+    (id_, kind, kind_name, status, step, requested, proposed, flagged, content_status, returned_step, submitted_at,
+     step_since, due_at, applicant, unit) = row[:_WIDTH]
+    waiting = status == "submitted"
+    return {"id": id_, "kind": kind, "kind_name": kind_name, "status": status, "step": step,
+            "step_name": STEP_NAMES.get(step or ""), "applicant": mask_name(applicant or ""), "unit": unit or "",
+            "requested_amount": requested, "proposed_amount": proposed, "flagged": bool(flagged),
+            "content_status": content_status, "returned_step": returned_step, "submitted_at": _iso(submitted_at),
+            "step_since": _iso(step_since), "due_at": _iso(due_at),
+            "waited": (max(0, int((stored_now - step_since).total_seconds()))
+                       if waiting and step_since is not None else None),
+            "overdue": waiting and due_at is not None and due_at < stored_now}
 
 
 async def listing(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, q: QueueQuery,
@@ -131,17 +132,16 @@ async def listing(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, q: Que
     if q.cursor:
         query = query.where(t.id > q.cursor)
     found = (await conn.execute(query.order_by(t.id).limit(q.limit + 1))).all()
-    return [_line(r, now) for r in found], list(found)
+    stored_now = _stored(now)
+    return [_line(r, stored_now) for r in found], list(found)
 
 
 #: The file's reads, each built once with the application's id as its parameter: building and keying a
 #: statement anew cost more than running it. Each reads the columns the file shows, no more.
 _BY_ID = sa.bindparam("application_id")
 _h, _at, _v, _m = relief_household.c, relief_attachments.c, relief_votes.c, relief_meetings.c
-_FILE_HEAD = (sa.select(_t.id, _t.member_id, _t.org_id, _t.org_path, _t.kind, _LINE[2], _t.status, _t.step,
-                        _t.form_enc, _t.requested_amount, _t.proposed_amount, _t.consent_version, _t.consented_at,
-                        _t.content_status, _t.returned_step, _t.missing, _t.reject_reason, _t.flagged, _t.step_since,
-                        _t.due_at, _t.submitted_at, members.c.name.label("applicant"), orgs.c.name.label("unit"),
+_FILE_HEAD = (sa.select(*_LINE, _t.member_id, _t.org_path, _t.form_enc, _t.consent_version, _t.consented_at,
+                        _t.missing, _t.reject_reason,
                         *(sa.exists().where(part.c.application_id == _t.id).label(f"has_{part.name}")
                           for part in (relief_household, relief_flags, relief_visits, relief_votes)))
               .select_from(_FROM).where(_t.id == _BY_ID))
@@ -192,7 +192,7 @@ async def _file_head(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, app
     row = (await conn.execute(_FILE_HEAD, {"application_id": application_id})).first()
     if row is None or not row.org_path.startswith(policy.scope(actor)):
         raise records.not_found()
-    head = _line(row, now)
+    head = _line(row, _stored(now))
     person = row.applicant or ""
     head.update({
         "applicant": person if full else head["applicant"], "member_id": row.member_id,
