@@ -107,31 +107,64 @@ def _line(row: Any, stored_now: datetime) -> dict[str, Any]:
             "overdue": waiting and due_at is not None and due_at < stored_now}
 
 
-async def listing(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, q: QueueQuery,
-                  ) -> tuple[list[dict[str, Any]], list[Any]]:
-    """The queue page (``limit + 1`` applications, oldest first) within the actor's subtree: its lines, and the
-    rows they came from (each with its ``id``), in one statement."""
-    policy.require(actor, "relief.queue")
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern (escape character ``/``) for the values that start with ``prefix``, as
+    ``startswith(..., autoescape=True)`` writes it."""
+    return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
+#: The queue's statements by the shape of the query (step named or the caller's steps, flagged, overdue,
+#: resubmitted, cursor): at most 2 x 3 x 3 x 3 x 2, each built once, the values its parameters; building and
+#: keying the statement anew cost more than running it. Statements only: nothing here goes stale.
+_QUEUES: dict[tuple[bool, str | None, str | None, str | None, bool], sa.Select[Any]] = {}
+
+
+def _queue_statement(q: QueueQuery) -> sa.Select[Any]:
+    shape = (q.step is not None, q.flagged, q.overdue, q.resubmitted, bool(q.cursor))
+    found = _QUEUES.get(shape)
+    if found is not None:
+        return found
     t = _t
-    now = utcnow()
     # Read what waits in id order through (status, id, step, org_path), step and subtree checked in the index.
     # Left to itself MariaDB walks the primary key for ORDER BY id LIMIT, through years of closed applications
     # before the first waiting one (ids follow time); tests/models/relief/test_query_plans.py checks the plan.
     query = (sa.select(*_LINE).select_from(_FROM)
              .with_hint(relief_applications, f"FORCE INDEX ({WAITING_INDEX})", dialect_name="mysql")
-             .where(t.org_path.startswith(policy.scope(actor), autoescape=True), t.status == (q.status or "submitted")))
-    query = query.where(t.step == q.step) if q.step else query.where(t.step.in_(my_steps(actor)))
+             .where(t.org_path.like(sa.bindparam("scope"), escape="/"), t.status == sa.bindparam("status")))
+    query = query.where(t.step == sa.bindparam("step") if q.step is not None
+                        else t.step.in_(sa.bindparam("steps", expanding=True)))
     if q.flagged is not None:
         query = query.where(t.flagged.is_(q.flagged == "1"))
     if q.overdue == "1":
-        query = query.where(t.status == "submitted", t.due_at < now)
+        query = query.where(t.status == "submitted", t.due_at < sa.bindparam("now"))
     elif q.overdue == "0":
-        query = query.where(sa.or_(t.status != "submitted", t.due_at.is_(None), t.due_at >= now))
+        query = query.where(sa.or_(t.status != "submitted", t.due_at.is_(None), t.due_at >= sa.bindparam("now")))
     if q.resubmitted is not None:
         query = query.where(resubmitted_here() if q.resubmitted == "1" else ~resubmitted_here())
     if q.cursor:
-        query = query.where(t.id > q.cursor)
-    found = (await conn.execute(query.order_by(t.id).limit(q.limit + 1))).all()
+        query = query.where(t.id > sa.bindparam("cursor"))
+    query = query.order_by(t.id).limit(sa.bindparam("limit", type_=sa.Integer))
+    _QUEUES[shape] = query
+    return query
+
+
+async def listing(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, q: QueueQuery,
+                  ) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The queue page (``limit + 1`` applications, oldest first) within the actor's subtree: its lines, and the
+    rows they came from (each with its ``id``), in one statement."""
+    policy.require(actor, "relief.queue")
+    now = utcnow()
+    values: dict[str, Any] = {"scope": _like_prefix(policy.scope(actor)), "status": q.status or "submitted",
+                              "limit": q.limit + 1}
+    if q.step is not None:
+        values["step"] = q.step
+    else:
+        values["steps"] = my_steps(actor)
+    if q.overdue is not None:
+        values["now"] = now
+    if q.cursor:
+        values["cursor"] = q.cursor
+    found = (await conn.execute(_queue_statement(q), values)).all()
     stored_now = _stored(now)
     return [_line(r, stored_now) for r in found], list(found)
 
