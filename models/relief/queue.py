@@ -171,7 +171,7 @@ async def listing(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, q: Que
 
 #: The file's reads, each built once with the application's id as its parameter: building and keying a
 #: statement anew cost more than running it. Each reads the columns the file shows, no more.
-_BY_ID = sa.bindparam("application_id")
+_BY_ID: sa.BindParameter[int] = sa.bindparam("application_id")
 _h, _at, _v, _m = relief_household.c, relief_attachments.c, relief_votes.c, relief_meetings.c
 _FILE_HEAD = (sa.select(*_LINE, _t.member_id, _t.org_path, _t.form_enc, _t.consent_version, _t.consented_at,
                         _t.missing, _t.reject_reason,
