@@ -476,6 +476,7 @@ async def _run(args: argparse.Namespace) -> None:
     admin = create_async_engine(server_url)
     if args.reuse:
         url, scene = _load_scene(args.reuse)
+        args.applications = scene.counts.get("relief_applications", args.applications)
         name = make_url(url).database or ""
     else:
         name = f"{args.database_prefix}{uuid.uuid4().hex[:8]}"  # apart from the counter bench's
