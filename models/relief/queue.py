@@ -66,10 +66,10 @@ def my_steps(actor: Actor) -> list[str]:
 _t = relief_applications.c
 #: What a line of the queue shows, and no more: each column of a result costs the driver per statement, and
 #: each value per row. The kind's name comes out of the kept definition in SQL (its first key), not the whole
-#: snapshot (kilobytes a row); the applicant's and the unit's names come joined. The first column names the
-#: statement for tests/models/relief/test_query_plans.py.
-#: The times come as stored (naive UTC) and are written out as the API's ISO 8601 with its Z here: three a
-#: line, each otherwise made aware by the column type and encoded by a callback of the JSON encoder.
+#: snapshot (kilobytes a row); the applicant's and the unit's names come joined; the times come as stored
+#: (naive UTC) and ``_line`` writes them in the API's form (three a line, each otherwise made aware by the
+#: column type and then encoded by a callback of the JSON encoder). The first column names the statement for
+#: tests/models/relief/test_query_plans.py.
 _LINE = (_t.id, _t.kind, sa.type_coerce(_t.kind_definition, sa.JSON)["name"].as_string().label("kind_name"),
          _t.status, _t.step, _t.requested_amount, _t.proposed_amount, _t.flagged, _t.content_status,
          _t.returned_step, *(sa.type_coerce(column, sa.DateTime).label(column.name)
