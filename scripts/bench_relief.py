@@ -3,9 +3,10 @@ notice and the statistics, with a city's two years of applications.
 
     python -m scripts.bench_relief [--mysql mysql+aiomysql://root@127.0.0.1:3306/test]
         [--applications 100000] [--members 60000] [--concurrency 16] [--requests 2000] [--workers N]
-        [--keep] [--reuse DATA_DIR] [--phases queue,file]
+        [--keep] [--reuse DATA_DIR] [--phases queue,file] [--driver aiomysql|asyncmy]
 
-(needs the bench extra: pip install -e '.[bench]')
+(needs the bench extra: pip install -e '.[bench]'; with the fast extra, '.[bench,fast]', the service runs on
+uvloop and asyncmy as a deployment with it would)
 
 Builds a scratch database: a city with 12 districts of 25 units each (streets and enterprises), members
 stored the real way (ID numbers encrypted with the service's cipher and found by its blind index), and
@@ -47,7 +48,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from scripts.bench_counter import Result, _database_pids, _drive, _free_port
+from scripts.bench_counter import Result, _database_pids, _default_driver, _drive, _free_port, _loop_name
 from scripts.bench_counter import _spawn as _spawn_server
 
 WARMUP = 100
@@ -496,7 +497,9 @@ async def _run(args: argparse.Namespace) -> None:
                 if args.keep:
                     _save_scene(tmp, url, scene)
             port = _free_port()
-            proc = _spawn_server(["_serve", tmp, url, str(port), str(args.workers)], ready=args.workers)
+            served = make_url(url).set(drivername=f"mysql+{args.driver}").render_as_string(hide_password=False)
+            print(f"the service on {args.driver}, {_loop_name()}", flush=True)
+            proc = _spawn_server(["_serve", tmp, served, str(port), str(args.workers)], ready=args.workers)
             print(f"load average before the phases: {Path('/proc/loadavg').read_text().strip()}", flush=True)
             results = await _phases(aiohttp, args, scene, f"http://127.0.0.1:{port}", [proc.pid])
             load = Path("/proc/loadavg").read_text().strip()
@@ -544,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-prefix", default="unionaid_relief_bench_",
                         help="the scratch database's name: this and 8 random hex digits")
     parser.add_argument("--workers", type=int, default=1, help="serve with this many processes on one port")
+    parser.add_argument("--driver", choices=("aiomysql", "asyncmy"), default=_default_driver(),
+                        help="the service's MySQL driver (default: asyncmy when the fast extra is installed)")
     parser.add_argument("--keep", action="store_true",
                         help="leave the scratch database (and its keys and the scene) for EXPLAIN or --reuse")
     parser.add_argument("--reuse", default="", metavar="DATA_DIR",

@@ -17,6 +17,7 @@ from models.core.errors import NotFound
 from models.core.masking import mask_id_number, mask_name
 from models.core.ports import PiiCipher
 from models.core.typed import PageQuery, one_of
+from models.db.direct import Direct
 from models.members.membership import ID_NUMBER
 from models.members.tables import members
 from models.network.tables import orgs
@@ -170,10 +171,11 @@ async def listing(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, q: Que
 
 
 #: The file's reads, each built once with the application's id as its parameter: building and keying a
-#: statement anew cost more than running it. Each reads the columns the file shows, no more.
+#: statement anew cost more than running it. Each reads the columns the file shows, no more, and on MySQL goes
+#: straight to the driver (models/db/direct.py).
 _BY_ID: sa.BindParameter[int] = sa.bindparam("application_id")
 _h, _at, _v, _m = relief_household.c, relief_attachments.c, relief_votes.c, relief_meetings.c
-_FILE_HEAD = (sa.select(*_LINE, _t.member_id, _t.org_path, _t.form_enc, _t.consent_version, _t.consented_at,
+_FILE_HEAD = Direct(sa.select(*_LINE, _t.member_id, _t.org_path, _t.form_enc, _t.consent_version, _t.consented_at,
                         _t.missing, _t.reject_reason,
                         *(sa.exists().where(part.c.application_id == _t.id).label(f"has_{part.name}")
                           for part in (relief_household, relief_flags, relief_visits, relief_votes)))
@@ -181,18 +183,18 @@ _FILE_HEAD = (sa.select(*_LINE, _t.member_id, _t.org_path, _t.form_enc, _t.conse
 #: The parts of a file that most applications lack (no household, flags, visits or votes yet): the head says
 #: which exist (an index probe each), and a missing part costs no statement.
 _PARTS = ("relief_household", "relief_flags", "relief_visits", "relief_votes")
-_ATTACHMENTS = (sa.select(_at.id, _at.visit_id, _at.proof_type, _at.mime, _at.size, _at.created_at)
+_ATTACHMENTS = Direct(sa.select(_at.id, _at.visit_id, _at.proof_type, _at.mime, _at.size, _at.created_at)
                 .where(_at.application_id == _BY_ID).order_by(_at.id))
-_HOUSEHOLD = (sa.select(_h.id, _h.name, _h.relation, _h.id_number_enc, _h.monthly_income)
+_HOUSEHOLD = Direct(sa.select(_h.id, _h.name, _h.relation, _h.id_number_enc, _h.monthly_income)
               .where(_h.application_id == _BY_ID).order_by(_h.id))
-_VOTES = (sa.select(_v.meeting_id, _v.votes_for, _v.votes_against, _v.carried, _m.meeting_date, _m.members,
+_VOTES = Direct(sa.select(_v.meeting_id, _v.votes_for, _v.votes_against, _v.carried, _m.meeting_date, _m.members,
                     _m.present, _m.recorded_by)
           .join(relief_meetings, _m.id == _v.meeting_id).where(_v.application_id == _BY_ID).order_by(_v.meeting_id))
 
 
 async def _household(conn: AsyncConnection, cipher: PiiCipher, application_id: int, full: bool) -> list[dict[str, Any]]:
     out = []
-    for r in await conn.execute(_HOUSEHOLD, {"application_id": application_id}):
+    for r in await _HOUSEHOLD.all(conn, {"application_id": application_id}):
         number = cipher.decrypt(r.id_number_enc, purpose=ID_NUMBER) if r.id_number_enc else None
         out.append({"id": r.id, "name": r.name if full else mask_name(r.name), "relation": r.relation,
                     "id_number": number if full else (mask_id_number(number) if number else None),
@@ -214,7 +216,7 @@ async def _votes(conn: AsyncConnection, application_id: int) -> list[dict[str, A
     return [{"meeting_id": r.meeting_id, "date": r.meeting_date.isoformat(), "members": r.members,
              "present": len(json.loads(r.present)), "for": r.votes_for, "against": r.votes_against,
              "carried": bool(r.carried), "recorded_by": r.recorded_by}
-            for r in await conn.execute(_VOTES, {"application_id": application_id})]
+            for r in await _VOTES.all(conn, {"application_id": application_id})]
 
 
 async def _file_head(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, application_id: int,
@@ -222,7 +224,7 @@ async def _file_head(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, app
     """The head of the file (the queue's line and the application's own fields, with its applicant's and
     unit's names), the application's org path and which of ``_PARTS`` it has, in one query, when it lies in
     the actor's subtree; else the same 404 as a missing one (``reviewing.load_in_scope``)."""
-    row = (await conn.execute(_FILE_HEAD, {"application_id": application_id})).first()
+    row = await _FILE_HEAD.first(conn, {"application_id": application_id})
     if row is None or not row.org_path.startswith(policy.scope(actor)):
         raise records.not_found()
     head = _line(row, _stored(now))
@@ -244,7 +246,7 @@ async def file_view(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, appl
         policy.require(actor, "member.view_full")
     view, org_path, has = await _file_head(conn, cipher, actor, application_id, full, utcnow())
     app_id = int(view["id"])
-    attachments = (await conn.execute(_ATTACHMENTS, {"application_id": app_id})).all()
+    attachments = await _ATTACHMENTS.all(conn, {"application_id": app_id})
     view.update({
         "household": await _household(conn, cipher, app_id, full) if "relief_household" in has else [],
         "proofs": [{"id": p.id, "proof_type": p.proof_type, "mime": p.mime, "size": p.size,
