@@ -107,6 +107,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "calendar.manage": frozenset({"admin"}),
     # Earmarked funds and the money of relief (issue 14, F).
     "fund.manage": frozenset({"finance", "admin"}),
+    # Reopening a closed fund remedies a mistaken close: an administrator only.
+    "fund.reopen": frozenset({"admin"}),
     "fund.view": _ALL_STAFF,
     "relief.pay": frozenset({"finance"}),
     "relief.export_payments": frozenset({"finance"}),
