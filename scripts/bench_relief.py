@@ -10,7 +10,8 @@ Builds a scratch database: a city with 12 districts of 25 units each (streets an
 stored the real way (ID numbers encrypted with the service's cipher and found by its blind index), and
 ``--applications`` applications over two years with their timelines, households, proofs, home visits, collective
 review votes, notice batches, flags and completions, spread over kinds, steps and statuses (bulk inserts of the
-real tables; the rows are what the domain functions write). Then it starts the service in a subprocess and
+real tables; the rows are what the domain functions write; the statistics' summary of them counted by
+``tallies.rebuild``). Then it starts the service in a subprocess and
 drives, from ``--concurrency`` members of staff (city, district and street level, each with their own roles and
 subtree) in this process, one phase per page, printing req/s, p50 and p99:
 
@@ -274,7 +275,7 @@ async def _insert(conn: AsyncConnection, table: sa.Table, rows: list[dict[str, A
 
 TABLES = ("members", "users", "relief_applications", "relief_events", "relief_household", "relief_visits",
           "relief_attachments", "relief_meetings", "relief_votes", "relief_notices", "relief_notice_entries",
-          "relief_flags", "relief_completions")
+          "relief_flags", "relief_completions", "relief_tallies", "relief_tally_paid")
 
 
 async def seed(conn: AsyncConnection, cipher: Any, n_apps: int, n_members: int, *, districts: int = DISTRICTS,
@@ -290,6 +291,7 @@ async def seed(conn: AsyncConnection, cipher: Any, n_apps: int, n_members: int, 
     from models.members.tables import members
     from models.network import tree
     from models.relief.kinds import PRESET_DEFINITIONS
+    from models.relief import tallies
     from models.relief.presets import PRESETS
     from models.relief.tables import (relief_applications, relief_attachments, relief_completions, relief_events,
                                       relief_flags, relief_household, relief_meetings, relief_notice_entries,
@@ -353,6 +355,7 @@ async def seed(conn: AsyncConnection, cipher: Any, n_apps: int, n_members: int, 
                         (relief_completions, rows.completions)):
         await _insert(conn, table, data)
         scene.counts[table.name] = len(data)
+    scene.counts.update(await tallies.rebuild(conn))  # the statistics' summary of the timelines written above
     scene.loaded = time.perf_counter() - started
     return scene
 
@@ -467,7 +470,7 @@ async def _run(args: argparse.Namespace) -> None:
     import aiohttp
 
     server_url = make_url(args.mysql)
-    name = f"unionaid_relief_bench_{uuid.uuid4().hex[:8]}"  # apart from the counter bench's
+    name = f"{args.database_prefix}{uuid.uuid4().hex[:8]}"  # apart from the counter bench's
     admin = create_async_engine(server_url)
     async with admin.begin() as conn:
         await conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
@@ -517,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=60_000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--database-prefix", default="unionaid_relief_bench_",
+                        help="the scratch database's name: this and 8 random hex digits")
     parser.add_argument("--keep", action="store_true", help="leave the scratch database (and its keys) for EXPLAIN")
     parser.add_argument("--phases", default="",
                         help="only the phases whose names contain one of these (comma-separated)")

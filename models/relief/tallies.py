@@ -1,0 +1,395 @@
+"""The statistics' summary, kept as the timeline is written: what ``statistics`` reports, counted once.
+
+Two tables (``relief_tallies`` and ``relief_tally_paid``, models/relief/tables.py), written by ``record`` in the
+transaction of the timeline's event that changes them (its one caller is ``records.event``):
+
+- ``received``: the first submission (the event ``submitted``), on the Beijing day of ``submitted_at``;
+- ``approved``: an event ``passed`` at step ``approval``; ``rejected``: an event ``rejected`` (any step);
+- ``paid``: an event ``paid`` at step ``payment``, for the application's ``approved_amount``. A reversal
+  (``payment_reversed``) takes it back from the day it was counted on, so an application paid, reversed and
+  paid again counts once, at its latest payment, and only while it is paid or archived.
+
+Each is added to every subtree the application lies in (each path prefix of its ``org_path``: a report reads
+its unit's rows, never its sub-units'), per Beijing day and per Beijing month (a report reads whole months
+from the month rows, the days at either end from the day rows). ``relief_tally_paid`` keeps one row per paid
+application and subtree for the distinct workers helped (``people``, which no sum of rows gives).
+
+``rebuild`` counts both tables afresh from the applications and their timelines with the same rules: the
+migration that made them (0021), the scenes that write timelines directly (the benchmark's, the tests'), the
+demo's data (whose times are moved back) and ``unionaid rebuild-relief-stats`` use it.
+
+Row locks: a count's rows are shared by every application of the unit, day, kind and figure. A single event
+writes its rows in one sorted statement; a domain function writing many events in one transaction (a batch
+payment, a meeting's votes) runs inside ``batched``, which writes them all at its end in the same sorted
+order, so two such transactions cannot deadlock on the summary.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models.core.clock import LOCAL_TZ
+from models.relief.tables import relief_applications, relief_events, relief_tallies, relief_tally_paid
+
+#: What a report counts, in the tables' ``figure``.
+FIGURES = ("received", "approved", "rejected", "paid")
+#: The statuses of an application whose payment counts.
+PAID = ("paid", "archived")
+CHUNK = 2000
+#: The people's rows' ``kind`` for a first payment (no previous one).
+NO_PREVIOUS = "-"
+#: (scope, span, day, kind, figure): a row of ``relief_tallies``.
+Key = tuple[str, str, date, str, str]
+
+
+def day_of(at: datetime) -> date:
+    """The Beijing day of a moment."""
+    return at.astimezone(LOCAL_TZ).date()
+
+
+def scopes(org_path: str) -> list[str]:
+    """Every subtree a unit's path lies in, from the root down to the unit: ``/1/5/9/`` gives ``/1/``, ``/1/5/``
+    and ``/1/5/9/`` (a report for a unit reads the rows of its own path)."""
+    parts = [p for p in org_path.split("/") if p]
+    return ["/" + "/".join(parts[:i]) + "/" for i in range(1, len(parts) + 1)]
+
+
+def figure_of(action: str, step: str | None) -> str | None:
+    """The figure a timeline event adds to, if any."""
+    if action == "submitted":
+        return "received"
+    if action == "passed" and step == "approval":
+        return "approved"
+    if action == "rejected":
+        return "rejected"
+    if action == "paid" and step == "payment":
+        return "paid"
+    return None
+
+
+class Tally:
+    """Counts gathered before they are written: per row, (n, amount, lowest application id)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Key, list[int]] = {}
+
+    def add(self, org_path: str, kind: str, figure: str, day: date, amount: int, application_id: int) -> None:
+        """One application counted under ``figure`` on ``day``, in every subtree, per day and per month."""
+        for scope in scopes(org_path):
+            for key in ((scope, "d", day, kind, figure), (scope, "m", day.replace(day=1), kind, figure)):
+                row = self.rows.get(key)
+                if row is None:
+                    self.rows[key] = [1, amount, application_id]
+                else:
+                    row[0] += 1
+                    row[1] += amount
+                    row[2] = min(row[2], application_id)
+
+    def bump(self, key: Key, n: int) -> None:
+        """Change one row's ``n`` by ``n`` (the people's rows, span "p")."""
+        row = self.rows.setdefault(key, [0, 0, 0])
+        row[0] += n
+
+    def merge(self, other: Tally) -> None:
+        """Add another tally's counts to this one."""
+        for key, (n, amount, first) in other.rows.items():
+            row = self.rows.get(key)
+            if row is None:
+                self.rows[key] = [n, amount, first]
+            else:
+                row[0] += n
+                row[1] += amount
+                row[2] = min(row[2], first)
+
+    def values(self) -> list[dict[str, Any]]:
+        """The rows, in key order (the one lock order of every writer)."""
+        return [{"scope": k[0], "span": k[1], "day": k[2], "kind": k[3], "figure": k[4], "n": v[0], "amount": v[1],
+                 "first_id": v[2]} for k, v in sorted(self.rows.items()) if v[0] or v[1]]
+
+
+_PENDING: ContextVar[Tally | None] = ContextVar("relief_tallies_pending", default=None)
+
+
+def _upsert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> Any:
+    t = relief_tallies
+    if conn.dialect.name in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        mine = mysql_insert(t).values(rows)
+        return mine.on_duplicate_key_update(n=t.c.n + mine.inserted.n, amount=t.c.amount + mine.inserted.amount,
+                                            first_id=sa.func.least(t.c.first_id, mine.inserted.first_id))
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    lite = sqlite_insert(t).values(rows)
+    return lite.on_conflict_do_update(
+        index_elements=[c.name for c in t.primary_key.columns],
+        set_={"n": t.c.n + lite.excluded.n, "amount": t.c.amount + lite.excluded.amount,
+              "first_id": sa.func.min(t.c.first_id, lite.excluded.first_id)})
+
+
+async def _write(conn: AsyncConnection, tally: Tally) -> None:
+    rows = tally.values()
+    for i in range(0, len(rows), CHUNK):
+        await conn.execute(_upsert(conn, rows[i:i + CHUNK]))
+    t = relief_tallies.c
+    for row in rows:  # a row counted down to nothing goes, as a count afresh would not write it
+        if row["n"] < 0:
+            await conn.execute(relief_tallies.delete().where(
+                t.scope == row["scope"], t.span == row["span"], t.day == row["day"], t.kind == row["kind"],
+                t.figure == row["figure"], t.n == 0))
+
+
+@asynccontextmanager
+async def batched(conn: AsyncConnection) -> AsyncIterator[None]:
+    """Gather the counts of the events written inside, and write them at the end in key order (not when the
+    body fails: its transaction is rolled back anyway)."""
+    if _PENDING.get() is not None:  # already gathering
+        yield
+        return
+    tally = Tally()
+    token = _PENDING.set(tally)
+    try:
+        yield
+    finally:
+        _PENDING.reset(token)
+    await _write(conn, tally)
+
+
+async def record(conn: AsyncConnection, *, application_id: int, org_path: str, kind: str, member_id: int,
+                 approved_amount: int | None, submitted_at: datetime | None, action: str, step: str | None,
+                 at: datetime) -> None:
+    """Count a timeline event (``at``, as written) of the application, in the caller's transaction."""
+    if action == "payment_reversed":
+        await _set_paid(conn, application_id, None)
+        return
+    figure = figure_of(action, step)
+    when = submitted_at if figure == "received" else at
+    if figure is None or when is None:
+        return
+    day = day_of(when)
+    if figure == "paid":  # counted at its latest payment only
+        await _set_paid(conn, application_id, Paid(org_path, kind, member_id, approved_amount or 0, day))
+        return
+    tally = Tally()
+    tally.add(org_path, kind, figure, day, 0, application_id)
+    await _gathered(conn, tally)
+
+
+async def _gathered(conn: AsyncConnection, tally: Tally) -> None:
+    """Write the counts now, or add them to those ``batched`` gathers."""
+    pending = _PENDING.get()
+    if pending is not None:
+        pending.merge(tally)
+    else:
+        await _write(conn, tally)
+
+
+class Paid:
+    """An application's counted payment: where, what, whose, how much, on which Beijing day."""
+
+    def __init__(self, org_path: str, kind: str, member_id: int, amount: int, day: date) -> None:
+        self.org_path, self.kind, self.member_id, self.amount, self.day = org_path, kind, member_id, amount, day
+
+
+def _chain(payments: Iterable[tuple[date, int]]) -> dict[int, date | None]:
+    """Each of a worker's payments in a subtree, (day, application id), with the day of the one before it."""
+    out: dict[int, date | None] = {}
+    before: date | None = None
+    for day, application_id in sorted(payments):
+        out[application_id] = before
+        before = day
+    return out
+
+
+def month_key(day: date | None) -> str:
+    """How the people's rows (span "p") name the month of a previous payment: ``YYYY-MM``, ``-`` for none."""
+    return NO_PREVIOUS if day is None else day.strftime("%Y-%m")
+
+
+def _people(tally: Tally, scope: str, payments: list[tuple[date, int]], sign: int) -> dict[int, date | None]:
+    """Count a worker's payments in a subtree into the people's rows (``sign`` -1 takes them out); the chain."""
+    chain, days = _chain(payments), {a: d for d, a in payments}
+    for application_id, previous in chain.items():
+        tally.bump((scope, "p", days[application_id].replace(day=1), month_key(previous), "people"), sign)
+    return chain
+
+
+async def _set_paid(conn: AsyncConnection, application_id: int, paid: Paid | None) -> None:
+    """Make the application's counted payment ``paid`` (None: not paid): its former one (if any) taken back from
+    the day it was counted on, the worker's chain of payments in each subtree and the people's rows redone."""
+    p, t = relief_tally_paid, relief_tallies
+    former = (await conn.execute(sa.select(p).where(p.c.application_id == application_id))).all()
+    if not former and paid is None:
+        return
+    pending = _PENDING.get()
+    if former and pending is not None and pending.rows:  # what was gathered must be in the rows taken from
+        await _write(conn, pending)
+        pending.rows.clear()
+    tally = Tally()
+    member_id = paid.member_id if paid is not None else int(former[0].member_id)
+    for scope in sorted({r.scope for r in former} | set(scopes(paid.org_path) if paid is not None else ())):
+        mine = (await conn.execute(sa.select(p.c.day, p.c.application_id).where(
+            p.c.scope == scope, p.c.member_id == member_id))).all()
+        before = [(r.day, int(r.application_id)) for r in mine]
+        after = [x for x in before if x[1] != application_id]
+        if paid is not None and scope in scopes(paid.org_path):
+            after.append((paid.day, application_id))
+        old, new = _people(tally, scope, before, -1), _people(tally, scope, after, 1)
+        await conn.execute(p.delete().where(p.c.application_id == application_id, p.c.scope == scope))
+        if paid is not None and application_id in new:
+            await conn.execute(p.insert().values(
+                application_id=application_id, scope=scope, day=paid.day, prev_day=new[application_id],
+                member_id=member_id, kind=paid.kind, amount=paid.amount))
+        for other, previous in new.items():
+            if other != application_id and old.get(other) != previous:
+                await conn.execute(p.update().where(p.c.application_id == other, p.c.scope == scope)
+                                   .values(prev_day=previous))
+    if former:
+        day, kind, amount = former[0].day, former[0].kind, int(former[0].amount)
+        for scope in sorted(r.scope for r in former):
+            for span, start, end in (("d", day, day), ("m", day.replace(day=1), _month_end(day))):
+                key = sa.and_(t.c.scope == scope, t.c.span == span, t.c.day == start, t.c.kind == kind,
+                              t.c.figure == "paid")
+                await conn.execute(t.update().where(key).values(n=t.c.n - 1, amount=t.c.amount - amount))
+                row = (await conn.execute(sa.select(t.c.n, t.c.first_id).where(key))).first()
+                if row is None:
+                    continue
+                if row.n <= 0:
+                    await conn.execute(t.delete().where(key))
+                elif row.first_id == application_id:
+                    first = (await conn.execute(sa.select(sa.func.min(p.c.application_id)).where(
+                        p.c.scope == scope, p.c.day >= start, p.c.day <= end, p.c.kind == kind))).scalar_one()
+                    await conn.execute(t.update().where(key).values(first_id=first))
+    if paid is not None:
+        tally.add(paid.org_path, paid.kind, "paid", paid.day, paid.amount, application_id)
+    if former:
+        await _write(conn, tally)  # a take-back: its rows are written, so its changes are written now
+    else:
+        await _gathered(conn, tally)
+
+
+async def people(conn: AsyncConnection, scope: str, start: date, end: date) -> int:
+    """The distinct workers paid in the subtree over the Beijing days [start, end]: the payments of the period
+    whose previous payment (of the same worker in the subtree) lies before ``start``, or that have none. The whole
+    months from the people's rows, the days at either end from ``relief_tally_paid``; one statement."""
+    p, t = relief_tally_paid.c, relief_tallies.c
+    counted = sa.or_(p.prev_day.is_(None), p.prev_day < start)
+    parts: list[tuple[int, Any]] = []
+    for span, lo, hi in spans(start, end):
+        if span == "d":
+            parts.append((1, sa.select(sa.func.count()).select_from(relief_tally_paid).where(
+                p.scope == scope, p.day >= lo, p.day <= hi, counted)))
+            continue
+        earlier = sa.or_(t.kind == NO_PREVIOUS, t.kind < month_key(lo))
+        parts.append((1, sa.select(sa.func.coalesce(sa.func.sum(t.n), 0)).where(
+            t.scope == scope, t.span == "p", t.day >= lo, t.day <= hi, earlier)))
+        if start < lo:  # the month before them begins inside the period: a previous payment there is inside too
+            parts.append((-1, sa.select(sa.func.count()).select_from(relief_tally_paid).where(
+                p.scope == scope, p.prev_day >= start, p.prev_day < lo, p.day >= lo, p.day <= hi)))
+    found = (await conn.execute(sa.select(*(part.scalar_subquery() for _, part in parts)))).one()
+    return sum(sign * int(n) for (sign, _), n in zip(parts, found))
+
+
+def spans(start: date, end: date) -> list[tuple[str, date, date]]:
+    """The rows a period reads: (span, first day, last day) of the month rows for the whole months inside it and
+    of the day rows for the days before and after them."""
+    first = start if start.day == 1 else _next_month(start)
+    after = end + timedelta(days=1)
+    stop = after if after.day == 1 else end.replace(day=1)  # the first day after the whole months
+    if first >= stop:
+        return [("d", start, end)]
+    out = [("m", first, stop - timedelta(days=1))]
+    if start < first:
+        out.append(("d", start, first - timedelta(days=1)))
+    if stop <= end:
+        out.append(("d", stop, end))
+    return out
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _month_end(day: date) -> date:
+    return _next_month(day) - timedelta(days=1)
+
+
+# --- counting afresh ---------------------------------------------------------------------------------
+
+
+def counted(conn: sa.Connection) -> tuple[Tally, list[dict[str, Any]]]:
+    """What the summary holds, counted from the applications and their timelines (the rules of ``record``):
+    the tally and the rows of ``relief_tally_paid``."""
+    a, e = relief_applications.c, relief_events.c
+    tally = Tally()
+    paid: dict[tuple[int, str], dict[str, Any]] = {}
+    for r in conn.execute(sa.select(a.id, a.org_path, a.kind, a.submitted_at).where(a.submitted_at.is_not(None))):
+        tally.add(r.org_path, r.kind, "received", day_of(r.submitted_at), 0, r.id)
+    decided = sa.or_(sa.and_(e.action == "passed", e.step == "approval"), e.action == "rejected")
+    for ev in conn.execute(sa.select(a.id, a.org_path, a.kind, e.action, e.step, e.at)
+                           .join_from(relief_events, relief_applications, a.id == e.application_id).where(decided)):
+        figure = figure_of(ev.action, ev.step)
+        assert figure is not None
+        tally.add(ev.org_path, ev.kind, figure, day_of(ev.at), 0, ev.id)
+    latest = (sa.select(e.application_id, sa.func.max(e.at).label("at"))
+              .where(e.action == "paid", e.step == "payment").group_by(e.application_id).subquery("latest"))
+    chains: dict[tuple[str, int], list[tuple[date, int]]] = {}
+    for pd in conn.execute(sa.select(a.id, a.org_path, a.kind, a.member_id, a.approved_amount, latest.c.at)
+                           .join_from(latest, relief_applications, a.id == latest.c.application_id)
+                           .where(a.status.in_(PAID))):
+        day, amount = day_of(pd.at), int(pd.approved_amount or 0)
+        tally.add(pd.org_path, pd.kind, "paid", day, amount, pd.id)
+        for scope in scopes(pd.org_path):
+            chains.setdefault((scope, pd.member_id), []).append((day, pd.id))
+            paid[(pd.id, scope)] = {"application_id": pd.id, "scope": scope, "day": day, "prev_day": None,
+                                    "member_id": pd.member_id, "kind": pd.kind, "amount": amount}
+    for (scope, _member), payments in chains.items():
+        for application_id, previous in _people(tally, scope, payments, 1).items():
+            paid[(application_id, scope)]["prev_day"] = previous
+    return tally, [paid[k] for k in sorted(paid)]
+
+
+def rebuild_sync(conn: sa.Connection) -> dict[str, int]:
+    """Count the summary afresh from the applications and their timelines, in the caller's transaction; the
+    rows written per table."""
+    tally, paid = counted(conn)
+    conn.execute(relief_tallies.delete())
+    conn.execute(relief_tally_paid.delete())
+    for table, rows in ((relief_tallies, tally.values()), (relief_tally_paid, paid)):
+        for i in range(0, len(rows), CHUNK):
+            conn.execute(table.insert(), rows[i:i + CHUNK])
+    return {"relief_tallies": len(tally.rows), "relief_tally_paid": len(paid)}
+
+
+async def rebuild(conn: AsyncConnection) -> dict[str, int]:
+    """``rebuild_sync`` on an async connection."""
+    return await conn.run_sync(rebuild_sync)
+
+
+async def drift(conn: AsyncConnection) -> list[str]:
+    """How the summary differs from a fresh count (empty when it holds exactly what ``rebuild`` would write)."""
+
+    def compare(sync: sa.Connection) -> list[str]:
+        tally, paid = counted(sync)
+        want = {(r["scope"], r["span"], r["day"], r["kind"], r["figure"]): (r["n"], r["amount"], r["first_id"])
+                for r in tally.values()}
+        p = relief_tally_paid.c
+        have = {(r.scope, r.span, r.day, r.kind, r.figure): (int(r.n), int(r.amount), int(r.first_id))
+                for r in sync.execute(sa.select(relief_tallies))}
+        fields = ("application_id", "scope", "day", "prev_day", "member_id", "kind", "amount")
+        want_paid = sorted(tuple(r[f] for f in fields) for r in paid)
+        have_paid = sorted(tuple(getattr(r, f) for f in fields) for r in sync.execute(
+            sa.select(*(getattr(p, f) for f in fields))))
+        out = [f"{k}: kept {have.get(k)}, counted {want.get(k)}" for k in sorted(set(want) | set(have), key=str)
+               if want.get(k) != have.get(k)]
+        if want_paid != have_paid:
+            out.append(f"relief_tally_paid: kept {len(have_paid)} rows, counted {len(want_paid)}, differing")
+        return out
+
+    return await conn.run_sync(compare)
