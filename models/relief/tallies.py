@@ -18,10 +18,13 @@ application and subtree for the distinct workers helped (``people``, which no su
 migration that made them (0021), the scenes that write timelines directly (the benchmark's, the tests'), the
 demo's data (whose times are moved back) and ``unionaid rebuild-relief-stats`` use it.
 
-Row locks: a count's rows are shared by every application of the unit, day, kind and figure. A single event
-writes its rows in one sorted statement; a domain function writing many events in one transaction (a batch
-payment, a meeting's votes) runs inside ``batched``, which writes them all at its end in the same sorted
-order, so two such transactions cannot deadlock on the summary.
+Row locks: a count's rows are shared by every application of the unit, day, kind and figure. A transaction
+writes all its counts at its end in one sorted statement (a single event at once; a domain function writing
+many events in one transaction, a batch payment or a meeting's votes, inside ``batched``), after the payments'
+own rows, so two transactions take the shared rows in one order and cannot deadlock on them. A payment or a
+reversal first locks the worker's row in ``members``: one at a time per worker, their chain of payments is read
+(under the service's READ COMMITTED: the latest rows) and rewritten whole (tests/models/relief/test_tallies.py
+pays and reverses thirty at once on MariaDB).
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.core.clock import LOCAL_TZ
+from models.members.tables import members
 from models.relief.tables import relief_applications, relief_events, relief_tallies, relief_tally_paid
 
 #: What a report counts, in the tables' ``figure``.
@@ -91,10 +95,15 @@ class Tally:
                     row[1] += amount
                     row[2] = min(row[2], application_id)
 
-    def bump(self, key: Key, n: int) -> None:
-        """Change one row's ``n`` by ``n`` (the people's rows, span "p")."""
-        row = self.rows.setdefault(key, [0, 0, 0])
-        row[0] += n
+    def bump(self, key: Key, n: int, amount: int = 0, first: int = 0) -> None:
+        """Change one row by ``n`` and ``amount`` (the people's rows, span "p", and what a reversal takes back)."""
+        row = self.rows.get(key)
+        if row is None:
+            self.rows[key] = [n, amount, first]
+        else:
+            row[0] += n
+            row[1] += amount
+            row[2] = min(row[2], first)
 
     def merge(self, other: Tally) -> None:
         """Add another tally's counts to this one."""
@@ -113,7 +122,19 @@ class Tally:
                  "first_id": v[2]} for k, v in sorted(self.rows.items()) if v[0] or v[1]]
 
 
-_PENDING: ContextVar[Tally | None] = ContextVar("relief_tallies_pending", default=None)
+class _Batch:
+    """What a transaction's events change, written together at the end in key order: the counts, the payments
+    and reversals still to do (per worker), and the rows whose lowest application id a reversal may have taken."""
+
+    def __init__(self) -> None:
+        self.tally = Tally()
+        self.paid: list[tuple[int, int, Paid | None]] = []  # (member id, application id, payment or None)
+        self.after: list[tuple[int, Key]] = []
+
+
+_PENDING: ContextVar[_Batch | None] = ContextVar("relief_tallies_pending", default=None)
+#: ``first_id`` of a row that takes back: never the lowest (LEAST keeps the row's own).
+_NONE_FIRST = 2**62
 
 
 def _upsert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> Any:
@@ -145,6 +166,24 @@ async def _write(conn: AsyncConnection, tally: Tally) -> None:
                 t.figure == row["figure"], t.n == 0))
 
 
+async def _finish(conn: AsyncConnection, batch: _Batch) -> None:
+    """Do the payments gathered (worker by worker, in id order), then write every count in key order."""
+    for member_id, application_id, paid in sorted(batch.paid, key=lambda x: (x[0], x[1])):
+        await _set_paid(conn, batch, application_id, member_id, paid)
+    batch.paid.clear()
+    await _write(conn, batch.tally)
+    t = relief_tallies.c
+    for application_id, (scope, span, day, kind, figure) in batch.after:  # the lowest id, if it was taken back
+        key = sa.and_(t.scope == scope, t.span == span, t.day == day, t.kind == kind, t.figure == figure)
+        row = (await conn.execute(sa.select(t.first_id).where(key))).first()
+        if row is not None and row.first_id == application_id:
+            p = relief_tally_paid.c
+            end = day if span == "d" else _month_end(day)
+            first = (await conn.execute(sa.select(sa.func.min(p.application_id)).where(
+                p.scope == scope, p.day >= day, p.day <= end, p.kind == kind))).scalar_one()
+            await conn.execute(relief_tallies.update().where(key).values(first_id=first))
+
+
 @asynccontextmanager
 async def batched(conn: AsyncConnection) -> AsyncIterator[None]:
     """Gather the counts of the events written inside, and write them at the end in key order (not when the
@@ -152,49 +191,41 @@ async def batched(conn: AsyncConnection) -> AsyncIterator[None]:
     if _PENDING.get() is not None:  # already gathering
         yield
         return
-    tally = Tally()
-    token = _PENDING.set(tally)
+    batch = _Batch()
+    token = _PENDING.set(batch)
     try:
         yield
     finally:
         _PENDING.reset(token)
-    await _write(conn, tally)
+    await _finish(conn, batch)
 
 
 async def record(conn: AsyncConnection, *, application_id: int, org_path: str, kind: str, member_id: int,
                  approved_amount: int | None, submitted_at: datetime | None, action: str, step: str | None,
                  at: datetime) -> None:
     """Count a timeline event (``at``, as written) of the application, in the caller's transaction."""
-    if action == "payment_reversed":
-        await _set_paid(conn, application_id, None)
-        return
     figure = figure_of(action, step)
     when = submitted_at if figure == "received" else at
-    if figure is None or when is None:
+    if action != "payment_reversed" and (figure is None or when is None):
         return
-    day = day_of(when)
-    if figure == "paid":  # counted at its latest payment only
-        await _set_paid(conn, application_id, Paid(org_path, kind, member_id, approved_amount or 0, day))
-        return
-    tally = Tally()
-    tally.add(org_path, kind, figure, day, 0, application_id)
-    await _gathered(conn, tally)
-
-
-async def _gathered(conn: AsyncConnection, tally: Tally) -> None:
-    """Write the counts now, or add them to those ``batched`` gathers."""
     pending = _PENDING.get()
-    if pending is not None:
-        pending.merge(tally)
+    batch = pending if pending is not None else _Batch()
+    if action == "payment_reversed" or figure == "paid":  # counted at its latest payment only
+        assert when is not None or action == "payment_reversed"
+        paid = None if action == "payment_reversed" else Paid(org_path, kind, approved_amount or 0, day_of(at))
+        batch.paid.append((member_id, application_id, paid))
     else:
-        await _write(conn, tally)
+        assert figure is not None and when is not None
+        batch.tally.add(org_path, kind, figure, day_of(when), 0, application_id)
+    if pending is None:
+        await _finish(conn, batch)
 
 
 class Paid:
-    """An application's counted payment: where, what, whose, how much, on which Beijing day."""
+    """An application's counted payment: where, what, how much, on which Beijing day."""
 
-    def __init__(self, org_path: str, kind: str, member_id: int, amount: int, day: date) -> None:
-        self.org_path, self.kind, self.member_id, self.amount, self.day = org_path, kind, member_id, amount, day
+    def __init__(self, org_path: str, kind: str, amount: int, day: date) -> None:
+        self.org_path, self.kind, self.amount, self.day = org_path, kind, amount, day
 
 
 def _chain(payments: Iterable[tuple[date, int]]) -> dict[int, date | None]:
@@ -220,19 +251,20 @@ def _people(tally: Tally, scope: str, payments: list[tuple[date, int]], sign: in
     return chain
 
 
-async def _set_paid(conn: AsyncConnection, application_id: int, paid: Paid | None) -> None:
+async def _set_paid(conn: AsyncConnection, batch: _Batch, application_id: int, member_id: int,
+                    paid: Paid | None) -> None:
     """Make the application's counted payment ``paid`` (None: not paid): its former one (if any) taken back from
-    the day it was counted on, the worker's chain of payments in each subtree and the people's rows redone."""
-    p, t = relief_tally_paid, relief_tallies
+    the day it was counted on, the worker's chain of payments in each subtree and the people's rows redone; the
+    counts into ``batch``.
+
+    The worker's row in ``members`` is locked first: one payment or reversal of a worker at a time, so their
+    chains are read (READ COMMITTED: the latest rows) and rewritten whole; no shared row is locked before it."""
+    p = relief_tally_paid
+    await conn.execute(sa.select(members.c.id).where(members.c.id == member_id).with_for_update())
     former = (await conn.execute(sa.select(p).where(p.c.application_id == application_id))).all()
     if not former and paid is None:
         return
-    pending = _PENDING.get()
-    if former and pending is not None and pending.rows:  # what was gathered must be in the rows taken from
-        await _write(conn, pending)
-        pending.rows.clear()
-    tally = Tally()
-    member_id = paid.member_id if paid is not None else int(former[0].member_id)
+    tally = batch.tally
     for scope in sorted({r.scope for r in former} | set(scopes(paid.org_path) if paid is not None else ())):
         mine = (await conn.execute(sa.select(p.c.day, p.c.application_id).where(
             p.c.scope == scope, p.c.member_id == member_id))).all()
@@ -241,7 +273,8 @@ async def _set_paid(conn: AsyncConnection, application_id: int, paid: Paid | Non
         if paid is not None and scope in scopes(paid.org_path):
             after.append((paid.day, application_id))
         old, new = _people(tally, scope, before, -1), _people(tally, scope, after, 1)
-        await conn.execute(p.delete().where(p.c.application_id == application_id, p.c.scope == scope))
+        if application_id in old:
+            await conn.execute(p.delete().where(p.c.application_id == application_id, p.c.scope == scope))
         if paid is not None and application_id in new:
             await conn.execute(p.insert().values(
                 application_id=application_id, scope=scope, day=paid.day, prev_day=new[application_id],
@@ -250,28 +283,13 @@ async def _set_paid(conn: AsyncConnection, application_id: int, paid: Paid | Non
             if other != application_id and old.get(other) != previous:
                 await conn.execute(p.update().where(p.c.application_id == other, p.c.scope == scope)
                                    .values(prev_day=previous))
-    if former:
-        day, kind, amount = former[0].day, former[0].kind, int(former[0].amount)
-        for scope in sorted(r.scope for r in former):
-            for span, start, end in (("d", day, day), ("m", day.replace(day=1), _month_end(day))):
-                key = sa.and_(t.c.scope == scope, t.c.span == span, t.c.day == start, t.c.kind == kind,
-                              t.c.figure == "paid")
-                await conn.execute(t.update().where(key).values(n=t.c.n - 1, amount=t.c.amount - amount))
-                row = (await conn.execute(sa.select(t.c.n, t.c.first_id).where(key))).first()
-                if row is None:
-                    continue
-                if row.n <= 0:
-                    await conn.execute(t.delete().where(key))
-                elif row.first_id == application_id:
-                    first = (await conn.execute(sa.select(sa.func.min(p.c.application_id)).where(
-                        p.c.scope == scope, p.c.day >= start, p.c.day <= end, p.c.kind == kind))).scalar_one()
-                    await conn.execute(t.update().where(key).values(first_id=first))
+    for r in former:  # taken back from the day (and month) it was counted on
+        day = r.day
+        for key in ((r.scope, "d", day, r.kind, "paid"), (r.scope, "m", day.replace(day=1), r.kind, "paid")):
+            tally.bump(key, -1, -int(r.amount), _NONE_FIRST)
+            batch.after.append((application_id, key))
     if paid is not None:
         tally.add(paid.org_path, paid.kind, "paid", paid.day, paid.amount, application_id)
-    if former:
-        await _write(conn, tally)  # a take-back: its rows are written, so its changes are written now
-    else:
-        await _gathered(conn, tally)
 
 
 async def people(conn: AsyncConnection, scope: str, start: date, end: date) -> int:
