@@ -138,16 +138,17 @@ def _answer(root: tree.Org, q: StatsQuery, start: date, end: date, group: _Group
 
 
 async def _tallied(conn: AsyncConnection, root: tree.Org, children: list[tree.Org], by: By, start: date, end: date,
-                   figures: tuple[str, ...]) -> list[Any]:
+                   figures: tuple[str, ...], extra: list[Any]) -> list[Any]:
     """The summary's rows of the period for the unit (and, grouped by unit, its direct sub-units), summed in SQL
     per what the grouping keeps apart: (scope, figure) by unit, (kind, figure) by kind, (day, figure) by month (a
-    month row, or a day at either end)."""
+    month row, or a day at either end); ``extra`` scalar subqueries ride along on every row (one round trip)."""
     t = relief_tallies.c
     spans = [sa.and_(t.span == span, t.day >= lo, t.day <= hi) for span, lo, hi in tallies.spans(start, end)]
     kept = {"org": (t.scope, t.figure), "kind": (t.kind, t.figure), "month": (t.day, t.figure)}[by]
     found = await conn.execute(
         sa.select(*kept, sa.func.sum(t.n).label("n"), sa.func.sum(t.amount).label("amount"),
-                  sa.func.min(t.first_id).label("first_id"))
+                  sa.func.min(t.first_id).label("first_id"),
+                  *(sa.func.max(x).label(f"extra{i}") for i, x in enumerate(extra)))  # a constant: MAX keeps it
         .where(t.scope.in_([root.path, *(c.path for c in children)]), t.figure.in_(figures), sa.or_(*spans),
                t.n > 0)
         .group_by(*kept))
@@ -155,12 +156,16 @@ async def _tallied(conn: AsyncConnection, root: tree.Org, children: list[tree.Or
 
 
 async def _grouped(conn: AsyncConnection, root: tree.Org, q: StatsQuery, start: date, end: date,
-                   figures: dict[str, tuple[str, str]]) -> tuple[_Grouper, dict[str, dict[str, int]]]:
+                   figures: dict[str, tuple[str, str]], extra: list[Any] | None = None,
+                   ) -> tuple[_Grouper, dict[str, dict[str, int]], list[int]]:
     """The lines of a report: per group, each field's sum. ``figures`` maps a field to (figure, ``n`` or
     ``amount``). Grouped by unit, a sub-unit's line is its own subtree's rows and the unit's line what its
-    subtree holds beyond its sub-units' (applications made at the unit itself)."""
+    subtree holds beyond its sub-units' (applications made at the unit itself). With them, ``extra``'s values
+    (none when nothing was counted)."""
     children = await _children(conn, root, q.by)
-    rows = await _tallied(conn, root, children, q.by, start, end, tuple({f for f, _ in figures.values()}))
+    rows = await _tallied(conn, root, children, q.by, start, end, tuple({f for f, _ in figures.values()}),
+                          extra or [])
+    extras = [int(getattr(rows[0], f"extra{i}")) for i in range(len(extra or []))] if rows else []
     samples: dict[str, int] = {}
     if q.by == "kind":
         for r in rows:
@@ -192,7 +197,7 @@ async def _grouped(conn: AsyncConnection, root: tree.Org, q: StatsQuery, start: 
         line = lines[group.key("", "", root.path, None)]
         for field, number in own.items():
             line[field] += number
-    return group, lines
+    return group, lines, extras
 
 
 async def applications(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[str, Any]:
@@ -202,7 +207,7 @@ async def applications(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> di
     number of applications."""
     root = await _scope(conn, actor, q)
     start, end, _lo, _hi = _bounds(q)
-    group, lines = await _grouped(conn, root, q, start, end, {
+    group, lines, _ = await _grouped(conn, root, q, start, end, {
         "received": ("received", "n"), "approved": ("approved", "n"), "rejected": ("rejected", "n")})
     return _answer(root, q, start, end, group, lines, ("received", "approved", "rejected"), {})
 
@@ -212,8 +217,11 @@ async def payments(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[s
     the applications now paid or archived, at their latest payment, for their approved amount."""
     root = await _scope(conn, actor, q)
     start, end, _lo, _hi = _bounds(q)
-    group, lines = await _grouped(conn, root, q, start, end, {"times": ("paid", "n"), "amount": ("paid", "amount")})
-    people = await tallies.people(conn, root.path, start, end) if lines else 0
+    parts = tallies.people_parts(root.path, start, end)  # the distinct workers, read with the rows
+    group, lines, found = await _grouped(conn, root, q, start, end, {"times": ("paid", "n"),
+                                                                     "amount": ("paid", "amount")},
+                                         [part for _, part in parts])
+    people = sum(sign * n for (sign, _), n in zip(parts, found))
     return _answer(root, q, start, end, group, lines, ("times", "amount"), {"people": int(people)})
 
 

@@ -292,25 +292,32 @@ async def _set_paid(conn: AsyncConnection, batch: _Batch, application_id: int, m
         tally.add(paid.org_path, paid.kind, "paid", paid.day, paid.amount, application_id)
 
 
-async def people(conn: AsyncConnection, scope: str, start: date, end: date) -> int:
-    """The distinct workers paid in the subtree over the Beijing days [start, end]: the payments of the period
-    whose previous payment (of the same worker in the subtree) lies before ``start``, or that have none. The whole
-    months from the people's rows, the days at either end from ``relief_tally_paid``; one statement."""
+def people_parts(scope: str, start: date, end: date) -> list[tuple[int, Any]]:
+    """The distinct workers paid in the subtree over the Beijing days [start, end], as (sign, scalar subquery)
+    parts to add up: the payments of the period whose previous payment (of the same worker in the subtree) lies
+    before ``start``, or that have none. The whole months from the people's rows, the days at either end from
+    ``relief_tally_paid``."""
     p, t = relief_tally_paid.c, relief_tallies.c
     counted = sa.or_(p.prev_day.is_(None), p.prev_day < start)
     parts: list[tuple[int, Any]] = []
     for span, lo, hi in spans(start, end):
         if span == "d":
             parts.append((1, sa.select(sa.func.count()).select_from(relief_tally_paid).where(
-                p.scope == scope, p.day >= lo, p.day <= hi, counted)))
+                p.scope == scope, p.day >= lo, p.day <= hi, counted).scalar_subquery()))
             continue
         earlier = sa.or_(t.kind == NO_PREVIOUS, t.kind < month_key(lo))
         parts.append((1, sa.select(sa.func.coalesce(sa.func.sum(t.n), 0)).where(
-            t.scope == scope, t.span == "p", t.day >= lo, t.day <= hi, earlier)))
+            t.scope == scope, t.span == "p", t.day >= lo, t.day <= hi, earlier).scalar_subquery()))
         if start < lo:  # the month before them begins inside the period: a previous payment there is inside too
             parts.append((-1, sa.select(sa.func.count()).select_from(relief_tally_paid).where(
-                p.scope == scope, p.prev_day >= start, p.prev_day < lo, p.day >= lo, p.day <= hi)))
-    found = (await conn.execute(sa.select(*(part.scalar_subquery() for _, part in parts)))).one()
+                p.scope == scope, p.prev_day >= start, p.prev_day < lo, p.day >= lo, p.day <= hi).scalar_subquery()))
+    return parts
+
+
+async def people(conn: AsyncConnection, scope: str, start: date, end: date) -> int:
+    """``people_parts`` counted in one statement."""
+    parts = people_parts(scope, start, end)
+    found = (await conn.execute(sa.select(*(part for _, part in parts)))).one()
     return sum(sign * int(n) for (sign, _), n in zip(parts, found))
 
 
