@@ -143,7 +143,11 @@ async def _tallied(conn: AsyncConnection, root: tree.Org, children: list[tree.Or
     per what the grouping keeps apart: (scope, figure) by unit, (kind, figure) by kind, (day, figure) by month (a
     month row, or a day at either end); ``extra`` scalar subqueries ride along on every row (one round trip)."""
     t = relief_tallies.c
-    spans = [sa.and_(t.span == span, t.day >= lo, t.day <= hi) for span, lo, hi in tallies.spans(start, end)]
+    # Whole months from the month rows (of every kind at once, unless grouped by kind), the days at either end
+    # from the day rows.
+    kinds = (t.kind != tallies.ALL_KINDS) if by == "kind" else (t.kind == tallies.ALL_KINDS)
+    spans = [sa.and_(t.span == span, t.day >= lo, t.day <= hi, *((kinds,) if span == "m" else ()))
+             for span, lo, hi in tallies.spans(start, end)]
     kept = {"org": (t.scope, t.figure), "kind": (t.kind, t.figure), "month": (t.day, t.figure)}[by]
     found = await conn.execute(
         sa.select(*kept, sa.func.sum(t.n).label("n"), sa.func.sum(t.amount).label("amount"),

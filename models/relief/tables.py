@@ -272,7 +272,8 @@ relief_completions = sa.Table(
 # (``scope``: every path prefix of the application's ``org_path``, from the root down to its own unit),
 # Beijing day (``span`` "d") and Beijing month (``span`` "m", ``day`` its first day), kind and figure
 # (received, approved, rejected, paid): how many (``n``), the money (``amount``, paid only, fen) and the
-# lowest application id counted (``first_id``: whose kept definition names the kind).
+# lowest application id counted (``first_id``: whose kept definition names the kind). Each month also has a row
+# of every kind at once (``kind`` "*"), which the reports grouped by month or unit read.
 relief_tallies = sa.Table(
     "relief_tallies",
     metadata,

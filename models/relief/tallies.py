@@ -48,6 +48,8 @@ PAID = ("paid", "archived")
 CHUNK = 2000
 #: The people's rows' ``kind`` for a first payment (no previous one).
 NO_PREVIOUS = "-"
+#: The ``kind`` of the month rows that count every kind (what a report grouped by month or unit reads).
+ALL_KINDS = "*"
 #: (scope, span, day, kind, figure): a row of ``relief_tallies``.
 Key = tuple[str, str, date, str, str]
 
@@ -84,16 +86,13 @@ class Tally:
         self.rows: dict[Key, list[int]] = {}
 
     def add(self, org_path: str, kind: str, figure: str, day: date, amount: int, application_id: int) -> None:
-        """One application counted under ``figure`` on ``day``, in every subtree, per day and per month."""
+        """One application counted under ``figure`` on ``day``, in every subtree, per day and per month (and in
+        the month's row of every kind, ``ALL_KINDS``, whose ``first_id`` is 0: no kind to name)."""
+        month = day.replace(day=1)
         for scope in scopes(org_path):
-            for key in ((scope, "d", day, kind, figure), (scope, "m", day.replace(day=1), kind, figure)):
-                row = self.rows.get(key)
-                if row is None:
-                    self.rows[key] = [1, amount, application_id]
-                else:
-                    row[0] += 1
-                    row[1] += amount
-                    row[2] = min(row[2], application_id)
+            for key in ((scope, "d", day, kind, figure), (scope, "m", month, kind, figure)):
+                self.bump(key, 1, amount, application_id)
+            self.bump((scope, "m", month, ALL_KINDS, figure), 1, amount, 0)
 
     def bump(self, key: Key, n: int, amount: int = 0, first: int = 0) -> None:
         """Change one row by ``n`` and ``amount`` (the people's rows, span "p", and what a reversal takes back)."""
@@ -288,6 +287,7 @@ async def _set_paid(conn: AsyncConnection, batch: _Batch, application_id: int, m
         for key in ((r.scope, "d", day, r.kind, "paid"), (r.scope, "m", day.replace(day=1), r.kind, "paid")):
             tally.bump(key, -1, -int(r.amount), _NONE_FIRST)
             batch.after.append((application_id, key))
+        tally.bump((r.scope, "m", day.replace(day=1), ALL_KINDS, "paid"), -1, -int(r.amount), _NONE_FIRST)
     if paid is not None:
         tally.add(paid.org_path, paid.kind, "paid", paid.day, paid.amount, application_id)
 
