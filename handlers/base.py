@@ -352,9 +352,15 @@ class APIHandler(BaseHandler):
         await self._identify_and_authorize()
 
     def _reading_caller(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """The connection ``prepare`` reads the caller and the target on: on MySQL one of the app's
-        autocommit twin (``server/db.py:autocommit_twin``), which needs no ROLLBACK to give back; else a
-        read transaction. Given back before the body is read, so a slow body holds no connection."""
+        """The connection ``prepare`` reads the caller and the target on (``reading_once``). Given back
+        before the body is read, so a slow body holds no connection."""
+        return self.reading_once()
+
+    def reading_once(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for reads that need no snapshot shared between statements (one statement, or
+        statements each complete by itself): on MySQL one of the app's autocommit twin
+        (``server/db.py:autocommit_twin``), which needs no ROLLBACK round trip to give back; else a read
+        transaction."""
         twin: AsyncEngine | None = self.settings.get("autocommit_engine")
         return twin.connect() if twin is not None else self.reading()
 

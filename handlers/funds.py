@@ -1,5 +1,5 @@
-"""Staff manage earmarked fund sources (专款专用): create one with its budget, top it up, list them, read one
-and its ledger."""
+"""Staff manage earmarked fund sources (专款专用): create one with its budget, top it up, close it at year end
+(finance, admin) or reopen it (admin), list them, read one and its ledger."""
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -20,7 +20,8 @@ _SIGNED = {"type": "integer"}
 VIEW = obj({"id": id_schema(), "org_id": id_schema(), "source": string(), "source_name": string(), "name": string(),
             "year": integer(), "kinds": {"type": "array", "items": string()}, "donor": nullable(string()),
             "status": string(), "budget": _FEN, "topped_up": _FEN, "reserved": _FEN, "spent": _FEN,
-            "balance": _SIGNED, "available": _SIGNED, "created_at": string()},
+            "balance": _SIGNED, "available": _SIGNED, "created_at": string(), "closed_at": nullable(string()),
+            "closed_by": id_schema(nullable=True), "close_reason": nullable(string())},
            ["id", "org_id", "source", "name", "year", "kinds", "status", "budget", "topped_up", "reserved", "spent",
             "balance", "available"])
 ROW = obj({"id": id_schema(), "entry": string(), "amount": _FEN, "application_id": id_schema(nullable=True),
@@ -89,7 +90,8 @@ class TopUpHandler(StaffHandler):
 
     access = {"post": Access("fund.manage", FUND)}
     spec = {"post": op("追加资金（财务、管理员）", tags=["staff"], body=sources.TopUp,
-                       responses={200: VIEW, **_REFUSALS}, description="金额（分）与说明记入台账。")}
+                       responses={200: VIEW, **_REFUSALS, 409: ERROR_REF},
+                       description="金额（分）与说明记入台账。已关闭的资金来源不能追加（409 fund_closed）。")}
 
     async def post(self, fund_id: str) -> None:
         """Top the source up and answer it."""
@@ -100,13 +102,54 @@ class TopUpHandler(StaffHandler):
         self.write_json(fund.view())
 
 
+class CloseHandler(StaffHandler):
+    """Close a source at year end (finance, admin): no new approval may reserve on it; its balance is recorded."""
+
+    access = {"post": Access("fund.manage", FUND)}
+    spec = {"post": op(
+        "关闭资金来源（财务、管理员）", tags=["staff"], body=sources.Closing,
+        responses={200: VIEW, **_REFUSALS, 409: ERROR_REF},
+        description="年度结束等情况下关闭资金来源：关闭后不能再用于新的审批预留、不能追加，available 为 0；"
+        "关闭时的结余（balance）记入台账（close 行，金额为结余，不计入收支）。reason 为关闭原因（必填）。"
+        "仍有已审批、尚未发放的预留时不能关闭（409 fund_has_reservations，须先发放或释放）；"
+        "已关闭时 409 fund_closed。")}
+
+    async def post(self, fund_id: str) -> None:
+        """Close the source and answer it."""
+        actor = await self.actor()
+        body = self.body(sources.Closing)
+        async with self.writing() as conn:
+            fund = await sources.close(conn, actor, int(fund_id), body)
+        self.write_json(fund.view())
+
+
+class ReopenHandler(StaffHandler):
+    """Reopen a closed source (an administrator, to remedy a mistaken close)."""
+
+    access = {"post": Access("fund.reopen", FUND)}
+    spec = {"post": op(
+        "重新启用资金来源（管理员）", tags=["staff"], body=sources.Closing,
+        responses={200: VIEW, **_REFUSALS, 409: ERROR_REF},
+        description="误关闭时由管理员重新启用：资金来源恢复为 active，台账记 reopen 行（金额为当时结余，不计入收支）。"
+        "reason 为原因（必填）。未关闭时 409 fund_not_closed。")}
+
+    async def post(self, fund_id: str) -> None:
+        """Reopen the source and answer it."""
+        actor = await self.actor()
+        body = self.body(sources.Closing)
+        async with self.writing() as conn:
+            fund = await sources.reopen(conn, actor, int(fund_id), body)
+        self.write_json(fund.view())
+
+
 class LedgerHandler(StaffHandler):
     """A page of the source's ledger, newest first, with its balance."""
 
     access = {"get": Access("fund.view", FUND)}
     spec = {"get": op("资金台账", tags=["staff"], query=PageQuery, responses={200: LEDGER, **_REFUSALS},
                       description="每一笔资金变动：budget 预算、top_up 追加、reserve 审批预留、release 释放预留、"
-                      "pay 发放支出、reverse 冲正，按时间倒序；balance 与 available 同资金来源详情。")}
+                      "pay 发放支出、reverse 冲正，以及 close 关闭、reopen 重新启用（金额为当时结余，不计入收支），"
+                      "按时间倒序；balance 与 available 同资金来源详情。")}
 
     async def get(self, fund_id: str) -> None:
         """The page, the balance and the source."""
@@ -155,5 +198,7 @@ routes: list[tuple[str, Any]] = [
     (r"/api/v1/staff/funds/accounts", AccountsHandler),
     (_FUND, FundHandler),
     (_FUND + r"/top-ups", TopUpHandler),
+    (_FUND + r"/close", CloseHandler),
+    (_FUND + r"/reopen", ReopenHandler),
     (_FUND + r"/ledger", LedgerHandler),
 ]

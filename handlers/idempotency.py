@@ -26,7 +26,9 @@ work stays) and is kept; any other failure rolls everything back. A duplicate is
 by ``on_claim`` refusing it (the redemption's scan is spent; a live duplicate waits on the scan's
 lock first) or by the insert meeting the first request's key (waiting for its commit); either
 way everything it did rolls back, and the first answer is read and replayed (422 for another
-body). On SQLite, writers queue anyway. A method that raises its
+body). On SQLite, writers queue anyway. With ``optional=True`` a request without the header simply runs the
+method once in a transaction of its own (the relief draft's creation: a phone may send a key); ``before``
+runs before any transaction on every request (the draft's content check, a call to WeChat). A method that raises its
 refusals before it writes may say so (``refusals_before_writes=True``): the savepoint is then
 taken only when it calls ``handler.before_writes()``, which it does before a write that a
 refusal could follow (the redemption: only when it takes more than one programme's quota).
@@ -50,20 +52,37 @@ HEADER = "Idempotency-Key"
 #: The header as an OpenAPI parameter, for the spec of every idempotent operation.
 IDEMPOTENCY_HEADER = {"name": HEADER, "in": "header", "required": True,
                       "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{8,64}$"}}
+#: ... for an operation that takes it when the client sends it (``idempotent(optional=True)``).
+OPTIONAL_IDEMPOTENCY_HEADER = {**IDEMPOTENCY_HEADER, "required": False}
 
 Answer = dict[str, Any] | tuple[int, dict[str, Any]]
 Work = Callable[..., Awaitable[Answer]]
 # The connection is typed Any: handlers import nothing of SQLAlchemy (.importlinter).
 OnClaim = Callable[[Any, Any], Awaitable[None]]
+Before = Callable[[Any], Awaitable[None]]
 
 
 def idempotent(*, on_claim: OnClaim | None = None, one_transaction: bool = False,
-               refusals_before_writes: bool = False) -> Callable[[Work], Callable[..., Awaitable[None]]]:
-    """Declare a handler method idempotent by its ``Idempotency-Key`` header (see the module's docstring)."""
+               refusals_before_writes: bool = False, optional: bool = False,
+               before: Before | None = None) -> Callable[[Work], Callable[..., Awaitable[None]]]:
+    """Declare a handler method idempotent by its ``Idempotency-Key`` header (see the module's docstring).
+
+    ``optional``: without the header the method simply runs once in a transaction of its own (an operation
+    that took no key before, whose clients may now send one). ``before(handler)`` runs first, outside any
+    transaction (work that must not hold a connection, such as a call to WeChat), on every request.
+    """
 
     def declare(method: Work) -> Callable[..., Awaitable[None]]:
         @functools.wraps(method)
         async def run(self: APIHandler, *args: Any, **kwargs: Any) -> None:
+            if before is not None:
+                await before(self)
+            if optional and not self.request.headers.get(HEADER):
+                async with self.engine.begin() as conn:
+                    result = await method(self, conn, *args, **kwargs)
+                status, body = result if isinstance(result, tuple) else (200, result)
+                self.write_json(body, status)
+                return
             if one_transaction:
                 path_digest = hashlib.sha256(self.request.path.encode("utf-8")).hexdigest()[:24]
                 await _run_in_one(self, method, on_claim, args, kwargs, path_digest, lazy=refusals_before_writes)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.base import APIHandler
+from handlers.idempotency import OPTIONAL_IDEMPOTENCY_HEADER, idempotent
 from models.core.errors import Invalid
 from models.core.policy import Access, Target
 from models.core.typed import PageQuery, Query, paged
@@ -86,12 +87,15 @@ class ApplicationsHandler(_Base):
                   description="本人（按会员）的申请，新的在前，按游标分页；未绑定会员返回 404 member_not_bound。"),
         "post": op(
             "新建救助申请（草稿）", tags=["workers"], body=applying.NewApplication, responses={201: APPLICATION, **_ERRORS},
+            parameters=[OPTIONAL_IDEMPOTENCY_HEADER],
             description="kind 为 /api/v1/relief/kinds 中本人可申请的类别（不可申请 422 relief_kind_not_offered，"
             "不存在 404 relief_kind_not_found）；form 按类别的表单宽松校验（类型与长度，未知字段拒绝：400 relief_form）；"
             "household 为共同生活的家庭成员（relation 为 spouse/child/parent/sibling/grandparent/grandchild/other，"
             "身份证号校验后加密保存）；amount（分）仅金额规则为 cap、line_months 的类别可填，且不超过最高金额"
             "（422 amount_over_cap），其他类别的申请金额按规则计算。较长的文字经微信内容安全检查：违规 422 "
-            "content_risky，不保存；需人工复核或微信不可用时照常保存，由工作人员复核。"),
+            "content_risky，不保存；需人工复核或微信不可用时照常保存，由工作人员复核。"
+            "可带 Idempotency-Key：同一键同一请求体再次提交返回第一次建的草稿（响应头 Idempotent-Replayed: true），"
+            "不会再建一份；同一键不同请求体 422 idempotency_key_reused。网络中断后重试请用同一个键。"),
     }
 
     async def get(self) -> None:
@@ -102,18 +106,22 @@ class ApplicationsHandler(_Base):
                                                    limit=query.limit + 1), query.limit, lambda a: a.id)
         self.write_json({"items": [applying.summary(a) for a in found], "next": nxt})
 
-    async def post(self) -> None:
-        """Create a draft and answer it whole."""
+    checked: ContentCheck | None = None
+
+    async def check_draft_text(self) -> None:
+        """The draft's free text through WeChat's content check, before any transaction (a call to WeChat)."""
         draft = self.body(applying.NewApplication)
-        check = None
         if draft.form:
             async with self.reading() as conn:  # the kind's form names the free text; nothing is written yet
                 app_kind = await applying.offered_kind(conn, self.caller(), draft.kind)
-            check = await self.check_text(applying.free_text(app_kind.definition, draft.form))
-        async with self.writing() as conn:
-            app = await applying.create(conn, self.cipher, self.caller(), draft, check=check)
-            view = await applying.view(conn, self.cipher, app)
-        self.write_json(view, status=201)
+            self.checked = await self.check_text(applying.free_text(app_kind.definition, draft.form))
+
+    @idempotent(optional=True, before=check_draft_text)
+    async def post(self, conn: Any) -> tuple[int, dict[str, Any]]:
+        """Create a draft and answer it whole; with an Idempotency-Key, once per key (a retry gets the same draft)."""
+        app = await applying.create(conn, self.cipher, self.caller(), self.body(applying.NewApplication),
+                                    check=self.checked)
+        return 201, await applying.view(conn, self.cipher, app)
 
 
 class ApplicationHandler(_Base):

@@ -70,8 +70,8 @@ class QueueHandler(StaffHandler):
         """One page of the caller's queue."""
         actor = await self.actor()
         q = self.query(queue.QueueQuery)
-        async with self.reading() as conn:
-            items, apps = await queue.listing(conn, self.cipher, actor, q)
+        async with self.reading_once() as conn:  # the page is one statement
+            items, _ = await queue.listing(conn, self.cipher, actor, q)
         shown, nxt = paged(items, q.limit, lambda i: int(i["id"]))
         self.write_json({"items": shown, "next": nxt})
 

@@ -2,9 +2,11 @@
 notice and the statistics, with a city's two years of applications.
 
     python -m scripts.bench_relief [--mysql mysql+aiomysql://root@127.0.0.1:3306/test]
-        [--applications 100000] [--members 60000] [--concurrency 16] [--requests 2000] [--keep]
+        [--applications 100000] [--members 60000] [--concurrency 16] [--requests 2000] [--workers N]
+        [--keep] [--reuse DATA_DIR] [--phases queue,file] [--driver aiomysql|asyncmy]
 
-(needs the bench extra: pip install -e '.[bench]')
+(needs the bench extra: pip install -e '.[bench]'; with the fast extra, '.[bench,fast]', the service runs on
+uvloop and asyncmy as a deployment with it would)
 
 Builds a scratch database: a city with 12 districts of 25 units each (streets and enterprises), members
 stored the real way (ID numbers encrypted with the service's cipher and found by its blind index), and
@@ -13,21 +15,25 @@ review votes, notice batches, flags and completions, spread over kinds, steps an
 real tables; the rows are what the domain functions write; the statistics' summary of them counted by
 ``tallies.rebuild``). Then it starts the service in a subprocess and
 drives, from ``--concurrency`` members of staff (city, district and street level, each with their own roles and
-subtree) in this process, one phase per page, printing req/s, p50 and p99:
+subtree) in this process, one phase per page, printing req/s, p50, p99 and the CPU time each request cost
+the serving process(es) and the database server (``/proc``: on shared cores the rates follow the machine's
+load, the CPU per request much less):
 
   GET /api/v1/staff/relief/applications (each staff's default queue and the typical filters), its next page
   (the cursor), GET /api/v1/staff/relief/applications/{id} (files in the staff's subtree; every view audited),
   GET /api/v1/public/notices, GET /notices, and the statistics (applications and payments, by kind, month, unit).
 
 Last it prints rows, data and index bytes per table (information_schema) for the capacity plan in
-docs/operations.md. ``--keep`` leaves the scratch database (its name printed) for EXPLAIN by hand.
+docs/operations.md. ``--keep`` leaves the scratch database (its name printed) for EXPLAIN by hand, with the
+data dir (its keys) and the staff's scene in it; ``--reuse DATA_DIR`` runs the phases again on such a kept
+database without building it anew (the build of 100,000 applications takes minutes). ``--workers N`` serves
+with N processes on one port (``server/workers.py``, as ``serve --workers N``).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import os
 import random
 import subprocess
 import sys
@@ -43,7 +49,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from scripts.bench_counter import Result, _drive, _free_port
+from scripts.bench_counter import Result, _database_pids, _default_driver, _drive, _free_port, _loop_name
+from scripts.bench_counter import _spawn as _spawn_server
 
 WARMUP = 100
 CHUNK = 2000
@@ -61,22 +68,6 @@ STAFF = [("admin", "city"), ("reviewer", "city"), ("approver", "city"), ("financ
          ("reviewer", "d0"), ("reviewer", "d1"), ("reviewer", "d2"), ("reviewer", "d3"), ("reviewer", "d4"),
          ("reviewer", "d5"), ("approver", "d6"), ("approver", "d7"), ("station", "u0"), ("station", "u1"),
          ("station", "u2"), ("station", "u3")]
-
-
-def _spawn(argv: list[str]) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "scripts.bench_relief", *argv], stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if line.strip() != "ready":
-        raise RuntimeError(f"server {argv[0]} did not start: {line!r}")
-    return proc
-
-
-async def _serve(data_dir: str, url: str, port: int) -> None:
-    from scripts.bench_counter import _serve as serve
-
-    await serve(data_dir, url, port)
 
 
 # --- the data ---------------------------------------------------------------------------------------
@@ -395,8 +386,10 @@ STATS = [f"/api/v1/staff/relief/statistics/{report}?by={by}" for report in ("app
 STATS_SHARE = 4
 
 
-async def _phases(aiohttp: Any, args: argparse.Namespace, scene: Scene, app: str) -> dict[str, Result]:
+async def _phases(aiohttp: Any, args: argparse.Namespace, scene: Scene, app: str,
+                  server: list[int]) -> dict[str, Result]:
     conc, total = args.concurrency, args.requests
+    database = _database_pids()
     out: dict[str, Result] = {}
     cursors: list[list[str]] = [[] for _ in range(conc)]
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc * 2)) as http:
@@ -444,9 +437,10 @@ async def _phases(aiohttp: Any, args: argparse.Namespace, scene: Scene, app: str
                 continue
             share = STATS_SHARE if call is stats else 1
             await _drive("warm-up", WARMUP // share, conc, call)
-            r = out[label] = await _drive(label, total // share, conc, call)
+            r = out[label] = await _drive(label, total // share, conc, call, server, database)
             print(f"  {label}: {r.rate:.0f} req/s, p50 {r.quantile(0.50):.2f} ms, p99 {r.quantile(0.99):.2f} ms, "
-                  f"{r.errors} errors", flush=True)
+                  f"{r.errors} errors, server CPU {r.per_request_ms(r.server_cpu)} ms/req, "
+                  f"db CPU {r.per_request_ms(r.db_cpu)} ms/req", flush=True)
     return out
 
 
@@ -466,43 +460,79 @@ async def _sizes(url: str) -> list[tuple[str, int, int, int]]:
     return out
 
 
+def _save_scene(data_dir: str, url: str, scene: Scene) -> None:
+    """The scene and the database's address beside the kept keys, for ``--reuse``."""
+    Path(data_dir, "bench_relief_scene.json").write_text(json.dumps({
+        "url": url, "tokens": scene.tokens, "scopes": scene.scopes, "files": scene.files, "counts": scene.counts}))
+
+
+def _load_scene(data_dir: str) -> tuple[str, Scene]:
+    """The database's address and the scene a ``--keep`` run left in ``data_dir``."""
+    kept = json.loads(Path(data_dir, "bench_relief_scene.json").read_text())
+    return str(kept["url"]), Scene(tokens=kept["tokens"], scopes=kept["scopes"], files=kept["files"],
+                                   counts=kept["counts"])
+
+
 async def _run(args: argparse.Namespace) -> None:
     import aiohttp
 
     server_url = make_url(args.mysql)
-    name = f"{args.database_prefix}{uuid.uuid4().hex[:8]}"  # apart from the counter bench's
     admin = create_async_engine(server_url)
-    async with admin.begin() as conn:
-        await conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    url = server_url.set(database=name).render_as_string(hide_password=False)
+    if args.reuse:
+        url, scene = _load_scene(args.reuse)
+        args.applications = scene.counts.get("relief_applications", args.applications)
+        name = make_url(url).database or ""
+    else:
+        name = f"{args.database_prefix}{uuid.uuid4().hex[:8]}"  # apart from the counter bench's
+        async with admin.begin() as conn:
+            await conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+        url = server_url.set(database=name).render_as_string(hide_password=False)
+    keep = args.keep or bool(args.reuse)
     proc: subprocess.Popen[str] | None = None
     tmp = ""
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            tmp = tempfile.mkdtemp(prefix="unionaid-bench-") if args.keep else scratch
-            started = time.perf_counter()
-            scene = await _build(url, Path(tmp), args.applications, args.members)
-            print(f"setup: {time.perf_counter() - started:.1f} s", flush=True)
+            tmp = args.reuse or (tempfile.mkdtemp(prefix="unionaid-bench-") if args.keep else scratch)
+            if not args.reuse:
+                started = time.perf_counter()
+                scene = await _build(url, Path(tmp), args.applications, args.members)
+                print(f"setup: {time.perf_counter() - started:.1f} s", flush=True)
+                if args.keep:
+                    _save_scene(tmp, url, scene)
             port = _free_port()
-            proc = _spawn(["_serve", tmp, url, str(port)])
-            results = await _phases(aiohttp, args, scene, f"http://127.0.0.1:{port}")
-            sizes = await _sizes(url)
+            served = make_url(url).set(drivername=f"mysql+{args.driver}").render_as_string(hide_password=False)
+            print(f"the service on {args.driver}, {_loop_name()}", flush=True)
+            proc = _spawn_server(["_serve", tmp, served, str(port), str(args.workers)], ready=args.workers)
+            print(f"load average before the phases: {Path('/proc/loadavg').read_text().strip()}", flush=True)
+            results = await _phases(aiohttp, args, scene, f"http://127.0.0.1:{port}", [proc.pid])
+            load = Path("/proc/loadavg").read_text().strip()
+            sizes = await _sizes(url) if not args.reuse else []
     finally:
         if proc is not None:
             proc.terminate()
-            proc.wait(timeout=10)
-        if args.keep:
-            print(f"kept the database {name} (keys in the data dir {tmp})")
+            proc.wait(timeout=30)
+        if keep:
+            print(f"kept the database {name} (keys and scene in the data dir {tmp}: --reuse {tmp})")
         else:
             async with admin.begin() as conn:
                 await conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
         await admin.dispose()
+    _report(args, results, sizes, load)
+
+
+def _report(args: argparse.Namespace, results: dict[str, Result], sizes: list[tuple[str, int, int, int]],
+            load: str) -> None:
+    processes = "one server process" if args.workers == 1 else f"{args.workers} server processes"
     print(f"\n{args.concurrency} concurrent staff, {args.requests} requests a phase "
           f"({args.requests // STATS_SHARE} for the statistics), {args.applications} applications, MariaDB, "
-          "one server process")
-    print(f"{'phase':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+          f"{processes}; load average after: {load}")
+    print(f"{'phase':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  {'server CPU ms/req':>17}"
+          f"  {'db CPU ms/req':>13}")
     for label, r in results.items():
-        print(f"{label:30} {r.rate:9.0f} {r.quantile(0.50):8.2f} {r.quantile(0.99):8.2f} {r.errors:7d}")
+        print(f"{label:30} {r.rate:9.0f} {r.quantile(0.50):8.2f} {r.quantile(0.99):8.2f} {r.errors:7d}"
+              f"  {r.per_request_ms(r.server_cpu):>17}  {r.per_request_ms(r.db_cpu):>13}")
+    if not sizes:
+        return
     print(f"\n{'table':24} {'rows':>9} {'data MB':>8} {'index MB':>9} {'B/row data':>11} {'B/row index':>12}")
     for table, count, data, index in sizes:
         per = (data / count, index / count) if count else (0.0, 0.0)
@@ -511,9 +541,6 @@ async def _run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "_serve":
-        asyncio.run(_serve(argv[1], argv[2], int(argv[3])))
-        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mysql", default="mysql+aiomysql://root@127.0.0.1:3306/test")
     parser.add_argument("--applications", type=int, default=100_000)
@@ -522,7 +549,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--database-prefix", default="unionaid_relief_bench_",
                         help="the scratch database's name: this and 8 random hex digits")
-    parser.add_argument("--keep", action="store_true", help="leave the scratch database (and its keys) for EXPLAIN")
+    parser.add_argument("--workers", type=int, default=1, help="serve with this many processes on one port")
+    parser.add_argument("--driver", choices=("aiomysql", "asyncmy"), default=_default_driver(),
+                        help="the service's MySQL driver (default: asyncmy when the fast extra is installed)")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the scratch database (and its keys and the scene) for EXPLAIN or --reuse")
+    parser.add_argument("--reuse", default="", metavar="DATA_DIR",
+                        help="run the phases on the database a --keep run left (its data dir); no build, no drop")
     parser.add_argument("--phases", default="",
                         help="only the phases whose names contain one of these (comma-separated)")
     args = parser.parse_args(argv)

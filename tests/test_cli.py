@@ -307,7 +307,7 @@ def _healthz_workers(port: int, rounds: int = 60) -> dict[int, int]:
 def _leases(url: str) -> list[tuple[str, str | None, int]]:
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url.replace("+aiomysql", "+pymysql"))
+    engine = sa.create_engine(sa.engine.make_url(url).set(drivername="mysql+pymysql"))  # whichever async driver
     try:
         with engine.connect() as conn:
             return [tuple(row) for row in conn.execute(sa.text(

@@ -25,7 +25,8 @@ ACTION_NAMES = {
     "relief.submit": "提交救助申请", "relief.pay": "救助发放", "relief.archive": "办结归档",
     "member.view_full": "查看完整会员信息", "member.import": "导入会员名册", "card.issue": "发卡",
     "card.freeze": "冻结服务卡", "card.unfreeze": "解冻服务卡", "card.print": "打印服务卡",
-    "fund.create": "新建资金", "fund.top_up": "追加资金", "settlement.build": "生成月结单",
+    "fund.create": "新建资金", "fund.top_up": "追加资金", "fund.close": "关闭资金", "fund.reopen": "重新启用资金",
+    "settlement.build": "生成月结单",
     "settlement.confirm": "确认月结单", "settlement.paid": "月结单已付款", "org.create": "新建单位",
 }
 TARGET_KINDS = {"application": "救助申请", "merchant": "商家", "store": "门店", "merchant_invite": "邀请",

@@ -38,8 +38,8 @@ class CalendarPage(ConsoleHandler):
 
     async def show(self, year: int, *, form: dict[str, str] | None = None, refusal: Refusal | None = None,
                    done: str | None = None) -> None:
-        """The year's days and the form (again after a refusal, with what was typed)."""
-        await self.actor()
+        """The year's days and the form (again after a refusal, with what was typed); read-only below a top unit."""
+        actor = await self.actor()
         async with self.reading() as conn:
             days = await calendar.year(conn, year)
         for day in days:
@@ -47,7 +47,7 @@ class CalendarPage(ConsoleHandler):
         self.page("calendar.html", f"{year} 年节假日日历", crumbs=[("工会组织", "/console/orgs/"), ("节假日日历", None)],
                   status=refusal.status if refusal else 200, refusal=refusal, year=year, days=days,
                   form=form or {}, errors=refusal.fields if refusal else {}, done=DONE.get(done or ""),
-                  year_url=year_url)
+                  year_url=year_url, editable=calendar.editable(actor))
 
     async def get(self) -> None:
         """The year's page."""

@@ -1,5 +1,6 @@
 """Fund sources (专款专用) in the console: the list (unit and year filters in the URL), a new source (finance,
-admin), one source's ledger page by page with its balance, and a top-up."""
+admin), one source's ledger page by page with its balance, a top-up, closing it (finance, admin; asked once) and
+reopening it (admin)."""
 from __future__ import annotations
 
 from typing import Any
@@ -18,9 +19,10 @@ FUNDS_URL = "/console/funds/"
 NEW_URL = "/console/funds/new"
 STATUS_NAMES = {"active": "使用中", "closed": "已关闭"}
 ENTRY_NAMES = {"budget": "年度预算", "top_up": "追加", "reserve": "审批预留", "release": "释放预留", "pay": "发放支出",
-               "reverse": "发放冲正"}
-#: Which entries add to the balance (+) and which take from it (−).
-ENTRY_SIGNS = {"budget": "+", "top_up": "+", "reserve": "−", "release": "+", "pay": "−", "reverse": "+"}
+               "reverse": "发放冲正", "close": "关闭（结余）", "reopen": "重新启用（结余）"}
+#: Which entries add to the balance (+) and which take from it (−); close and reopen move nothing (the balance).
+ENTRY_SIGNS = {"budget": "+", "top_up": "+", "reserve": "−", "release": "+", "pay": "−", "reverse": "+", "close": "",
+               "reopen": ""}
 
 
 def fund_url(fund_id: int) -> str:
@@ -98,7 +100,8 @@ async def show_fund(handler: ConsoleHandler, fund_id: int, *, form: dict[str, An
         fund = await sources.get_in_scope(conn, actor, fund_id)
         rows = await ledger.page(conn, fund.id, before=q.cursor, limit=q.limit + 1)
     shown, nxt = paged(rows, q.limit, lambda r: r.id)
-    done = {"created": "资金来源已建立。", "topped": "追加已记入台账。"}.get(handler.get_query_argument("done", "") or "")
+    done = {"created": "资金来源已建立。", "topped": "追加已记入台账。", "closed": "资金来源已关闭，结余已记入台账。",
+            "reopened": "资金来源已重新启用。"}.get(handler.get_query_argument("done", "") or "")
     title = f"{fund.name}（{fund.year} 年）"
     handler.page("fund.html", title, crumbs=[("资金来源", FUNDS_URL), (title, None)],
                  status=refusal.status if refusal else 200, fund=fund, rows=shown,
@@ -137,9 +140,53 @@ class TopUpForm(ConsoleHandler):
         self.redirect(fund_url(int(fund_id)) + "?done=topped")
 
 
+class CloseForm(ConsoleHandler):
+    """Close a source (finance, admin): the reason, asked once; back to its page, or the page with the refusal."""
+
+    access = {"post": Access("fund.manage", FUND)}
+
+    async def post(self, fund_id: int) -> None:
+        """Ask once, then close it as the API does."""
+        actor = await self.actor()
+        values = self.form_values()
+        if values.get("confirmed") != "1" and values.get("reason"):
+            self.ask_once("确定关闭该资金来源吗？关闭后不能再用于新的审批，也不能追加；结余将记入台账。只有管理员可以重新启用。",
+                          "确认关闭", back=fund_url(int(fund_id)))
+            return
+        try:
+            body = self.form_model(sources.Closing, values)
+            async with self.writing() as conn:
+                await sources.close(conn, actor, int(fund_id), body)
+        except AppError as exc:
+            await show_fund(self, int(fund_id), form=values, refusal=self.refused(exc))
+            return
+        self.redirect(fund_url(int(fund_id)) + "?done=closed")
+
+
+class ReopenForm(ConsoleHandler):
+    """Reopen a closed source (an administrator): the reason; back to its page."""
+
+    access = {"post": Access("fund.reopen", FUND)}
+
+    async def post(self, fund_id: int) -> None:
+        """Reopen it as the API does."""
+        actor = await self.actor()
+        values = self.form_values()
+        try:
+            body = self.form_model(sources.Closing, values)
+            async with self.writing() as conn:
+                await sources.reopen(conn, actor, int(fund_id), body)
+        except AppError as exc:
+            await show_fund(self, int(fund_id), form=values, refusal=self.refused(exc))
+            return
+        self.redirect(fund_url(int(fund_id)) + "?done=reopened")
+
+
 routes: list[tuple[str, Any]] = [
     (FUNDS_URL, FundsPage),
     (NEW_URL, NewFundForm),
     (r"/console/funds/(?P<fund_id>[0-9]+)", FundPage),
     (r"/console/funds/(?P<fund_id>[0-9]+)/top-ups", TopUpForm),
+    (r"/console/funds/(?P<fund_id>[0-9]+)/close", CloseForm),
+    (r"/console/funds/(?P<fund_id>[0-9]+)/reopen", ReopenForm),
 ]

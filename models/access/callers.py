@@ -14,6 +14,7 @@ from models.core.actors import Actor
 from models.core.clock import local_today, utcnow
 from models.core.errors import Unauthorized
 from models.core.stamps import REFERENCE_STAMP
+from models.db.direct import Direct
 from models.identity.tables import auth_tokens, staff
 from models.members.tables import members
 from models.network.tables import orgs
@@ -33,6 +34,7 @@ _CALLER = (
     sa.select(
         _t.subject_kind, _t.subject_id, _t.expires_at, _t.revoked_at,
         staff.c.roles.label("staff_roles"), staff.c.org_id.label("staff_org_id"), staff.c.active.label("staff_active"),
+        staff.c.must_change_password.label("staff_password_due"),
         orgs.c.path.label("staff_path"),
         members.c.id.label("member_id"),
         merchant_staff.c.id.label("merchant_staff_id"), merchant_staff.c.role.label("merchant_role"),
@@ -53,6 +55,7 @@ _CALLER = (
     )
     .where(_t.token_hash == sa.bindparam("token_hash"))
 )
+_CALLER_DIRECT = Direct(_CALLER)  # every request with a token sends it: on MySQL, straight to the driver
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def _standing(row: Any) -> str:
 async def resolve(conn: AsyncConnection, token_hash: str, *, request_id: str | None, ip: str | None) -> Caller:
     """Who a token (given by its hash) speaks for, as the one Actor of the request; Unauthorized when
     unknown, revoked, expired, or the account behind it is no longer active."""
-    row = (await conn.execute(_CALLER, {"token_hash": token_hash})).first()
+    row = await _CALLER_DIRECT.first(conn, {"token_hash": token_hash})
     if row is None or row.revoked_at is not None:
         raise Unauthorized(*_INVALID)
     if row.expires_at <= utcnow():
@@ -89,7 +92,8 @@ async def resolve(conn: AsyncConnection, token_hash: str, *, request_id: str | N
         if row.staff_roles is None or not row.staff_active:
             raise Unauthorized(*_INVALID)
         actor = Actor(kind="staff", id=row.subject_id, roles=frozenset(filter(None, row.staff_roles.split(","))),
-                      org_id=row.staff_org_id, org_path=row.staff_path, request_id=request_id, ip=ip)
+                      org_id=row.staff_org_id, org_path=row.staff_path, request_id=request_id, ip=ip,
+                      password_change_due=bool(row.staff_password_due))
     elif row.subject_kind == "user":
         roles = {"member" if row.member_id is not None else "visitor"}
         if row.merchant_role is not None:

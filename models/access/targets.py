@@ -145,12 +145,24 @@ def missing(kind: str, ident: Any) -> NotFound:
     return KINDS[kind][1](ident)
 
 
+#: Each kind's lookup, built once with the record's id as its parameter (every targeted request runs one:
+#: building and keying it anew cost more than the query).
+_LOOKUPS: dict[str, Any] = {}
+
+
+def _lookup(kind: str) -> Any:
+    found = _LOOKUPS.get(kind)
+    if found is None:
+        found = _LOOKUPS[kind] = KINDS[kind][0](sa.bindparam("ident"))
+    return found
+
+
 async def locate(conn: AsyncConnection | None, actor: Actor, kind: str, ident: Any) -> Located | None:
     """Where the record sits, or None when there is no such record."""
     if kind == "own_member":
         return Located(member_id=actor.member_id) if actor.member_id is not None else None
     assert conn is not None
-    row = (await conn.execute(KINDS[kind][0](ident))).mappings().first()
+    row = (await conn.execute(_lookup(kind), {"ident": ident})).mappings().first()
     if row is None:
         return None
     return Located(org_path=row.get("org_path"), merchant_id=row.get("merchant_id"),

@@ -34,6 +34,8 @@ class Actor:
     store_id: int | None = None
     #: Whether that merchant may trade today: ``active``, ``suspended`` or ``out_of_agreement``.
     merchant_standing: str | None = None
+    #: A member of staff still on the password an administrator set: they may change it or log out, nothing else.
+    password_change_due: bool = False
 
     @property
     def role_text(self) -> str:

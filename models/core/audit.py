@@ -27,6 +27,9 @@ from models.core.actors import Actor
 from models.core.clock import LOCAL_TZ, utcnow
 from models.core.ports import AuditCheckpoint
 from models.core.tables import audit_head, audit_log
+from models.db.direct import Direct
+
+_APPEND = Direct(audit_log.insert())  # in most writing requests, the counter's included: straight to the driver
 
 GENESIS = "0" * 64
 
@@ -65,12 +68,13 @@ async def record(
 ) -> int:
     """Append one record in the caller's transaction (sealed into the chain once it commits)."""
     # A constant statement with parameters: compiled once, whatever the values.
-    result = await conn.execute(audit_log.insert(), dict(
+    done = await _APPEND.run(conn, dict(
         created_at=utcnow(), actor_kind=actor.kind, actor_id=actor.id, actor_role=actor.role_text or None,
         action=action, target_kind=target_kind, target_id=None if target_id is None else str(target_id),
         org_path=org_path, summary=json.dumps(summary or {}, ensure_ascii=False, sort_keys=True, default=str),
         request_id=actor.request_id, ip=actor.ip))
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
+    assert done.lastrowid is not None
+    return done.lastrowid
 
 
 async def seal(conn: AsyncConnection, *, batch: int = 2000, request_id: str | None = None) -> int:

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from models.core.clock import utcnow
 from models.core.errors import AppError, Conflict, Invalid
 from models.core.tables import idempotency_keys
+from models.db.direct import Direct
 from models.db.sql import insert_ignore
 
 _KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
@@ -35,7 +36,7 @@ ABANDONED = timedelta(minutes=2)
 
 
 _CLAIM = insert_ignore(idempotency_keys)
-_KEEP = idempotency_keys.insert()
+_KEEP = Direct(idempotency_keys.insert())
 _KEPT = sa.select(idempotency_keys).where(idempotency_keys.c.scope == sa.bindparam("b_scope"),
                                           idempotency_keys.c.key == sa.bindparam("b_key"))
 _FINISH = (idempotency_keys.update().where(idempotency_keys.c.scope == sa.bindparam("b_scope"),
@@ -102,7 +103,7 @@ async def keep(conn: AsyncConnection, scope: str, key: str, request_hash: str, s
     ``KeyTaken`` when the key has a row already (another request's, committed, or uncommitted and
     then waited for): nothing of this transaction may then commit."""
     try:
-        await conn.execute(_KEEP, dict(scope=scope, key=key, request_hash=request_hash, status="done",
+        await _KEEP.run(conn, dict(scope=scope, key=key, request_hash=request_hash, status="done",
                                        response_status=status, created_at=utcnow(),
                                        response=json.dumps(body, ensure_ascii=False, default=str)))
     except sa.exc.IntegrityError:

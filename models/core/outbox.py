@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.core.clock import utcnow
 from models.core.tables import notifications
+from models.db.direct import Direct
+
+_QUEUE = Direct(notifications.insert())
 
 log = logging.getLogger("unionaid.notify")
 
@@ -97,10 +100,11 @@ async def enqueue(
     now = utcnow()
     payload = json.dumps({"title": title[:TITLE_MAX], "body": body[:BODY_MAX], "page": page, "values": extra},
                          ensure_ascii=False)
-    result = await conn.execute(notifications.insert(), dict(
+    done = await _QUEUE.run(conn, dict(
         user_id=user_id, kind=kind, category=category, payload=payload, status="pending", attempts=0,
         next_attempt_at=now, event_at=at or now, created_at=now))
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
+    assert done.lastrowid is not None
+    return done.lastrowid
 
 
 async def for_user(conn: AsyncConnection, user_id: int, *, limit: int = 20) -> list[Notice]:

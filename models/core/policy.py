@@ -107,6 +107,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "calendar.manage": frozenset({"admin"}),
     # Earmarked funds and the money of relief (issue 14, F).
     "fund.manage": frozenset({"finance", "admin"}),
+    # Reopening a closed fund remedies a mistaken close: an administrator only.
+    "fund.reopen": frozenset({"admin"}),
     "fund.view": _ALL_STAFF,
     "relief.pay": frozenset({"finance"}),
     "relief.export_payments": frozenset({"finance"}),
@@ -164,11 +166,21 @@ def allowed(actor: Actor | None, action: str) -> bool:
     return False
 
 
+#: What a member of staff still on an administrator's password may do (besides what anyone may).
+WHILE_PASSWORD_DUE = frozenset({"staff.password", "session.logout"})
+PASSWORD_DUE = ("password_change_required", "请先修改管理员设置的初始密码（管理后台“修改密码”），再进行其他操作")
+
+
 def authorize(actor: Actor | None, action: str) -> None:
     """Refuse a caller whose kind or role does not allow ``action``: 401 when anonymous, else 403.
 
-    Says nothing about any record: it runs before any lookup.
+    Says nothing about any record: it runs before any lookup. A member of staff whose password an
+    administrator set (``password_change_due``) is refused everything but changing it and logging out,
+    through the API as in the console (which sends them to its password page).
     """
+    if actor is not None and actor.password_change_due and action not in WHILE_PASSWORD_DUE \
+            and "anyone" not in _rule(action):
+        raise Forbidden(*PASSWORD_DUE)
     if allowed(actor, action):
         return
     if actor is None:

@@ -24,6 +24,7 @@ from models.core.errors import AppError, Conflict, Invalid, NotFound
 from models.core.money import yuan
 from models.core.typed import Body, PositiveFen, text
 from models.counter.tables import redemption_usage, redemptions, refunds, scan_sessions
+from models.db.direct import Direct
 from models.members.tables import members
 from models.network.tables import orgs
 from models.partners import programmes as benefits
@@ -91,7 +92,9 @@ _card_of_scan = cards.c.id == scan_sessions.c.card_id
 # The scan, its holder's row locked (whatever changes a member's quotas queues on it, see
 # partners.programmes.lock_member) with their usage rows of this month and year, the card as it is
 # now and the holder's unit path: one statement. The subqueries' rows (card, unit) are read, not locked.
-_HOLD = (sa.select(scan_sessions, _ms.user_id, _ms.status.label("member_status"),
+_ss = scan_sessions.c
+# Of the scan, what a redemption reads (each column costs the driver's parsing on every redemption).
+_HOLD = (sa.select(_ss.id, _ss.card_id, _ss.card_version, _ss.member_id, _ss.cashier_id, _ss.expires_at, _ms.user_id, _ms.status.label("member_status"),
                    sa.select(orgs.c.path).where(orgs.c.id == _ms.org_id).scalar_subquery().label("member_path"),
                    sa.select(cards.c.status).where(_card_of_scan).scalar_subquery().label("card_status"),
                    sa.select(cards.c.version).where(_card_of_scan).scalar_subquery().label("card_version_now"),
@@ -104,13 +107,17 @@ _HOLD = (sa.select(scan_sessions, _ms.user_id, _ms.status.label("member_status")
                                                                                     sa.bindparam("year")]))))
          .where(scan_sessions.c.id == sa.bindparam("scan_id"))
          .with_for_update())
+# A redemption's statements, on MySQL straight to the driver (models/db/direct.py).
+_HOLD_DIRECT = Direct(_HOLD)
+_RECORD = Direct(redemptions.insert())
+_RECORD_USAGE = Direct(redemption_usage.insert())
 
 
 @dataclass(frozen=True)
 class Held:
     """A scan about to be redeemed, with its holder's row locked: what the redemption needs to know."""
 
-    scan: Any  # the scan_sessions row
+    scan: Any  # the scan_sessions row: id, card_id, card_version, member_id, cashier_id, expires_at
     user_id: int | None
     member_status: str
     member_path: str
@@ -122,8 +129,8 @@ class Held:
 
 async def hold(conn: AsyncConnection, cashier: Cashier, scan_id: str, *, today: date) -> Held:
     """The cashier's open scan, its holder locked for the redemption (``scan_not_found``, ``scan_expired``)."""
-    rows = (await conn.execute(_HOLD, {"scan_id": scan_id, "month": benefits.period_key("month", today),
-                                       "year": benefits.period_key("year", today)})).all()
+    rows = await _HOLD_DIRECT.all(conn, {"scan_id": scan_id, "month": benefits.period_key("month", today),
+                                         "year": benefits.period_key("year", today)})
     if not rows or rows[0].cashier_id != cashier.id:
         raise AppError("scan_not_found", "扫码记录不存在，请重新扫码", status=404)
     first = rows[0]
@@ -207,15 +214,16 @@ async def redeem(conn: AsyncConnection, cashier: Cashier, held: Held, items: Seq
                            "money_returned": 0, "count_returned": 0})
     now = utcnow()
     lines = quote.view()["lines"]
-    result = await conn.execute(redemptions.insert(), dict(
+    done = await _RECORD.run(conn, dict(
         merchant_id=cashier.merchant_id, store_id=cashier.store_id, cashier_id=cashier.id, card_id=scan.card_id,
         member_id=scan.member_id, scan_id=scan.id, amount=quote.amount, discount=quote.discount,
         payable=quote.payable, union_share=quote.union_share, merchant_share=quote.merchant_share,
         refunded_amount=0, refunded_discount=0, refunded_union=0, refunded_merchant=0,
         lines=json.dumps(lines, ensure_ascii=False), status="done", month=today.strftime("%Y-%m"),
         created_at=now))
-    redemption_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-    await conn.execute(redemption_usage.insert(), [{**u, "redemption_id": redemption_id} for u in usage_rows])
+    assert done.lastrowid is not None
+    redemption_id = done.lastrowid
+    await _RECORD_USAGE.run(conn, [{**u, "redemption_id": redemption_id} for u in usage_rows])
     if held.user_id is not None:
         await notifications.enqueue(
             conn, held.user_id, "redemption", title=f"{cashier.merchant.name}优惠",

@@ -1,5 +1,11 @@
-"""Fund sources: creating one with its budget, topping it up, reading them, and moving money on one by
-conditional updates that can never overdraw it (reserve, release, spend, unspend), each with its ledger row.
+"""Fund sources: creating one with its budget, topping it up, closing it (year end) and reopening it, reading
+them, and moving money on one by conditional updates that can never overdraw it (reserve, release, spend,
+unspend), each with its ledger row.
+
+A closed source holds nothing reserved, and nothing can be reserved on it: the close locks the row and is
+refused while anything is reserved; a reservation (and a payment's reversal, which turns spending back into a
+reservation) updates the row only while it is active. Spending what is reserved is therefore never blocked by
+a close. Its ledger row (``close``) records the balance left: what the year's source declares unspent.
 
 A relief approval reserves on a source whose unit is the application's unit or above it, of the current
 year, whose kinds include the application's kind; the relief side (models/relief/reservations.py) checks
@@ -43,6 +49,12 @@ class NewFund(Body):
     donor: Annotated[str, text(100, min_len=1)] | None = None
 
 
+class Closing(Body):
+    """Why a source is closed (or reopened): kept on the source, its ledger row and the audit."""
+
+    reason: Annotated[str, text(200, min_len=2)]
+
+
 class TopUp(Body):
     """Money added to a source (fen) and why."""
 
@@ -68,6 +80,9 @@ class Fund:
     reserved: int
     spent: int
     created_at: datetime
+    closed_at: datetime | None = None
+    closed_by: int | None = None
+    close_reason: str | None = None
 
     @property
     def balance(self) -> int:
@@ -85,12 +100,14 @@ class Fund:
                 "name": self.name, "year": self.year, "kinds": self.kinds, "donor": self.donor,
                 "status": self.status, "budget": self.budget, "topped_up": self.topped_up,
                 "reserved": self.reserved, "spent": self.spent, "balance": self.balance,
-                "available": self.available, "created_at": self.created_at}
+                "available": self.available, "created_at": self.created_at, "closed_at": self.closed_at,
+                "closed_by": self.closed_by, "close_reason": self.close_reason}
 
 
 def _of(row: Any) -> Fund:
     return Fund(row.id, row.org_id, row.org_path, row.source, row.name, row.year, json.loads(row.kinds), row.donor,
-                row.status, int(row.budget), int(row.topped_up), int(row.reserved), int(row.spent), row.created_at)
+                row.status, int(row.budget), int(row.topped_up), int(row.reserved), int(row.spent), row.created_at,
+                row.closed_at, row.closed_by, row.close_reason)
 
 
 def not_found() -> NotFound:
@@ -109,9 +126,9 @@ async def get(conn: AsyncConnection, fund_id: int, *, lock: bool = False) -> Fun
     return _of(row)
 
 
-async def get_in_scope(conn: AsyncConnection, actor: Actor, fund_id: int) -> Fund:
+async def get_in_scope(conn: AsyncConnection, actor: Actor, fund_id: int, *, lock: bool = False) -> Fund:
     """The source when its unit lies in the actor's subtree, else the same 404 as a missing one."""
-    fund = await get(conn, fund_id)
+    fund = await get(conn, fund_id, lock=lock)
     if not fund.org_path.startswith(policy.scope(actor)):
         raise not_found()
     return fund
@@ -148,16 +165,72 @@ def _staff(actor: Actor) -> int | None:
     return actor.id if actor.kind == "staff" else None
 
 
+def closed(fund: Fund) -> Conflict:
+    """409 ``fund_closed``: the source is closed (its balance was declared when it was)."""
+    return Conflict("fund_closed", f"资金来源“{fund.name}”（{fund.year}年）已关闭")
+
+
 async def top_up(conn: AsyncConnection, actor: Actor, fund_id: int, body: TopUp) -> Fund:
-    """Add money to a source of the actor's subtree, with its ledger row. Audited."""
+    """Add money to an active source of the actor's subtree, with its ledger row (409 ``fund_closed`` on a
+    closed one: its balance left was declared when it was closed). Audited."""
     policy.require(actor, "fund.manage")
     fund = await get_in_scope(conn, actor, fund_id)
-    await conn.execute(funds.update().where(funds.c.id == fund.id)
-                       .values(topped_up=funds.c.topped_up + body.amount, updated_at=utcnow()))
+    done = await conn.execute(funds.update().where(funds.c.id == fund.id, funds.c.status == "active")
+                              .values(topped_up=funds.c.topped_up + body.amount, updated_at=utcnow()))
+    if done.rowcount != 1:
+        raise closed(fund)
     await ledger.write(conn, fund.id, "top_up", body.amount, org_path=fund.org_path, staff_id=_staff(actor),
                        note=body.note)
     await audit.record(conn, actor, "fund.top_up", target_kind="fund", target_id=fund.id, org_path=fund.org_path,
                        summary={"amount": body.amount, "note": body.note})
+    return await get(conn, fund.id)
+
+
+async def close(conn: AsyncConnection, actor: Actor, fund_id: int, body: Closing) -> Fund:
+    """Close an active source of the actor's subtree (finance, admin): no new approval may reserve on it, and its
+    balance left is recorded as a ``close`` ledger row. Refused (409 ``fund_has_reservations``) while anything is
+    reserved for approved, unpaid applications, and (409 ``fund_closed``) when it is closed already. The row is
+    locked first, so an approval reserving at the same time either commits before (and the close is refused) or
+    finds it closed. Audited."""
+    policy.require(actor, "fund.manage")
+    fund = await get_in_scope(conn, actor, fund_id, lock=True)
+    if fund.status != "active":
+        raise closed(fund)
+    if fund.reserved > 0:
+        raise Conflict("fund_has_reservations", f"资金来源“{fund.name}”还有 {yuan(fund.reserved)} 元预留给已审批、"
+                       "尚未发放的申请，须先发放或释放这些预留，才能关闭")
+    now = utcnow()
+    # Conditional as well as locked: whatever the isolation, a close never leaves reserved money behind it.
+    done = await conn.execute(funds.update().where(funds.c.id == fund.id, funds.c.status == "active",
+                                                   funds.c.reserved == 0)
+                              .values(status="closed", closed_at=now, closed_by=_staff(actor),
+                                      close_reason=body.reason, updated_at=now))
+    if done.rowcount != 1:
+        raise _changed()
+    await ledger.write(conn, fund.id, "close", fund.balance, org_path=fund.org_path, staff_id=_staff(actor),
+                       note=body.reason)
+    await audit.record(conn, actor, "fund.close", target_kind="fund", target_id=fund.id, org_path=fund.org_path,
+                       summary={"reason": body.reason, "balance": fund.balance, "spent": fund.spent})
+    return await get(conn, fund.id)
+
+
+async def reopen(conn: AsyncConnection, actor: Actor, fund_id: int, body: Closing) -> Fund:
+    """Reopen a closed source of the actor's subtree (an administrator, to remedy a mistaken close): active
+    again, with a ``reopen`` ledger row (409 ``fund_not_closed`` when it is active). Audited."""
+    policy.require(actor, "fund.reopen")
+    fund = await get_in_scope(conn, actor, fund_id, lock=True)
+    if fund.status != "closed":
+        raise Conflict("fund_not_closed", f"资金来源“{fund.name}”（{fund.year}年）未关闭，无需重新启用")
+    done = await conn.execute(funds.update().where(funds.c.id == fund.id, funds.c.status == "closed")
+                              .values(status="active", closed_at=None, closed_by=None, close_reason=None,
+                                      updated_at=utcnow()))
+    if done.rowcount != 1:
+        raise _changed()
+    await ledger.write(conn, fund.id, "reopen", fund.balance, org_path=fund.org_path, staff_id=_staff(actor),
+                       note=body.reason)
+    await audit.record(conn, actor, "fund.reopen", target_kind="fund", target_id=fund.id, org_path=fund.org_path,
+                       summary={"reason": body.reason, "balance": fund.balance,
+                                "closed_reason": fund.close_reason})
     return await get(conn, fund.id)
 
 
@@ -196,7 +269,11 @@ async def reserve(conn: AsyncConnection, fund: Fund, amount: int, *, application
         funds.c.budget + funds.c.topped_up - funds.c.reserved - funds.c.spent >= amount)
         .values(reserved=funds.c.reserved + amount, updated_at=utcnow()))
     if done.rowcount != 1:
-        raise insufficient(await get(conn, fund.id), amount)
+        # Read again, locked: a plain read may still show the snapshot of before a close that won the row.
+        fresh = await get(conn, fund.id, lock=True)
+        if fresh.status != "active":
+            raise Conflict("fund_scope", f"资金来源“{fresh.name}”已关闭")
+        raise insufficient(fresh, amount)
     await ledger.write(conn, fund.id, "reserve", amount, org_path=org_path, staff_id=staff_id,
                        application_id=application_id, kind=kind)
 
@@ -220,17 +297,30 @@ async def spend(conn: AsyncConnection, fund_id: int, amount: int, *, application
 
 async def unspend(conn: AsyncConnection, fund_id: int, amount: int, *, application_id: int, kind: str,
                   org_path: str, staff_id: int | None, note: str | None = None) -> None:
-    """Reverse a payment: the spending back to a reservation (a reverse and a reserve row)."""
-    await _move(conn, fund_id, amount, reserved=amount, spent=-amount)
+    """Reverse a payment: the spending back to a reservation (a reverse and a reserve row). Only on an active
+    source (409 ``fund_closed``): a closed one holds nothing reserved; an administrator reopens it first."""
+    await _move(conn, fund_id, amount, reserved=amount, spent=-amount, active=True)
     for entry in ("reverse", "reserve"):
         await ledger.write(conn, fund_id, entry, amount, org_path=org_path, staff_id=staff_id,
                            application_id=application_id, kind=kind, note=note)
 
 
-async def _move(conn: AsyncConnection, fund_id: int, amount: int, *, reserved: int, spent: int) -> None:
-    # Guarded so that neither sum goes below zero (a bug elsewhere refuses rather than corrupts).
-    done = await conn.execute(funds.update().where(
-        funds.c.id == fund_id, funds.c.reserved + reserved >= 0, funds.c.spent + spent >= 0)
-        .values(reserved=funds.c.reserved + reserved, spent=funds.c.spent + spent, updated_at=utcnow()))
+def _changed() -> Conflict:
+    return Conflict("fund_changed", "资金来源的预留或支出与本次操作不符，请刷新后重试")
+
+
+async def _move(conn: AsyncConnection, fund_id: int, amount: int, *, reserved: int, spent: int,
+                active: bool = False) -> None:
+    # Guarded so that neither sum goes below zero (a bug elsewhere refuses rather than corrupts); ``active``:
+    # only on an active source.
+    query = funds.update().where(funds.c.id == fund_id, funds.c.reserved + reserved >= 0, funds.c.spent + spent >= 0)
+    if active:
+        query = query.where(funds.c.status == "active")
+    done = await conn.execute(query.values(reserved=funds.c.reserved + reserved, spent=funds.c.spent + spent,
+                                           updated_at=utcnow()))
     if done.rowcount != 1:
-        raise Conflict("fund_changed", "资金来源的预留或支出与本次操作不符，请刷新后重试")
+        fresh = await get(conn, fund_id, lock=True)
+        if active and fresh.status != "active":
+            raise Conflict("fund_closed", f"资金来源“{fresh.name}”（{fresh.year}年）已关闭，不能冲正其支出（冲正会把支出"
+                           "转回预留）；请管理员先重新启用该资金来源")
+        raise _changed()

@@ -30,19 +30,25 @@ funds = sa.Table(
     sa.Column("created_by", BigId, sa.ForeignKey("staff.id"), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # When, by whom and why a closed source was closed (NULL while active; a reopen clears them).
+    sa.Column("closed_at", UTCDateTime, nullable=True),
+    sa.Column("closed_by", BigId, sa.ForeignKey("staff.id"), nullable=True),
+    sa.Column("close_reason", sa.String(200), nullable=True),
     sa.UniqueConstraint("org_id", "year", "name"),
     sa.CheckConstraint("reserved >= 0 AND spent >= 0 AND budget + topped_up - reserved - spent >= 0",
                        name="balance"),
 )
 
 # One row per movement; each moves one sum of its fund: budget and top_up the income, reserve (+) and
-# release (-) the reserved, pay (+) and reverse (-) the spent. Amounts are positive fen.
+# release (-) the reserved, pay (+) and reverse (-) the spent. Amounts are positive fen. Two entries move
+# nothing and record a change of the fund's status: close and reopen, the balance left as their amount
+# (0 or more: what a year's fund declares unspent when it is closed).
 fund_ledger = sa.Table(
     "fund_ledger",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("fund_id", BigId, sa.ForeignKey("funds.id"), nullable=False),
-    sa.Column("entry", sa.String(16), nullable=False),  # budget | top_up | reserve | release | pay | reverse
+    sa.Column("entry", sa.String(16), nullable=False),  # budget | top_up | reserve | release | pay | reverse | close | reopen
     sa.Column("amount", sa.BigInteger, nullable=False),
     # The relief application moved for (a string key: funds sit below relief and import none of it).
     sa.Column("application_id", BigId, sa.ForeignKey("relief_applications.id"), nullable=True, index=True),

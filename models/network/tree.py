@@ -49,6 +49,11 @@ def _org(row: Any) -> Org:
     return Org(row.id, row.code, row.name, row.type, row.parent_id, row.path, row.depth)
 
 
+def is_top(path: str | None) -> bool:
+    """Whether the unit at ``path`` is a top of the network (no unit above it): its path is one id."""
+    return path is not None and path.count("/") == 2
+
+
 def in_subtree(column: Any, path: str) -> Any:
     """A WHERE clause: ``column`` (a path) lies in the subtree rooted at ``path``."""
     return column.like(path.replace("%", r"\%").replace("_", r"\_") + "%", escape="\\")

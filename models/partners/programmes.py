@@ -20,6 +20,7 @@ from models.core.actors import Actor
 from models.core.clock import utcnow
 from models.core.errors import Conflict, Invalid, NotFound
 from models.core.typed import Body, Date, PositiveFen, one_of, text
+from models.db.direct import Direct
 from models.db.sql import insert_ignore
 from models.members.tables import hardship_records, members
 from models.network.tables import orgs
@@ -132,7 +133,7 @@ _USAGE = sa.select(quota_usage).where(quota_usage.c.member_id == sa.bindparam("m
 _USAGE_LOCKED = _USAGE.with_for_update()
 _LOCK_MEMBER = sa.select(members.c.id).where(members.c.id == sa.bindparam("member_id")).with_for_update()
 # A quota given as NULL is no limit.
-_TAKE = (quota_usage.update()
+_TAKE = Direct(quota_usage.update()
          .where(quota_usage.c.program_id == sa.bindparam("b_program_id"),
                 quota_usage.c.member_id == sa.bindparam("b_member_id"),
                 quota_usage.c.period_key == sa.bindparam("b_period_key"),
@@ -142,6 +143,7 @@ _TAKE = (quota_usage.update()
                        quota_usage.c.count_used + sa.bindparam("count") <= sa.bindparam("count_quota")))
          .values(money_used=quota_usage.c.money_used + sa.bindparam("money"),
                  count_used=quota_usage.c.count_used + sa.bindparam("count")))
+_FIRST_TAKE = Direct(quota_usage.insert())
 
 
 # Every programme a merchant honours that is still active, whatever its dates: what a process caches.
@@ -295,7 +297,7 @@ async def ensure_usage_rows(conn: AsyncConnection, member_id: int, found: Iterab
 
 async def take(conn: AsyncConnection, member_id: int, program: Program, key: str, *, money: int, count: int) -> None:
     """Use quota; the conditional UPDATE refuses to go past the quota even if a lock were missed."""
-    result = await conn.execute(_TAKE, {"b_program_id": program.id, "b_member_id": member_id, "b_period_key": key,
+    result = await _TAKE.run(conn, {"b_program_id": program.id, "b_member_id": member_id, "b_period_key": key,
                                         "money": money, "count": count, "money_quota": program.money_quota,
                                         "count_quota": program.count_quota})
     if result.rowcount != 1:
@@ -309,8 +311,8 @@ async def first_take(conn: AsyncConnection, member_id: int, program: Program, ke
     if (program.money_quota is not None and money > program.money_quota) or \
             (program.count_quota is not None and count > program.count_quota):
         raise Conflict("quota_exhausted", "本期优惠额度已用完")
-    await conn.execute(quota_usage.insert(), {"program_id": program.id, "member_id": member_id, "period_key": key,
-                                              "money_used": money, "count_used": count})
+    await _FIRST_TAKE.run(conn, {"program_id": program.id, "member_id": member_id, "period_key": key,
+                                 "money_used": money, "count_used": count})
 
 
 async def give_back(conn: AsyncConnection, member_id: int, program_id: int, key: str, *, money: int,

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from models.core import audit, policy
 from models.core.actors import Actor
 from models.core.clock import LOCAL_TZ, utcnow
-from models.core.errors import NotFound, Unprocessable
+from models.core.errors import Forbidden, NotFound, Unprocessable
 from models.core.typed import Body, text
 from models.db.sql import upsert
+from models.network import tree
 from models.relief import records
 from models.relief.records import Application
 from models.relief.tables import relief_calendar
@@ -78,9 +79,20 @@ async def year(conn: AsyncConnection, year_: int) -> list[dict[str, Any]]:
     return [_view(r) for r in rows]
 
 
+def editable(actor: Actor) -> bool:
+    """The calendar counts every unit's notice and review days: only an administrator of a top unit changes it."""
+    return policy.allowed(actor, "calendar.manage") and tree.is_top(actor.org_path)
+
+
+def _may_change(actor: Actor) -> None:
+    policy.require(actor, "calendar.manage")
+    if not editable(actor):
+        raise Forbidden("calendar_top_only", "节假日日历全网通用，只能由最上级工会的管理员修改")
+
+
 async def put(conn: AsyncConnection, actor: Actor, day: date, body: DayBody) -> dict[str, Any]:
     """Set one day (audited): a holiday must fall on a weekday, a make-up working day on a weekend."""
-    policy.require(actor, "calendar.manage")
+    _may_change(actor)
     weekend = day.weekday() >= 5
     if body.off and weekend:
         raise Unprocessable("calendar_weekend_off", "周末本就不是工作日，无需设为节假日")
@@ -97,7 +109,7 @@ async def put(conn: AsyncConnection, actor: Actor, day: date, body: DayBody) -> 
 
 async def delete(conn: AsyncConnection, actor: Actor, day: date) -> None:
     """Make the day an ordinary one again (audited); 404 when the calendar does not name it."""
-    policy.require(actor, "calendar.manage")
+    _may_change(actor)
     done = await conn.execute(relief_calendar.delete().where(relief_calendar.c.day == day))
     if done.rowcount != 1:
         raise NotFound("calendar_day_not_found", "日历中没有这一天的设置")

@@ -65,16 +65,20 @@ class Flag:
 _other = relief_applications.alias("other")
 
 
+#: An application's flags (built once: every file view reads them).
+_OF_APPLICATION = (sa.select(relief_flags, _other.c.kind.label("other_kind"), _other.c.status.label("other_status"))
+                   .outerjoin(_other, _other.c.id == relief_flags.c.other_application_id)
+                   .where(relief_flags.c.application_id == sa.bindparam("application_id"))
+                   .order_by(relief_flags.c.id))
+
+
 async def _flags(conn: AsyncConnection, application_id: int, statuses: tuple[str, ...] | None) -> list[Flag]:
-    other = _other
-    query = (sa.select(relief_flags, other.c.kind.label("other_kind"), other.c.status.label("other_status"))
-             .outerjoin(other, other.c.id == relief_flags.c.other_application_id)
-             .where(relief_flags.c.application_id == application_id).order_by(relief_flags.c.id))
+    query = _OF_APPLICATION
     if statuses is not None:
         query = query.where(relief_flags.c.status.in_(statuses))
     return [Flag(r.id, r.application_id, r.reason, r.other_application_id, r.other_kind, r.other_status, r.step,
                  r.status, r.detail, r.override_reason, r.override_by, r.created_at, r.resolved_at)
-            for r in (await conn.execute(query)).all()]
+            for r in (await conn.execute(query, {"application_id": application_id})).all()]
 
 
 async def open_flags(conn: AsyncConnection, application_id: int) -> list[Flag]:

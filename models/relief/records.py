@@ -212,10 +212,16 @@ class Event:
         return {**self.worker_view(), "staff_id": self.staff_id, "detail": self.detail, "amount": self.amount}
 
 
+_e = relief_events.c
+#: Built once, the columns an Event shows (every file view and the worker's own view read it).
+_TIMELINE = (sa.select(_e.id, _e.step, _e.action, _e.org_id, orgs.c.name.label("org_name"), _e.staff_id, _e.comment,
+                       _e.detail, _e.amount, _e.at)
+             .outerjoin(orgs, orgs.c.id == _e.org_id).where(_e.application_id == sa.bindparam("application_id"))
+             .order_by(_e.id))
+
+
 async def timeline(conn: AsyncConnection, application_id: int) -> list[Event]:
     """The application's timeline, oldest first."""
-    rows_ = (await conn.execute(
-        sa.select(relief_events, orgs.c.name.label("org_name")).outerjoin(orgs, orgs.c.id == relief_events.c.org_id)
-        .where(relief_events.c.application_id == application_id).order_by(relief_events.c.id))).all()
+    rows_ = (await conn.execute(_TIMELINE, {"application_id": application_id})).all()
     return [Event(r.step, r.action, r.org_id, r.org_name, r.staff_id, r.comment,
                   json.loads(r.detail) if r.detail else None, r.amount, r.at) for r in rows_]

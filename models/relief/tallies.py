@@ -15,7 +15,7 @@ from the month rows, the days at either end from the day rows). ``relief_tally_p
 application and subtree for the distinct workers helped (``people``, which no sum of rows gives).
 
 ``rebuild`` counts both tables afresh from the applications and their timelines with the same rules: the
-migration that made them (0021), the scenes that write timelines directly (the benchmark's, the tests'), the
+migration that made them (0022), the scenes that write timelines directly (the benchmark's, the tests'), the
 demo's data (whose times are moved back) and ``unionaid rebuild-relief-stats`` use it.
 
 Row locks: a count's rows are shared by every application of the unit, day, kind and figure. A transaction

@@ -80,12 +80,16 @@ async def record(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, applica
     return Visit(visit_id, app.id, body.date, list(body.visitors), body.findings, actor.id, actor.org_id, now, [])
 
 
+#: Built once (the file reads it on every view).
+_OF_APPLICATION = (sa.select(relief_visits).where(relief_visits.c.application_id == sa.bindparam("application_id"))
+                   .order_by(relief_visits.c.id))
+
+
 async def of_application(conn: AsyncConnection, cipher: PiiCipher, application_id: int, *,
                          attachments: Sequence[Any] | None = None) -> list[Visit]:
     """An application's visits, oldest first, with their photos (read here, or picked from ``attachments``,
     the application's attachment rows when the caller has read them already)."""
-    rows = (await conn.execute(sa.select(relief_visits).where(relief_visits.c.application_id == application_id)
-                               .order_by(relief_visits.c.id))).all()
+    rows = (await conn.execute(_OF_APPLICATION, {"application_id": application_id})).all()
     if attachments is None:
         attachments = (await conn.execute(sa.select(relief_attachments).where(
             relief_attachments.c.application_id == application_id, relief_attachments.c.visit_id.is_not(None))

@@ -179,6 +179,27 @@ async def test_an_account_an_admin_created_must_change_its_password_first(browse
     assert (await browser().login("newbie", "Mine-Own-2026!")).location == "/console/"
 
 
+async def test_through_the_api_too_an_admins_password_opens_nothing_until_changed(browser, engine, api: ApiClient):
+    await make_scene(engine)
+    admin = (await api.post("/api/v1/auth/staff", {"username": "admin1", "password": PASSWORD})).data["token"]
+    assert (await api.post("/api/v1/staff/accounts", {"username": "newbie", "password": "Given-By-Admin-1",
+                                                      "roles": ["station"], "org_code": "S01"}, token=admin)).status == 201
+    token = (await api.post("/api/v1/auth/staff", {"username": "newbie", "password": "Given-By-Admin-1"})).data["token"]
+    for path in ("/api/v1/staff/relief/applications", "/api/v1/staff/orgs", "/api/v1/staff/members?org=S01"):
+        refused = await api.get(path, token=token)
+        assert refused.status == 403 and refused.data["error"]["code"] == "password_change_required", path
+        assert "修改" in refused.data["error"]["message"]
+    assert (await api.get("/api/v1/public/notices")).status == 200  # what anyone may read stays open
+    b = browser()
+    await b.login("newbie", "Given-By-Admin-1")
+    done = await b.post("/console/password", {"current": "Given-By-Admin-1", "new": "Mine-Own-2026!",
+                                              "confirm": "Mine-Own-2026!"})
+    assert done.status == 302
+    fresh = (await api.post("/api/v1/auth/staff", {"username": "newbie", "password": "Mine-Own-2026!"})).data["token"]
+    assert (await api.get("/api/v1/staff/relief/applications", token=fresh)).status == 200
+    assert (await api.post("/api/v1/auth/logout", {}, token=token)).status == 200  # logging out was allowed all along
+
+
 async def test_logout_works_before_the_password_is_changed(browser, engine, api: ApiClient):
     await make_scene(engine)
     admin = (await api.post("/api/v1/auth/staff", {"username": "admin1", "password": PASSWORD})).data["token"]

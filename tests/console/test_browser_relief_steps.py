@@ -1,6 +1,7 @@
 """One relief application walked in Chromium through the console's later steps: the home visit with a photo, the
 collective review meeting, the notice, an objection dismissed after asking once (by the keyboard), the fund's
-ledger, the payment, and its reversal asked once; every page passes axe-core and reads at 1366×768 and 200 %."""
+ledger, the payment, and its reversal asked once, a closed fund; every page passes axe-core and reads at 1366×768
+and 200 %."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -9,6 +10,7 @@ import pytest
 
 from models.core.actors import SYSTEM, Actor
 from models.core.clock import utcnow
+from models.funds import sources
 from models.identity import staff_accounts
 from models.relief import notices, objections, reviewing
 from server.passwords import ARGON2
@@ -152,3 +154,13 @@ async def test_visit_meeting_notice_objection_payment(tab, engine, running):
     row = await app_row(engine, app)
     assert (row.status, row.step) == ("submitted", "payment")
     assert date.today()  # the dates shown are Beijing time (the context's timezone is Asia/Shanghai)
+
+    # a fund closed at year end: its page says when and why, and an administrator sees the reopen form
+    async with engine.begin() as conn:
+        finance = actor_of(scene.staff["finance1"])
+        closed = await fund(conn, finance, "K01", 50_000, name="年末结余专项")
+        await sources.close(conn, finance, closed, sources.Closing.of({"reason": "年度结束，结余按规定处理"}))
+    await login(tab, "admin1")
+    await tab.goto(f"/console/funds/{closed}")
+    assert "年度结束，结余按规定处理" in await tab.locator("main").inner_text()
+    await checked(tab, "27b-fund-closed")

@@ -2,9 +2,15 @@
 shown next to the field, removing one asked once; any other role gets the 403 page."""
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 
+from models.core.actors import SYSTEM
+from models.core.clock import utcnow
 from models.core.tables import audit_log
+from models.identity import staff_accounts
+from server.passwords import ARGON2
 from models.relief.tables import relief_calendar
 from tests.console.scene import PASSWORD, make_scene
 
@@ -66,3 +72,22 @@ async def test_other_roles_get_the_403_page(browser, engine, running):
                  await b.post("/console/calendar/2026-10-08/remove", {"confirmed": "1"})):
         assert page.status == 403 and page.h1 == ["没有权限"]
     assert await days(engine) == {}
+
+
+async def test_an_admin_below_the_top_unit_sees_the_calendar_and_changes_nothing(browser, engine, running):
+    await make_scene(engine)
+    async with engine.begin() as conn:
+        await conn.execute(relief_calendar.insert().values(day=date(2026, 10, 8), off=True, name="国庆节",
+                                                           updated_at=utcnow()))
+        await staff_accounts.create(conn, SYSTEM, hasher=ARGON2, username="county_admin", password=PASSWORD,
+                                    roles=["admin"], org_code="K01")
+    b = browser()
+    await b.login("county_admin", PASSWORD)
+    page = await b.get("/console/calendar?year=2026")
+    assert page.status == 200 and page.has("2026-10-08", "国庆节", "由最上级工会的管理员维护")
+    assert "取消设置" not in page.text and 'action="/console/calendar"' not in page.text  # no form, no remove
+    refused = await b.post("/console/calendar", {"date": "2026-10-09", "off": "true", "name": "国庆节"})
+    assert refused.status == 403 and refused.has("只能由最上级工会的管理员修改")
+    kept = await b.post("/console/calendar/2026-10-08/remove", {"confirmed": "1"})
+    assert kept.status == 403
+    assert await days(engine) == {"2026-10-08": (True, "国庆节")}

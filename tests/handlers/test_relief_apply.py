@@ -211,6 +211,30 @@ async def test_wechat_down_saves_the_draft_unchecked(api, engine, running, wecha
     assert status == "unchecked"
 
 
+async def test_a_create_retried_with_its_key_makes_one_draft(api, engine, running, wechat):
+    """The phone lost the answer to its create and asks again with the same key: the same draft comes back."""
+    s = await scene(api, engine, running)
+    body = {"kind": "medical", "form": FORM, "household": [{"name": "李建国", "relation": "spouse", "id_number": SPOUSE}]}
+    first = await api.post(BASE, body, token=s["wang"], headers={"Idempotency-Key": "relief-create-0001"})
+    assert first.status == 201 and "Idempotent-Replayed" not in first.headers, first.data
+    again = await api.post(BASE, body, token=s["wang"], headers={"Idempotency-Key": "relief-create-0001"})
+    assert again.status == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.data == first.data
+    other = await api.post(BASE, {**body, "form": {**FORM, "self_paid": 1}}, token=s["wang"],
+                           headers={"Idempotency-Key": "relief-create-0001"})
+    assert (other.status, other.error_code) == (422, "idempotency_key_reused")
+    # the key is the caller's: another worker's same key is another request
+    zhao = await api.post(BASE, {"kind": "medical", "form": FORM}, token=s["zhao"],
+                          headers={"Idempotency-Key": "relief-create-0001"})
+    assert zhao.status == 201 and zhao.data["id"] != first.data["id"]
+    plain = await api.post(BASE, body, token=s["wang"])  # no key: a new draft, as before keys
+    assert plain.status == 201 and plain.data["id"] != first.data["id"]
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(relief_applications))).scalar() == 3
+    bad = await api.post(BASE, body, token=s["wang"], headers={"Idempotency-Key": "short"})
+    assert (bad.status, bad.error_code) == (400, "idempotency_key_format")
+
+
 async def test_a_worker_never_reads_or_touches_anothers_application_or_files(api, engine, running, wechat):
     s = await scene(api, engine, running)
     app_id = await complete(api, s["wang"])

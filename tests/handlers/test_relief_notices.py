@@ -127,12 +127,18 @@ async def test_the_calendar_is_the_admins(api, engine, running, wechat):
     day = {"off": True, "name": "国庆节"}
     refused = await api.request("PUT", "/api/v1/staff/calendar/2026-10-01", json_body=day, token=s["reviewer"])
     assert (refused.status, refused.error_code) == (403, "role_forbidden")
+    # "far" is an admin of a district (K02): the calendar counts every unit's days, so only a top unit's admin
+    below = await api.request("PUT", "/api/v1/staff/calendar/2026-10-01", json_body=day, token=s["far"])
+    assert (below.status, below.error_code) == (403, "calendar_top_only")
     put = await api.request("PUT", "/api/v1/staff/calendar/2026-10-01", json_body=day, token=s["admin"])
     assert put.status == 200 and put.data == {"date": "2026-10-01", **day}
     listed = await api.get("/api/v1/staff/calendar?year=2026", token=s["admin"])
     assert listed.data == {"items": [{"date": "2026-10-01", **day}]}
     bad = await api.request("PUT", "/api/v1/staff/calendar/2026-02-30", json_body=day, token=s["admin"])
     assert bad.status == 404
+    kept = await api.request("DELETE", "/api/v1/staff/calendar/2026-10-01", token=s["far"])
+    assert (kept.status, kept.error_code) == (403, "calendar_top_only")
+    assert (await api.get("/api/v1/staff/calendar?year=2026", token=s["far"])).status == 200  # reading stays open
     gone = await api.request("DELETE", "/api/v1/staff/calendar/2026-10-01", token=s["admin"])
     assert gone.status == 204
     assert (await api.get("/api/v1/staff/calendar?year=2026", token=s["admin"])).data == {"items": []}

@@ -66,6 +66,17 @@ def test_bad_values_name_the_setting(env, setting):
     assert message.startswith(setting) and "\n" not in message
 
 
+@pytest.mark.parametrize("url", ["mysql+aiomysql://u:p@db:3306/union", "mysql+asyncmy://u:p@db:3306/union",
+                                 "sqlite+aiosqlite:////srv/u.sqlite3"])
+def test_each_supported_driver_is_accepted(url):
+    assert load_config(env={"UNIONAID_DATABASE_URL": url}).effective_database_url == url
+
+
+def test_an_unsupported_driver_is_named_with_the_supported_ones():
+    with pytest.raises(ConfigError, match="mysql\\+aiomysql://, mysql\\+asyncmy:// or sqlite\\+aiosqlite://"):
+        load_config(env={"UNIONAID_DATABASE_URL": "mysql+pymysql://u:p@db/union"})
+
+
 def test_bad_toml(tmp_path):
     unknown = tmp_path / "a.toml"
     unknown.write_text("prot = 1\n")

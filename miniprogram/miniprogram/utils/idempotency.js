@@ -1,6 +1,7 @@
-// Idempotency keys: one per attempt of an action that moves money (a redemption). The page keeps
-// the key until the server has answered, so a retry after a network error sends the same key and
-// the server redeems once; a new attempt (a new bill) gets a new key.
+// Idempotency keys: one per attempt of an action that must happen once (a redemption, a relief
+// draft's creation). The page keeps the key until the server has answered, so a retry after a
+// network error sends the same key and the server acts once; a new attempt (a new bill, a changed
+// draft) gets a new key.
 
 function hex(bytes) {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')

@@ -125,6 +125,30 @@ test('a draft is saved with money in fen and the asked amount; later saves PATCH
   expect(changed.amount).toBe(300000)
 })
 
+test('a create whose answer was lost is sent again with the same Idempotency-Key; a changed draft gets a new key', async () => {
+  const server = server0()
+  server.on('POST', '/relief/applications', (req) => ({status: 201, body: F.application({form: req.data.form})}))
+  const page = await pages.open('pages/relief/apply', {kind: 'temporary'})
+  fillTemporary(page)
+  server.failNext('timeout') // the server may have made the draft: only the answer is lost
+  pages.tap(page, '.apply-save')
+  await pages.settle()
+  expect(page.instance.data.appId).toBeFalsy()
+  server.failNext('offline')
+  pages.tap(page, '.apply-save')
+  await pages.settle()
+  pages.type(page, '.apply-field--loss .apply-input', '99') // a changed draft is another attempt
+  pages.tap(page, '.apply-save')
+  await pages.settle()
+  const [lost, retried, changed] = server.calls('POST', '/relief/applications')
+  expect(lost.header['Idempotency-Key']).toMatch(/^[0-9a-f]{32}$/)
+  expect(retried.header['Idempotency-Key']).toBe(lost.header['Idempotency-Key'])
+  expect(retried.data).toEqual(lost.data)
+  expect(changed.header['Idempotency-Key']).not.toBe(lost.header['Idempotency-Key'])
+  expect(changed.data.form.loss).toBe(9900)
+  expect(page.instance.data.appId).toBe(7)
+})
+
 test('an amount above the cap is caught on the phone', async () => {
   const server = server0()
   const page = await pages.open('pages/relief/apply', {kind: 'temporary'})

@@ -8,6 +8,7 @@
 const api = require('../../utils/api')
 const ui = require('../../utils/ui')
 const format = require('../../utils/format')
+const idempotency = require('../../utils/idempotency')
 const formSchema = require('./form-schema')
 const labels = require('./labels')
 
@@ -367,7 +368,13 @@ Component({
       const create = {kind: this.kindRaw.code, form}
       if (body.amount !== undefined && body.amount !== null) create.amount = body.amount
       if (people !== undefined && people.length) create.household = people
-      return api.post('/relief/applications', create).then((app) => {
+      // One Idempotency-Key per draft attempt, kept while the same draft is sent again: when the answer to
+      // a create is lost (a timeout, no network), 重试 gets the draft the server made instead of a second one.
+      const sent = JSON.stringify(create)
+      if (!this.createAttempt || this.createAttempt.sent !== sent) this.createAttempt = {key: idempotency.newKey(), sent}
+      const header = {'Idempotency-Key': this.createAttempt.key}
+      return api.post('/relief/applications', create, {header}).then((app) => {
+        this.createAttempt = null
         this.setData({appId: app.id})
         return saved(app)
       })

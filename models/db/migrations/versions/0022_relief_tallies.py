@@ -7,14 +7,14 @@ and the paid applications per subtree and day (distinct workers), written with t
   prev_day) and (scope, prev_day, day): the distinct workers of the days at either end of a period; by (scope,
   member_id, day): a worker's payments in a subtree, whose chain of previous days a payment changes.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0021'
-down_revision = '0020'
+revision = '0022'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
