@@ -1,5 +1,5 @@
-"""Administrative CLI verbs: create-org, create-staff, import-members, rotate-qr-key, and the audit
-chain's audit-verify and audit-checkpoint. They act as the system.
+"""Administrative CLI verbs: create-org, create-staff, import-members, rotate-qr-key, the audit
+chain's audit-verify and audit-checkpoint, and rebuild-relief-stats. They act as the system.
 
 A verb that writes audit records seals them (its own, by its request id) and checkpoints the
 chain's head before it exits (:func:`seal_own`), so none of them waits, unsealed, for a
@@ -196,6 +196,29 @@ async def rotate_qr_key(config: Config, keep: int) -> int:
     return 0
 
 
+async def rebuild_relief_stats(config: Config, check: bool) -> int:
+    """Count the relief statistics' summary afresh from the applications and their timelines (``tallies.rebuild``),
+    or with ``check`` only compare it with a fresh count (exit 1 when they differ). Derived data, not audited."""
+    from models.relief import tallies
+
+    engine = make_engine(config)
+    try:
+        if check:
+            async with reading(engine) as conn:
+                drift = await tallies.drift(conn)
+            for line in drift[:50]:
+                print(line)
+            print("the relief statistics' summary " + (f"differs from a fresh count ({len(drift)} rows)" if drift
+                                                         else "equals a fresh count"))
+            return 1 if drift else 0
+        async with engine.begin() as conn:
+            written = await tallies.rebuild(conn)
+    finally:
+        await engine.dispose()
+    print("rebuilt the relief statistics' summary: " + ", ".join(f"{n} rows in {t}" for t, n in written.items()))
+    return 0
+
+
 def add_parsers(sub: Any) -> None:
     """Register the administrative verbs on the CLI's subparsers."""
     org = sub.add_parser("create-org", help="add a unit to the union network")
@@ -214,6 +237,10 @@ def add_parsers(sub: Any) -> None:
     rotate = sub.add_parser("rotate-qr-key", help="add a new signing key for card codes; codes already shown "
                             "and printed cards signed by the previous keys still work")
     rotate.add_argument("--keep", type=int, default=4, help="older keys kept for verifying (default 4)")
+    stats = sub.add_parser("rebuild-relief-stats", help="count the relief statistics' summary afresh from the "
+                           "timelines (after a restore or a correction by hand; with the service stopped)")
+    stats.add_argument("--check", action="store_true", help="only compare the summary with a fresh count; exit 1 "
+                       "when they differ")
     roster = sub.add_parser("import-members", help="import a member roster (CSV in UTF-8 or GBK, or XLSX)")
     roster.add_argument("file")
     roster.add_argument("--org", required=True, help="code of the unit the members belong to")
@@ -229,4 +256,5 @@ def commands(config: Config, args: argparse.Namespace) -> dict[str, Callable[[],
         "audit-checkpoint": lambda: audit_checkpoint(config),
         "rotate-qr-key": lambda: rotate_qr_key(config, args.keep),
         "import-members": lambda: import_members(config, args.file, args.org, args.strict),
+        "rebuild-relief-stats": lambda: rebuild_relief_stats(config, args.check),
     }

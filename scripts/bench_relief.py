@@ -12,7 +12,8 @@ Builds a scratch database: a city with 12 districts of 25 units each (streets an
 stored the real way (ID numbers encrypted with the service's cipher and found by its blind index), and
 ``--applications`` applications over two years with their timelines, households, proofs, home visits, collective
 review votes, notice batches, flags and completions, spread over kinds, steps and statuses (bulk inserts of the
-real tables; the rows are what the domain functions write). Then it starts the service in a subprocess and
+real tables; the rows are what the domain functions write; the statistics' summary of them counted by
+``tallies.rebuild``). Then it starts the service in a subprocess and
 drives, from ``--concurrency`` members of staff (city, district and street level, each with their own roles and
 subtree) in this process, one phase per page, printing req/s, p50, p99 and the CPU time each request cost
 the serving process(es) and the database server (``/proc``: on shared cores the rates follow the machine's
@@ -265,7 +266,7 @@ async def _insert(conn: AsyncConnection, table: sa.Table, rows: list[dict[str, A
 
 TABLES = ("members", "users", "relief_applications", "relief_events", "relief_household", "relief_visits",
           "relief_attachments", "relief_meetings", "relief_votes", "relief_notices", "relief_notice_entries",
-          "relief_flags", "relief_completions")
+          "relief_flags", "relief_completions", "relief_tallies", "relief_tally_paid")
 
 
 async def seed(conn: AsyncConnection, cipher: Any, n_apps: int, n_members: int, *, districts: int = DISTRICTS,
@@ -281,6 +282,7 @@ async def seed(conn: AsyncConnection, cipher: Any, n_apps: int, n_members: int, 
     from models.members.tables import members
     from models.network import tree
     from models.relief.kinds import PRESET_DEFINITIONS
+    from models.relief import tallies
     from models.relief.presets import PRESETS
     from models.relief.tables import (relief_applications, relief_attachments, relief_completions, relief_events,
                                       relief_flags, relief_household, relief_meetings, relief_notice_entries,
@@ -344,6 +346,7 @@ async def seed(conn: AsyncConnection, cipher: Any, n_apps: int, n_members: int, 
                         (relief_completions, rows.completions)):
         await _insert(conn, table, data)
         scene.counts[table.name] = len(data)
+    scene.counts.update(await tallies.rebuild(conn))  # the statistics' summary of the timelines written above
     scene.loaded = time.perf_counter() - started
     return scene
 

@@ -45,7 +45,7 @@ from models.members.idcard import check_digit
 from models.members.tables import members as members_table
 from models.network import tree
 from models.relief import applying, archive, calendar, consent, meetings, notices, objections, payments, proofs
-from models.relief import records, reviewing, visits
+from models.relief import records, reviewing, tallies, visits
 from models.relief.kinds import PRESET_DEFINITIONS
 from models.relief.tables import relief_applications, relief_events
 from models.relief.tables import relief_notices as relief_notices_table
@@ -385,6 +385,7 @@ async def _moved_back(conn: AsyncConnection, cipher: PiiCipher, app_ids: list[in
         await conn.execute(notifications.update().where(n.id == note.id).values(
             event_at=note.event_at - delta, created_at=note.created_at - delta,
             next_attempt_at=note.next_attempt_at - delta))
+    await tallies.rebuild(conn)  # the statistics' summary counted again at the moved times
     if notice_id is None:
         return
     t = relief_notices_table.c

@@ -204,13 +204,6 @@ async def running(config: Config, engine: AsyncEngine) -> AsyncIterator[RunningA
     app.gateway.close()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_kept_statistics(request: pytest.FixtureRequest) -> None:
-    """The session's app forgets the reports it kept (60 s) for the test before: each test's data is new."""
-    if "running" in request.fixturenames:
-        request.getfixturevalue("running").settings.pop("relief_stats", None)
-
-
 @pytest.fixture
 def api(running: RunningApp, wechat: Any, engine: AsyncEngine) -> ApiClient:
     """An HTTP client for the running app that checks every answer against the OpenAPI document."""

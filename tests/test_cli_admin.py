@@ -1,5 +1,5 @@
 """The administrative verbs as an operator runs them: create-org, create-staff, import-members,
-rotate-qr-key, audit-verify and audit-checkpoint."""
+rotate-qr-key, audit-verify, audit-checkpoint and rebuild-relief-stats."""
 from __future__ import annotations
 
 import json
@@ -188,3 +188,15 @@ def test_rotate_qr_key(cli, tmp_path):
     stored = json.loads((tmp_path / "var" / "qr_keys.json").read_text())
     assert stored["current"] == 2 and set(stored["keys"]) == {"1", "2"}
     assert cli("rotate-qr-key", "--keep", "0").returncode == 2
+
+
+def test_rebuild_relief_stats_checks_then_counts_the_summary_afresh(cli):
+    assert cli("rebuild-relief-stats", "--check").returncode == 0
+    with sqlite3.connect(cli.db) as conn:  # a row no timeline explains (a correction by hand gone wrong)
+        conn.execute("INSERT INTO relief_tallies (scope, span, day, kind, figure, n, amount, first_id) "
+                     "VALUES ('/1/', 'd', '2026-01-05', 'temporary', 'received', 3, 0, 1)")
+    checked = cli("rebuild-relief-stats", "--check")
+    assert checked.returncode == 1 and "differs from a fresh count (1 rows)" in checked.stdout, checked.stdout
+    rebuilt = cli("rebuild-relief-stats")
+    assert rebuilt.returncode == 0 and "0 rows in relief_tallies" in rebuilt.stdout, rebuilt.stderr
+    assert cli("rebuild-relief-stats", "--check").returncode == 0

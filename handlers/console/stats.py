@@ -10,7 +10,6 @@ from typing import Any
 
 from handlers.console.base import ConsoleHandler, yuan
 from handlers.console.partners import units
-from handlers.relief_stats import kept_stats
 from models.core import spreadsheets
 from models.core.policy import Access
 from models.core.spreadsheets import Money
@@ -83,10 +82,9 @@ async def reports(handler: ConsoleHandler, q: statistics.StatsQuery) -> tuple[di
     """The period and unit the page counts, and every report of it, read in one transaction."""
     actor = await handler.actor()
     async with handler.reading() as conn:
-        kept = kept_stats(handler)
-        by_kind = await statistics.payments(conn, actor, q.model_copy(update={"by": "kind"}), kept)
-        by_month = await statistics.payments(conn, actor, q.model_copy(update={"by": "month"}), kept)
-        received = await statistics.applications(conn, actor, q.model_copy(update={"by": "month"}), kept)
+        by_kind = await statistics.payments(conn, actor, q.model_copy(update={"by": "kind"}))
+        by_month = await statistics.payments(conn, actor, q.model_copy(update={"by": "month"}))
+        received = await statistics.applications(conn, actor, q.model_copy(update={"by": "month"}))
         partners = await statistics.redemptions(conn, actor, q)
         cards = await statistics.cards_issued(conn, actor, q)
         funds = await statistics.funds(conn, actor, q)

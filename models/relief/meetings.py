@@ -20,7 +20,7 @@ from models.core.ports import PiiCipher
 from models.core.typed import Body, Date, Id, Int32, text
 from models.network import tree as orgs
 from models.network.tables import orgs as org_table
-from models.relief import calendar, flags, records, reviewing
+from models.relief import calendar, flags, records, reviewing, tallies
 from models.relief.records import Application
 from models.relief.tables import relief_meetings, relief_votes
 
@@ -123,30 +123,31 @@ async def record(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, body: M
     meeting_id = int(done.inserted_primary_key[0])  # type: ignore[index]
     need = two_thirds(len(body.present))
     results = []
-    for vote, (app, open_) in zip(body.votes, apps):
-        carried = vote.votes_for >= need
-        if carried and open_ and vote.override is not None:
-            await reviewing.override_flags(conn, actor, app, open_, vote.override.reason)
-        await conn.execute(relief_votes.insert().values(meeting_id=meeting_id, application_id=app.id,
-                                                        votes_for=vote.votes_for, votes_against=vote.against,
-                                                        carried=carried))
-        detail = {"meeting_id": meeting_id, "for": vote.votes_for, "against": vote.against,
-                  "present": len(body.present), "carried": carried}
-        if carried:
-            nxt = records.next_step(STEP)
-            new = await records.save(conn, cipher, app, step=nxt, step_since=now,
-                                     due_at=await calendar.step_due(conn, app, nxt, now))
-            new = replace(new, flagged=bool(await flags.raise_flags(conn, new, nxt, cipher=cipher)))
-            await records.event(conn, app, "meeting", step=STEP, org_id=actor.org_id, staff_id=actor.id,
-                                detail=detail)
-            await reviewing.notify(conn, app, "pass", step=STEP)
-        else:
-            new = await records.save(conn, cipher, app, status="rejected", reject_reason=NOT_CARRIED, due_at=None)
-            await records.event(conn, app, "rejected", step=STEP, org_id=actor.org_id, staff_id=actor.id,
-                                comment=NOT_CARRIED, detail=detail)
-            await reviewing.notify(conn, app, "reject", step=STEP, comment=NOT_CARRIED)
-        results.append({**reviewing.answer(new), "for": vote.votes_for, "against": vote.against,
-                        "carried": carried})
+    async with tallies.batched(conn):  # the rejections counted at the end, in one lock order
+        for vote, (app, open_) in zip(body.votes, apps):
+            carried = vote.votes_for >= need
+            if carried and open_ and vote.override is not None:
+                await reviewing.override_flags(conn, actor, app, open_, vote.override.reason)
+            await conn.execute(relief_votes.insert().values(meeting_id=meeting_id, application_id=app.id,
+                                                            votes_for=vote.votes_for, votes_against=vote.against,
+                                                            carried=carried))
+            detail = {"meeting_id": meeting_id, "for": vote.votes_for, "against": vote.against,
+                      "present": len(body.present), "carried": carried}
+            if carried:
+                nxt = records.next_step(STEP)
+                new = await records.save(conn, cipher, app, step=nxt, step_since=now,
+                                         due_at=await calendar.step_due(conn, app, nxt, now))
+                new = replace(new, flagged=bool(await flags.raise_flags(conn, new, nxt, cipher=cipher)))
+                await records.event(conn, app, "meeting", step=STEP, org_id=actor.org_id, staff_id=actor.id,
+                                    detail=detail)
+                await reviewing.notify(conn, app, "pass", step=STEP)
+            else:
+                new = await records.save(conn, cipher, app, status="rejected", reject_reason=NOT_CARRIED, due_at=None)
+                await records.event(conn, app, "rejected", step=STEP, org_id=actor.org_id, staff_id=actor.id,
+                                    comment=NOT_CARRIED, detail=detail)
+                await reviewing.notify(conn, app, "reject", step=STEP, comment=NOT_CARRIED)
+            results.append({**reviewing.answer(new), "for": vote.votes_for, "against": vote.against,
+                            "carried": carried})
     await audit.record(conn, actor, "relief.meeting", target_kind="relief_meeting", target_id=meeting_id,
                        org_path=org.path, summary={"members": body.members, "present": len(body.present),
                                                    "results": results})

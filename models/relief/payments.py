@@ -29,7 +29,7 @@ from models.funds import ledger, sources
 from models.members.tables import members
 from models.network import tree
 from models.network.tables import orgs
-from models.relief import calendar, records
+from models.relief import calendar, records, tallies
 from models.relief.payment_tables import relief_payments
 from models.relief.records import Application
 from models.relief.reviewing import check_four_eyes, load_in_scope
@@ -179,17 +179,20 @@ async def pay_batch(conn: AsyncConnection, cipher: PiiCipher, actor: Actor, body
         raise Invalid("batch_duplicate", "批量发放的申请不能重复")
     batch = uuid.uuid4().hex
     paid = []
-    for application_id in sorted(body.application_ids):  # one lock order: two batches cannot deadlock
-        try:
-            app = await _load_at_payment(conn, cipher, actor, application_id)
-            acct = await account(conn, cipher, app)
-            if not acct:
-                raise Unprocessable("account_missing", "该申请没有登记银行账号，不能批量转账")
-            paid.append(await _pay(conn, cipher, actor, app, amount=app.approved_amount or 0, method=body.method,
-                                   last4=acct[-4:], voucher_no=body.voucher_no, paid_on=body.paid_on, batch=batch))
-        except AppError as refused:
-            refused.message = f"申请 {application_id}：{refused.message}"
-            raise
+    # One lock order: two batches cannot deadlock (the applications by id; the statistics' counts at the end).
+    async with tallies.batched(conn):
+        for application_id in sorted(body.application_ids):
+            try:
+                app = await _load_at_payment(conn, cipher, actor, application_id)
+                acct = await account(conn, cipher, app)
+                if not acct:
+                    raise Unprocessable("account_missing", "该申请没有登记银行账号，不能批量转账")
+                paid.append(await _pay(conn, cipher, actor, app, amount=app.approved_amount or 0, method=body.method,
+                                       last4=acct[-4:], voucher_no=body.voucher_no, paid_on=body.paid_on,
+                                       batch=batch))
+            except AppError as refused:
+                refused.message = f"申请 {application_id}：{refused.message}"
+                raise
     return paid
 
 

@@ -19,6 +19,7 @@ from models.core.clock import LOCAL_TZ, utcnow
 from models.core.errors import Conflict, NotFound
 from models.core.ports import PiiCipher
 from models.network.tables import orgs
+from models.relief import tallies
 from models.relief.kinds import Definition
 from models.relief.tables import relief_applications, relief_events
 
@@ -174,11 +175,16 @@ async def save(conn: AsyncConnection, cipher: PiiCipher, app: Application, **cha
 async def event(conn: AsyncConnection, app: Application, action: str, *, step: str | None = None,
                 org_id: int | None = None, staff_id: int | None = None, comment: str | None = None,
                 detail: Mapping[str, Any] | None = None, amount: int | None = None) -> None:
-    """Add a line to the application's timeline."""
+    """Add a line to the application's timeline, and count it in the statistics' summary (``tallies``) in the same
+    transaction: the timeline's one writer is the summary's."""
+    at, step = utcnow(), step if step is not None else app.step
     await conn.execute(relief_events.insert().values(
-        application_id=app.id, step=step if step is not None else app.step, action=action, org_id=org_id,
+        application_id=app.id, step=step, action=action, org_id=org_id,
         staff_id=staff_id, comment=comment, detail=json.dumps(dict(detail), ensure_ascii=False) if detail else None,
-        amount=amount, at=utcnow()))
+        amount=amount, at=at))
+    await tallies.record(conn, application_id=app.id, org_path=app.org_path, kind=app.kind, member_id=app.member_id,
+                         approved_amount=app.approved_amount, submitted_at=app.submitted_at, action=action, step=step,
+                         at=at)
 
 
 @dataclass(frozen=True)

@@ -2,27 +2,24 @@
 approved and rejected; people helped and money paid; each grouped by kind, by month or by the unit's
 direct sub-units. Every total is the sum of its rows (``people``, distinct workers, alone is not additive).
 
-Counted from the timeline and the application's columns:
+What is counted (``tallies``, which keeps the counts as the timeline is written):
 - received: ``submitted_at`` in the period (a resubmission keeps the first submission's time);
 - approved: an event ``passed`` at step ``approval`` in the period; rejected: an event ``rejected``;
 - paid: applications now ``paid`` or ``archived``, at the time of their latest ``paid`` event, for their
   ``approved_amount``. Funds' ledger totals (payments by source) would replace this reading once the
-  ledger exists: swap ``_paid`` for a query over its payment rows.
+  ledger exists: count them into the summary from the ledger's writer instead.
 
-A report over a city's year reads tens of thousands of index entries (seconds at 100,000 applications), so
-``KeptStats`` keeps each computed answer per process for ``max_age`` seconds (60 by default), per unit, period
-and grouping: **the figures shown may be up to that old**. The caller's right to the unit is checked on every
-request; only the counting is reused.
+A report reads the summary's rows of its unit (and, grouped by unit, of its direct sub-units): the whole
+months of the period from the month rows, the days at either end from the day rows, so its cost follows the
+months, kinds and sub-units, never the applications. The figures are live: a change shows in the next
+report, in every process (the summary is written in the transaction of the change).
 """
 from __future__ import annotations
 
-import asyncio
-import copy
 import json
-from collections import OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
-from time import monotonic
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -39,14 +36,11 @@ from models.counter import totals as counter_totals
 from models.funds import accounts as fund_accounts
 from models.network import tree
 from models.network.tables import orgs
-from models.relief.tables import relief_applications, relief_events
+from models.relief import tallies
+from models.relief.tables import relief_applications, relief_tallies
 
 By = Literal["kind", "month", "org"]
 MAX_DAYS = 366 * 10
-PAID = ("paid", "archived")
-#: The joins from the timeline read what they need of each application from its narrow index by id, not its row
-#: (MySQL would take the primary key, kilobytes a row). tests/models/relief/test_query_plans.py checks the plan.
-TALLY = (relief_applications, "FORCE INDEX (ix_relief_applications_tally)", "mysql")
 
 
 class StatsQuery(Query):
@@ -90,24 +84,8 @@ class _Grouper:
         return unit.code
 
 
-def _slices(by: By, lo: datetime, hi: datetime) -> list[tuple[str | None, datetime, datetime]]:
-    """The period as one slice, or by Beijing month (each counted in SQL over its own bounds)."""
-    if by != "month":
-        return [(None, lo, hi)]
-    out: list[tuple[str | None, datetime, datetime]] = []
-    start = lo
-    while start < hi:
-        local = start.astimezone(LOCAL_TZ)
-        first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        following = (first + timedelta(days=32)).replace(day=1)
-        end = min(hi, following.astimezone(start.tzinfo))
-        out.append((local.strftime("%Y-%m"), start, end))
-        start = end
-    return out
-
-
 async def _scope(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> tree.Org:
-    """The unit counted, within the caller's reach (checked on every request, kept answers or not)."""
+    """The unit counted, within the caller's reach."""
     policy.require(actor, "relief.statistics")
     within = policy.scope(actor)
     root = await tree.by_code(conn, q.org, within=within) if q.org else (
@@ -118,70 +96,31 @@ async def _scope(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> tree.Org
 
 
 async def _children(conn: AsyncConnection, root: tree.Org, by: By) -> list[tree.Org]:
-    """The unit's direct sub-units, when the report groups by them."""
+    """The unit's direct sub-units, when the report groups by them (one query)."""
     if by != "org":
         return []
-    kids = (await conn.execute(sa.select(orgs.c.id).where(orgs.c.parent_id == root.id).order_by(orgs.c.code))).all()
-    return [await tree.get(conn, r.id) for r in kids]
+    o = orgs.c
+    kids = await conn.execute(sa.select(o.id, o.code, o.name, o.type, o.parent_id, o.path, o.depth)
+                              .where(o.parent_id == root.id).order_by(o.code))
+    return [tree.Org(r.id, r.code, r.name, r.type, r.parent_id, r.path, r.depth) for r in kids]
 
 
-Report = dict[str, Any]
-
-
-class KeptStats:
-    """Computed reports kept by one process for ``max_age`` seconds, per (report, unit, period, grouping).
-
-    The figures a kept answer shows are at most ``max_age`` seconds older than the request that counted them
-    (another process, or this one after a change, shows the change once its own kept answer is that old).
-    Requests that miss the same key at once share one count; at most ``size`` answers are kept (least recently
-    used dropped). Each caller gets its own copy."""
-
-    def __init__(self, max_age: float = 60.0, clock: Callable[[], float] = monotonic, size: int = 512) -> None:
-        self.max_age, self.clock, self.size = max_age, clock, size
-        self._kept: OrderedDict[Hashable, tuple[float, asyncio.Future[Report]]] = OrderedDict()
-
-    async def read(self, key: Hashable, count: Callable[[], Awaitable[Report]]) -> Report:
-        """The kept answer for ``key`` while younger than ``max_age``, else ``count()``'s (then kept)."""
-        found = self._kept.get(key)
-        if found is not None and self.clock() - found[0] < self.max_age:
-            self._kept.move_to_end(key)
-            try:
-                return copy.deepcopy(await asyncio.shield(found[1]))
-            except asyncio.CancelledError:
-                if not found[1].cancelled():
-                    raise  # this request was cancelled
-                # the request counting it was cancelled: count here
-        entry = (self.clock(), asyncio.get_running_loop().create_future())
-        self._kept[key] = entry
-        self._kept.move_to_end(key)
-        while len(self._kept) > self.size:
-            self._kept.popitem(last=False)
-        try:
-            value = await count()
-        except BaseException as exc:
-            if self._kept.get(key) is entry:
-                del self._kept[key]
-            if isinstance(exc, Exception):
-                entry[1].set_exception(exc)
-                entry[1].exception()  # retrieved: waiters (if any) get it, none need to
-            else:
-                entry[1].cancel()
-            raise
-        entry[1].set_result(value)
-        return copy.deepcopy(value)
-
-
-async def _kept(kept: KeptStats | None, key: Hashable, count: Callable[[], Awaitable[Report]]) -> Report:
-    return await count() if kept is None else await kept.read(key, count)
+#: The kind's name each counted application's kept definition gives, by (application id, kind): a report's sample
+#: ids are mostly the same ones, so the definitions are read and parsed once per process (a kept definition never
+#: changes; the kind in the key keeps an id that came back with another application, after a restore, apart).
+_NAMES: dict[tuple[int, str], str] = {}
 
 
 async def _kind_names(conn: AsyncConnection, samples: dict[str, int]) -> dict[str, str]:
     """Each kind's name, from the definition kept by the first application of the kind counted."""
-    if not samples:
-        return {}
-    a = relief_applications.c
-    rows = await conn.execute(sa.select(a.kind, a.kind_definition).where(a.id.in_(sorted(set(samples.values())))))
-    return {r.kind: str(json.loads(r.kind_definition).get("name", "")) for r in rows}
+    missing = sorted(i for kind, i in samples.items() if (i, kind) not in _NAMES)
+    if missing:
+        a = relief_applications.c
+        rows = await conn.execute(sa.select(a.id, a.kind, a.kind_definition).where(a.id.in_(missing)))
+        if len(_NAMES) > 4096:
+            _NAMES.clear()
+        _NAMES.update({(r.id, r.kind): str(json.loads(r.kind_definition).get("name", "")) for r in rows})
+    return {kind: _NAMES[(i, kind)] for kind, i in samples.items() if (i, kind) in _NAMES}
 
 
 def _sample(samples: dict[str, int], kind: str, first: int) -> None:
@@ -198,103 +137,96 @@ def _answer(root: tree.Org, q: StatsQuery, start: date, end: date, group: _Group
             "by": q.by, "rows": lines, "total": {**total, **total_extra}}
 
 
-def _count(found: list[tuple[str | None, Any]], group: _Grouper, names: dict[str, str],
-           rows: dict[str, dict[str, int]], figures: Any) -> None:
-    """Add each counted (slice, row) to its line; ``figures(row)`` gives the row's {field: number}."""
-    for month, r in found:
-        line = rows[group.key(r.kind, names.get(r.kind, ""), r.org_path, month)]
-        for name, number in figures(r).items():
-            line[name] += number
+async def _tallied(conn: AsyncConnection, root: tree.Org, children: list[tree.Org], by: By, start: date, end: date,
+                   figures: tuple[str, ...], extra: list[Any]) -> list[Any]:
+    """The summary's rows of the period for the unit (and, grouped by unit, its direct sub-units), summed in SQL
+    per what the grouping keeps apart: (scope, figure) by unit, (kind, figure) by kind, (day, figure) by month (a
+    month row, or a day at either end); ``extra`` scalar subqueries ride along on every row (one round trip)."""
+    t = relief_tallies.c
+    # Whole months from the month rows (of every kind at once, unless grouped by kind), the days at either end
+    # from the day rows.
+    kinds = (t.kind != tallies.ALL_KINDS) if by == "kind" else (t.kind == tallies.ALL_KINDS)
+    spans = [sa.and_(t.span == span, t.day >= lo, t.day <= hi, *((kinds,) if span == "m" else ()))
+             for span, lo, hi in tallies.spans(start, end)]
+    kept = {"org": (t.scope, t.figure), "kind": (t.kind, t.figure), "month": (t.day, t.figure)}[by]
+    found = await conn.execute(
+        sa.select(*kept, sa.func.sum(t.n).label("n"), sa.func.sum(t.amount).label("amount"),
+                  sa.func.min(t.first_id).label("first_id"),
+                  *(sa.func.max(x).label(f"extra{i}") for i, x in enumerate(extra)))  # a constant: MAX keeps it
+        .where(t.scope.in_([root.path, *(c.path for c in children)]), t.figure.in_(figures), sa.or_(*spans),
+               t.n > 0)
+        .group_by(*kept))
+    return list(found)
 
 
-async def applications(conn: AsyncConnection, actor: Actor, q: StatsQuery,
-                       kept: KeptStats | None = None) -> dict[str, Any]:
+async def _grouped(conn: AsyncConnection, root: tree.Org, q: StatsQuery, start: date, end: date,
+                   figures: dict[str, tuple[str, str]], extra: list[Any] | None = None,
+                   ) -> tuple[_Grouper, dict[str, dict[str, int]], list[int]]:
+    """The lines of a report: per group, each field's sum. ``figures`` maps a field to (figure, ``n`` or
+    ``amount``). Grouped by unit, a sub-unit's line is its own subtree's rows and the unit's line what its
+    subtree holds beyond its sub-units' (applications made at the unit itself). With them, ``extra``'s values
+    (none when nothing was counted)."""
+    children = await _children(conn, root, q.by)
+    rows = await _tallied(conn, root, children, q.by, start, end, tuple({f for f, _ in figures.values()}),
+                          extra or [])
+    extras = [int(getattr(rows[0], f"extra{i}")) for i in range(len(extra or []))] if rows else []
+    samples: dict[str, int] = {}
+    if q.by == "kind":
+        for r in rows:
+            _sample(samples, r.kind, int(r.first_id))
+    group, names = _Grouper(q.by, root, children), await _kind_names(conn, samples)
+    lines: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    sub = {c.path: c for c in children}
+    fields: dict[str, list[tuple[str, str]]] = defaultdict(list)  # figure -> [(field, column)]
+    for field, (figure, column) in figures.items():
+        fields[figure].append((field, column))
+    own: dict[str, int] = defaultdict(int)  # grouped by unit: the unit's subtree less its sub-units'
+    for r in rows:
+        values = [(field, int(r.n if column == "n" else r.amount)) for field, column in fields[r.figure]]
+        if q.by == "org":
+            unit = sub.get(r.scope)
+            sign = 1 if unit is None else -1
+            for field, number in values:
+                own[field] += sign * number
+            if unit is None:
+                continue
+            line = lines[group.key("", "", unit.path, None)]
+        elif q.by == "kind":
+            line = lines[group.key(r.kind, names.get(r.kind, ""), root.path, None)]
+        else:
+            line = lines[group.key("", "", root.path, r.day.strftime("%Y-%m"))]
+        for field, number in values:
+            line[field] += number
+    if any(own.values()):
+        line = lines[group.key("", "", root.path, None)]
+        for field, number in own.items():
+            line[field] += number
+    return group, lines, extras
+
+
+async def applications(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[str, Any]:
     """Applications received, approved and rejected in the period within the unit's subtree, grouped.
 
-    Counted in SQL per kind and unit path (and Beijing month): the answer's size follows the units and
-    kinds, never the number of applications. With ``kept``, a kept count is reused (see ``KeptStats``)."""
+    Read from the summary (``tallies``): the answer's cost follows the months, kinds and sub-units, never the
+    number of applications."""
     root = await _scope(conn, actor, q)
-    start, end, lo, hi = _bounds(q)
-    return await _kept(kept, ("applications", root.id, start, end, q.by),
-                       lambda: _applications(conn, root, q, start, end, lo, hi))
+    start, end, _lo, _hi = _bounds(q)
+    group, lines, _ = await _grouped(conn, root, q, start, end, {
+        "received": ("received", "n"), "approved": ("approved", "n"), "rejected": ("rejected", "n")})
+    return _answer(root, q, start, end, group, lines, ("received", "approved", "rejected"), {})
 
 
-async def _applications(conn: AsyncConnection, root: tree.Org, q: StatsQuery, start: date, end: date,
-                        lo: datetime, hi: datetime) -> Report:
-    children = await _children(conn, root, q.by)
-    a, e = relief_applications.c, relief_events.c
-    inside = a.org_path.startswith(root.path, autoescape=True)
-    decided = sa.or_(sa.and_(e.action == "passed", e.step == "approval"), e.action == "rejected")
-    found: list[tuple[str | None, Any]] = []
-    samples: dict[str, int] = {}
-    for month, s_lo, s_hi in _slices(q.by, lo, hi):
-        received = await conn.execute(
-            sa.select(a.kind, a.org_path, sa.func.count().label("n"), sa.func.min(a.id).label("first"))
-            .where(inside, a.submitted_at >= s_lo, a.submitted_at < s_hi).group_by(a.kind, a.org_path))
-        found += [(month, r) for r in received]
-        ends = await conn.execute(
-            sa.select(a.kind, a.org_path, e.action, sa.func.count().label("n"), sa.func.min(a.id).label("first"))
-            .join_from(relief_events, relief_applications, a.id == e.application_id).with_hint(*TALLY)
-            .where(e.at >= s_lo, e.at < s_hi, decided, inside).group_by(a.kind, a.org_path, e.action))
-        found += [(month, r) for r in ends]
-    for _, r in found:
-        _sample(samples, r.kind, r.first)
-    group, names = _Grouper(q.by, root, children), await _kind_names(conn, samples)
-    rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    _count(found, group, names, rows, lambda r: {
-        "received" if "action" not in r._fields else "approved" if r.action == "passed" else "rejected": r.n})
-    return _answer(root, q, start, end, group, rows, ("received", "approved", "rejected"), {})
-
-
-def _paid_in(root: tree.Org, lo: datetime, hi: datetime) -> tuple[Any, Any]:
-    """(FROM, WHERE) of the paid and archived applications in the subtree whose latest ``paid`` event lies in
-    [lo, hi). The payments since ``lo`` are grouped per application (read from the index (action, step, at)):
-    when the latest of them falls before ``hi`` it is the latest of all, and an application paid, reversed and
-    paid again counts once, at its last payment."""
-    a, e = relief_applications.c, relief_events.c
-    # A payment is the one writer of ``paid`` and records it at the payment step: naming the step lets the
-    # count read the index.
-    latest = (sa.select(e.application_id).where(e.action == "paid", e.step == "payment", e.at >= lo)
-              .group_by(e.application_id).having(sa.func.max(e.at) < hi).subquery("latest"))
-    joined = sa.join(latest, relief_applications, a.id == latest.c.application_id)
-    return joined, sa.and_(a.status.in_(PAID), a.org_path.startswith(root.path, autoescape=True))
-
-
-async def payments(conn: AsyncConnection, actor: Actor, q: StatsQuery,
-                   kept: KeptStats | None = None) -> dict[str, Any]:
-    """People helped (人次, and distinct workers in the total) and money paid (fen) in the period, grouped.
-    With ``kept``, a kept count is reused (see ``KeptStats``)."""
+async def payments(conn: AsyncConnection, actor: Actor, q: StatsQuery) -> dict[str, Any]:
+    """People helped (人次, and distinct workers in the total) and money paid (fen) in the period, grouped:
+    the applications now paid or archived, at their latest payment, for their approved amount."""
     root = await _scope(conn, actor, q)
-    start, end, lo, hi = _bounds(q)
-    return await _kept(kept, ("payments", root.id, start, end, q.by),
-                       lambda: _payments(conn, root, q, start, end, lo, hi))
-
-
-async def _payments(conn: AsyncConnection, root: tree.Org, q: StatsQuery, start: date, end: date,
-                    lo: datetime, hi: datetime) -> Report:
-    children = await _children(conn, root, q.by)
-    a = relief_applications.c
-    found: list[tuple[str | None, Any]] = []
-    samples: dict[str, int] = {}
-    for month, s_lo, s_hi in _slices(q.by, lo, hi):
-        joined, where = _paid_in(root, s_lo, s_hi)
-        paid = await conn.execute(
-            sa.select(a.kind, a.org_path, sa.func.count().label("n"),
-                      sa.func.coalesce(sa.func.sum(a.approved_amount), 0).label("amount"),
-                      sa.func.min(a.id).label("first"))
-            .select_from(joined).where(where).group_by(a.kind, a.org_path).with_hint(*TALLY))
-        found += [(month, r) for r in paid]
-    for _, r in found:
-        _sample(samples, r.kind, r.first)
-    people = 0
-    if found:
-        joined, where = _paid_in(root, lo, hi)
-        people = (await conn.execute(sa.select(sa.func.count(sa.distinct(a.member_id))).select_from(joined)
-                                     .where(where).with_hint(*TALLY))).scalar_one()
-    group, names = _Grouper(q.by, root, children), await _kind_names(conn, samples)
-    rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    _count(found, group, names, rows, lambda r: {"times": int(r.n), "amount": int(r.amount)})
-    return _answer(root, q, start, end, group, rows, ("times", "amount"), {"people": int(people)})
+    start, end, _lo, _hi = _bounds(q)
+    parts = tallies.people_parts(root.path, start, end)  # the distinct workers, read with the rows
+    group, lines, found = await _grouped(conn, root, q, start, end, {"times": ("paid", "n"),
+                                                                     "amount": ("paid", "amount")},
+                                         [part for _, part in parts])
+    people = sum(sign * n for (sign, _), n in zip(parts, found))
+    return _answer(root, q, start, end, group, lines, ("times", "amount"), {"people": int(people)})
 
 
 # --- the other reports of the statistics page: partners, cards, funds (over their own domains' figures) ---

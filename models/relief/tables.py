@@ -264,3 +264,46 @@ relief_completions = sa.Table(
     sa.Column("staff_id", BigId, sa.ForeignKey("staff.id"), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+
+# --- the statistics' summary (issue 18) -------------------------------------------------------------
+
+# What the statistics count, kept as the timeline is written (models/relief/tallies.py): per subtree
+# (``scope``: every path prefix of the application's ``org_path``, from the root down to its own unit),
+# Beijing day (``span`` "d") and Beijing month (``span`` "m", ``day`` its first day), kind and figure
+# (received, approved, rejected, paid): how many (``n``), the money (``amount``, paid only, fen) and the
+# lowest application id counted (``first_id``: whose kept definition names the kind). Each month also has a row
+# of every kind at once (``kind`` "*"), which the reports grouped by month or unit read.
+relief_tallies = sa.Table(
+    "relief_tallies",
+    metadata,
+    sa.Column("scope", sa.String(255), primary_key=True),
+    sa.Column("span", sa.String(1), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("figure", sa.String(16), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("first_id", BigId, nullable=False),
+)
+
+# The applications paid (now paid or archived), one row per subtree (path prefix) each lies in, at the Beijing
+# day of its latest payment, with ``prev_day``: the day of the same worker's payment before it in the subtree
+# (by day, then application id; none for their first). A worker is counted once in a period by the one row of the
+# period whose ``prev_day`` lies before it (``people``, which no sum of rows gives); relief_tallies keeps how many
+# rows of each month have their ``prev_day`` in each earlier month (span "p"), so a period's whole months are read
+# from there and only the days at either end from here. A reversal finds here the day it takes back.
+relief_tally_paid = sa.Table(
+    "relief_tally_paid",
+    metadata,
+    sa.Column("application_id", BigId, primary_key=True, autoincrement=False),
+    sa.Column("scope", sa.String(255), primary_key=True),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("prev_day", sa.Date, nullable=True),
+    sa.Column("member_id", BigId, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Index("ix_relief_tally_paid_day", "scope", "day", "prev_day"),
+    sa.Index("ix_relief_tally_paid_prev", "scope", "prev_day", "day"),
+    sa.Index("ix_relief_tally_paid_member", "scope", "member_id", "day"),
+)

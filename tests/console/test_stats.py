@@ -17,6 +17,7 @@ from models.core.clock import local_today, utcnow
 from models.counter.tables import redemptions
 from models.funds import sources
 from models.partners import partnership
+from models.relief import tallies
 from models.relief.tables import relief_applications, relief_events
 from tests.console.scene import PASSWORD, actor_of, make_scene
 from tests.relief_helpers import submitted, worker
@@ -42,6 +43,7 @@ async def stats_scene(running, engine):
             await conn.execute(relief_events.insert(), [
                 {"application_id": app, "step": "approval", "action": "passed", "at": now, "amount": amount},
                 {"application_id": app, "step": "payment", "action": "paid", "at": now, "amount": amount}])
+        await tallies.rebuild(conn)  # the timelines above were written directly: the statistics' summary of them
         for member in (m1, m2):
             await lifecycle.issue(conn, admin, member)
         shop = await partnership.create(conn, admin, name="仁和大药房", type="pharmacy", org_id=tree["K01"].id,

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import pytest
 import sqlalchemy as sa
 
+from models.relief import tallies
 from models.relief.tables import relief_applications, relief_events
 from tests.factories import org_tree
 from tests.relief_helpers import staff, submitted, token, worker
@@ -59,6 +60,7 @@ async def scene(api, engine, running):
             for action, step, when in events:
                 await conn.execute(relief_events.insert().values(application_id=app, step=step, action=action,
                                                                  amount=amount, at=utc(when)))
+        await tallies.rebuild(conn)  # the timelines above were written directly: the statistics' summary of them
         for name, org in (("k01", "K01"), ("g02", "G02"), ("far", "K02")):
             actor = await staff(conn, f"{name}.stats", org, "station")
             s[name] = await token(conn, actor)
