@@ -15,12 +15,16 @@ task ids 0..N-1, wait, restart a child that died abnormally with the same id, up
   once its handlers are in place.
 - A child that died is restarted after ``RESTART_DELAY``: a child that cannot start (the database
   down) does not spin through its restarts in a second.
+- A child whose parent dies (killed with ``SIGKILL``, out of memory) gets ``SIGTERM`` from the kernel
+  (Linux's parent-death signal) and stops gracefully: without it the children went on serving,
+  holding the port and their job leases, with no one to stop or restart them.
 - A child that exits with ``EXIT_CONFIG`` (a configuration error: no restart mends it) is not
   restarted; the others are stopped and the parent returns ``EXIT_CONFIG``. When the restarts run
   out the others are stopped too and the parent returns 1.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -111,12 +115,14 @@ class Supervisor:
 
     def _fork(self, task: int) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        parent = os.getpid()
         try:
             pid = os.fork()
         except BaseException:
             unblock()
             raise
         if pid == 0:
+            _stop_with_parent(parent)
             self._be_child(task)  # never returns
         self.children[pid] = task
         unblock()
@@ -153,6 +159,21 @@ class Supervisor:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Ask the kernel for ``SIGTERM`` when the parent dies (Linux; elsewhere nothing); the signal is blocked
+    until the child's loop handles it. A parent already gone before the request was made is caught too."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def run_workers(count: int, child: Callable[[int], int], *, max_restarts: int = MAX_RESTARTS,

@@ -1,6 +1,7 @@
 """The `unionaid` command as a newcomer runs it: serve --demo, migrate, wechat-sandbox."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -348,7 +349,8 @@ def test_serve_with_two_workers_on_mariadb(tmp_path, backend, database_url):
         assert done.returncode == 0, done.stderr
         with open(tmp_path / "serve.log", "w") as log:
             proc = subprocess.Popen([sys.executable, "-m", "scripts.cli", "serve", "--workers", "2", "--port",
-                                     str(port)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=log, text=True)
+                                     str(port)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=log, text=True,
+                                    start_new_session=True)  # a group: a failed test kills the workers too
         lines: list[str] = []
         threading.Thread(target=lambda: lines.extend(line.rstrip("\n") for line in proc.stdout), daemon=True).start()
 
@@ -399,8 +401,9 @@ def test_serve_with_two_workers_on_mariadb(tmp_path, backend, database_url):
         assert sorted(re.findall(r"lease (\S+) taken by", log)) == ["notifications", "purge", "relief-notices"]
         assert f"worker 0 (pid {killed}) killed by signal 9: restarting it" in log
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{fresh}`"))

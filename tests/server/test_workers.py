@@ -104,3 +104,42 @@ def test_a_configuration_error_in_a_worker_stops_them_all():
     assert code == 2, err
     assert "found the configuration wrong" in err
     assert [line.split()[0] for line in parent.lines] == ["ready", "stopped"]  # worker 0, stopped by the parent
+
+
+def test_the_workers_stop_when_the_parent_is_killed():
+    """SIGKILL leaves the parent no chance to stop its workers: the kernel's parent-death signal does."""
+    parent = Parent("serve")
+    parent.wait_for(lambda lines: len(parent.ready()) == 2, "two workers")
+    pids = set(parent.ready().values())
+    parent.proc.kill()
+    parent.proc.wait(timeout=60)
+    try:
+        _all_stopped(parent, pids)
+    finally:
+        for pid in pids:  # whatever outlived its parent: no test leaves a process behind
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _all_stopped(parent: Parent, pids: set[int]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not {int(line.split()[2]) for line in parent.lines
+                                                if line.startswith("stopped")} >= pids:
+        time.sleep(0.02)
+    assert {int(line.split()[2]) for line in parent.lines if line.startswith("stopped")} == pids  # gracefully
+    for pid in pids:
+        for _ in range(500):
+            if not _alive(pid):
+                break
+            time.sleep(0.02)
+        else:
+            raise AssertionError(f"worker {pid} outlived its parent")
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for whoever adopted it to reap it has exited)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
