@@ -106,7 +106,7 @@ class PasswordPage(ConsoleHandler):
                               details=[{"field": "confirm", "reason": "两次输入的新密码不一致"}])
             async with self.writing() as conn:
                 await staff.change_password(conn, actor, current=body.current, new=body.new,
-                                            hasher=self.settings["passwords"])
+                                            hasher=self.settings["passwords"], keep_token=self._token)
         except AppError as exc:
             refusal = self.refused(exc)
             self._show(status=refusal.status, refusal=refusal, errors=refusal.fields)

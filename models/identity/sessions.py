@@ -57,6 +57,15 @@ async def revoke(conn: AsyncConnection, token: str) -> bool:
     return result.rowcount == 1
 
 
+async def revoke_others(conn: AsyncConnection, subject_kind: str, subject_id: int, *, keep: str | None) -> int:
+    """Revoke every live token of the subject but ``keep`` (the caller's own); how many were revoked."""
+    query = auth_tokens.update().where(auth_tokens.c.subject_kind == subject_kind,
+                                       auth_tokens.c.subject_id == subject_id, auth_tokens.c.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(auth_tokens.c.token_hash != hash_token(keep))
+    return int((await conn.execute(query.values(revoked_at=utcnow()))).rowcount)
+
+
 async def purge_expired(conn: AsyncConnection, *, older_than: timedelta = timedelta(days=1)) -> int:
     """Delete tokens expired for more than ``older_than``."""
     result = await conn.execute(auth_tokens.delete().where(auth_tokens.c.expires_at < utcnow() - older_than))

@@ -22,6 +22,7 @@ from models.core.errors import (
 )
 from models.core.policy import ROLES
 from models.core.ports import PasswordHasher
+from models.identity import sessions
 from models.identity.password_policy import check_policy
 from models.identity.tables import staff
 from models.network import tree as orgs
@@ -108,9 +109,11 @@ async def create(
 
 
 async def change_password(conn: AsyncConnection, actor: Actor, *, current: str, new: str,
-                          hasher: PasswordHasher) -> Staff:
+                          hasher: PasswordHasher, keep_token: str | None = None) -> Staff:
     """The acting member of staff changes their own password: the current one must open the account, the new
-    one follow the policy and differ from it; clears ``must_change_password``. Audited."""
+    one follow the policy and differ from it; clears ``must_change_password``; every other login of theirs
+    ends (``keep_token``, the session changing it, stays): whoever else knew the old password, an
+    administrator's initial one included, is out. Audited."""
     row = (await conn.execute(sa.select(staff).where(staff.c.id == actor.id))).first()
     if row is None or not await password_accepted(row, current, hasher):
         raise Invalid("password_current_wrong", "当前密码不正确",
@@ -124,9 +127,10 @@ async def change_password(conn: AsyncConnection, actor: Actor, *, current: str, 
                       details=[{"field": "new", "reason": "新密码不能与当前密码相同"}])
     await conn.execute(staff.update().where(staff.c.id == row.id).values(
         password_hash=await hasher.hash(new), must_change_password=False, updated_at=utcnow()))
+    ended = await sessions.revoke_others(conn, "staff", row.id, keep=keep_token)
     org = await orgs.get(conn, row.org_id)
     await audit.record(conn, actor, "staff.password", target_kind="staff", target_id=row.id, org_path=org.path,
-                       summary={"forced": bool(row.must_change_password)})
+                       summary={"forced": bool(row.must_change_password), "sessions_ended": ended})
     return await get(conn, row.id)
 
 

@@ -190,14 +190,18 @@ async def test_through_the_api_too_an_admins_password_opens_nothing_until_change
         assert refused.status == 403 and refused.data["error"]["code"] == "password_change_required", path
         assert "修改" in refused.data["error"]["message"]
     assert (await api.get("/api/v1/public/notices")).status == 200  # what anyone may read stays open
+    other = (await api.post("/api/v1/auth/staff", {"username": "newbie", "password": "Given-By-Admin-1"})).data["token"]
+    assert (await api.post("/api/v1/auth/logout", {}, token=other)).status == 200  # logging out is allowed
     b = browser()
     await b.login("newbie", "Given-By-Admin-1")
     done = await b.post("/console/password", {"current": "Given-By-Admin-1", "new": "Mine-Own-2026!",
                                               "confirm": "Mine-Own-2026!"})
-    assert done.status == 302
+    assert done.status == 302 and (await b.get(done.location)).status == 200  # the console's own session goes on
+    # whoever else logged in with the administrator's password is out
+    stale = await api.get("/api/v1/staff/relief/applications", token=token)
+    assert (stale.status, stale.error_code) == (401, "token_invalid")
     fresh = (await api.post("/api/v1/auth/staff", {"username": "newbie", "password": "Mine-Own-2026!"})).data["token"]
     assert (await api.get("/api/v1/staff/relief/applications", token=fresh)).status == 200
-    assert (await api.post("/api/v1/auth/logout", {}, token=token)).status == 200  # logging out was allowed all along
 
 
 async def test_logout_works_before_the_password_is_changed(browser, engine, api: ApiClient):
