@@ -3,7 +3,7 @@
 const {fakeServer} = require('../helpers/fake-server')
 const pages = require('../helpers/pages')
 
-const {redemption} = require('./merchant-fixtures')
+const {redemption, MANAGER} = require('./merchant-fixtures')
 
 beforeEach(() => {
   wx.showToast = jest.fn()
@@ -81,4 +81,42 @@ test('a failed next page keeps the list and the totals, and offers 重试 inline
   expect(pages.find(page, '.today__more-error')).toBeNull()
   expect(page.instance.data.items.map((r) => r.id)).toEqual([12, 10]) // 12 came again on the next page: shown once
   expect(pages.textOf(page, '.today__amount')).toBe('120.00 元')
+})
+
+test('a manager sees 退款 on what is left to refund, and opens the refund page with the bill kept', async () => {
+  const server = fakeServer()
+  server.on('GET', '/merchant/me', MANAGER)
+  server.on('GET', '/merchant/redemptions', {items: [
+    redemption(12, 10000, 1000, 'done', {refunded: {amount: 2000, discount: 200, union_share: 0, merchant_share: 200}}),
+    redemption(11, 5000, 500, 'void', {void_reason: '录错'}),
+    redemption(10, 3000, 300, 'refunded', {refunded: {amount: 3000, discount: 300, union_share: 0, merchant_share: 300}}),
+  ], next: null})
+  wx.navigateTo = jest.fn()
+  const page = await pages.open('pages/merchant/today')
+  expect(page.instance.data.manager).toBe(true)
+  expect(page.instance.data.items.filter((r) => r.canRefund).map((r) => r.id)).toEqual([12])
+  expect(pages.textOf(page, '.today__refund')).toBe('退款')
+  expect(pages.text(page)).toContain('部分退款')
+  expect(pages.textOf(page, '.today__refunded')).toBe('已退款20.00 元')
+  expect(pages.find(page, '.today__void')).toBeNull() // refunded in part: no void any more
+  pages.tap(page, '.today__refund')
+  await pages.settle()
+  expect(wx.navigateTo).toHaveBeenCalledWith({url: '/pages/merchant/refund?id=12'})
+  const kept = wx.getStorageSync('unionaid.merchant.redemption')
+  expect(kept).toMatchObject({id: 12, amount: 10000, discount: 1000, refunded: {amount: 2000}})
+})
+
+test('a cashier never sees the refund control, even with a stale note saying manager', async () => {
+  const server = fakeServer()
+  wx.setStorageSync('unionaid.merchant', {merchant: MANAGER.merchant, store: null, role: 'manager'})
+  server.on('GET', '/merchant/me', Object.assign({}, MANAGER, {role: 'cashier', store: {id: 7, name: '东湖店'}}))
+  server.on('GET', '/merchant/redemptions', {items: [redemption(12, 10000, 1000)], next: null})
+  wx.navigateTo = jest.fn()
+  const page = await pages.open('pages/merchant/today')
+  expect(page.instance.data.manager).toBe(false)
+  expect(pages.find(page, '.today__void')).not.toBeNull()
+  expect(pages.find(page, '.today__refund')).toBeNull()
+  expect(pages.text(page)).not.toContain('退款')
+  page.instance.refundOne({currentTarget: {dataset: {id: 12}}})
+  expect(wx.navigateTo).not.toHaveBeenCalled()
 })

@@ -7,6 +7,7 @@
 
 const MERCHANT_KEY = 'unionaid.merchant'
 const SCAN_KEY = 'unionaid.merchant.scan'
+const REDEMPTION_KEY = 'unionaid.merchant.redemption'
 
 // Category codes of the API's bills (models/partners/rules.py CATEGORIES), as the cashier reads them.
 const CATEGORY_LABELS = {
@@ -107,9 +108,43 @@ function forgetScan() {
   }
 }
 
+/** Whether this phone works for the merchant as its manager (kept by the counter page, asked every time). */
+function isManager() {
+  const kept = merchant()
+  return !!kept && kept.role === 'manager'
+}
+
+/**
+ * Keep the redemption a manager picked in today's list, for the refund page (in memory and in
+ * storage): the API has no route that reads one redemption, so the list's copy is the bill shown.
+ */
+let lastRedemption = null
+function saveRedemption(redemption) {
+  lastRedemption = redemption
+  try {
+    wx.setStorageSync(REDEMPTION_KEY, redemption)
+  } catch (e) {
+    // kept in memory only
+  }
+}
+
+/** The kept redemption with this id, or null. */
+function redemptionOf(id) {
+  const wanted = Number(id)
+  let found = null
+  try {
+    found = wx.getStorageSync(REDEMPTION_KEY) || null
+  } catch (e) {
+    found = null
+  }
+  if (!found) found = lastRedemption // storage full or unavailable
+  return found && found.id === wanted ? found : null
+}
+
 module.exports = {
   MERCHANT_KEY,
   SCAN_KEY,
+  REDEMPTION_KEY,
   CATEGORY_LABELS,
   ROLE_LABELS,
   CARD_STATUS,
@@ -121,4 +156,7 @@ module.exports = {
   saveScan,
   scanOf,
   forgetScan,
+  isManager,
+  saveRedemption,
+  redemptionOf,
 }

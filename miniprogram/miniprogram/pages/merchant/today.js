@@ -1,9 +1,11 @@
 // 今日核销: today's redemptions at this counter (a manager sees the whole merchant's), with the
-// day's totals, and a same-day void for a mistaken one (the quota goes back to the worker).
+// day's totals, and a same-day void for a mistaken one (the quota goes back to the worker). A
+// manager can also refund part or all of one (pages/merchant/refund); a cashier never sees that.
 const api = require('../../utils/api')
 const format = require('../../utils/format')
 const ui = require('../../utils/ui')
 const pagedList = require('../../behaviors/paged-list')
+const shared = require('./shared')
 
 const PAGE = 20
 const STATUS = {done: '已核销', void: '已撤销', refunded: '已退款'}
@@ -12,16 +14,21 @@ function row(r) {
   const refunded = r.refunded && r.refunded.amount ? r.refunded.amount : 0
   return {
     id: r.id,
-    raw: {amount: r.amount, discount: r.discount, payable: r.payable, union_share: r.union_share,
-      merchant_share: r.merchant_share, status: r.status},
+    // The redemption as the API gave it: the totals add it up, the refund page shows its bill.
+    raw: {id: r.id, amount: r.amount, discount: r.discount, payable: r.payable, union_share: r.union_share,
+      merchant_share: r.merchant_share, status: r.status, created_at: r.created_at, lines: r.lines || [],
+      refunded: r.refunded || null, void_reason: r.void_reason || null},
     time: format.dateTime(r.created_at).slice(11),
     amount: format.yuan(r.amount),
     discount: format.yuan(r.discount),
     payable: format.yuan(r.payable),
     status: r.status,
-    statusLabel: STATUS[r.status] || r.status,
+    statusLabel: r.status === 'done' && refunded ? '部分退款' : STATUS[r.status] || r.status,
     voidReason: r.void_reason || '',
+    refunded: refunded ? format.yuan(refunded) : '',
     canVoid: r.status === 'done' && !refunded,
+    // Shown to a manager only (the page's `manager`): something is left to refund.
+    canRefund: r.status !== 'void' && refunded < r.amount,
   }
 }
 
@@ -53,10 +60,31 @@ Component({
   data: {
     totals: null,
     busyId: 0,
+    manager: false,
   },
   methods: {
     onShow() {
-      return this.load()
+      return Promise.all([this.load(), this.loadRole()]).then(() => undefined)
+    },
+    /**
+     * Whether this phone's user is the merchant's manager, asked every time (the note the counter page
+     * kept may be stale): the refund control shows only once the server has said so, never on a guess.
+     */
+    loadRole() {
+      return api
+        .get('/merchant/me')
+        .then((me) => {
+          shared.saveMerchant({merchant: me.merchant, store: me.store, role: me.role})
+          this.setData({manager: me.role === 'manager'})
+        })
+        .catch(() => this.setData({manager: false}))
+    },
+    refundOne(event) {
+      const id = Number(event.currentTarget.dataset.id)
+      const found = this.data.items.find((r) => r.id === id)
+      if (!this.data.manager || !found || !found.canRefund || this.data.busyId) return
+      shared.saveRedemption(found.raw)
+      wx.navigateTo({url: '/pages/merchant/refund?id=' + id})
     },
     listPath() {
       return '/merchant/redemptions?limit=' + PAGE
