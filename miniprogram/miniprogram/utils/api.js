@@ -13,6 +13,7 @@ const session = require('./session')
 
 const TIMEOUT_MS = 15000
 const UPLOAD_TIMEOUT_MS = 60000
+const DOWNLOAD_TIMEOUT_MS = 60000
 
 const MESSAGES = {
   offline: '网络连接失败，请检查网络后重试',
@@ -130,11 +131,16 @@ function signIn() {
 function request(options) {
   const auth = options.auth !== false
   if (!auth) return rawRequest(options)
+  return signedIn((token) => rawRequest(Object.assign({}, options, {token})))
+}
+
+/** Run `call(token)` signed in; a 401 logs in with WeChat again and runs it once more. */
+function signedIn(call, retried = false) {
   return signIn().then((s) =>
-    rawRequest(Object.assign({}, options, {token: s.token})).catch((err) => {
-      if (!(err instanceof ApiError) || err.status !== 401 || options.retried) throw err
+    call(s.token).catch((err) => {
+      if (!(err instanceof ApiError) || err.status !== 401 || retried) throw err
       session.clear()
-      return request(Object.assign({}, options, {retried: true}))
+      return signedIn(call, true)
     })
   )
 }
@@ -189,4 +195,44 @@ function upload(path, filePath, formData = {}, onProgress = null) {
   )
 }
 
-module.exports = {ApiError, MESSAGES, request, get, post, patch, image, upload, signIn, settle}
+/** The text of a downloaded error answer (WeChat writes any answer to the temp file), or ''. */
+function downloadedText(filePath) {
+  if (!filePath || typeof wx.getFileSystemManager !== 'function') return ''
+  try {
+    const text = wx.getFileSystemManager().readFileSync(filePath, 'utf8')
+    return typeof text === 'string' ? text : ''
+  } catch (e) {
+    return ''
+  }
+}
+
+/**
+ * Download a file the API serves behind the token (a proof the worker uploaded) into WeChat's temp
+ * storage. Resolves with the temp file's path, for wx.previewImage or wx.openDocument; nothing else
+ * is kept. A 401 logs in again once, like every signed-in call.
+ */
+function download(path) {
+  return signedIn(
+    (token) =>
+      new Promise((resolve, reject) => {
+        wx.downloadFile({
+          url: config.apiUrl(path),
+          header: {Authorization: 'Bearer ' + token},
+          timeout: DOWNLOAD_TIMEOUT_MS,
+          success: (res) => {
+            const status = res.statusCode
+            if (status >= 200 && status < 300) {
+              if (res.tempFilePath) resolve(res.tempFilePath)
+              else reject(new ApiError('garbled', MESSAGES.garbled, {status, retryable: true}))
+              return
+            }
+            const outcome = settle(status, downloadedText(res.tempFilePath))
+            reject(outcome.error || new ApiError('http_' + status, MESSAGES.server, {status}))
+          },
+          fail: (err) => reject(networkError(err)),
+        })
+      })
+  )
+}
+
+module.exports = {ApiError, MESSAGES, request, get, post, patch, image, upload, download, signIn, settle}

@@ -31,4 +31,12 @@ function date(iso) {
   return dateTime(iso).slice(0, 10)
 }
 
-module.exports = {yuan, toFen, dateTime, date}
+/** A file's size in bytes as "120 KB" or "1.5 MB"; '' when unknown. */
+function fileSize(bytes) {
+  const n = Number(bytes)
+  if (bytes === null || bytes === undefined || !(n >= 0)) return ''
+  if (n < 1024 * 1024) return Math.max(1, Math.round(n / 1024)) + ' KB'
+  return (n / (1024 * 1024)).toFixed(1) + ' MB'
+}
+
+module.exports = {yuan, toFen, dateTime, date, fileSize}

@@ -6,6 +6,8 @@
 //   server.on('POST', '/me/bind', (req) => ({status: 409, body: {error: {code: 'already_bound', message: '…'}}}))
 //   server.failNext('timeout')
 //   server.calls('POST', '/me/bind')   // [{method, path, query, data, header}]
+//   wx.downloadFile answers from the GET routes too: each answer becomes a temp file (its path in
+//   the call's `tempFilePath`) that wx.getFileSystemManager().readFileSync reads back.
 const BASE = 'https://unionaid.test'
 const PREFIX = '/api/v1'
 
@@ -14,6 +16,7 @@ function fakeServer() {
   const log = []
   const failures = []
   let loginCount = 0
+  const tempFiles = new Map()
 
   function route(method, path) {
     return routes.find((r) => r.method === method && (r.path instanceof RegExp ? r.path.test(path) : r.path === path))
@@ -73,6 +76,28 @@ function fakeServer() {
         options.success({statusCode: res.status, data: JSON.stringify(res.body)})
       }, 0)
       return {onProgressUpdate: (cb) => listeners.push(cb), abort() {}}
+    })
+    wx.downloadFile = jest.fn((options) => {
+      const req = parse(Object.assign({method: 'GET'}, options))
+      log.push(req)
+      setTimeout(() => {
+        const failure = failures.shift()
+        if (failure) {
+          options.fail({errMsg: failure === 'timeout' ? 'downloadFile:fail timeout' : 'downloadFile:fail '})
+          return
+        }
+        const res = answer(req)
+        req.tempFilePath = 'wxfile://tmp/download-' + (tempFiles.size + 1)
+        tempFiles.set(req.tempFilePath, typeof res.body === 'string' ? res.body : JSON.stringify(res.body))
+        options.success({statusCode: res.status, tempFilePath: req.tempFilePath})
+      }, 0)
+      return {onProgressUpdate() {}, abort() {}}
+    })
+    wx.getFileSystemManager = () => ({
+      readFileSync(filePath) {
+        if (!tempFiles.has(filePath)) throw new Error('readFileSync:fail no such file ' + filePath)
+        return tempFiles.get(filePath)
+      },
     })
   }
 

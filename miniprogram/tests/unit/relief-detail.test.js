@@ -1,7 +1,9 @@
-// 申请详情: status, amount, the timeline in order, what to add when returned, withdraw after a confirm.
+// 申请详情: status, amount, the timeline in order, what to add when returned, withdraw after a confirm;
+// the proofs the worker uploaded, each opened on a tap from a download behind the token.
 const {fakeServer} = require('../helpers/fake-server')
 const pages = require('../helpers/pages')
 const F = require('./relief-fixtures')
+const format = require('../../miniprogram/utils/format')
 
 const SUBMITTED = F.application({
   status: 'submitted', status_name: '审核中', step: 'county_review', step_name: '县级审核', requested_amount: 300000, editable: false,
@@ -128,4 +130,169 @@ test('offline then retry; another worker’s application reads as not found', as
   expect(pages.text(page)).toContain('审核中 · 县级审核')
   page = await pages.open('pages/relief/detail', {id: '9'})
   expect(pages.text(page)).toContain('找不到该救助申请')
+})
+
+// --- the proofs the worker uploaded -------------------------------------------------------------
+
+const WITH_PROOFS = Object.assign({}, SUBMITTED, {proofs: [
+  {id: 31, proof_type: 'income_proof', mime: 'application/pdf', size: 2.5 * 1024 * 1024, created_at: '2026-12-01T02:30:00Z'},
+  {id: 32, proof_type: 'event_proof', mime: 'image/jpeg', size: 120 * 1024, created_at: '2026-12-01T02:10:00Z'},
+  {id: 33, proof_type: 'event_proof', mime: 'image/png', size: 300, created_at: '2026-12-01T02:20:00Z'},
+]})
+const IMAGE_PATH = '/relief/applications/7/attachments/32'
+const PDF_PATH = '/relief/applications/7/attachments/31'
+
+function proofServer() {
+  const server = fakeServer()
+  server.on('GET', '/relief/kinds', F.KINDS)
+  server.on('GET', '/relief/applications/7', WITH_PROOFS)
+  server.on('GET', IMAGE_PATH, {status: 200, body: 'JPEG bytes'})
+  server.on('GET', PDF_PATH, {status: 200, body: '%PDF-1.7'})
+  return server
+}
+
+function viewers() {
+  wx.previewImage = jest.fn((opts) => setTimeout(() => opts.success({errMsg: 'previewImage:ok'}), 0))
+  wx.openDocument = jest.fn((opts) => setTimeout(() => opts.success({errMsg: 'openDocument:ok'}), 0))
+}
+
+test('the uploaded proofs are listed under their Chinese names, in the kind’s order, with size and time', async () => {
+  proofServer()
+  const page = await pages.open('pages/relief/detail', {id: '7'})
+  const text = pages.text(page)
+  expect(text).toContain('已上传的材料')
+  expect(text).not.toContain('event_proof')
+  expect(text).not.toContain('income_proof')
+  const event = pages.textOf(page, '.detail-proof--event_proof')
+  expect(event).toContain('事故、灾害或病情证明2 份')
+  expect(event).toContain('图片 1')
+  expect(event).toContain('120 KB')
+  expect(event).toContain('图片 2')
+  expect(event).toContain('1 KB')
+  expect(pages.textOf(page, '.detail-file--32')).toContain('上传于 ' + format.dateTime('2026-12-01T02:10:00Z'))
+  const income = pages.textOf(page, '.detail-proof--income_proof')
+  expect(income).toContain('家庭成员收入证明1 份')
+  expect(income).toContain('PDF 文件 1')
+  expect(income).toContain('2.5 MB')
+  expect(income).toContain('打开')
+  // the kind lists the event's proof first, though the PDF came first
+  expect(text.indexOf('事故、灾害或病情证明')).toBeLessThan(text.indexOf('家庭成员收入证明'))
+  expect(pages.find(page, '.detail-proofs__none')).toBeNull()
+})
+
+test('tapping an image downloads it with the token and shows it in WeChat’s preview', async () => {
+  const server = proofServer()
+  viewers()
+  const page = await pages.open('pages/relief/detail', {id: '7'})
+  // the download waits until the test lets the fake server answer it
+  const answer = wx.downloadFile
+  const held = []
+  wx.downloadFile = jest.fn((options) => held.push(() => answer(options)))
+  pages.tap(page, '.detail-file--32 .detail-file__open')
+  await pages.settle()
+  expect(held).toHaveLength(1)
+  expect(pages.textOf(page, '.detail-file--32')).toContain('正在打开…')
+  pages.tap(page, '.detail-file--32 .detail-file__open') // a second tap while it loads adds nothing
+  await pages.settle()
+  expect(held).toHaveLength(1)
+  held[0]()
+  await pages.settle()
+  const downloads = server.calls('GET', IMAGE_PATH)
+  expect(downloads).toHaveLength(1)
+  expect(downloads[0].header.Authorization).toMatch(/^Bearer tok-/)
+  expect(wx.previewImage).toHaveBeenCalledTimes(1)
+  const shown = wx.previewImage.mock.calls[0][0]
+  expect(shown.urls).toEqual([downloads[0].tempFilePath])
+  expect(shown.current).toBe(downloads[0].tempFilePath)
+  expect(wx.openDocument).not.toHaveBeenCalled()
+  expect(pages.textOf(page, '.detail-file--32')).toContain('查看')
+  expect(pages.textOf(page, '.detail-file--32')).not.toContain('正在打开')
+  // coming back from the preview does not load the page again
+  const loads = server.calls('GET', '/relief/applications/7').length
+  await page.instance.onShow()
+  await pages.settle()
+  expect(server.calls('GET', '/relief/applications/7')).toHaveLength(loads)
+})
+
+test('tapping a PDF downloads it and opens it with wx.openDocument', async () => {
+  const server = proofServer()
+  viewers()
+  const page = await pages.open('pages/relief/detail', {id: '7'})
+  pages.tap(page, '.detail-file--31 .detail-file__open')
+  await pages.settle()
+  const downloads = server.calls('GET', PDF_PATH)
+  expect(downloads).toHaveLength(1)
+  expect(wx.openDocument).toHaveBeenCalledTimes(1)
+  expect(wx.openDocument.mock.calls[0][0]).toMatchObject({filePath: downloads[0].tempFilePath, fileType: 'pdf', showMenu: false})
+  expect(wx.previewImage).not.toHaveBeenCalled()
+})
+
+test('a download that fails shows why beside the file, and 重试 opens it', async () => {
+  const server = proofServer()
+  viewers()
+  const page = await pages.open('pages/relief/detail', {id: '7'})
+  server.failNext('timeout')
+  pages.tap(page, '.detail-file--32 .detail-file__open')
+  await pages.settle()
+  expect(pages.textOf(page, '.detail-file--32')).toContain('网络超时，请稍后重试')
+  expect(pages.find(page, '.detail-file--32 .detail-file__retry')).not.toBeNull()
+  expect(pages.find(page, '.detail-file--33 .detail-file__retry')).toBeNull()
+  expect(wx.previewImage).not.toHaveBeenCalled()
+  // the rest of the page is still there
+  expect(pages.text(page)).toContain('审核中 · 县级审核')
+
+  pages.tap(page, '.detail-file--32 .detail-file__retry')
+  await pages.settle()
+  expect(server.calls('GET', IMAGE_PATH)).toHaveLength(2)
+  expect(wx.previewImage).toHaveBeenCalledTimes(1)
+  expect(pages.find(page, '.detail-file--32 .detail-file__retry')).toBeNull()
+  expect(pages.textOf(page, '.detail-file--32')).not.toContain('网络超时')
+})
+
+test('the server’s refusal of a download is shown as it says; a 401 logs in again once', async () => {
+  const server = proofServer()
+  viewers()
+  server.on('GET', IMAGE_PATH, F.error(404, 'attachment_not_found', '找不到该材料'))
+  let refused = true
+  server.on('GET', PDF_PATH, () => {
+    if (!refused) return {status: 200, body: '%PDF-1.7'}
+    refused = false
+    return F.error(401, 'unauthorized', '请先登录')
+  })
+  const page = await pages.open('pages/relief/detail', {id: '7'})
+  pages.tap(page, '.detail-file--32 .detail-file__open')
+  await pages.settle()
+  expect(pages.textOf(page, '.detail-file--32')).toContain('找不到该材料')
+  expect(wx.previewImage).not.toHaveBeenCalled()
+
+  const logins = server.logins
+  pages.tap(page, '.detail-file--31 .detail-file__open')
+  await pages.settle()
+  expect(server.logins).toBe(logins + 1)
+  expect(server.calls('GET', PDF_PATH)).toHaveLength(2)
+  expect(wx.openDocument).toHaveBeenCalledTimes(1)
+})
+
+test('an application without proofs says so plainly', async () => {
+  const server = fakeServer()
+  server.on('GET', '/relief/applications/7', SUBMITTED)
+  const page = await pages.open('pages/relief/detail', {id: '7'})
+  expect(pages.textOf(page, '.detail-proofs')).toBe('已上传的材料未上传材料')
+  expect(pages.find(page, '.detail-file')).toBeNull()
+})
+
+test('an image WeChat cannot show says so with 重试, and the page still reloads when shown again', async () => {
+  const server = proofServer()
+  viewers()
+  wx.previewImage = jest.fn((opts) => setTimeout(() => opts.fail({errMsg: 'previewImage:fail'}), 0))
+  server.on('GET', '/relief/applications/7/attachments/33', {status: 200, body: 'PNG bytes'})
+  const page = await pages.open('pages/relief/detail', {id: '7'})
+  pages.tap(page, '.detail-file--33 .detail-file__open')
+  await pages.settle()
+  expect(pages.textOf(page, '.detail-file--33')).toContain('无法显示这张图片，请稍后重试')
+  expect(pages.find(page, '.detail-file--33 .detail-file__retry')).not.toBeNull()
+  const loads = server.calls('GET', '/relief/applications/7').length
+  await page.instance.onShow()
+  await pages.settle()
+  expect(server.calls('GET', '/relief/applications/7')).toHaveLength(loads + 1)
 })

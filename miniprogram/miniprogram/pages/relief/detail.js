@@ -1,6 +1,9 @@
 // 申请详情: where one application stands: its status, the amount, every step so far (the unit that
 // acted, what it did, when, its comment), what to add when it was returned, why it was refused;
-// the worker edits a draft or returned application, or withdraws it before approval.
+// the worker edits a draft or returned application, or withdraws it before approval. The proofs
+// they uploaded are listed by proof type, each file opened on a tap (an image in WeChat's preview,
+// a PDF in its document viewer) so the worker can check what arrived. A file is downloaded into
+// WeChat's temp storage when tapped and kept nowhere else.
 const api = require('../../utils/api')
 const ui = require('../../utils/ui')
 const format = require('../../utils/format')
@@ -14,6 +17,50 @@ function eventRow(e, index) {
     unit: e.unit || '',
     comment: e.comment || '',
     at: format.dateTime(e.at),
+  }
+}
+
+const PDF = 'application/pdf'
+
+/** The proofs grouped by type: in the kind's order when it is known, then in the order they came. */
+function proofGroups(proofs, kind, states) {
+  const names = {}
+  const order = []
+  ;((kind && kind.proofs) || []).forEach((p) => {
+    names[p.type] = p.name
+    order.push(p.type)
+  })
+  const byType = {}
+  const seen = []
+  ;(proofs || []).forEach((p) => {
+    if (!byType[p.proof_type]) {
+      byType[p.proof_type] = []
+      seen.push(p.proof_type)
+    }
+    byType[p.proof_type].push(p)
+  })
+  const types = order.filter((t) => byType[t]).concat(seen.filter((t) => order.indexOf(t) < 0))
+  return types.map((type) => ({
+    type,
+    name: names[type] || '证明材料',
+    count: byType[type].length,
+    files: byType[type].map((p, i) => fileRow(p, i, states[p.id])),
+  }))
+}
+
+function fileRow(p, index, state) {
+  const isPdf = p.mime === PDF
+  const label = (isPdf ? 'PDF 文件 ' : '图片 ') + (index + 1)
+  const action = isPdf ? '打开' : '查看'
+  return {
+    id: p.id,
+    isPdf,
+    label,
+    action,
+    size: format.fileSize(p.size),
+    at: format.dateTime(p.created_at),
+    status: (state && state.status) || '',
+    error: (state && state.error) || '',
   }
 }
 
@@ -36,6 +83,11 @@ Component({
       this.setData({id: query && query.id ? Number(query.id) : null})
     },
     onShow() {
+      // coming back from a proof's preview is no reason to load the page again
+      if (this.viewing) {
+        this.viewing = false
+        return Promise.resolve()
+      }
       return this.load()
     },
     load() {
@@ -44,6 +96,11 @@ Component({
         return Promise.resolve()
       }
       this.setData({loading: true, error: '', actionError: ''})
+      // a fresh look forgets the files that failed to open; one still downloading keeps its state
+      const states = this.fileStates || {}
+      Object.keys(states).forEach((id) => {
+        if (states[id].status !== 'opening') delete states[id]
+      })
       return api
         .get('/relief/applications/' + this.data.id)
         .then((app) => {
@@ -55,14 +112,6 @@ Component({
     },
     show(app, kind) {
       const names = labels.itemNames(kind)
-      const proofNames = {}
-      ;((kind && kind.proofs) || []).forEach((p) => {
-        proofNames[p.type] = p.name
-      })
-      const counts = {}
-      ;(app.proofs || []).forEach((p) => {
-        counts[p.proof_type] = (counts[p.proof_type] || 0) + 1
-      })
       this.setData({
         loading: false,
         app: {
@@ -79,7 +128,7 @@ Component({
         },
         timeline: (app.timeline || []).map(eventRow),
         missing: (app.missing || []).map((m, i) => ({key: i, item: names[m.item] || m.item, note: m.note || ''})),
-        proofs: Object.keys(counts).map((type) => ({type, name: proofNames[type] || '证明材料', count: counts[type]})),
+        proofs: proofGroups(app.proofs, kind, this.fileStates || {}),
         canWithdraw: labels.withdrawable(app),
       })
       this.raw = app
@@ -94,7 +143,68 @@ Component({
         })
         .catch(() => null)
     },
+    /** Where a proof's file row is in `proofs`: [group, file], or null. */
+    fileAt(id) {
+      const groups = this.data.proofs
+      for (let g = 0; g < groups.length; g += 1) {
+        const f = groups[g].files.findIndex((file) => file.id === id)
+        if (f >= 0) return [g, f]
+      }
+      return null
+    },
+    /** A file's opening state ('', 'opening', 'failed') and its failure, kept across a reload. */
+    setFileState(id, status, error = '') {
+      this.fileStates = this.fileStates || {}
+      this.fileStates[id] = {status, error}
+      const at = this.fileAt(id)
+      if (at) this.setData({[`proofs[${at[0]}].files[${at[1]}].status`]: status, [`proofs[${at[0]}].files[${at[1]}].error`]: error})
+    },
+    /** Tap on a proof (or its 重试): download it, then show an image or open a PDF. */
+    openFile(event) {
+      const id = Number(event.currentTarget.dataset.id)
+      const at = this.fileAt(id)
+      if (!at) return Promise.resolve()
+      const file = this.data.proofs[at[0]].files[at[1]]
+      if (file.status === 'opening') return Promise.resolve()
+      this.setFileState(id, 'opening')
+      return api
+        .download('/relief/applications/' + this.data.id + '/attachments/' + id)
+        .then((path) => (file.isPdf ? this.openPdf(path) : this.previewImage(path)))
+        .then(() => this.setFileState(id, ''))
+        .catch((err) => this.setFileState(id, 'failed', ui.messageOf(err)))
+    },
+    previewImage(path) {
+      return new Promise((resolve, reject) => {
+        this.viewing = true
+        wx.previewImage({
+          urls: [path],
+          current: path,
+          showmenu: false,
+          success: () => resolve(),
+          fail: () => {
+            this.viewing = false
+            reject(new Error('无法显示这张图片，请稍后重试'))
+          },
+        })
+      })
+    },
+    openPdf(path) {
+      return new Promise((resolve, reject) => {
+        this.viewing = true
+        wx.openDocument({
+          filePath: path,
+          fileType: 'pdf',
+          showMenu: false,
+          success: () => resolve(),
+          fail: () => {
+            this.viewing = false
+            reject(new Error('无法打开这个文件，请稍后重试'))
+          },
+        })
+      })
+    },
     edit() {
+      this.viewing = false
       wx.navigateTo({url: '/pages/relief/apply?id=' + this.data.id})
     },
     withdraw() {
