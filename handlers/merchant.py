@@ -193,7 +193,7 @@ REDEMPTION = obj({"id": {"type": "integer"}, **AMOUNTS, "status": {"enum": ["don
 
 
 class RedemptionsHandler(MerchantHandler):
-    """Redemptions at the counter: redeem a bill against a scan, and list today's redemptions."""
+    """Redemptions at the counter: redeem a bill against a scan, and list a day's redemptions (today's)."""
 
     access = {"post": Access("counter.redeem"), "get": Access("counter.list")}
     spec = {
@@ -207,10 +207,13 @@ class RedemptionsHandler(MerchantHandler):
             "Idempotent-Replayed: true）；同一键不同请求体 422 idempotency_key_reused；"
             "同一键的并发重复请求等第一次完成后返回其结果（第一次的请求中断遗留的占用答 409 request_in_progress）。"
             "核销即用掉该二维码：即使核销被拒（如额度不足 no_benefit），也须请持卡人刷新后重新扫码。"),
-        "get": op("本收银员所在商家当天的核销记录（管理员看全部）", tags=["merchants"],
-                  query=PageQuery,
-                  responses={200: page(REDEMPTION),
-                             403: ERROR_REF}),
+        "get": op("本收银员所在商家某一天的核销记录（默认当天；管理员看全部，并可查看 366 天内的其他日期）",
+                  tags=["merchants"],
+                  query=redemptions.CounterListQuery,
+                  responses={200: page(REDEMPTION), 400: ERROR_REF,
+                             403: ERROR_REF},
+                  description="收银员只能查看当天（其他日期 403 manager_only_day）；"
+                  "day 晚于今天或早于 366 天前 400 invalid_query。"),
     }
 
     scan: Any = None
@@ -232,12 +235,14 @@ class RedemptionsHandler(MerchantHandler):
         return done.view()
 
     async def get(self) -> None:
-        """List today's redemptions of the caller (all the merchant's for a manager), newest first, one page."""
+        """List one day's redemptions of the caller (all the merchant's for a manager), newest first, one page:
+        today's, or another day's for a manager."""
         async with self.reading() as conn:
             cashier = await self.cashier(conn)
-            query = self.query(PageQuery)
+            query = self.query(redemptions.CounterListQuery)
+            day = redemptions.listed_day(cashier, query.day, today=local_today())
             items, nxt = await redemptions.for_merchant(
-                conn, cashier.merchant_id, day=local_today(),
+                conn, cashier.merchant_id, day=day,
                 cashier_id=None if cashier.role == "manager" else cashier.id,
                 before=query.cursor, limit=query.limit)
         self.write_json({"items": items, "next": encode_cursor(nxt)})

@@ -12,7 +12,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Awaitable, Callable, Sequence
 
 import sqlalchemy as sa
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.cards.codes import status_error
@@ -20,9 +21,9 @@ from models.cards.tables import cards
 from models.core import audit, policy
 from models.core import outbox as notifications
 from models.core.clock import LOCAL_TZ, local_today, utcnow
-from models.core.errors import AppError, Conflict, Invalid, NotFound
+from models.core.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from models.core.money import yuan
-from models.core.typed import Body, PositiveFen, text
+from models.core.typed import Body, Date, PageQuery, PositiveFen, text
 from models.counter.tables import redemption_usage, redemptions, refunds, scan_sessions
 from models.db.direct import Direct
 from models.members.tables import members
@@ -364,6 +365,38 @@ async def for_member(conn: AsyncConnection, member_id: int, *, before: int | Non
     items = [{**_redemption(r).view(), "merchant": r.merchant_name, "store": r.store_name or ""}
              for r in rows[:limit]]
     return items, (rows[limit - 1].id if len(rows) > limit else None)
+
+
+#: How far back a merchant manager may list a day's redemptions (refunds come on later days).
+LIST_DAYS_BACK = 366
+
+
+class CounterListQuery(PageQuery):
+    """One day's redemptions at the counter, a page at a time: today unless a manager names another day."""
+
+    day: Date | None = Field(None, description="北京时间的日期；默认今天。只有商家管理员可以查看其他日期，"
+                                               "最早 366 天前，不能晚于今天")
+
+    @field_validator("day")
+    @classmethod
+    def _within_reach(cls, day: date | None) -> date | None:
+        if day is None:
+            return None
+        today = local_today()
+        if day > today:
+            raise PydanticCustomError("refused", "day 不能晚于今天")
+        if (today - day).days > LIST_DAYS_BACK:
+            raise PydanticCustomError("refused", f"day 太早：最多只能查看 {LIST_DAYS_BACK} 天以内的核销记录")
+        return day
+
+
+def listed_day(cashier: Cashier, day: date | None, *, today: date) -> date:
+    """The day a counter list shows: today by default; another day is for a merchant manager only."""
+    if day is None or day == today:
+        return today
+    if cashier.role != "manager":
+        raise Forbidden("manager_only_day", "只有商家管理员可以查看其他日期的核销记录")
+    return day
 
 
 async def for_merchant(conn: AsyncConnection, merchant_id: int, *, day: date | None = None,

@@ -789,3 +789,66 @@ async def test_a_programme_serves_only_the_funding_unions_members(api, engine, r
     own = await add_program(engine, scene, "discount_pharmacy")
     card = await api.get("/api/v1/me/card", token=scene.worker)
     assert [b["program_id"] for b in card.data["benefits"]] == [own]
+
+
+# -- another day's list (a manager's, for refunds) -------------------------------------------------------------
+
+async def _move_to(engine, redemption_ids: list[int], days_back: int) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(redemptions.update().where(redemptions.c.id.in_(redemption_ids))
+                           .values(created_at=utcnow() - timedelta(days=days_back)))
+
+
+async def test_a_manager_lists_yesterdays_redemptions_page_by_page(api, engine, running):
+    scene = await counter(api, engine, running)
+    await add_program(engine, scene, "discount_pharmacy")
+    manager = await join(api, engine, scene, "boss4.1", role="manager", store_id=scene.store_id)
+    made = []
+    for n in range(5):
+        resp = await redeem_now(api, scene, items(("drug", 1000 + n)))
+        assert resp.status == 200, resp.data
+        made.append(resp.data["id"])
+    await _move_to(engine, made[:4], 1)  # four yesterday's, the last one today's
+    yesterday = (local_today() - timedelta(days=1)).isoformat()
+    first = await api.get(f"{REDEEM}?day={yesterday}&limit=3", token=manager)
+    assert first.status == 200, first.data
+    assert [i["id"] for i in first.data["items"]] == made[3::-1][:3] and isinstance(first.data["next"], str)
+    rest = await api.get(f"{REDEEM}?day={yesterday}&limit=3&cursor={first.data['next']}", token=manager)
+    assert rest.status == 200, rest.data
+    assert [i["id"] for i in rest.data["items"]] == [made[0]] and rest.data["next"] is None
+    # Today's list, by default or named, is unchanged; the day before yesterday is empty.
+    for url in (REDEEM, f"{REDEEM}?day={local_today().isoformat()}"):
+        today = await api.get(url, token=manager)
+        assert [i["id"] for i in today.data["items"]] == [made[4]], url
+    older = (local_today() - timedelta(days=2)).isoformat()
+    assert (await api.get(f"{REDEEM}?day={older}", token=manager)).data == {"items": [], "next": None}
+    # Yesterday's row is refunded from that list.
+    assert (await refund(api, manager, first.data["items"][0]["id"], 500)).status == 200
+
+
+async def test_a_cashier_lists_only_today(api, engine, running):
+    scene = await counter(api, engine, running)
+    await add_program(engine, scene, "discount_pharmacy")
+    mine = await redeem_now(api, scene, items(("drug", 1000)))
+    await _move_to(engine, [mine.data["id"]], 1)
+    yesterday = (local_today() - timedelta(days=1)).isoformat()
+    resp = await api.get(f"{REDEEM}?day={yesterday}", token=scene.cashier)
+    refused(resp, 403, "manager_only_day")
+    assert resp.data["error"]["message"] == "只有商家管理员可以查看其他日期的核销记录"
+    today = await api.get(f"{REDEEM}?day={local_today().isoformat()}", token=scene.cashier)
+    assert today.status == 200 and today.data["items"] == []
+
+
+async def test_a_day_in_the_future_or_too_long_ago_is_refused(api, engine, running):
+    scene = await counter(api, engine, running)
+    manager = await join(api, engine, scene, "boss5.1", role="manager", store_id=scene.store_id)
+    today = local_today()
+    oldest = (today - timedelta(days=366)).isoformat()
+    assert (await api.get(f"{REDEEM}?day={oldest}", token=manager)).status == 200
+    for day, reason in (((today + timedelta(days=1)).isoformat(), "day 不能晚于今天"),
+                        ((today - timedelta(days=367)).isoformat(), "day 太早"),
+                        ("2026-13-45", "day 格式不对"), ("yesterday", "day 格式不对")):
+        resp = await api.get(f"{REDEEM}?day={day}", token=manager)
+        refused(resp, 400, "invalid_query")
+        assert resp.data["error"]["message"].startswith(reason), (day, resp.data)
+        assert resp.data["error"]["details"][0]["field"] == "day"

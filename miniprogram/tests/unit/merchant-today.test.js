@@ -120,3 +120,91 @@ test('a cashier never sees the refund control, even with a stale note saying man
   page.instance.refundOne({currentTarget: {dataset: {id: 12}}})
   expect(wx.navigateTo).not.toHaveBeenCalled()
 })
+
+/** Today in Beijing and some days before, YYYY-MM-DD, as the page reckons them. */
+function beijingDay(daysBack = 0) {
+  return new Date(Date.now() + 8 * 3600 * 1000 - daysBack * 24 * 3600 * 1000).toISOString().slice(0, 10)
+}
+
+function monthDay(day) {
+  const [, m, d] = day.split('-')
+  return Number(m) + '月' + Number(d) + '日'
+}
+
+test("a manager picks an earlier day: the request names it, the title and totals follow, refund but no void", async () => {
+  const server = fakeServer()
+  server.on('GET', '/merchant/me', MANAGER)
+  server.on('GET', '/merchant/redemptions', (req) => req.query.includes('day=')
+    ? {items: [redemption(8, 3000, 300), redemption(7, 2000, 200, 'void', {void_reason: '录错'})], next: null}
+    : {items: [redemption(12, 10000, 1000)], next: null})
+  wx.navigateTo = jest.fn()
+  const page = await pages.open('pages/merchant/today')
+  // Today's list first, no day named (the server's default), with its void.
+  expect(server.calls('GET', '/merchant/redemptions')[0].query).not.toContain('day=')
+  expect(pages.textOf(page, '.today__title')).toBe('今日合计')
+  expect(pages.find(page, '.today__void')).not.toBeNull()
+  const picker = pages.find(page, '.today__picker')
+  expect(picker).not.toBeNull()
+  const today = beijingDay()
+  expect(page.instance.data.today).toBe(today)
+  expect(page.instance.data.dayStart).toBe(new Date(Date.parse(today + 'T00:00:00Z') - 366 * 24 * 3600 * 1000)
+    .toISOString().slice(0, 10))
+
+  const yesterday = beijingDay(1)
+  picker.dispatchEvent('change', {detail: {value: yesterday}})
+  await pages.settle()
+  const asked = server.calls('GET', '/merchant/redemptions')
+  expect(asked).toHaveLength(2)
+  expect(asked[1].query).toContain('day=' + yesterday)
+  expect(page.instance.data.items.map((r) => r.id)).toEqual([8, 7])
+  expect(pages.textOf(page, '.today__title')).toBe(monthDay(yesterday) + '合计')
+  expect(page.instance.data.title).toBe(monthDay(yesterday) + '的核销')
+  expect(pages.textOf(page, '.today__count')).toBe('1 笔（另撤销 1 笔）')
+  expect(pages.textOf(page, '.today__amount')).toBe('30.00 元')
+  expect(pages.find(page, '.today__void')).toBeNull()
+  expect(page.instance.data.items.some((r) => r.canVoid)).toBe(false)
+  expect(pages.textOf(page, '.today__refund')).toBe('退款')
+  pages.tap(page, '.today__refund')
+  await pages.settle()
+  expect(wx.navigateTo).toHaveBeenCalledWith({url: '/pages/merchant/refund?id=8'})
+
+  // Back from the refund page: the same day is read again; 回到今天 brings today's list back.
+  await page.instance.onShow()
+  expect(server.calls('GET', '/merchant/redemptions')[2].query).toContain('day=' + yesterday)
+  pages.tap(page, '.today__back')
+  await pages.settle()
+  expect(server.calls('GET', '/merchant/redemptions')[3].query).not.toContain('day=')
+  expect(pages.textOf(page, '.today__title')).toBe('今日合计')
+  expect(pages.find(page, '.today__void')).not.toBeNull()
+})
+
+test("another day's list pages on with the day kept", async () => {
+  const server = fakeServer()
+  server.on('GET', '/merchant/me', MANAGER)
+  server.on('GET', '/merchant/redemptions', (req) => req.query.includes('cursor=')
+    ? {items: [redemption(5, 2000, 200)], next: null}
+    : {items: [redemption(6, 10000, 1000)], next: 'c1'})
+  const page = await pages.open('pages/merchant/today')
+  const day = beijingDay(30)
+  pages.find(page, '.today__picker').dispatchEvent('change', {detail: {value: day}})
+  await pages.settle()
+  pages.tap(page, '.today__more')
+  await pages.settle()
+  const more = server.calls('GET', '/merchant/redemptions')[2].query
+  expect(more).toContain('day=' + day)
+  expect(more).toContain('cursor=c1')
+  expect(pages.textOf(page, '.today__amount')).toBe('120.00 元')
+})
+
+test('a cashier has no date picker and always reads today', async () => {
+  const server = fakeServer()
+  server.on('GET', '/merchant/me', Object.assign({}, MANAGER, {role: 'cashier', store: {id: 7, name: '东湖店'}}))
+  server.on('GET', '/merchant/redemptions', {items: [redemption(12, 10000, 1000)], next: null})
+  const page = await pages.open('pages/merchant/today')
+  expect(pages.find(page, '.today__picker')).toBeNull()
+  expect(pages.find(page, '.today__day')).toBeNull()
+  await page.instance.onDay({detail: {value: beijingDay(1)}})
+  await pages.settle()
+  expect(server.calls('GET', '/merchant/redemptions').every((c) => !c.query.includes('day='))).toBe(true)
+  expect(pages.textOf(page, '.today__title')).toBe('今日合计')
+})

@@ -1,6 +1,8 @@
 // 今日核销: today's redemptions at this counter (a manager sees the whole merchant's), with the
 // day's totals, and a same-day void for a mistaken one (the quota goes back to the worker). A
 // manager can also refund part or all of one (pages/merchant/refund); a cashier never sees that.
+// A manager can pick another day (up to 366 days back, Beijing days, as the server allows) to find
+// an earlier redemption to refund: that day's list and totals, refunds only (a void is same-day).
 const api = require('../../utils/api')
 const format = require('../../utils/format')
 const ui = require('../../utils/ui')
@@ -8,9 +10,36 @@ const pagedList = require('../../behaviors/paged-list')
 const shared = require('./shared')
 
 const PAGE = 20
+// How far back a manager may look (GET /merchant/redemptions?day=).
+const DAYS_BACK = 366
+const DAY_MS = 24 * 3600 * 1000
+const BEIJING_MS = 8 * 3600 * 1000
 const STATUS = {done: '已核销', void: '已撤销', refunded: '已退款'}
 
-function row(r) {
+/** Today in Beijing (the server's calendar), as YYYY-MM-DD, whatever the phone's time zone. */
+function beijingToday() {
+  return new Date(Date.now() + BEIJING_MS).toISOString().slice(0, 10)
+}
+
+/** The YYYY-MM-DD some days before a YYYY-MM-DD. */
+function daysBefore(day, n) {
+  return new Date(Date.parse(day + 'T00:00:00Z') - n * DAY_MS).toISOString().slice(0, 10)
+}
+
+/** 12月3日 (with the year when it is not this year's). */
+function dayLabel(day, today) {
+  const [y, m, d] = day.split('-')
+  return (y === today.slice(0, 4) ? '' : y + '年') + Number(m) + '月' + Number(d) + '日'
+}
+
+/** What the page says about the day shown: '' (the default) is today. */
+function dayView(day, today) {
+  if (!day) return {dayText: '今天', title: '今日核销', totalsTitle: '今日合计', emptyText: '今天还没有核销。'}
+  const label = dayLabel(day, today)
+  return {dayText: label, title: label + '的核销', totalsTitle: label + '合计', emptyText: label + '没有核销。'}
+}
+
+function row(r, voidable = true) {
   const refunded = r.refunded && r.refunded.amount ? r.refunded.amount : 0
   return {
     id: r.id,
@@ -26,7 +55,8 @@ function row(r) {
     statusLabel: r.status === 'done' && refunded ? '部分退款' : STATUS[r.status] || r.status,
     voidReason: r.void_reason || '',
     refunded: refunded ? format.yuan(refunded) : '',
-    canVoid: r.status === 'done' && !refunded,
+    // Only on today's list: a void is for a same-day mistake, later it is a refund.
+    canVoid: voidable && r.status === 'done' && !refunded,
     // Shown to a manager only (the page's `manager`): something is left to refund.
     canRefund: r.status !== 'void' && refunded < r.amount,
   }
@@ -61,10 +91,39 @@ Component({
     totals: null,
     busyId: 0,
     manager: false,
+    // The day shown: '' is today (the request names no day); another day only for a manager.
+    day: '',
+    today: '',
+    dayStart: '',
+    dayText: '今天',
+    title: '今日核销',
+    totalsTitle: '今日合计',
+    emptyText: '今天还没有核销。',
   },
   methods: {
     onShow() {
+      this.setDay(this.data.day)
       return Promise.all([this.load(), this.loadRole()]).then(() => undefined)
+    },
+    /** Show a day ('' or today's date: today), with its title; the list is read by the caller. */
+    setDay(day) {
+      const today = beijingToday()
+      const shown = day && day !== today && day < today ? day : ''
+      const view = dayView(shown, today)
+      this.setData(Object.assign({day: shown, today, dayStart: daysBefore(today, DAYS_BACK)}, view))
+      if (typeof wx.setNavigationBarTitle === 'function') wx.setNavigationBarTitle({title: view.title})
+    },
+    /** A manager picked a day on the date picker: that day's list. */
+    onDay(event) {
+      if (!this.data.manager) return Promise.resolve()
+      const day = String((event && event.detail && event.detail.value) || '')
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return Promise.resolve()
+      this.setDay(day)
+      return this.load()
+    },
+    backToToday() {
+      this.setDay('')
+      return this.load()
     },
     /**
      * Whether this phone's user is the merchant's manager, asked every time (the note the counter page
@@ -76,6 +135,9 @@ Component({
         .then((me) => {
           shared.saveMerchant({merchant: me.merchant, store: me.store, role: me.role})
           this.setData({manager: me.role === 'manager'})
+          // Not (or no longer) a manager: another day's list is not theirs to see.
+          if (me.role !== 'manager' && this.data.day) return this.backToToday()
+          return null
         })
         .catch(() => this.setData({manager: false}))
     },
@@ -87,9 +149,11 @@ Component({
       wx.navigateTo({url: '/pages/merchant/refund?id=' + id})
     },
     listPath() {
-      return '/merchant/redemptions?limit=' + PAGE
+      return '/merchant/redemptions?limit=' + PAGE + (this.data.day ? '&day=' + this.data.day : '')
     },
-    listRow: row,
+    listRow(r) {
+      return row(r, !this.data.day)
+    },
     /** The day's totals over the redemptions shown. */
     listExtra(answer, items) {
       return {totals: totals(items)}
