@@ -107,13 +107,7 @@ class Tally:
     def merge(self, other: Tally) -> None:
         """Add another tally's counts to this one."""
         for key, (n, amount, first) in other.rows.items():
-            row = self.rows.get(key)
-            if row is None:
-                self.rows[key] = [n, amount, first]
-            else:
-                row[0] += n
-                row[1] += amount
-                row[2] = min(row[2], first)
+            self.bump(key, n, amount, first)
 
     def values(self) -> list[dict[str, Any]]:
         """The rows, in key order (the one lock order of every writer)."""

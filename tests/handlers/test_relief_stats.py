@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 import pytest
-import sqlalchemy as sa
 
 from models.relief import tallies
 from models.relief.tables import relief_applications, relief_events

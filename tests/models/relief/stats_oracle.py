@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from models.core.actors import Actor
 from models.core.clock import LOCAL_TZ
 from models.network import tree
-from models.relief.statistics import By, StatsQuery, _bounds, _children, _Grouper, _scope
+# The counting here is the former code's; the shaping of the answer is the module's own.
+from models.relief.statistics import By, StatsQuery, _answer, _bounds, _children, _Grouper, _sample, _scope
 from models.relief.tables import relief_applications, relief_events
 
 PAID = ("paid", "archived")
@@ -59,20 +59,6 @@ async def _kind_names(conn: AsyncConnection, samples: dict[str, int]) -> dict[st
     a = relief_applications.c
     rows = await conn.execute(sa.select(a.kind, a.kind_definition).where(a.id.in_(sorted(set(samples.values())))))
     return {r.kind: str(json.loads(r.kind_definition).get("name", "")) for r in rows}
-
-
-def _sample(samples: dict[str, int], kind: str, first: int) -> None:
-    samples[kind] = min(first, samples.get(kind, first))
-
-
-def _answer(root: tree.Org, q: StatsQuery, start: date, end: date, group: _Grouper,
-            rows: dict[str, dict[str, int]], fields: Iterable[str], total_extra: dict[str, Any]) -> dict[str, Any]:
-    names = list(fields)
-    lines: list[dict[str, Any]] = [{"key": key, "name": group.names[key], **{f: rows[key].get(f, 0) for f in names}}
-             for key in sorted(rows)]
-    total = {f: sum(line[f] for line in lines) for f in names}
-    return {"org": root.code, "org_name": root.name, "from": start.isoformat(), "to": end.isoformat(),
-            "by": q.by, "rows": lines, "total": {**total, **total_extra}}
 
 
 def _count(found: list[tuple[str | None, Any]], group: _Grouper, names: dict[str, str],
