@@ -68,7 +68,9 @@ class Direct:
 
     def __init__(self, statement: Statement) -> None:
         self.statement = statement
-        self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
+        # Per dialect object (its driver and the server's version can change what is compiled), and for an
+        # INSERT per set of columns given.
+        self._compiled: dict[tuple[Any, frozenset[str]], _Compiled] = {}
         self._row: Any = None
         if isinstance(statement, sa.Select):
             keys = [column.key for column in statement.selected_columns]
@@ -81,7 +83,7 @@ class Direct:
         if conn.dialect.name != "mysql":
             return [self._row(*row) for row in (await conn.execute(self.statement, dict(params or {}))).all()]
         compiled = self._compile(conn, params)
-        async with _raw_cursor(conn) as cur:
+        async with _RawCursor(conn) as cur:
             await _execute(conn, cur, compiled.sql, _args(compiled, params))
             rows = await cur.fetchall()
         processors = compiled.results
@@ -114,7 +116,7 @@ class Direct:
             await conn.begin()
         compiled = self._compile(conn, sets[0])
         args = [_args(compiled, p) for p in sets]
-        async with _raw_cursor(conn) as cur:
+        async with _RawCursor(conn) as cur:
             if many:
                 await _execute(conn, cur, compiled.sql, args, many=True)
             else:
@@ -123,7 +125,7 @@ class Direct:
 
     def _compile(self, conn: AsyncConnection, params: Params | None) -> _Compiled:
         columns = frozenset(params or ()) if isinstance(self.statement, sa.Insert) else frozenset()
-        key = (conn.dialect.name, columns)
+        key = (conn.dialect, columns)
         found = self._compiled.get(key)
         if found is None:
             found = self._compiled[key] = _compile(self.statement, conn.dialect, columns or None)
@@ -163,7 +165,7 @@ def _args(compiled: _Compiled, params: Params | None) -> tuple[Any, ...]:
     return tuple(out)
 
 
-class _raw_cursor:
+class _RawCursor:
     """The driver's cursor on the connection under ``conn`` (in its transaction), closed after use."""
 
     def __init__(self, conn: AsyncConnection) -> None:
