@@ -44,6 +44,10 @@ NOTICES_EVERY = 30.0
 #: process that died without giving its leases back keeps its jobs from running elsewhere.
 LEASE_INTERVALS = 3
 LEASE_MIN = 60.0
+#: On stop, how long a run in progress may take to finish before it is cancelled. A run cancelled in the
+#: middle of a transaction can leave its connection's transaction open until the connection is collected:
+#: on SQLite that is the write lock, and the stop's last seal then waited out the 30 s busy timeout.
+STOP_WAIT = 5.0
 
 
 async def send_notifications(engine: AsyncEngine, gateway: Any, config: Config) -> int:
@@ -138,6 +142,8 @@ class Jobs:
         self._leased: dict[str, _Leased] = {}
         self._held: set[str] = set()
         self._rows: set[str] = set()
+        self._stopping = False
+        self._running: set[asyncio.Task[None]] = set()  # the loops in the middle of a run
 
     def every(self, seconds: float, name: str, job: Callable[[], Awaitable[Any]], *, lease: bool = False) -> None:
         """Run ``job`` every ``seconds`` on the running loop until stopped; a failed run is logged.
@@ -152,10 +158,15 @@ class Jobs:
 
         async def loop() -> None:
             first = True
-            while True:
+            this = asyncio.current_task()
+            assert this is not None
+            while not self._stopping:
                 if not (lease and first):
                     await asyncio.sleep(seconds)
                 first = False
+                if self._stopping:
+                    return
+                self._running.add(this)
                 try:
                     if lease:
                         await self.run_leased(name)
@@ -165,6 +176,8 @@ class Jobs:
                     raise
                 except Exception:  # noqa: BLE001 - a job must not die; the next run may succeed
                     log.exception("job %s failed", name)
+                finally:
+                    self._running.discard(this)
 
         self._tasks.append(asyncio.get_running_loop().create_task(loop(), name=f"job:{name}"))
 
@@ -215,10 +228,19 @@ class Jobs:
         self._at_stop.append((name, job))
 
     async def stop(self) -> None:
-        """Cancel every job, wait for them to end, run the jobs kept for the stop (a failure is logged),
-        then give back the leases held, so that another process takes them on at its next round."""
+        """End every job: a waiting one at once, one in the middle of a run when its run ends (cancelled
+        after ``STOP_WAIT``); then run the jobs kept for the stop (a failure is logged) and give back the
+        leases held, so that another process takes them on at its next round."""
+        self._stopping = True
+        busy = [task for task in self._tasks if task in self._running]
         for task in self._tasks:
-            task.cancel()
+            if task not in busy:
+                task.cancel()
+        if busy:
+            _, late = await asyncio.wait(busy, timeout=STOP_WAIT)
+            for task in late:
+                log.warning("job %s still running after %.0f s: cancelled", task.get_name(), STOP_WAIT)
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         for name, job in self._at_stop:

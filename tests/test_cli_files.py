@@ -63,8 +63,10 @@ def test_migrate_and_demo_data_leave_a_private_data_dir(tmp_path):
 def test_a_serving_process_keeps_db_wal_shm_and_keys_private(tmp_path):
     data_dir = tmp_path / "var"
     port = _free_port()
-    proc = subprocess.Popen(_command() + ["serve", "--demo", "--port", str(port)], env=_env(data_dir),
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # faulthandler: a stop that hangs is aborted below, and every thread's stack is in the failure's output.
+    proc = subprocess.Popen(_command() + ["serve", "--demo", "--port", str(port)],
+                            env={**_env(data_dir), "PYTHONFAULTHANDLER": "1"}, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_for(f"http://127.0.0.1:{port}/readyz", proc)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/cards/keys", timeout=10):
@@ -73,7 +75,12 @@ def test_a_serving_process_keeps_db_wal_shm_and_keys_private(tmp_path):
         _assert_private(data_dir, {DB, f"{DB}-wal", f"{DB}-shm", "keys.json", "qr_keys.json"})
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack, then it dies
+            out, _ = proc.communicate(timeout=30)
+            raise AssertionError(f"the service did not stop within 30 s of SIGTERM:\n{out[-6000:]}") from None
     assert proc.returncode == 0, out
     _assert_private(data_dir, {DB, "keys.json", "qr_keys.json"})
 

@@ -33,6 +33,36 @@ async def test_a_failing_job_runs_again_and_stops_cleanly():
     assert len(runs) == stopped_at
 
 
+async def test_a_run_in_progress_finishes_before_the_stop_and_a_waiting_job_ends_at_once(monkeypatch):
+    """A run is never cut in the middle of its transaction by a stop (unless it outlasts STOP_WAIT)."""
+    began, ended, slow_began = asyncio.Event(), [], asyncio.Event()
+
+    async def busy():
+        began.set()
+        await asyncio.sleep(0.2)  # the middle of its work when the stop comes
+        ended.append("busy")
+
+    async def endless():
+        slow_began.set()
+        await asyncio.sleep(3600)
+        ended.append("endless")
+
+    monkeypatch.setattr(jobs, "STOP_WAIT", 0.5)
+    background = jobs.Jobs()
+    background.every(0.01, "busy", busy)
+    background.every(3600, "sleeper", busy)  # waits an hour before its first run: ended at once
+    background.every(0.01, "endless", endless)
+    await asyncio.wait_for(began.wait(), 5)
+    await asyncio.wait_for(slow_began.wait(), 5)
+    started = asyncio.get_running_loop().time()
+    await background.stop()
+    took = asyncio.get_running_loop().time() - started
+    assert ended == ["busy"]  # the run in progress finished; the endless one was cancelled after the wait
+    assert 0.15 < took < 2.0
+    await asyncio.sleep(0.05)
+    assert ended == ["busy"]  # and nothing runs after the stop
+
+
 async def test_purge_drops_dead_rows_only(engine):
     now = utcnow()
     async with engine.begin() as conn:
