@@ -80,7 +80,7 @@ def idempotent(*, on_claim: OnClaim | None = None, one_transaction: bool = False
             if optional and not self.request.headers.get(HEADER):
                 async with self.engine.begin() as conn:
                     result = await method(self, conn, *args, **kwargs)
-                status, body = result if isinstance(result, tuple) else (200, result)
+                status, body = _status_and_body(result)
                 self.write_json(body, status)
                 return
             if one_transaction:
@@ -93,6 +93,11 @@ def idempotent(*, on_claim: OnClaim | None = None, one_transaction: bool = False
         return run
 
     return declare
+
+
+def _status_and_body(result: Answer) -> tuple[int, dict[str, Any]]:
+    """A method's answer as (status, body): a bare body is a 200."""
+    return result if isinstance(result, tuple) else (200, result)
 
 
 def is_idempotent(handler: type, method: str) -> bool:
@@ -118,7 +123,7 @@ async def _run_once(handler: APIHandler, method: Work, on_claim: OnClaim | None,
     try:
         async with handler.engine.begin() as conn:
             result = await method(handler, conn, *args, **kwargs)
-            status, body = result if isinstance(result, tuple) else (200, result)
+            status, body = _status_and_body(result)
             # As the client sees it (times as ISO strings), so that a replay is byte-for-byte the same.
             answer = json.loads(json.dumps(body, default=json_default))
             await idempotency.finish(conn, scope, key, status, answer)
@@ -171,7 +176,7 @@ async def _run_in_one(handler: APIHandler, method: Work, on_claim: OnClaim | Non
                 await idempotency.keep(conn, scope, key, digest, exc.status, {"error": error})
                 refusal = exc
             else:
-                status, body = result if isinstance(result, tuple) else (200, result)
+                status, body = _status_and_body(result)
                 answer = json.loads(json.dumps(body, default=json_default))
                 await idempotency.keep(conn, scope, key, digest, status, answer)
     except (AppError, idempotency.KeyTaken) as exc:

@@ -69,6 +69,12 @@ def _default_driver() -> str:
     return "asyncmy" if importlib.util.find_spec("asyncmy") is not None else "aiomysql"
 
 
+def add_driver_option(parser: argparse.ArgumentParser) -> None:
+    """``--driver``: the service's MySQL driver in a benchmark (this one and bench_relief)."""
+    parser.add_argument("--driver", choices=("aiomysql", "asyncmy"), default=_default_driver(),
+                        help="the service's MySQL driver (default: asyncmy when the fast extra is installed)")
+
+
 def _run_loop(main: Any) -> None:
     """The served app's loop: uvloop's when installed (the fast extra), unless BENCH_UVLOOP=0."""
     from server import loop
@@ -496,8 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--cards", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3, help="run the phases in turn this many times")
-    parser.add_argument("--driver", choices=("aiomysql", "asyncmy"), default=_default_driver(),
-                        help="the service's MySQL driver (default: asyncmy when the fast extra is installed)")
+    add_driver_option(parser)
     parser.add_argument("--workers", type=int, default=1,
                         help="also run the service's phases with this many processes and print the scaling")
     args = parser.parse_args(argv)

@@ -49,7 +49,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from scripts.bench_counter import Result, _database_pids, _default_driver, _drive, _free_port, _loop_name
+from scripts.bench_counter import Result, _database_pids, _drive, _free_port, _loop_name, add_driver_option
 from scripts.bench_counter import _spawn as _spawn_server
 
 WARMUP = 100
@@ -550,8 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-prefix", default="unionaid_relief_bench_",
                         help="the scratch database's name: this and 8 random hex digits")
     parser.add_argument("--workers", type=int, default=1, help="serve with this many processes on one port")
-    parser.add_argument("--driver", choices=("aiomysql", "asyncmy"), default=_default_driver(),
-                        help="the service's MySQL driver (default: asyncmy when the fast extra is installed)")
+    add_driver_option(parser)
     parser.add_argument("--keep", action="store_true",
                         help="leave the scratch database (and its keys and the scene) for EXPLAIN or --reuse")
     parser.add_argument("--reuse", default="", metavar="DATA_DIR",

@@ -40,12 +40,9 @@ Component({
       // Asked every time: the phone's note of the binding may be stale (removed by the manager,
       // bound on another phone, the app reinstalled).
       this.setData({loading: true, error: ''})
-      return api
-        .get('/merchant/me')
-        .then((me) => {
-          shared.saveMerchant({merchant: me.merchant, store: me.store, role: me.role})
-          this.setData({loading: false, me, manager: me.role === 'manager'})
-        })
+      return shared
+        .askMerchant()
+        .then((me) => this.setData({loading: false, me, manager: me.role === 'manager'}))
         .catch((err) => {
           if (err.code === 'not_cashier') {
             shared.forgetMerchant()

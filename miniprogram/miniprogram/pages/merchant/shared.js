@@ -5,6 +5,8 @@
 // cashier, for a few minutes), the holder's masked name, the card's status and its benefits:
 // never the QR text or an ID number.
 
+const api = require('../../utils/api')
+
 const MERCHANT_KEY = 'unionaid.merchant'
 const SCAN_KEY = 'unionaid.merchant.scan'
 const REDEMPTION_KEY = 'unionaid.merchant.redemption'
@@ -69,6 +71,14 @@ function merchant() {
 
 function saveMerchant(value) {
   wx.setStorageSync(MERCHANT_KEY, value)
+}
+
+/** Who this phone works for, asked of the server every time (GET /merchant/me), kept as the note above. */
+function askMerchant() {
+  return api.get('/merchant/me').then((me) => {
+    saveMerchant({merchant: me.merchant, store: me.store, role: me.role})
+    return me
+  })
 }
 
 function forgetMerchant() {
@@ -152,6 +162,7 @@ module.exports = {
   categoryLabel,
   merchant,
   saveMerchant,
+  askMerchant,
   forgetMerchant,
   saveScan,
   scanOf,

@@ -130,10 +130,9 @@ Component({
      * kept may be stale): the refund control shows only once the server has said so, never on a guess.
      */
     loadRole() {
-      return api
-        .get('/merchant/me')
+      return shared
+        .askMerchant()
         .then((me) => {
-          shared.saveMerchant({merchant: me.merchant, store: me.store, role: me.role})
           this.setData({manager: me.role === 'manager'})
           // Not (or no longer) a manager: another day's list is not theirs to see.
           if (me.role !== 'manager' && this.data.day) return this.backToToday()
