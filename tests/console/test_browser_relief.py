@@ -34,6 +34,8 @@ async def test_queue_file_and_decisions(tab, engine, running):
 
     # filters by the keyboard: choosing one already applies it (htmx swaps the list in place and keeps the
     # filters in the URL), and Enter sends the GET form as it does without script
+    # the swapped-in form is wired in the swap's own task (no settle delay), so no Enter can meet it unwired
+    assert await tab.evaluate("htmx.config.defaultSettleDelay") == 0
     await tab.evaluate("window.__stay = 1")
     await tab.select_option("#f-flagged", "1")
     await tab.focus("#f-flagged")
