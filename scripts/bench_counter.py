@@ -2,7 +2,7 @@
 
     python -m scripts.bench_counter [--mysql mysql+aiomysql://root@127.0.0.1:3306/test]
         [--concurrency 32] [--requests 3000] [--cards 2000] [--rounds 3] [--workers N]
-        [--driver aiomysql|asyncmy]
+        [--driver aiomysql|asyncmy] [--profile qr|scan|redeem [--profile-out FILE]]
 
 (needs the bench extra: pip install -e '.[bench]'; with the fast extra too, '.[bench,fast]', the service
 runs as a deployment with it would: uvloop and asyncmy)
@@ -10,12 +10,17 @@ runs as a deployment with it would: uvloop and asyncmy)
 Builds a scratch database (members with bound WeChat users and cards, a pharmacy
 with one cashier per client, the seeds' drug programmes), starts the service in a
 subprocess, and in another subprocess a bare Tornado app: a constant JSON handler
-(the framework's ceiling here) and a bare transaction (one conditional UPDATE and
-one INSERT through aiomysql). A client in this process drives each at the given
+(the framework's ceiling here), a bare transaction (one conditional UPDATE and
+one INSERT through aiomysql), and the floor of a scan: only what a scan must do on the bare
+transaction's footing (the code's signature, the service's own four statements and the commit,
+nothing of SQLAlchemy or of the service's handlers), once as it is and once with each token's caller
+read only once (what a cache of callers could give at best). A client in this process drives each at the given
 concurrency and prints throughput, p50 and p99, and each phase's ratio to the bare transaction (the
 counter's aims: QR >= 60 %, scan >= 50 %, redemption >= 35 %, p99 < 100 ms) and to the constant JSON,
 and the CPU time each request cost the server process(es) and the database (from /proc): the service's
 phases are one process at 100 % of a core, so its CPU per request is what sets their rate.
+With ``--profile qr|scan|redeem`` py-spy samples the server through that phase's first round and writes
+collapsed stacks to ``--profile-out``. BENCH_BARE_UVLOOP=1 runs the bare app on uvloop.
 With ``--workers N`` (N > 1) the service's phases run twice, against one process and then against
 N processes on the one port (``server/workers.py``, as ``serve --workers N``), and a table of the
 scaling follows. The server and the client share the machine's cores; the figures are this machine's.
@@ -26,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -122,7 +128,7 @@ async def _serve(data_dir: str, url: str, port: int, sockets: list[Any] | None =
     await asyncio.Event().wait()
 
 
-async def _bare(url: str, port: int) -> None:
+async def _bare(url: str, port: int, data_dir: str) -> None:
     import aiomysql
     import tornado.web
 
@@ -152,9 +158,102 @@ async def _bare(url: str, port: int) -> None:
             self.set_header("Content-Type", "application/json; charset=utf-8")
             self.finish(b'{"ok": true}')
 
-    tornado.web.Application([(r"/bare", Constant), (r"/bare-tx", Transaction)]).listen(port, "127.0.0.1")
+    tornado.web.Application([(r"/bare", Constant), (r"/bare-tx", Transaction),
+                             (r"/bare-scan", _bare_scan(pool, data_dir))]).listen(port, "127.0.0.1")
     print("ready", flush=True)
     await asyncio.Event().wait()
+
+
+def _bare_scan(pool: Any, data_dir: str) -> Any:
+    """The floor of a scan: only what a scan must do, on the bare transaction's footing (Tornado's bare
+    handler, aiomysql's pool, no SQLAlchemy, none of the service's handler layers): the code's signature
+    checked, and the service's own statements (compiled once, for MySQL): the caller by the token's hash,
+    the card with its holder and usage, the session claiming the code, its audit row, the commit. What it
+    leaves out favours it: the programmes' offers, request ids, headers, logs, error shapes."""
+    import hashlib
+    import secrets as secrets_
+    from datetime import datetime, timedelta, timezone
+
+    import tornado.web
+    from sqlalchemy.dialects.mysql import aiomysql as mysql_aiomysql
+
+    from models.access.callers import _CALLER
+    from models.core.tables import audit_log
+    from models.counter.scanning import _HOLDER_USAGE
+    from models.counter.tables import scan_sessions
+    from models.db.sql import insert_ignore
+    from server.qr_tokens import load_signer
+
+    dialect = mysql_aiomysql.dialect()
+    signer = load_signer(Path(data_dir))
+
+    def compiled(statement: Any, keys: list[str] | None = None) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+        c = statement.compile(dialect=dialect, column_keys=keys)
+        return c.string, tuple(c.positiontup or ()), dict(c.params)  # the statement's own constants
+
+    caller_sql = compiled(_CALLER)
+    holder_sql = compiled(_HOLDER_USAGE)
+    session_keys = ["id", "card_id", "card_version", "member_id", "cashier_id", "store_id", "merchant_id", "nonce",
+                    "printed", "created_at", "expires_at", "claimed_nonce"]
+    claim_sql = compiled(insert_ignore(scan_sessions), session_keys)
+    audit_keys = ["created_at", "actor_kind", "actor_id", "actor_role", "action", "target_kind", "target_id",
+                  "org_path", "summary", "request_id", "ip"]
+    audit_sql = compiled(audit_log.insert(), audit_keys)
+
+    def args(sql: tuple[str, tuple[str, ...], dict[str, Any]], values: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[name] if name in values else sql[2][name] for name in sql[1])
+
+    callers: dict[str, Any] = {}  # with ?cached=1: the caller read once per token, never again
+
+    class Scan(tornado.web.RequestHandler):
+        async def post(self) -> None:
+            bearer = self.request.headers.get("Authorization", "")[len("Bearer "):]
+            cached = self.get_query_argument("cached", "") == "1"
+            qr = json.loads(self.request.body)["qr"]
+            code = signer.verify(qr)
+            if code.issued_at + 300 < time.time():
+                raise tornado.web.HTTPError(422)
+            now = datetime.now(timezone.utc).replace(tzinfo=None)
+            today = date.today()
+            async with pool.acquire() as conn:
+                async with conn.cursor() as cur:
+                    caller = callers.get(bearer) if cached else None
+                    if caller is None:
+                        await cur.execute(caller_sql[0], args(caller_sql, {
+                            "token_hash": hashlib.sha256(bearer.encode()).hexdigest()}))
+                        caller = callers[bearer] = await cur.fetchone()
+                    if caller is None or caller[10] is None:  # no token, or no cashier behind it
+                        await conn.rollback()
+                        raise tornado.web.HTTPError(403)
+                    merchant_staff_id, store_id, merchant_id, merchant_org_id = caller[10], caller[12], caller[13], caller[19]
+                    await cur.execute(holder_sql[0], args(holder_sql, {
+                        "card_id": code.card_id, "merchant_org_id": merchant_org_id,
+                        "month": today.strftime("%Y-%m"), "year": today.strftime("%Y")}))
+                    rows = await cur.fetchall()
+                    if not rows or rows[0][4] != "active" or rows[0][3] != code.card_version:
+                        await conn.rollback()
+                        raise tornado.web.HTTPError(422)
+                    holder = rows[0]
+                    scan_id = secrets_.token_urlsafe(18)
+                    await cur.execute(claim_sql[0], args(claim_sql, dict(
+                        id=scan_id, card_id=holder[0], card_version=holder[3], member_id=holder[2],
+                        cashier_id=merchant_staff_id, store_id=store_id, merchant_id=merchant_id,
+                        nonce=code.nonce.hex(), printed=0, created_at=now, expires_at=now + timedelta(seconds=300),
+                        claimed_nonce=code.nonce.hex())))
+                    if cur.rowcount != 1:
+                        await conn.rollback()
+                        raise tornado.web.HTTPError(409)
+                    await cur.execute(audit_sql[0], args(audit_sql, dict(
+                        created_at=now, actor_kind="user", actor_id=caller[1], actor_role="cashier",
+                        action="counter.scan", target_kind="card", target_id=str(holder[0]), org_path=holder[10],
+                        summary=json.dumps({"card_id": holder[0], "store_id": store_id}), request_id=None,
+                        ip=None)))
+                    await conn.commit()
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish(json.dumps({"scan_id": scan_id, "card": {"holder": holder[6][:1] + "*",
+                                                                 "status": holder[4]}, "benefits": []}))
+
+    return Scan
 
 
 # --- the data ---
@@ -349,7 +448,7 @@ async def _run(args: argparse.Namespace) -> None:
             print(f"setup: {args.cards} cards, {args.concurrency} cashiers in {time.perf_counter() - started:.1f} s; "
                   f"the service on {args.driver}, {_loop_name()}")
             bare_port = _free_port()
-            bare_proc = _spawn(["_bare", url, str(bare_port)])
+            bare_proc = _spawn(["_bare", url, str(bare_port), tmp])
             procs.append(bare_proc)
             signer = load_signer(Path(tmp))
             bare = f"http://127.0.0.1:{bare_port}"
@@ -425,6 +524,15 @@ async def _phases(aiohttp: Any, args: argparse.Namespace, scene: Scene, signer: 
                                    key=f"bench-{k}-{n}-{uuid.uuid4().hex[:8]}")
             return status == 200
 
+        async def bare_scan(k: int, n: int, query: str = "") -> bool:
+            card_id, version = scene.cards[n % len(scene.cards)]
+            token = signer.sign(card_id, version, int(time.time()))
+            status, _ = await post(f"{bare}/bare-scan{query}", {"qr": token}, scene.cashiers[k])
+            return status == 200
+
+        async def bare_scan_cached(k: int, n: int) -> bool:
+            return await bare_scan(k, n, "?cached=1")
+
         async def constant(k: int, n: int) -> bool:
             return await get(f"{bare}/bare")
 
@@ -434,7 +542,8 @@ async def _phases(aiohttp: Any, args: argparse.Namespace, scene: Scene, signer: 
 
         phases = (("bare constant JSON", constant, "bare"), ("bare transaction", transaction, "bare"),
                   ("GET /me/card/qr", qr, "app"), ("POST /merchant/scan", scan, "app"),
-                  ("POST /merchant/redemptions", redeem, "app"))
+                  ("POST /merchant/redemptions", redeem, "app"), ("bare scan (the floor)", bare_scan, "bare"),
+                  ("bare scan, caller kept", bare_scan_cached, "bare"))
         database = _database_pids()
         for _, call, _ in phases:
             await _drive("warm-up", WARMUP, conc, call)  # the redemptions use the warm-up scans
@@ -446,9 +555,33 @@ async def _phases(aiohttp: Any, args: argparse.Namespace, scene: Scene, signer: 
             for k in range(conc):
                 scans[k].clear()
             for label, call, served_by in phases:
+                profiler = _profile(args, label, pids[served_by]) if r == 0 else None
                 part = await _drive(label, share, conc, call, pids[served_by], database)
+                _profile_done(profiler)
                 out[label] = part if label not in out else out[label].merged(part)
     return out
+
+
+PROFILED = {"qr": "GET /me/card/qr", "scan": "POST /merchant/scan", "redeem": "POST /merchant/redemptions"}
+
+
+def _profile(args: argparse.Namespace, label: str, pids: list[int]) -> subprocess.Popen[bytes] | None:
+    """With ``--profile``, py-spy (the bench extra) samples the server's first process through the first
+    round of that phase, writing collapsed stacks (one line a stack, its sample count last) to ``--profile-out``."""
+    if args.profile is None or PROFILED[args.profile] != label:
+        return None
+    spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy"  # the venv's, if any
+    proc = subprocess.Popen([spy, "record", "--pid", str(pids[0]), "--format", "raw", "--rate", "250",
+                             "--output", args.profile_out], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.5)  # py-spy attaches before the phase begins
+    return proc
+
+
+def _profile_done(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None:
+        proc.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+        _, err = proc.communicate(timeout=60)
+        print(err.decode(errors="replace").strip().splitlines()[-1:] or "", file=sys.stderr)
 
 
 def _report(results: dict[str, Result], args: argparse.Namespace) -> None:
@@ -494,7 +627,11 @@ def main(argv: list[str] | None = None) -> int:
         _run_loop(_serve(argv[1], argv[2], int(argv[3])))
         return 0
     if argv and argv[0] == "_bare":
-        asyncio.run(_bare(argv[1], int(argv[2])))
+        if os.environ.get("BENCH_BARE_UVLOOP") == "1":  # the bare app on uvloop too (a floor at its best)
+            import uvloop
+            uvloop.run(_bare(argv[1], int(argv[2]), argv[3]))
+        else:
+            asyncio.run(_bare(argv[1], int(argv[2]), argv[3]))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mysql", default="mysql+aiomysql://root@127.0.0.1:3306/test")
@@ -505,6 +642,10 @@ def main(argv: list[str] | None = None) -> int:
     add_driver_option(parser)
     parser.add_argument("--workers", type=int, default=1,
                         help="also run the service's phases with this many processes and print the scaling")
+    parser.add_argument("--profile", choices=sorted(PROFILED),
+                        help="sample the server with py-spy through this phase's first round")
+    parser.add_argument("--profile-out", default="bench-profile.txt",
+                        help="where --profile writes its collapsed stacks (default: bench-profile.txt)")
     args = parser.parse_args(argv)
     asyncio.run(_run(args))
     return 0
