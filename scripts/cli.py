@@ -60,7 +60,7 @@ async def _serve(config: Config, demo: bool, *, sockets: list[socket.socket] | N
     from server.http_server import make_http_server
     from server.shared_cache import make_cache
     from server.wechat import WeChatGateway
-    from server.workers import unblock
+    from server.workers import HANGUP, unblock
 
     sandbox = None
     if demo:
@@ -87,6 +87,7 @@ async def _serve(config: Config, demo: bool, *, sockets: list[socket.socket] | N
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, log.warning, HANGUP)  # not a stop (by default it killed, no drain)
         unblock()  # a worker starts with them blocked: one sent meanwhile arrives now
         if sockets is None:
             server.listen(config.port, config.host)

@@ -18,6 +18,8 @@ task ids 0..N-1, wait, restart a child that died abnormally with the same id, up
 - A child whose parent dies (killed with ``SIGKILL``, out of memory) gets ``SIGTERM`` from the kernel
   (Linux's parent-death signal) and stops gracefully: without it the children went on serving,
   holding the port and their job leases, with no one to stop or restart them.
+- ``SIGHUP`` (a closed terminal, a ``reload`` that sends it) is logged and ignored by the parent and
+  every child: by default it killed them at once, cutting the requests in flight.
 - A child that exits with ``EXIT_CONFIG`` (a configuration error: no restart mends it) is not
   restarted; the others are stopped and the parent returns ``EXIT_CONFIG``. When the restarts run
   out the others are stopped too and the parent returns 1.
@@ -42,6 +44,14 @@ RESTART_DELAY = 1.0
 MAX_RESTARTS = 100
 #: A child's exit status that means "do not restart me": the configuration is wrong.
 EXIT_CONFIG = 2
+
+
+def _hangup(*_: object) -> None:
+    log.warning(HANGUP)
+
+
+#: What a serving process says of a SIGHUP: it goes on serving (a hangup killed it with no drain before).
+HANGUP = "SIGHUP ignored: nothing is reloaded while serving; restart the service (SIGTERM, then start it) to apply a change"
 
 
 def unblock() -> None:
@@ -70,6 +80,7 @@ class Supervisor:
     def run(self) -> int:
         """Fork the children and supervise them until all have exited; the parent's exit status."""
         previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _hangup)
         try:
             for task in range(self.count):
                 self._fork(task)
@@ -131,6 +142,7 @@ class Supervisor:
     def _be_child(self, task: int) -> None:
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)  # still blocked; the child's loop installs its own handlers
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a serving child logs it from its loop (scripts/cli.py)
         code = 1
         try:
             code = int(self.child(task) or 0)

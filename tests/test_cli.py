@@ -326,7 +326,7 @@ def _wait_until(check, what: str, proc: subprocess.Popen, seconds: float = 90) -
 
 
 def test_serve_with_two_workers_on_mariadb(tmp_path, backend, database_url):
-    """`serve --workers 2`: both workers answer on the one port, a killed one is restarted, each job lease
+    """`serve --workers 2`: both workers answer on the one port, a hangup stops none, a killed one is restarted, each job lease
     is taken once, and SIGTERM lets a request in flight finish before every worker exits and the parent with 0."""
     if backend != "mysql":
         pytest.skip("several workers need MySQL/MariaDB")
@@ -368,6 +368,11 @@ def test_serve_with_two_workers_on_mariadb(tmp_path, backend, database_url):
                 in _leases(db_url)} == {("notifications", True, 1), ("purge", True, 1), ("relief-notices", True, 1)}
 
         holders = [(name, int(holder.split(":")[1])) for name, holder, _ in _leases(db_url)]
+        # A hangup to the whole group (a closed terminal) is logged by each process and ignored: no one stops.
+        os.killpg(proc.pid, signal.SIGHUP)
+        _wait_until(lambda: (tmp_path / "serve.log").read_text().count("SIGHUP ignored") == 3, "the hangup logged",
+                    proc)
+        assert _healthz_workers(port) == serving() and set(serving().values()) == pids
         # A worker that dies is forked again with its number.
         killed = serving()[0]
         os.kill(killed, signal.SIGKILL)

@@ -84,6 +84,21 @@ def test_the_stop_reaches_every_worker_and_the_parent_exits_0():
     assert {int(line.split()[2]) for line in parent.lines if line.startswith("stopped")} == pids
 
 
+def test_a_hangup_stops_no_one():
+    parent = Parent("serve")
+    parent.wait_for(lambda lines: len(parent.ready()) == 2, "two workers")
+    pids = set(parent.ready().values())
+    parent.proc.send_signal(signal.SIGHUP)  # to the parent, then to a child: each ignores it
+    os.kill(min(pids), signal.SIGHUP)
+    time.sleep(0.5)  # not an assertion: a process the hangup killed would be gone by now
+    assert parent.proc.poll() is None and not any(line.startswith("stopped") for line in parent.lines)
+    assert set(parent.ready().values()) == pids  # none died, none restarted
+    parent.proc.send_signal(signal.SIGTERM)
+    code, err = parent.finish()
+    assert code == 0, err
+    assert err.count("SIGHUP ignored") == 1 and "restarting" not in err
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_a_worker_that_dies_is_restarted_with_its_number(stop):
     parent = Parent("serve")
