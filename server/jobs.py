@@ -186,6 +186,8 @@ class Jobs:
         leased = self._leased[name]
         if not await self._take(leased):
             return False
+        if self._stopping:  # the stop came during the take: no new run (the lease is given back with the rest)
+            return False
         keeper = asyncio.get_running_loop().create_task(self._keep(leased), name=f"lease:{name}")
         try:
             await leased.job()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -130,9 +131,35 @@ async def test_the_periodic_loops_of_two_runners_run_a_leased_job_in_one_of_them
         if len(ran) >= 10:
             break
         await asyncio.sleep(0.01)
-    for background in runners:
-        await background.stop()
-    assert len(ran) >= 10 and len(set(ran)) == 1
+    before_stop = list(ran)  # a runner stopped first gives its lease back: the other may then take it, rightly
+    await asyncio.gather(*(background.stop() for background in runners))
+    assert len(before_stop) >= 10 and len(set(before_stop)) == 1
+
+
+async def test_a_stop_during_the_lease_s_take_starts_no_run(engine, monkeypatch):
+    ran: list[str] = []
+    taking, go = asyncio.Event(), asyncio.Event()
+    real_take = jobs.leases.take
+
+    async def slow_take(*args: Any, **kwargs: Any) -> Any:
+        taking.set()
+        await go.wait()
+        return await real_take(*args, **kwargs)
+
+    async def run() -> None:
+        ran.append("ran")
+
+    monkeypatch.setattr(jobs.leases, "take", slow_take)
+    background = jobs.Jobs(engine, holder="a")
+    background.every(600, "tick", run, lease=True)  # a leased job's first round comes at once
+    await asyncio.wait_for(taking.wait(), 10)
+    stopping = asyncio.create_task(background.stop())
+    await asyncio.sleep(0.05)  # the stop waits for the round in progress
+    go.set()
+    await asyncio.wait_for(stopping, 10)
+    assert ran == []
+    async with engine.connect() as conn:
+        assert (await jobs.leases.get(conn, "tick")).holder is None  # taken, then given back with the stop
 
 
 async def test_two_processes_checkpoint_a_head_once(engine, tmp_path):
