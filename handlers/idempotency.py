@@ -37,11 +37,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from handlers.base import json_default
+import orjson
+
+from handlers.base import encode_json
 from models.core import idempotency
 from models.core.errors import AppError, Conflict
 
@@ -125,7 +126,7 @@ async def _run_once(handler: APIHandler, method: Work, on_claim: OnClaim | None,
             result = await method(handler, conn, *args, **kwargs)
             status, body = _status_and_body(result)
             # As the client sees it (times as ISO strings), so that a replay is byte-for-byte the same.
-            answer = json.loads(json.dumps(body, default=json_default))
+            answer = orjson.loads(encode_json(body))
             await idempotency.finish(conn, scope, key, status, answer)
     except AppError as exc:
         _, error = handler.error_payload(exc, exc.status)  # the body write_error will send, kept for replays
@@ -177,7 +178,7 @@ async def _run_in_one(handler: APIHandler, method: Work, on_claim: OnClaim | Non
                 refusal = exc
             else:
                 status, body = _status_and_body(result)
-                answer = json.loads(json.dumps(body, default=json_default))
+                answer = orjson.loads(encode_json(body))
                 await idempotency.keep(conn, scope, key, digest, status, answer)
     except (AppError, idempotency.KeyTaken) as exc:
         # Rolled back. A duplicate of a request already answered is refused by ``on_claim`` (its scan is

@@ -2,13 +2,12 @@
 objections to its entries."""
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from handlers.base import APIHandler, BaseHandler, json_default
+from handlers.base import APIHandler, BaseHandler, encode_json
 from models.core.actors import Actor
 from models.core.clock import LOCAL_TZ
 from models.core.policy import PUBLIC
@@ -51,7 +50,7 @@ class PublicNoticesHandler(APIHandler):
         # Encoded once per kept answer: thousands of entries, the same for everyone.
         kept = self.settings.setdefault("relief_public_notices_json", {})
         if kept.get("batches") is not batches:
-            kept.update(batches=batches, body=json.dumps({"items": batches}, ensure_ascii=False, default=json_default))
+            kept.update(batches=batches, body=encode_json({"items": batches}))
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(kept["body"])
 

@@ -1,11 +1,11 @@
 """The app factory and the whole URL map."""
 from __future__ import annotations
 
-import json
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, Iterable
 
+import orjson
 import tornado.web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -100,7 +100,7 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
     principal = getattr(handler, "principal", None)
     if principal:
         record["principal"] = f"{principal[0]}:{principal[1]}"
-    access_log.log(level, json.dumps(record, ensure_ascii=False))
+    access_log.log(level, orjson.dumps(record).decode())  # one a request: the cheap encoder
 
 
 def make_app(

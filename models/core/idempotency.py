@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -89,7 +90,7 @@ async def claim(conn: AsyncConnection, scope: str, key: str, request_hash: str) 
             if taken.rowcount == 1:
                 return None
         raise Conflict("request_in_progress", "同一请求正在处理中，请稍候查看结果")
-    return Replay(int(row.response_status), json.loads(row.response))
+    return Replay(int(row.response_status), orjson.loads(row.response))
 
 
 class KeyTaken(Exception):
@@ -105,9 +106,14 @@ async def keep(conn: AsyncConnection, scope: str, key: str, request_hash: str, s
     try:
         await _KEEP.run(conn, dict(scope=scope, key=key, request_hash=request_hash, status="done",
                                        response_status=status, created_at=utcnow(),
-                                       response=json.dumps(body, ensure_ascii=False, default=str)))
+                                       response=_stored(body)))
     except sa.exc.IntegrityError:
         raise KeyTaken() from None
+
+
+def _stored(body: dict[str, Any]) -> str:
+    """The answer as kept: JSON text (the answer is already what the client saw: plain JSON types)."""
+    return orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 async def kept(conn: AsyncConnection, scope: str, key: str, request_hash: str) -> Replay | None:
@@ -120,13 +126,13 @@ async def kept(conn: AsyncConnection, scope: str, key: str, request_hash: str) -
         raise AppError("idempotency_key_reused", "该幂等键已用于另一笔不同的请求", status=422)
     if row.status != "done":
         raise Conflict("request_in_progress", "同一请求正在处理中，请稍候查看结果")
-    return Replay(int(row.response_status), json.loads(row.response))
+    return Replay(int(row.response_status), orjson.loads(row.response))
 
 
 async def finish(conn: AsyncConnection, scope: str, key: str, status: int, body: dict[str, Any]) -> None:
     """Keep the answer (success or refusal) for replays."""
     await conn.execute(_FINISH, {"b_scope": scope, "b_key": key, "b_status": status,
-                                 "b_response": json.dumps(body, ensure_ascii=False, default=str)})
+                                 "b_response": _stored(body)})
 
 
 async def release(conn: AsyncConnection, scope: str, key: str) -> None:

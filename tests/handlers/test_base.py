@@ -1,6 +1,7 @@
 """The HTTP base: the fixed error shape everywhere, request ids, security headers, probes."""
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -62,8 +63,9 @@ async def test_probes(api, engine):
 async def test_structured_access_log(api, caplog):
     with caplog.at_level(logging.INFO, logger="unionaid.access"):
         await api.get("/healthz", headers={"X-Request-Id": "access-log-test-1"})
-    lines = [r.getMessage() for r in caplog.records if r.name == "unionaid.access"]
-    assert any('"request_id": "access-log-test-1"' in line and '"status": 200' in line for line in lines)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "unionaid.access"]  # a JSON object each
+    assert any(line["request_id"] == "access-log-test-1" and line["status"] == 200 and line["path"] == "/healthz"
+               for line in lines)
 
 
 async def test_lost_database_connection_is_503_then_recovers(api, backend):
