@@ -248,6 +248,28 @@ class RedemptionsHandler(MerchantHandler):
         self.write_json({"items": items, "next": encode_cursor(nxt)})
 
 
+class RedemptionHandler(MerchantHandler):
+    """One redemption by its number (第 n 号), as the caller's day list shows it: a manager finds any of
+    the merchant's to refund; a cashier only their own of today."""
+
+    accepts = "none"
+    # The declared target answers another merchant's redemption like a missing one; the query narrows
+    # a cashier to what their day list shows, with the same answer.
+    access = {"get": Access("counter.list", REDEMPTION_TARGET)}
+    spec = {"get": op(
+        "按核销编号查看一笔核销（商家管理员：本商家任意日期的；收银员：本人当天的）", tags=["merchants"],
+        responses={200: REDEMPTION, 403: ERROR_REF, 404: ERROR_REF},
+        description="答复与当天核销列表中的一项相同（含 refunded 和 lines），供退款页使用。"
+        "其他商家的核销、收银员查同事的或本人以前日期的核销、不存在的编号，一律 404 redemption_not_found。")}
+
+    async def get(self, redemption_id: str) -> None:
+        """Answer the redemption as an item of the caller's day list, or 404 when it is not theirs to see."""
+        async with self.reading_once() as conn:
+            cashier = await self.cashier(conn)
+            found = await redemptions.for_counter(conn, cashier, int(redemption_id), today=local_today())
+        self.write_json(found)
+
+
 class VoidHandler(MerchantHandler):
     """The cashier or a manager voids one of today's redemptions; the benefit quota goes back."""
 
@@ -294,6 +316,7 @@ routes: list[tuple[str, Any]] = [
     (r"/api/v1/merchant/staff", MerchantStaffHandler),
     (r"/api/v1/merchant/staff/(?P<staff_id>[0-9]+)", MerchantStaffItemHandler),
     (r"/api/v1/merchant/redemptions", RedemptionsHandler),
+    (r"/api/v1/merchant/redemptions/(?P<redemption_id>[0-9]+)", RedemptionHandler),
     (r"/api/v1/merchant/redemptions/(?P<redemption_id>[0-9]+)/void", VoidHandler),
     (r"/api/v1/merchant/redemptions/(?P<redemption_id>[0-9]+)/refunds", RefundHandler),
 ]

@@ -12,6 +12,7 @@ from models.cards.tables import cards
 from models.core.actors import Actor
 from models.core.errors import NotFound
 from models.core.policy import Located
+from models.counter import redeeming
 from models.counter.tables import redemptions, statements
 from models.funds.tables import funds
 from models.members.tables import hardship_records, member_transfers, members
@@ -129,7 +130,7 @@ KINDS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], NotFound]]] = {
     "notice": (_notice, lambda _: NotFound("notice_not_found", "找不到该公示")),
     "objection": (_objection, lambda _: NotFound("objection_not_found", "找不到该异议")),
     "fund": (_fund, lambda _: NotFound("fund_not_found", "找不到该资金来源")),
-    "redemption": (_redemption, lambda _: NotFound("redemption_not_found", "找不到该核销记录")),
+    "redemption": (_redemption, lambda _: redeeming.not_found()),
     "merchant_staff": (_merchant_staff, lambda _: NotFound("cashier_not_found", "找不到该收银员")),
 }
 #: Kinds that are the caller's own record, found from the caller alone (no path argument).

@@ -78,12 +78,17 @@ def _redemption(row: Any) -> Redemption:
                       row.created_at, row.void_reason)
 
 
+def not_found() -> NotFound:
+    """The one answer for a redemption that is missing or not the caller's to see (the policy's too)."""
+    return NotFound("redemption_not_found", "找不到该核销记录")
+
+
 async def get(conn: AsyncConnection, redemption_id: int, *, lock: bool = False) -> Redemption:
     """The redemption with this id, optionally locked for update (404 redemption_not_found)."""
     query = sa.select(redemptions).where(redemptions.c.id == redemption_id)
     row = (await conn.execute(query.with_for_update() if lock else query)).first()
     if row is None:
-        raise NotFound("redemption_not_found", "找不到该核销记录")
+        raise not_found()
     return _redemption(row)
 
 
@@ -410,7 +415,34 @@ async def for_merchant(conn: AsyncConnection, merchant_id: int, *, day: date | N
     if before is not None:
         query = query.where(redemptions.c.id < before)
     if day is not None:
-        start = datetime.combine(day, time(), LOCAL_TZ)
-        query = query.where(redemptions.c.created_at >= start, redemptions.c.created_at < start + timedelta(days=1))
+        query = query.where(*_made_on(day))
     rows = (await conn.execute(query)).all()
     return [_redemption(r).view() for r in rows[:limit]], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def _made_on(day: date) -> tuple[Any, ...]:
+    """The conditions of a redemption made on this Beijing day."""
+    start = datetime.combine(day, time(), LOCAL_TZ)
+    return redemptions.c.created_at >= start, redemptions.c.created_at < start + timedelta(days=1)
+
+
+_rc = redemptions.c
+#: What ``_redemption`` (and so the view) reads of a redemption's row: not the card, scan or void bookkeeping.
+_VIEWED = (_rc.id, _rc.merchant_id, _rc.store_id, _rc.cashier_id, _rc.member_id, _rc.amount, _rc.discount,
+           _rc.payable, _rc.union_share, _rc.merchant_share, _rc.refunded_amount, _rc.refunded_discount,
+           _rc.refunded_union, _rc.refunded_merchant, _rc.lines, _rc.status, _rc.month, _rc.created_at,
+           _rc.void_reason)
+
+
+async def for_counter(conn: AsyncConnection, cashier: Cashier, redemption_id: int, *,
+                      today: date) -> dict[str, Any]:
+    """One redemption by its number, as the caller's day list shows it: any of the merchant's, of any
+    day, for a manager; a cashier's own of ``today`` for a cashier. Anything else answers exactly like
+    a missing one (404 ``redemption_not_found``), so numbers cannot be probed."""
+    query = sa.select(*_VIEWED).where(_rc.id == redemption_id, _rc.merchant_id == cashier.merchant_id)
+    if cashier.role != "manager":
+        query = query.where(_rc.cashier_id == cashier.id, *_made_on(today))
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise not_found()
+    return _redemption(row).view()

@@ -852,3 +852,68 @@ async def test_a_day_in_the_future_or_too_long_ago_is_refused(api, engine, runni
         refused(resp, 400, "invalid_query")
         assert resp.data["error"]["message"].startswith(reason), (day, resp.data)
         assert resp.data["error"]["details"][0]["field"] == "day"
+
+
+# -- one redemption by its number (第 n 号) ---------------------------------------------------------------------
+
+async def test_a_manager_looks_up_an_old_redemption_of_the_merchant_with_its_refunds(api, engine, running):
+    scene = await counter(api, engine, running)
+    await add_program(engine, scene, "discount_pharmacy")
+    manager = await join(api, engine, scene, "boss6.1", role="manager", store_id=scene.store_id)
+    red = await redeem_now(api, scene, items(("drug", 6000), ("other", 4000)))
+    rid = red.data["id"]
+    assert (await refund(api, manager, rid, 2500)).status == 200
+    await _move_to(engine, [rid], 200)  # far beyond today, within the list's reach
+    found = await api.get(f"{REDEEM}/{rid}", token=manager)
+    assert found.status == 200, found.data
+    # Exactly an item of that day's list: the refund page uses one as the other.
+    day = (local_today() - timedelta(days=200)).isoformat()
+    listed = await api.get(f"{REDEEM}?day={day}", token=manager)
+    assert listed.data["items"] == [found.data]
+    assert found.data["refunded"]["amount"] == 2500 and found.data["status"] == "done"
+    assert [line["category"] for line in found.data["lines"]] == ["drug", "other"]
+    # Older than the list reaches: still found by its number.
+    await _move_to(engine, [rid], 400)
+    again = await api.get(f"{REDEEM}/{rid}", token=manager)
+    assert again.status == 200 and again.data["id"] == rid and again.data["refunded"]["amount"] == 2500
+
+
+async def test_a_cashier_looks_up_only_their_own_of_today(api, engine, running):
+    scene = await counter(api, engine, running)
+    await add_program(engine, scene, "discount_pharmacy")
+    colleague = await join(api, engine, scene, "colleague2.1")
+    mine = await redeem_now(api, scene, items(("drug", 1000)))
+    theirs = await redeem_now(api, scene, items(("drug", 2000)), cashier=colleague)
+    older = await redeem_now(api, scene, items(("drug", 3000)))
+    await _move_to(engine, [older.data["id"]], 1)
+    found = await api.get(f"{REDEEM}/{mine.data['id']}", token=scene.cashier)
+    assert found.status == 200, found.data
+    assert (await api.get(REDEEM, token=scene.cashier)).data["items"] == [found.data]
+    gone = await api.get(f"{REDEEM}/999999", token=scene.cashier)
+    refused(gone, 404, "redemption_not_found")
+    # A colleague's and yesterday's own answer exactly like a missing one.
+    for rid in (theirs.data["id"], older.data["id"]):
+        resp = await api.get(f"{REDEEM}/{rid}", token=scene.cashier)
+        refused(resp, 404, "redemption_not_found")
+        assert resp.data["error"]["message"] == gone.data["error"]["message"] == "找不到该核销记录"
+    # The colleague sees theirs.
+    assert (await api.get(f"{REDEEM}/{theirs.data['id']}", token=colleague)).status == 200
+
+
+async def test_a_lookup_outside_the_merchant_or_by_a_worker_is_refused(api, engine, running):
+    scene = await counter(api, engine, running)
+    await add_program(engine, scene, "discount_pharmacy")
+    _, their_manager = await other_merchant(api, engine, scene, "rival2.1", role="manager", name="大参林")
+    mine = await redeem_now(api, scene, items(("drug", 1000)))
+    far = await api.get(f"{REDEEM}/{mine.data['id']}", token=their_manager)
+    gone = await api.get(f"{REDEEM}/987654321", token=their_manager)
+    refused(far, 404, "redemption_not_found")
+    refused(gone, 404, "redemption_not_found")
+    assert far.data["error"]["message"] == gone.data["error"]["message"]
+    # A worker is no cashier: refused as every counter route refuses them, before any lookup.
+    refused(await api.get(f"{REDEEM}/{mine.data['id']}", token=scene.worker), 403, "not_cashier")
+    refused(await api.get(f"{REDEEM}/{mine.data['id']}"), 401, "unauthorized")
+    # Only digits name a redemption: anything else is no route at all.
+    for path in ("abc", "12a", "-1", "1.0"):
+        resp = await api.get(f"{REDEEM}/{path}", token=scene.cashier, validate=False)
+        assert resp.status == 404, (path, resp.status)

@@ -9,6 +9,7 @@ const pages = require('../helpers/pages')
 
 const WORKER = 'mp-counter-worker'
 const CASHIER = 'mp-counter-cashier'
+const MANAGER = 'mp-counter-manager'
 
 function data(page) {
   return page.instance.data
@@ -168,6 +169,34 @@ test('a cashier binds by the invite, scans the card the worker shows, sees the q
   expect(voided.status).toBe('void')
   expect(voided.voidReason).toBe('录入有误')
   expect(data(today).totals.count).toBe(0)
+
+  // The merchant's manager finds it by its number (第 n 号) and the refund page opens with the server's
+  // copy; opened again with nothing kept on the phone (the app restarted), the page reads it by number.
+  const managerInvite = await realWx.api('POST', `/staff/merchants/${counter.merchant.id}/invites`, {role: 'manager'},
+    counter.token)
+  realWx.as(MANAGER)
+  const api = require('../../miniprogram/utils/api')
+  await api.signIn()
+  await realWx.api('POST', '/merchant/bind', {invite_code: managerInvite.invite.code},
+    wx.getStorageSync('unionaid.session').token)
+  const desk = pages.load('pages/merchant/today')
+  await desk.instance.onShow()
+  expect(data(desk).manager).toBe(true)
+  wx.navigateTo = jest.fn()
+  desk.instance.onLookupInput({detail: {value: String(result.id)}})
+  await desk.instance.lookup()
+  expect(data(desk).lookupError).toBe('')
+  expect(wx.navigateTo).toHaveBeenCalledWith({url: '/pages/merchant/refund?id=' + result.id})
+  expect(wx.getStorageSync('unionaid.merchant.redemption')).toMatchObject({id: result.id, status: 'void',
+    void_reason: '录入有误'})
+  desk.instance.onLookupInput({detail: {value: '987654321'}})
+  await desk.instance.lookup()
+  expect(data(desk).lookupError).toBe('没有找到第 987654321 号核销（只能查本商家的核销）')
+  require('../../miniprogram/pages/merchant/shared').saveRedemption(null)
+  const refund = pages.load('pages/merchant/refund')
+  await refund.instance.onLoad({id: String(result.id)})
+  expect(data(refund).state).toBe('closed') // voided: nothing to refund, the bill shown
+  expect(data(refund).bill.id).toBe(result.id)
 })
 
 test('someone who is not a cashier is sent to bind, and a wrong invite code is refused verbatim', async () => {

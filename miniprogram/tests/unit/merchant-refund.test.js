@@ -237,3 +237,91 @@ test('a cashier who reaches the page gets no refund form; a redemption not kept 
   expect(pages.find(page, '.refund__form')).toBeNull()
   expect(server.calls('POST', PATH)).toHaveLength(0)
 })
+
+// -- opened without the bill kept (the app restarted, or a link): read by its number ---------------------------
+
+const ONE = '/merchant/redemptions/12'
+const shared = require('../../miniprogram/pages/merchant/shared')
+
+// A phone whose app started afresh: no bill in storage, nor in memory (a test before kept one there).
+function keepNone(role = 'manager') {
+  shared.saveRedemption(null)
+  wx.setStorageSync('unionaid.merchant', {merchant: MANAGER.merchant, store: null, role})
+}
+
+test('a bill not kept on the phone is read by its number, kept, and refunded as usual', async () => {
+  const server = fakeServer()
+  server.on('GET', ONE, BILL)
+  server.on('POST', PATH, ANSWER)
+  keepNone()
+  const page = await openRefund()
+  expect(server.calls('GET', ONE)).toHaveLength(1)
+  expect(pages.text(page)).not.toContain('找不到这笔核销')
+  expect(pages.textOf(page, '.refund__left')).toBe('80.00 元')
+  expect(page.instance.data.amountText).toBe('80.00')
+  expect(wx.getStorageSync('unionaid.merchant.redemption')).toMatchObject({id: 12, refunded: {amount: 2000}})
+  await fill(page, '30', '顾客退货')
+  pages.tap(page, '.refund__confirm')
+  await pages.settle()
+  expect(server.calls('POST', PATH)[0].data).toEqual({amount: 3000, reason: '顾客退货'})
+  expect(pages.text(page)).toContain('退款成功')
+})
+
+test('another kept redemption is not this one: the page reads this one', async () => {
+  const server = fakeServer()
+  server.on('GET', ONE, BILL)
+  keep('manager', redemption(9, 1000, 100))
+  const page = await openRefund()
+  expect(server.calls('GET', ONE)).toHaveLength(1)
+  expect(pages.textOf(page, '.refund__amount')).toBe('100.00 元')
+})
+
+test('shows loading while reading; a 404 is the missing state', async () => {
+  const server = fakeServer()
+  let answer = null
+  server.on('GET', ONE, () => answer)
+  answer = {status: 404, body: {error: {code: 'redemption_not_found', message: '找不到该核销记录', request_id: 'r'}}}
+  keepNone()
+  await api.signIn()
+  const page = pages.load('pages/merchant/refund')
+  const loading = page.instance.onLoad({id: '12'})
+  expect(page.instance.data.state).toBe('loading')
+  expect(pages.text(page)).toContain('加载中')
+  await loading
+  await pages.settle()
+  expect(pages.text(page)).toContain('找不到这笔核销')
+  expect(pages.find(page, '.refund__form')).toBeNull()
+})
+
+test('a network failure offers 重试, which reads the bill again', async () => {
+  const server = fakeServer()
+  server.on('GET', ONE, BILL)
+  keepNone()
+  await api.signIn()
+  server.failNext('timeout')
+  const page = await pages.open('pages/merchant/refund', {id: '12'})
+  expect(pages.text(page)).toContain('网络超时，请稍后重试')
+  expect(pages.find(page, '.refund__form')).toBeNull()
+  pages.tap(page, '#status >>> .status-view__retry')
+  await pages.settle()
+  expect(server.calls('GET', ONE)).toHaveLength(2)
+  expect(pages.textOf(page, '.refund__left')).toBe('80.00 元')
+})
+
+test('a cashier, or a number that is no number, sends nothing; only a manager\'s real number is read', async () => {
+  const server = fakeServer()
+  server.on('GET', /^\/merchant\/redemptions\//, BILL)
+  keepNone('cashier')
+  await api.signIn()
+  let page = await pages.open('pages/merchant/refund', {id: '12'})
+  expect(pages.text(page)).toContain('只有商家管理员可以退款')
+  keepNone()
+  for (const id of [undefined, '', 'abc', '0', '-1']) {
+    page = await pages.open('pages/merchant/refund', id === undefined ? {} : {id})
+    expect(pages.text(page)).toContain('找不到这笔核销')
+  }
+  expect(server.calls('GET').filter((c) => c.path.startsWith('/merchant/redemptions/'))).toHaveLength(0)
+  page = await pages.open('pages/merchant/refund', {id: '12'})
+  expect(server.calls('GET').map((c) => c.path)).toContain(ONE)
+  expect(pages.textOf(page, '.refund__left')).toBe('80.00 元')
+})

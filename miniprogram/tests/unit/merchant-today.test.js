@@ -208,3 +208,93 @@ test('a cashier has no date picker and always reads today', async () => {
   expect(server.calls('GET', '/merchant/redemptions').every((c) => !c.query.includes('day='))).toBe(true)
   expect(pages.textOf(page, '.today__title')).toBe('今日合计')
 })
+
+// -- a manager finds a redemption by its number (第 n 号), for a refund ---------------------------------------
+
+const LOOKUP = '/merchant/redemptions/1234'
+
+async function managerToday(server) {
+  server.on('GET', '/merchant/me', MANAGER)
+  server.on('GET', '/merchant/redemptions', {items: [redemption(12, 10000, 1000)], next: null})
+  wx.navigateTo = jest.fn()
+  return pages.open('pages/merchant/today')
+}
+
+async function lookUp(page, text) {
+  pages.type(page, '.today__lookup-input', text)
+  await pages.settle()
+  pages.tap(page, '.today__lookup-go')
+  await pages.settle()
+}
+
+test('a manager finds a redemption by its number: the answer is kept and the refund page opens with it', async () => {
+  const server = fakeServer()
+  // An old one, refunded in part: the answer is a day list's item, whatever its day.
+  server.on('GET', LOOKUP, redemption(1234, 8000, 800, 'done', {created_at: '2026-03-01T10:00:00+08:00',
+    refunded: {amount: 1000, discount: 100, union_share: 0, merchant_share: 100},
+    lines: [{category: 'drug', amount: 8000, discount: 800, union_share: 0, merchant_share: 800, reason: ''}]}))
+  const page = await managerToday(server)
+  expect(pages.textOf(page, '.today__lookup .field__label')).toContain('按核销编号查找')
+  await lookUp(page, ' 1234 ')
+  expect(server.calls('GET', LOOKUP)).toHaveLength(1)
+  expect(wx.navigateTo).toHaveBeenCalledWith({url: '/pages/merchant/refund?id=1234'})
+  expect(wx.getStorageSync('unionaid.merchant.redemption')).toMatchObject({id: 1234, amount: 8000,
+    refunded: {amount: 1000}, lines: [{category: 'drug'}]})
+  expect(pages.find(page, '.today__lookup-error')).toBeNull()
+})
+
+test('a number the server does not find (or not this merchant\'s) is said so next to the field', async () => {
+  const server = fakeServer()
+  server.on('GET', LOOKUP, {status: 404, body: {error: {code: 'redemption_not_found', message: '找不到该核销记录',
+    request_id: 'r'}}})
+  const page = await managerToday(server)
+  await lookUp(page, '1234')
+  expect(pages.textOf(page, '.today__lookup-error')).toBe('没有找到第 1234 号核销（只能查本商家的核销）')
+  expect(pages.textOf(page, '.today__lookup-go')).toBe('查找')
+  expect(wx.navigateTo).not.toHaveBeenCalled()
+  expect(wx.getStorageSync('unionaid.merchant.redemption')).toBeFalsy()
+  // Typing again clears the message.
+  pages.type(page, '.today__lookup-input', '123')
+  await pages.settle()
+  expect(pages.find(page, '.today__lookup-error')).toBeNull()
+})
+
+test('what is not a positive whole number is refused on the phone, nothing is sent', async () => {
+  const server = fakeServer()
+  const page = await managerToday(server)
+  for (const text of ['', '   ', '0', '007', '-3', '12.5', '1e3', 'abc', '12345678901234567']) {
+    await lookUp(page, text)
+    expect([text, pages.textOf(page, '.today__lookup-error')]).toEqual([text, '请输入核销编号（正整数，例如 1234）'])
+  }
+  expect(server.calls('GET').filter((c) => c.path.startsWith('/merchant/redemptions/'))).toHaveLength(0)
+  expect(wx.navigateTo).not.toHaveBeenCalled()
+})
+
+test('a network failure says so and offers 重试, which asks again', async () => {
+  const server = fakeServer()
+  server.on('GET', LOOKUP, redemption(1234, 8000, 800))
+  const page = await managerToday(server)
+  server.failNext('offline')
+  await lookUp(page, '1234')
+  expect(pages.textOf(page, '.today__lookup-error')).toBe('网络连接失败，请检查网络后重试')
+  expect(pages.textOf(page, '.today__lookup-go')).toBe('重试')
+  expect(wx.navigateTo).not.toHaveBeenCalled()
+  pages.tap(page, '.today__lookup-go')
+  await pages.settle()
+  expect(server.calls('GET', LOOKUP)).toHaveLength(2)
+  expect(wx.navigateTo).toHaveBeenCalledWith({url: '/pages/merchant/refund?id=1234'})
+})
+
+test('a cashier has no lookup by number', async () => {
+  const server = fakeServer()
+  server.on('GET', '/merchant/me', Object.assign({}, MANAGER, {role: 'cashier', store: {id: 7, name: '东湖店'}}))
+  server.on('GET', '/merchant/redemptions', {items: [], next: null})
+  server.on('GET', LOOKUP, redemption(1234, 8000, 800))
+  wx.navigateTo = jest.fn()
+  const page = await pages.open('pages/merchant/today')
+  expect(pages.find(page, '.today__lookup')).toBeNull()
+  page.instance.setData({lookupText: '1234'})
+  await page.instance.lookup()
+  expect(server.calls('GET', LOOKUP)).toHaveLength(0)
+  expect(wx.navigateTo).not.toHaveBeenCalled()
+})

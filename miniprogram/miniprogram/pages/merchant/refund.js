@@ -1,4 +1,6 @@
-// 退款 (merchant managers): give back part or all of an earlier redemption. The page shows the
+// 退款 (merchant managers): give back part or all of an earlier redemption. The bill comes from
+// the phone (kept by today's list or the lookup by number); when it is not kept (the app restarted,
+// a link opened the page) it is read by its number, GET /merchant/redemptions/{id}. The page shows the
 // bill, what was refunded already and what is left; the manager enters the amount (yuan, all that
 // is left by default) and a reason, reads in words what goes back, and confirms. The server
 // computes the discount, the union's and the merchant's shares and the quota that come back, in
@@ -48,7 +50,11 @@ function length(text) {
 
 Component({
   data: {
-    state: 'form', // form → confirm → done; or missing / forbidden / closed (nothing left)
+    state: 'form', // (loading →) form → confirm → done; or missing / forbidden / closed (nothing left)
+    // While the bill is read by its number: the status-view's state.
+    loading: false,
+    error: '',
+    canRetry: false,
     bill: null,
     amountText: '',
     reasonText: '',
@@ -64,15 +70,41 @@ Component({
   },
   methods: {
     onLoad(query = {}) {
-      const found = shared.redemptionOf(query.id)
       if (!shared.isManager()) {
         this.setData({state: 'forbidden'})
-        return
+        return null
       }
-      if (!found) {
+      const found = shared.redemptionOf(query.id)
+      if (found) {
+        this.show(found)
+        return null
+      }
+      const id = String(query.id || '')
+      if (!/^[1-9][0-9]{0,15}$/.test(id)) {
         this.setData({state: 'missing'})
-        return
+        return null
       }
+      this.wantedId = id
+      return this.fetch()
+    },
+    /** Read the bill by its number (not kept on the phone); a 404 is 'missing', a network failure offers 重试. */
+    fetch() {
+      if (!this.wantedId) return Promise.resolve()
+      this.setData({state: 'loading', loading: true, error: '', canRetry: false})
+      return api
+        .get('/merchant/redemptions/' + this.wantedId)
+        .then((answer) => {
+          shared.saveRedemption(answer)
+          this.setData({loading: false})
+          this.show(answer)
+        })
+        .catch((err) => {
+          if (err && err.status === 404) this.setData({loading: false, state: 'missing'})
+          else this.setData(ui.failedState(err))
+        })
+    },
+    /** The bill on the page, and the form when something is left to refund. */
+    show(found) {
       this.redemption = found
       const bill = billOf(found)
       this.setData({bill, amountText: bill.leftText, state: found.status === 'void' || !bill.left ? 'closed' : 'form'})

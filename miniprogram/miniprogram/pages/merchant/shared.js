@@ -125,8 +125,9 @@ function isManager() {
 }
 
 /**
- * Keep the redemption a manager picked in today's list, for the refund page (in memory and in
- * storage): the API has no route that reads one redemption, so the list's copy is the bill shown.
+ * Keep the redemption a manager picked in today's list (or found by its number), for the refund page
+ * (in memory and in storage): the bill shown is this copy; the page reads it by its number only when
+ * none is kept.
  */
 let lastRedemption = null
 function saveRedemption(redemption) {

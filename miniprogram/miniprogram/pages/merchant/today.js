@@ -3,6 +3,8 @@
 // manager can also refund part or all of one (pages/merchant/refund); a cashier never sees that.
 // A manager can pick another day (up to 366 days back, Beijing days, as the server allows) to find
 // an earlier redemption to refund: that day's list and totals, refunds only (a void is same-day).
+// Or find one by its number (第 n 号, as a customer brings it back): GET /merchant/redemptions/{n},
+// of any day, then the refund page with the answer kept.
 const api = require('../../utils/api')
 const format = require('../../utils/format')
 const ui = require('../../utils/ui')
@@ -15,6 +17,8 @@ const DAYS_BACK = 366
 const DAY_MS = 24 * 3600 * 1000
 const BEIJING_MS = 8 * 3600 * 1000
 const STATUS = {done: '已核销', void: '已撤销', refunded: '已退款'}
+// A redemption's number as the server takes it in a path: a positive integer of at most 16 digits.
+const NUMBER = /^[1-9][0-9]{0,15}$/
 
 /** Today in Beijing (the server's calendar), as YYYY-MM-DD, whatever the phone's time zone. */
 function beijingToday() {
@@ -99,6 +103,11 @@ Component({
     title: '今日核销',
     totalsTitle: '今日合计',
     emptyText: '今天还没有核销。',
+    // The lookup by number (managers): what was typed, the request on its way, what went wrong.
+    lookupText: '',
+    lookupBusy: false,
+    lookupError: '',
+    lookupRetry: false,
   },
   methods: {
     onShow() {
@@ -146,6 +155,35 @@ Component({
       if (!this.data.manager || !found || !found.canRefund || this.data.busyId) return
       shared.saveRedemption(found.raw)
       wx.navigateTo({url: '/pages/merchant/refund?id=' + id})
+    },
+    onLookupInput(event) {
+      this.setData({lookupText: String((event && event.detail && event.detail.value) || ''), lookupError: '',
+        lookupRetry: false})
+    },
+    /**
+     * A manager's lookup by number: the phone refuses what is not a number first; the answer (an item of
+     * a day list, any day) is kept for the refund page, which opens with it.
+     */
+    lookup() {
+      if (!this.data.manager || this.data.lookupBusy) return Promise.resolve()
+      const n = this.data.lookupText.trim()
+      if (!NUMBER.test(n)) {
+        this.setData({lookupError: '请输入核销编号（正整数，例如 1234）', lookupRetry: false})
+        return Promise.resolve()
+      }
+      this.setData({lookupBusy: true, lookupError: '', lookupRetry: false})
+      return api
+        .get('/merchant/redemptions/' + n)
+        .then((found) => {
+          this.setData({lookupBusy: false})
+          shared.saveRedemption(found)
+          wx.navigateTo({url: '/pages/merchant/refund?id=' + n})
+        })
+        .catch((err) => {
+          const missing = err && err.status === 404
+          this.setData({lookupBusy: false, lookupRetry: !missing && ui.retryable(err),
+            lookupError: missing ? '没有找到第 ' + n + ' 号核销（只能查本商家的核销）' : ui.messageOf(err)})
+        })
     },
     listPath() {
       return '/merchant/redemptions?limit=' + PAGE + (this.data.day ? '&day=' + this.data.day : '')
