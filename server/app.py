@@ -100,7 +100,7 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
     principal = getattr(handler, "principal", None)
     if principal:
         record["principal"] = f"{principal[0]}:{principal[1]}"
-    access_log.log(level, orjson.dumps(record).decode())  # one a request: the cheap encoder
+    access_log.log(level, orjson.dumps(record).decode())  # a line for every request: the cheaper encoder
 
 
 def make_app(

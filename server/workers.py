@@ -46,12 +46,12 @@ MAX_RESTARTS = 100
 EXIT_CONFIG = 2
 
 
-def _hangup(*_: object) -> None:
-    log.warning(HANGUP)
-
-
 #: What a serving process says of a SIGHUP: it goes on serving (a hangup killed it with no drain before).
 HANGUP = "SIGHUP ignored: nothing is reloaded while serving; restart the service (SIGTERM, then start it) to apply a change"
+
+
+def _hangup(*_: object) -> None:
+    log.warning(HANGUP)
 
 
 def unblock() -> None:
