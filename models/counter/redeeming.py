@@ -404,11 +404,19 @@ def listed_day(cashier: Cashier, day: date | None, *, today: date) -> date:
     return day
 
 
+_rc = redemptions.c
+#: What ``_redemption`` (and so the view) reads of a redemption's row: not the card, scan or void bookkeeping.
+_VIEWED = (_rc.id, _rc.merchant_id, _rc.store_id, _rc.cashier_id, _rc.member_id, _rc.amount, _rc.discount,
+           _rc.payable, _rc.union_share, _rc.merchant_share, _rc.refunded_amount, _rc.refunded_discount,
+           _rc.refunded_union, _rc.refunded_merchant, _rc.lines, _rc.status, _rc.month, _rc.created_at,
+           _rc.void_reason)
+
+
 async def for_merchant(conn: AsyncConnection, merchant_id: int, *, day: date | None = None,
                        cashier_id: int | None = None, before: int | None = None,
                        limit: int = 50) -> tuple[list[dict[str, Any]], int | None]:
     """A merchant's redemptions, newest first (one day's, one cashier's when given)."""
-    query = (sa.select(redemptions).where(redemptions.c.merchant_id == merchant_id)
+    query = (sa.select(*_VIEWED).where(redemptions.c.merchant_id == merchant_id)
              .order_by(redemptions.c.id.desc()).limit(limit + 1))
     if cashier_id is not None:
         query = query.where(redemptions.c.cashier_id == cashier_id)
@@ -424,14 +432,6 @@ def _made_on(day: date) -> tuple[Any, ...]:
     """The conditions of a redemption made on this Beijing day."""
     start = datetime.combine(day, time(), LOCAL_TZ)
     return redemptions.c.created_at >= start, redemptions.c.created_at < start + timedelta(days=1)
-
-
-_rc = redemptions.c
-#: What ``_redemption`` (and so the view) reads of a redemption's row: not the card, scan or void bookkeeping.
-_VIEWED = (_rc.id, _rc.merchant_id, _rc.store_id, _rc.cashier_id, _rc.member_id, _rc.amount, _rc.discount,
-           _rc.payable, _rc.union_share, _rc.merchant_share, _rc.refunded_amount, _rc.refunded_discount,
-           _rc.refunded_union, _rc.refunded_merchant, _rc.lines, _rc.status, _rc.month, _rc.created_at,
-           _rc.void_reason)
 
 
 async def for_counter(conn: AsyncConnection, cashier: Cashier, redemption_id: int, *,
