@@ -29,6 +29,8 @@ members = sa.Table(
     sa.Column("bound_at", UTCDateTime, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # The search by the start of a name (migration 0023): a range of the index, not the members in id order.
+    sa.Index("ix_members_name", "name", "id"),
 )
 
 

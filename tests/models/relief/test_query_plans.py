@@ -1,4 +1,5 @@
-"""The query plans of the relief pages staff and the public read most, on MySQL/MariaDB: the SQL the real code
+"""The query plans of the relief pages staff and the public read most (and of the member search by name, over the
+same seeded city), on MySQL/MariaDB: the SQL the real code
 path issues (captured while calling the model functions) is EXPLAINed over a seeded city, and no big table is
 read whole (``type: ALL``) nor through its whole primary key, and the index each was built around is the one used.
 
@@ -15,6 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from models.core.actors import Actor
+from models.members import membership
+from models.members.tables import members
 from models.relief import notices, queue, statistics
 from models.relief.tables import relief_applications
 from scripts.bench_relief import STAFF, TABLES, seed
@@ -178,3 +181,27 @@ async def test_the_statistics_read_the_summary_by_its_keys(engine: Any, city: tu
         for row in rows:
             if row["table"] in ("relief_tallies", "relief_tally_paid"):
                 assert str(row["type"]).split("|")[0] in ("range", "ref", "const", "eq_ref"), (row, statement)
+
+
+async def test_a_name_search_reads_the_name_s_range(engine: Any, city: tuple[PiiCipher, list[Actor]]) -> None:
+    """The service hall's search by the start of a name: through ``ix_members_name`` (migration 0023), not the
+    members under the caller in id order (at a province's millions, a rare name read every one of them)."""
+    require_mysql(engine)
+    cipher, staff = city
+    async with engine.connect() as conn:
+        name = (await conn.execute(sa.select(members.c.name).order_by(members.c.id.desc()).limit(1))).scalar_one()
+
+    def searches(actor: Actor) -> Callable[[Any], Awaitable[None]]:
+        async def run(conn: Any) -> None:
+            for wanted in (name, name[:2]):
+                await membership.search(conn, cipher, actor, name=wanted)
+        return run
+
+    for actor in (staff[0], staff[4], staff[12]):  # city, district and station
+        found = await plans(engine, searches(actor))
+        assert len(found) == 2
+        check_no_scan(found)
+        # The city's and the district's through the name; a station's few members may rightly come by its unit.
+        read = using(found, "members", "SELECT members.id")
+        assert read == {"ix_members_name"} or (actor is staff[12] and read <= {"ix_members_name", "ix_members_org_id"}), \
+            (actor.org_path, read)
