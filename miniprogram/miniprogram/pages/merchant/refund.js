@@ -80,7 +80,7 @@ Component({
         return null
       }
       const id = String(query.id || '')
-      if (!/^[1-9][0-9]{0,15}$/.test(id)) {
+      if (!shared.isRedemptionNumber(id)) {
         this.setData({state: 'missing'})
         return null
       }

@@ -152,6 +152,11 @@ function redemptionOf(id) {
   return found && found.id === wanted ? found : null
 }
 
+/** Whether the text is a redemption's number as the server takes it in a path: a positive integer of at most 16 digits. */
+function isRedemptionNumber(text) {
+  return /^[1-9][0-9]{0,15}$/.test(String(text))
+}
+
 module.exports = {
   MERCHANT_KEY,
   SCAN_KEY,
@@ -171,4 +176,5 @@ module.exports = {
   isManager,
   saveRedemption,
   redemptionOf,
+  isRedemptionNumber,
 }

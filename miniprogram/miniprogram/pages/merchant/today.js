@@ -17,8 +17,6 @@ const DAYS_BACK = 366
 const DAY_MS = 24 * 3600 * 1000
 const BEIJING_MS = 8 * 3600 * 1000
 const STATUS = {done: '已核销', void: '已撤销', refunded: '已退款'}
-// A redemption's number as the server takes it in a path: a positive integer of at most 16 digits.
-const NUMBER = /^[1-9][0-9]{0,15}$/
 
 /** Today in Beijing (the server's calendar), as YYYY-MM-DD, whatever the phone's time zone. */
 function beijingToday() {
@@ -167,7 +165,7 @@ Component({
     lookup() {
       if (!this.data.manager || this.data.lookupBusy) return Promise.resolve()
       const n = this.data.lookupText.trim()
-      if (!NUMBER.test(n)) {
+      if (!shared.isRedemptionNumber(n)) {
         this.setData({lookupError: '请输入核销编号（正整数，例如 1234）', lookupRetry: false})
         return Promise.resolve()
       }
