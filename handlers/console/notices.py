@@ -23,6 +23,8 @@ OUTCOMES = {"county_review": "退回县级审核", "rejected": "不予救助"}
 #: The resolution as the form names it: (upheld, outcome), and whether it asks once.
 RESOLUTIONS = {"dismiss": (False, None), "county_review": (True, "county_review"), "rejected": (True, "rejected")}
 ASKS_ONCE = ("dismiss", "rejected")
+#: The applications the publish form offers at once, the oldest first (the rest once these are published).
+LISTED = 100
 
 
 def objection_url(objection_id: int) -> str:
@@ -57,9 +59,10 @@ class PublishForm(ConsoleHandler):
                     refusal: Refusal | None = None) -> None:
         actor = await self.actor()
         async with self.reading() as conn:
-            items, _ = await queue.listing(conn, self.cipher, actor, queue.QueueQuery(step=notices.STEP, limit=100))
+            items, _ = await queue.listing(conn, self.cipher, actor, queue.QueueQuery(step=notices.STEP, limit=LISTED))
         self.page("relief_notice_new.html", "发布公示", crumbs=[("公示批次", NOTICES_URL), ("发布公示", None)],
-                  status=refusal.status if refusal else 200, items=items[:100], file_url=file_url,
+                  status=refusal.status if refusal else 200, items=items[:LISTED], file_url=file_url,
+                  more=len(items) > LISTED, listed=LISTED,
                   form=form or {"days": str(notices.DEFAULT_DAYS)}, chosen=chosen or [], refusal=refusal,
                   errors=refusal.fields if refusal else {})
 

@@ -7,6 +7,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from handlers.console import notices as console_notices
 from models.relief.tables import relief_attachments, relief_notice_entries, relief_objections
 from tests import hostile_files
 from tests.console.later import app_row, later_scene
@@ -146,7 +147,7 @@ async def test_the_meeting_records_votes_and_shows_who_passed(browser, engine, r
     assert refused.status == 403 and refused.h1 == ["没有权限"]
 
 
-async def test_a_notice_batch_is_published_and_listed_with_its_period(browser, engine, running):
+async def test_a_notice_batch_is_published_and_listed_with_its_period(browser, engine, running, monkeypatch):
     scene = await make_scene(engine)
     later = await later_scene(running, engine, scene)
     b = browser()
@@ -155,6 +156,11 @@ async def test_a_notice_batch_is_published_and_listed_with_its_period(browser, e
     assert form.status == 200 and f'value="{later.notice}"' in form.text
     assert f'value="{later.published}"' in form.text  # still at the notice step, but already in a batch
     assert f'value="{later.elsewhere["notice"]}"' not in form.text
+    assert "还有申请等待公示" not in form.text
+    monkeypatch.setattr(console_notices, "LISTED", 1)  # more wait than the form offers: it says so
+    fewer = await b.get("/console/relief/notices/new")
+    assert fewer.text.count('name="application"') == 1 and "这里先列出最早的 1 个" in fewer.text
+    monkeypatch.undo()
     none = await b.post("/console/relief/notices/new", {"days": "7"})
     assert none.status == 400 and none.field_error("application")
     bad_days = await b.post("/console/relief/notices/new", [("application", str(later.notice)), ("days", "99")])
