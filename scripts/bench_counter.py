@@ -193,6 +193,9 @@ def _bare_scan(pool: Any, data_dir: str) -> Any:
 
     caller_sql = compiled(_CALLER)
     holder_sql = compiled(_HOLDER_USAGE)
+    # Each column's position in the driver's rows, from the statements themselves (not counted by hand).
+    c = {column.key: i for i, column in enumerate(_CALLER.selected_columns)}
+    h = {column.key: i for i, column in enumerate(_HOLDER_USAGE.selected_columns)}
     session_keys = ["id", "card_id", "card_version", "member_id", "cashier_id", "store_id", "merchant_id", "nonce",
                     "printed", "created_at", "expires_at", "claimed_nonce"]
     claim_sql = compiled(insert_ignore(scan_sessions), session_keys)
@@ -222,21 +225,23 @@ def _bare_scan(pool: Any, data_dir: str) -> Any:
                         await cur.execute(caller_sql[0], args(caller_sql, {
                             "token_hash": hashlib.sha256(bearer.encode()).hexdigest()}))
                         caller = callers[bearer] = await cur.fetchone()
-                    if caller is None or caller[10] is None:  # no token, or no cashier behind it
+                    if caller is None or caller[c["merchant_staff_id"]] is None:  # no token, or no cashier behind it
                         await conn.rollback()
                         raise tornado.web.HTTPError(403)
-                    merchant_staff_id, store_id, merchant_id, merchant_org_id = caller[10], caller[12], caller[13], caller[19]
+                    merchant_staff_id, store_id, merchant_id, merchant_org_id = (
+                        caller[c["merchant_staff_id"]], caller[c["store_id"]], caller[c["merchant_id"]],
+                        caller[c["merchant_org_id"]])
                     await cur.execute(holder_sql[0], args(holder_sql, {
                         "card_id": code.card_id, "merchant_org_id": merchant_org_id,
                         "month": today.strftime("%Y-%m"), "year": today.strftime("%Y")}))
                     rows = await cur.fetchall()
-                    if not rows or rows[0][4] != "active" or rows[0][3] != code.card_version:
+                    if not rows or rows[0][h["status"]] != "active" or rows[0][h["version"]] != code.card_version:
                         await conn.rollback()
                         raise tornado.web.HTTPError(422)
                     holder = rows[0]
                     scan_id = secrets_.token_urlsafe(18)
                     await cur.execute(claim_sql[0], args(claim_sql, dict(
-                        id=scan_id, card_id=holder[0], card_version=holder[3], member_id=holder[2],
+                        id=scan_id, card_id=holder[h["id"]], card_version=holder[h["version"]], member_id=holder[h["member_id"]],
                         cashier_id=merchant_staff_id, store_id=store_id, merchant_id=merchant_id,
                         nonce=code.nonce.hex(), printed=0, created_at=now, expires_at=now + timedelta(seconds=300),
                         claimed_nonce=code.nonce.hex())))
@@ -244,14 +249,14 @@ def _bare_scan(pool: Any, data_dir: str) -> Any:
                         await conn.rollback()
                         raise tornado.web.HTTPError(409)
                     await cur.execute(audit_sql[0], args(audit_sql, dict(
-                        created_at=now, actor_kind="user", actor_id=caller[1], actor_role="cashier",
-                        action="counter.scan", target_kind="card", target_id=str(holder[0]), org_path=holder[10],
-                        summary=json.dumps({"card_id": holder[0], "store_id": store_id}), request_id=None,
+                        created_at=now, actor_kind="user", actor_id=caller[c["subject_id"]], actor_role="cashier",
+                        action="counter.scan", target_kind="card", target_id=str(holder[h["id"]]), org_path=holder[h["merchant_path"]],
+                        summary=json.dumps({"card_id": holder[h["id"]], "store_id": store_id}), request_id=None,
                         ip=None)))
                     await conn.commit()
             self.set_header("Content-Type", "application/json; charset=utf-8")
-            self.finish(json.dumps({"scan_id": scan_id, "card": {"holder": holder[6][:1] + "*",
-                                                                 "status": holder[4]}, "benefits": []}))
+            self.finish(json.dumps({"scan_id": scan_id, "card": {"holder": holder[h["name"]][:1] + "*",
+                                                                 "status": holder[h["status"]]}, "benefits": []}))
 
     return Scan
 
@@ -572,7 +577,7 @@ def _profile(args: argparse.Namespace, label: str, pids: list[int]) -> subproces
         return None
     spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy"  # the venv's, if any
     proc = subprocess.Popen([spy, "record", "--pid", str(pids[0]), "--format", "raw", "--rate", "250",
-                             "--output", args.profile_out], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--output", args.profile_out], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     time.sleep(0.5)  # py-spy attaches before the phase begins
     return proc
 
@@ -580,8 +585,10 @@ def _profile(args: argparse.Namespace, label: str, pids: list[int]) -> subproces
 def _profile_done(proc: subprocess.Popen[bytes] | None) -> None:
     if proc is not None:
         proc.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
-        _, err = proc.communicate(timeout=60)
-        print(err.decode(errors="replace").strip().splitlines()[-1:] or "", file=sys.stderr)
+        out, _ = proc.communicate(timeout=60)
+        for line in out.decode(errors="replace").splitlines():  # where it wrote and how many samples, or why not
+            if "Wrote" in line or ("rror" in line and "Errors: 0" not in line):
+                print(line, file=sys.stderr)
 
 
 def _report(results: dict[str, Result], args: argparse.Namespace) -> None:
